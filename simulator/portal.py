@@ -1,0 +1,304 @@
+"""The simulated portal: state, the REST dispatcher and the event bus behind one object.
+
+``Simulator.call(method, params, user_id=...)`` is what the REST layer and the extension's
+in-process transport both use: it returns the envelope without ``time`` (``result`` and, for
+lists, ``total``/``next``) or raises :class:`SimError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any
+
+from sqlalchemy import create_engine, delete, event, select
+from sqlalchemy.engine import Connection, Engine
+
+from simulator import db
+from simulator.clock import Clock
+from simulator.errors import SimError, Veto, method_not_found
+from simulator.events import EventBus, SimEvent
+from simulator.params import Params
+from simulator.registry import METHODS, Page
+from simulator.timefmt import DEFAULT_TIMEZONE, parse_portal_datetime, to_portal_iso, zone
+
+log = logging.getLogger(__name__)
+
+# Methods whose errors follow the old CRM convention (empty code, text only).
+_OLD_CRM_PREFIXES = ("crm.lead.", "crm.deal.", "crm.contact.", "crm.company.", "crm.quote.",
+                     "crm.activity.")
+
+
+class Settings:
+    """Small JSON settings persisted in ``sim_setting`` (clock, rate limit, time zone...)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def get(self, key: str, default: Any = None) -> Any:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(db.settings.c.value).where(db.settings.c.key == key)).first()
+        return default if row is None else row.value
+
+    def set(self, key: str, value: Any) -> None:
+        with self._engine.begin() as conn:
+            updated = conn.execute(
+                db.settings.update().where(db.settings.c.key == key).values(value=value)
+            ).rowcount
+            if not updated:
+                conn.execute(db.settings.insert().values(key=key, value=value))
+
+
+@dataclass
+class Ctx:
+    """What a method handler works with: one transaction, the calling user, portal time."""
+
+    sim: Simulator
+    conn: Connection
+    user_id: int
+    method: str
+    now: datetime
+    events: list[SimEvent] = field(default_factory=list)
+
+    @property
+    def tz(self) -> tzinfo:
+        return self.sim.tz
+
+    def iso(self, value: datetime | None) -> str:
+        return to_portal_iso(value, self.sim.tz)
+
+    def parse_dt(self, value: object, field_name: str = "date") -> datetime | None:
+        return parse_portal_datetime(value, self.sim.tz, field=field_name)
+
+    def before(self, name: str, **kwargs: Any) -> None:
+        """Publish a *before* event; an in-process Veto stops the change here."""
+        self.sim.bus.run_before(self._event(name, **kwargs))
+
+    def emit(self, name: str, **kwargs: Any) -> SimEvent:
+        """Queue an *after* event (published when this call commits)."""
+        ev = self._event(name, **kwargs)
+        self.sim.bus.record_offline(self.conn, ev)
+        self.events.append(ev)
+        return ev
+
+    def _event(self, name: str, *, data: dict[str, Any] | None = None,
+               entity_type: str | None = None, entity_id: int | None = None,
+               before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
+               ) -> SimEvent:
+        if data is None:
+            data = {"FIELDS": {"ID": str(entity_id)}} if entity_id is not None else {}
+        return SimEvent(
+            name=name.upper(), data=data, ts=int(self.now.timestamp()), actor_id=self.user_id,
+            entity_type=entity_type, entity_id=entity_id, before=before, after=after,
+        )
+
+    def notify(self, user_id: int, message: str, **kwargs: Any) -> int | None:
+        """Deliver a notification to ``user_id``'s inbox (see simulator.notices)."""
+        from simulator.notices import add_notification
+
+        return add_notification(self, user_id, message, **kwargs)
+
+
+class Simulator:
+    def __init__(self, database_url: str = "sqlite:///:memory:", *,
+                 webhook_token: str | None = None, webhook_timeout: float = 5.0,
+                 portal_url: str = "http://127.0.0.1:5000") -> None:
+        # Import the handler modules so every method is registered.
+        import simulator.methods  # noqa: F401
+
+        self.database_url = database_url
+        self.engine = _make_engine(database_url)
+        db.metadata.create_all(self.engine)
+        self.settings = Settings(self.engine)
+        self.clock = Clock(self)
+        self.bus = EventBus(self)
+        self.webhook_timeout = webhook_timeout
+        self.portal_url = portal_url.rstrip("/")
+        # SQLite allows one writer; serialising calls in this process avoids "database is locked".
+        self._lock = threading.RLock() if self.engine.dialect.name == "sqlite" else None
+        self.webhook_token = (webhook_token or os.environ.get("PORTAL_SIM_WEBHOOK_TOKEN")
+                              or self.settings.get("webhook_token") or secrets.token_hex(8))
+        self.settings.set("webhook_token", self.webhook_token)
+        self.apply_webhook_token()
+
+    # -- portal-wide facts ----------------------------------------------------------------------
+    @property
+    def tz(self) -> tzinfo:
+        return zone(self.settings.get("timezone", DEFAULT_TIMEZONE))
+
+    def to_portal_iso(self, value: datetime | None) -> str:
+        return to_portal_iso(value, self.tz)
+
+    @property
+    def domain(self) -> str:
+        return self.portal_url.split("://", 1)[-1]
+
+    def webhook_url(self, user_id: int = 1) -> str:
+        return f"{self.portal_url}/rest/{user_id}/{self.webhook_token}/"
+
+    @property
+    def application_token(self) -> str:
+        token = self.settings.get("application_token")
+        if not token:
+            token = secrets.token_hex(16)
+            self.settings.set("application_token", token)
+        return str(token)
+
+    def outgoing_auth(self, application_token: str) -> dict[str, str]:
+        # What the portal sends with an outgoing webhook's event (no access token).
+        return {
+            "domain": self.domain,
+            "client_endpoint": f"{self.portal_url}/rest/",
+            "server_endpoint": f"{self.portal_url}/rest/",
+            "member_id": self.member_id,
+            "application_token": application_token,
+        }
+
+    @property
+    def member_id(self) -> str:
+        member = self.settings.get("member_id")
+        if not member:
+            member = secrets.token_hex(16)
+            self.settings.set("member_id", member)
+        return str(member)
+
+    def apply_webhook_token(self) -> None:
+        """Give user 1 (the portal administrator) the configured incoming-webhook token."""
+        with self.engine.begin() as conn:
+            conn.execute(db.users.update().where(db.users.c.id == 1)
+                         .values(webhook_token=self.webhook_token))
+
+    def check_webhook(self, user_id: int, token: str) -> bool:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(db.users.c.webhook_token, db.users.c.active)
+                               .where(db.users.c.id == user_id)).first()
+        return bool(row and row.active and row.webhook_token
+                    and secrets.compare_digest(row.webhook_token, token))
+
+    # -- the dispatcher -------------------------------------------------------------------------
+    def call(self, method: str, params: dict[str, Any] | Params | None = None, *,
+             user_id: int = 1) -> dict[str, Any]:
+        name = method.strip().lower()
+        if name.endswith(".json"):
+            name = name[:-5]
+        spec = METHODS.get(name)
+        if spec is None:
+            raise method_not_found(method)
+        args = params if isinstance(params, Params) else Params(params or {})
+        events: list[SimEvent] = []
+        try:
+            if spec.transactional:
+                with self._locked(), self.engine.begin() as conn:
+                    ctx = Ctx(self, conn, user_id, name, self.clock.now())
+                    self._check_admin(spec, ctx)
+                    value = spec.handler(ctx, args)
+                    events = ctx.events
+            else:
+                # ``batch`` runs each of its commands through ``call`` on its own.
+                ctx = Ctx(self, None, user_id, name, self.clock.now())  # type: ignore[arg-type]
+                value = spec.handler(ctx, args)
+        except Veto as veto:
+            code = "" if name.startswith(_OLD_CRM_PREFIXES) else "ERROR_CORE"
+            raise SimError(code, veto.message, 400) from veto
+        self.bus.publish(events)
+        if isinstance(value, Page):
+            envelope: dict[str, Any] = {"result": value.result}
+            if value.next is not None:
+                envelope["next"] = value.next
+            if value.total is not None:
+                envelope["total"] = value.total
+            return envelope
+        return {"result": value}
+
+    def _check_admin(self, spec: Any, ctx: Ctx) -> None:
+        if spec.admin_only:
+            row = ctx.conn.execute(select(db.users.c.is_admin)
+                                   .where(db.users.c.id == ctx.user_id)).first()
+            if not row or not row.is_admin:
+                raise SimError("ACCESS_DENIED", "Access denied!", 403)
+
+    def _locked(self) -> Any:
+        return self._lock if self._lock is not None else _NullLock()
+
+    def transaction(self) -> Any:
+        """A locked write transaction for code outside the REST methods (seeds, scenarios)."""
+        return _Transaction(self)
+
+    # -- control plane --------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget everything but the settings that identify the portal."""
+        keep = {"webhook_token", "application_token", "member_id", "timezone"}
+        with self._locked(), self.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                if table is db.settings:
+                    conn.execute(delete(table).where(db.settings.c.key.not_in(keep)))
+                else:
+                    conn.execute(delete(table))
+        self.clock.invalidate()
+
+    def seed(self, fixture: str | None = "demo", **generator: Any) -> dict[str, Any]:
+        """Load the demo portal (``fixture="demo"``) or generate a large one (parameters)."""
+        from simulator.scenarios import seed as seed_portal
+
+        summary = seed_portal(self, fixture=fixture, **generator)
+        self.apply_webhook_token()
+        return summary
+
+
+class _NullLock:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+class _Transaction:
+    """``with sim.transaction() as ctx:`` -> a Ctx acting as the administrator; its events are
+    published after commit, as for REST calls."""
+
+    def __init__(self, sim: Simulator, user_id: int = 1) -> None:
+        self.sim = sim
+        self.user_id = user_id
+
+    def __enter__(self) -> Ctx:
+        self._lock = self.sim._locked()
+        self._lock.__enter__()
+        self._begin = self.sim.engine.begin()
+        conn = self._begin.__enter__()
+        self.ctx = Ctx(self.sim, conn, self.user_id, "internal", self.sim.clock.now())
+        return self.ctx
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            self._begin.__exit__(*exc)
+        finally:
+            self._lock.__exit__(*exc)
+        if exc[0] is None:
+            self.sim.bus.publish(self.ctx.events)
+
+
+def _make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        from sqlalchemy.pool import StaticPool
+
+        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+        if url in ("sqlite://", "sqlite:///:memory:"):
+            kwargs["poolclass"] = StaticPool
+        engine = create_engine(url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            if url not in ("sqlite://", "sqlite:///:memory:"):
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)

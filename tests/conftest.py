@@ -1,0 +1,39 @@
+"""Shared fixtures. Tests that need PostgreSQL, Redis or Chromium skip with a reason on a
+laptop that lacks them and fail in CI (CI=true), where they must be present."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from simulator import Simulator
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip locally, fail in CI, when a real server or tool the test needs is missing."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[Simulator]:
+    """An empty simulated portal on its own SQLite file."""
+    portal = Simulator(f"sqlite:///{tmp_path / 'sim.db'}", webhook_token="testtoken")
+    yield portal
+    portal.bus.clear_subscribers()
+    portal.engine.dispose()
+
+
+@pytest.fixture
+def demo_sim(sim: Simulator) -> Simulator:
+    """The demo portal (12 employees, ~200 companies, four months of history)."""
+    sim.seed("demo")
+    return sim
