@@ -23,10 +23,20 @@ def require(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+TEST_DATABASE_URL = os.environ.get("PORTAL_EXT_TEST_DATABASE_URL", "")
+
+
+def simulator_database_url(tmp_path: Path) -> str:
+    """A private SQLite file, or the PostgreSQL test database in the PostgreSQL tier."""
+    return TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'sim.db'}"
+
+
 @pytest.fixture
 def sim(tmp_path: Path) -> Iterator[Simulator]:
-    """An empty simulated portal on its own SQLite file."""
-    portal = Simulator(f"sqlite:///{tmp_path / 'sim.db'}", webhook_token="testtoken")
+    """An empty simulated portal (SQLite file, or PostgreSQL in the PostgreSQL tier)."""
+    portal = Simulator(simulator_database_url(tmp_path), webhook_token="testtoken")
+    portal.reset()
+    portal.clock.unfreeze()
     yield portal
     portal.bus.clear_subscribers()
     portal.engine.dispose()
