@@ -41,8 +41,9 @@ def add_notification(ctx: Ctx, user_id: int, message: str, *, kind: str = "messa
         "entity_type": entity_type, "entity_id": entity_id, "created_at": ctx.now,
         "is_read": False,
     }
-    notification_id = int(ctx.conn.execute(db.notifications.insert().values(**row))
-                          .inserted_primary_key[0])
+    inserted = ctx.conn.execute(db.notifications.insert().values(**row)).inserted_primary_key
+    assert inserted is not None
+    notification_id = int(inserted[0])
     payload = {**row, "id": notification_id, "created_at": ctx.iso(ctx.now)}
     ctx.emit("ONIMNOTIFYADD", data={"FIELDS": {"ID": str(notification_id)}},
              entity_type="NOTIFICATION", entity_id=notification_id, after=payload)

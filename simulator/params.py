@@ -8,6 +8,8 @@ from typing import Any
 
 from simulator.errors import SimError
 
+Dict = dict  # ``Params.dict`` shadows the builtin inside the class body
+
 
 class Params(Mapping[str, Any]):
     def __init__(self, raw: Mapping[str, Any] | None = None) -> None:
@@ -36,7 +38,7 @@ class Params(Mapping[str, Any]):
                 return self._folded[name.lower()]
         return default
 
-    def dict(self, key: str) -> dict[str, Any]:
+    def dict(self, key: str) -> Dict[str, Any]:
         """A nested object parameter such as ``fields`` or ``filter``; absent means empty."""
         value = self.get(key)
         if value is None or value == "" or value == []:
@@ -63,5 +65,5 @@ class Params(Mapping[str, Any]):
         return number
 
     @property
-    def raw(self) -> dict[str, Any]:
+    def raw(self) -> Dict[str, Any]:
         return dict(self._raw)

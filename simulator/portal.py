@@ -36,8 +36,9 @@ _OLD_CRM_PREFIXES = ("crm.lead.", "crm.deal.", "crm.contact.", "crm.company.", "
 class Settings:
     """Small JSON settings persisted in ``sim_setting`` (clock, rate limit, time zone...)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, on_change: Any = None) -> None:
         self._engine = engine
+        self._on_change = on_change
 
     def get(self, key: str, default: Any = None) -> Any:
         with self._engine.connect() as conn:
@@ -51,6 +52,8 @@ class Settings:
             ).rowcount
             if not updated:
                 conn.execute(db.settings.insert().values(key=key, value=value))
+        if self._on_change is not None:
+            self._on_change(key)
 
 
 @dataclass
@@ -113,7 +116,8 @@ class Simulator:
         self.database_url = database_url
         self.engine = _make_engine(database_url)
         db.metadata.create_all(self.engine)
-        self.settings = Settings(self.engine)
+        self._tz: tzinfo | None = None
+        self.settings = Settings(self.engine, on_change=self._setting_changed)
         self.clock = Clock(self)
         self.bus = EventBus(self)
         self.webhook_timeout = webhook_timeout
@@ -128,7 +132,15 @@ class Simulator:
     # -- portal-wide facts ----------------------------------------------------------------------
     @property
     def tz(self) -> tzinfo:
-        return zone(self.settings.get("timezone", DEFAULT_TIMEZONE))
+        # Cached: handlers ask for it inside their transaction, and a second connection for a
+        # settings read would be wasteful (and, on in-memory SQLite, the same connection).
+        if self._tz is None:
+            self._tz = zone(self.settings.get("timezone", DEFAULT_TIMEZONE))
+        return self._tz
+
+    def _setting_changed(self, key: str) -> None:
+        if key == "timezone":
+            self._tz = None
 
     def to_portal_iso(self, value: datetime | None) -> str:
         return to_portal_iso(value, self.tz)
@@ -171,6 +183,14 @@ class Simulator:
         with self.engine.begin() as conn:
             conn.execute(db.users.update().where(db.users.c.id == 1)
                          .values(webhook_token=self.webhook_token))
+
+    def register_app(self, client_id: str, client_secret: str, redirect_uri: str = "", *,
+                     name: str = "") -> str:
+        """Register a local OAuth application; returns its application token (idempotent).
+        See simulator.oauth."""
+        from simulator.oauth import register_app
+
+        return register_app(self, client_id, client_secret, redirect_uri, name=name)
 
     def check_webhook(self, user_id: int, token: str) -> bool:
         with self.engine.connect() as conn:
@@ -234,6 +254,8 @@ class Simulator:
         keep = {"webhook_token", "application_token", "member_id", "timezone"}
         with self._locked(), self.engine.begin() as conn:
             for table in reversed(db.metadata.sorted_tables):
+                if table is db.apps:  # installed applications are the portal's, not its data
+                    continue
                 if table is db.settings:
                     conn.execute(delete(table).where(db.settings.c.key.not_in(keep)))
                 else:

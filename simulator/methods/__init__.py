@@ -6,7 +6,9 @@ from simulator.methods import (  # noqa: F401
     crm,
     events_api,
     im,
+    permissions,
     profile,
+    server,
     tasks,
     users,
 )

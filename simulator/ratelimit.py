@@ -1,0 +1,185 @@
+"""The cloud portal's request limits and the ``time`` block of every REST answer
+(docs: limits.md).
+
+- **Leaky bucket**: each HTTP request adds 1 to a counter that drains by ``y`` per second; a
+  request that would take the counter past ``x`` gets HTTP 503 ``QUERY_LIMIT_EXCEEDED`` ("Too
+  many requests") and is not counted. Defaults are the non-Enterprise plans' X=50, Y=2. One
+  bucket per portal (the cloud keys it by portal and source IP; every client here shares one
+  address). A ``batch`` counts once, whatever it carries. Off by default.
+- **Operating time**: the execution time of each method is summed over the last 10 minutes;
+  ``time.operating`` reports that sum for the method just called. With ``operating_limit``
+  (seconds) set, a method over it answers HTTP 429 ``OPERATION_TIME_LIMIT`` while other methods
+  keep working. The outer ``batch`` is not counted; each command counts against its own method.
+
+Settings live in the portal's settings under ``rate_limit`` (so every process sees them); the
+bucket's level and the operating records live in this process.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from simulator.errors import SimError
+from simulator.timefmt import to_portal_iso
+
+if TYPE_CHECKING:
+    from simulator.portal import Simulator
+
+DEFAULTS: dict[str, Any] = {"enabled": False, "x": 50, "y": 2.0, "operating_limit": None}
+OPERATING_WINDOW = 600.0  # ten one-minute baskets
+_SETTINGS_CACHE_SECONDS = 1.0
+
+
+def query_limit_exceeded() -> SimError:
+    # The real body; the docs once misspelled it (bitrix-tools/b24-rest-docs#193).
+    return SimError("QUERY_LIMIT_EXCEEDED", "Too many requests", 503)
+
+
+def operation_time_limit() -> SimError:
+    return SimError("OPERATION_TIME_LIMIT", "Method is blocked due to operation time limit.", 429)
+
+
+class LeakyBucket:
+    def __init__(self, capacity: float, drain_per_second: float,
+                 clock: Callable[[], float]) -> None:
+        self.capacity = capacity
+        self.drain_per_second = drain_per_second
+        self._clock = clock
+        self._level = 0.0
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    def _drain(self) -> None:
+        now = self._clock()
+        self._level = max(0.0, self._level - (now - self._last) * self.drain_per_second)
+        self._last = now
+
+    def admit(self) -> bool:
+        """Count one request; False (and not counted) when the bucket is full."""
+        with self._lock:
+            self._drain()
+            if self._level + 1 > self.capacity:
+                return False
+            self._level += 1
+            return True
+
+    @property
+    def level(self) -> float:
+        with self._lock:
+            self._drain()
+            return self._level
+
+
+class OperatingMeter:
+    """Per-method execution time over a sliding ten-minute window."""
+
+    def __init__(self, clock: Callable[[], float], window: float = OPERATING_WINDOW) -> None:
+        self._clock = clock
+        self.window = window
+        self._records: deque[tuple[float, str, float]] = deque()
+        self._lock = threading.Lock()
+
+    def _prune(self) -> None:
+        cutoff = self._clock() - self.window
+        while self._records and self._records[0][0] < cutoff:
+            self._records.popleft()
+
+    def record(self, method: str, seconds: float) -> None:
+        with self._lock:
+            self._records.append((self._clock(), method, seconds))
+            self._prune()
+
+    def total(self, method: str) -> float:
+        with self._lock:
+            self._prune()
+            return sum(seconds for _, name, seconds in self._records if name == method)
+
+
+class PortalLimits:
+    """The limits of one portal. ``monotonic`` may be replaced (tests use a fake clock)."""
+
+    def __init__(self, sim: Simulator, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._sim = sim
+        self.monotonic = monotonic
+        self._cached: dict[str, Any] | None = None
+        self._cached_at = 0.0
+        self._lock = threading.Lock()
+        self.bucket = LeakyBucket(DEFAULTS["x"], DEFAULTS["y"], lambda: self.monotonic())
+        self.operating = OperatingMeter(lambda: self.monotonic())
+
+    # -- settings -------------------------------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        with self._lock:
+            if self._cached is None or time.monotonic() - self._cached_at > _SETTINGS_CACHE_SECONDS:
+                stored = self._sim.settings.get("rate_limit") or {}
+                self._cached = {**DEFAULTS, **stored}
+                self._cached_at = time.monotonic()
+            config = dict(self._cached)
+        self.bucket.capacity = float(config["x"])
+        self.bucket.drain_per_second = float(config["y"])
+        return config
+
+    def configure(self, **changes: Any) -> dict[str, Any]:
+        """Store new settings (already validated by the caller) and apply them at once."""
+        config = {**self.config(), **changes}
+        self._sim.settings.set("rate_limit", config)
+        with self._lock:
+            self._cached = None
+        return self.config()
+
+    def reset(self) -> None:
+        """Empty the bucket and forget operating time (after a portal reset)."""
+        with self._lock:
+            self._cached = None
+        self.bucket = LeakyBucket(DEFAULTS["x"], DEFAULTS["y"], lambda: self.monotonic())
+        self.operating = OperatingMeter(lambda: self.monotonic())
+
+    # -- checks ---------------------------------------------------------------------------------
+    def admit(self, method: str) -> None:
+        """Raise the portal's error when this request is over a limit; otherwise count it."""
+        config = self.config()
+        if not config["enabled"]:
+            return
+        limit = config.get("operating_limit")
+        if limit and method != "batch" and self.operating.total(method) >= float(limit):
+            raise operation_time_limit()
+        if not self.bucket.admit():
+            raise query_limit_exceeded()
+
+
+_PORTALS: weakref.WeakKeyDictionary[Simulator, PortalLimits] = weakref.WeakKeyDictionary()
+_PORTALS_LOCK = threading.Lock()
+
+
+def limits_for(sim: Simulator) -> PortalLimits:
+    with _PORTALS_LOCK:
+        limits = _PORTALS.get(sim)
+        if limits is None:
+            limits = PortalLimits(sim)
+            _PORTALS[sim] = limits
+        return limits
+
+
+def time_figures(sim: Simulator, started_at: datetime, *, duration: float, processing: float,
+                 operating: float) -> dict[str, Any]:
+    """The ``time`` block: ``started_at`` is portal time (naive UTC) when the request began;
+    the durations are measured in real seconds."""
+    start = started_at.replace(tzinfo=None)
+    start_ts = (start - datetime(1970, 1, 1)).total_seconds()
+    finished_at = start + timedelta(seconds=duration)
+    return {
+        "start": round(start_ts, 6),
+        "finish": round(start_ts + duration, 6),
+        "duration": duration,
+        "processing": processing,
+        "date_start": to_portal_iso(start, sim.tz),
+        "date_finish": to_portal_iso(finished_at, sim.tz),
+        "operating_reset_at": int(start_ts + OPERATING_WINDOW),
+        "operating": round(operating, 6),
+    }

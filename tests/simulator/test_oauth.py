@@ -1,0 +1,198 @@
+"""The portal's OAuth 2.0: the login form, codes, tokens and REST calls with ``auth``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from simulator import Simulator, db
+from simulator.web import create_app
+from tests.simulator.http_support import add_admin, add_user, probe_methods
+
+CALLBACK = "http://ext.local/auth/callback"
+
+
+@pytest.fixture
+def client(sim: Simulator) -> Iterator[FlaskClient]:
+    add_admin(sim)
+    add_user(sim, 5, "anna@test.portal", password="anna-pass", name="Anna")
+    sim.register_app("ext-app", "ext-secret", CALLBACK, name="Cover for absences")
+    with probe_methods():
+        yield create_app(sim).test_client()
+
+
+def codes_issued(sim: Simulator) -> int:
+    with sim.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(db.oauth_codes)).scalar_one())
+
+
+def open_login(client: FlaskClient, state: str = "st4te") -> str:
+    page = client.get(f"/oauth/authorize/?client_id=ext-app&state={state}"
+                      f"&redirect_uri={CALLBACK}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Cover for absences" in html and 'type="password"' in html
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found
+    return found.group(1)
+
+
+def sign_in(client: FlaskClient, email: str, password: str, *, state: str = "st4te") -> Any:
+    csrf = open_login(client, state)
+    return client.post("/oauth/authorize/", data={
+        "csrf_token": csrf, "client_id": "ext-app", "state": state, "redirect_uri": CALLBACK,
+        "email": email, "password": password})
+
+
+def code_from(response: Any) -> dict[str, str]:
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == CALLBACK
+    return {k: v[0] for k, v in parse_qs(location.query).items()}
+
+
+def exchange(client: FlaskClient, code: str, *, method: str = "get") -> Any:
+    params = {"grant_type": "authorization_code", "client_id": "ext-app",
+              "client_secret": "ext-secret", "code": code}
+    if method == "get":
+        return client.get("/oauth/token/", query_string=params)
+    return client.post("/oauth/token/", data=params)
+
+
+def test_register_app_is_idempotent_and_returns_the_application_token(sim: Simulator) -> None:
+    first = sim.register_app("app", "secret", "http://a.local/cb")
+    again = sim.register_app("app", "secret2", "http://a.local/other")
+    assert first == again == sim.application_token
+    with sim.engine.connect() as conn:
+        rows = conn.execute(select(db.apps)).mappings().all()
+    assert len(rows) == 1
+    assert (rows[0]["client_secret"], rows[0]["redirect_uri"]) == ("secret2", "http://a.local/other")
+
+
+def test_full_login_code_token_and_rest_call(client: FlaskClient, sim: Simulator) -> None:
+    redirect = code_from(sign_in(client, "Anna@test.portal", "anna-pass"))
+    assert redirect["state"] == "st4te"
+    assert redirect["member_id"] == sim.member_id
+    assert redirect["domain"] == redirect["server_domain"] == "localhost"
+    assert "crm" in redirect["scope"].split(",")
+
+    tokens = exchange(client, redirect["code"], method="post").get_json()
+    assert tokens["user_id"] == 5
+    assert tokens["expires_in"] == 3600 and tokens["status"] == "L"
+    assert tokens["client_endpoint"] == "http://localhost/rest/"
+    assert tokens["member_id"] == sim.member_id
+    assert set(tokens) >= {"access_token", "refresh_token", "expires", "scope", "domain",
+                           "server_endpoint"}
+
+    # REST calls act as the person who signed in
+    answer = client.get(f"/rest/probe.echo?auth={tokens['access_token']}&x=1").get_json()
+    assert answer["result"] == {"params": {"x": "1"}, "user_id": 5}
+    posted = client.post("/rest/probe.echo.json", json={"auth": tokens["access_token"]})
+    assert posted.get_json()["result"]["user_id"] == 5
+
+
+def test_profile_answers_for_the_signed_in_user(client: FlaskClient) -> None:
+    tokens = exchange(client, code_from(sign_in(client, "anna@test.portal", "anna-pass"))["code"]
+                      ).get_json()
+    response = client.get(f"/rest/profile?auth={tokens['access_token']}")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    profile = response.get_json()["result"]
+    assert str(profile["ID"]) == "5"
+    assert profile["NAME"] == "Anna"
+
+
+def test_wrong_password_shows_the_form_again_and_issues_nothing(client: FlaskClient,
+                                                                sim: Simulator) -> None:
+    response = sign_in(client, "anna@test.portal", "guess")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "Incorrect e-mail or password." in html
+    assert 'value="anna@test.portal"' in html  # the e-mail is kept for the next try
+    assert codes_issued(sim) == 0
+
+
+def test_a_dismissed_employee_cannot_sign_in(client: FlaskClient, sim: Simulator) -> None:
+    with sim.engine.begin() as conn:
+        conn.execute(db.users.update().where(db.users.c.id == 5).values(active=False))
+    response = sign_in(client, "anna@test.portal", "anna-pass")
+    assert response.status_code == 200
+    assert "Incorrect e-mail or password." in response.get_data(as_text=True)
+    assert codes_issued(sim) == 0
+
+
+def test_a_code_works_once(client: FlaskClient) -> None:
+    code = code_from(sign_in(client, "anna@test.portal", "anna-pass"))["code"]
+    assert exchange(client, code).status_code == 200
+    reused = exchange(client, code)
+    assert reused.status_code == 400
+    assert reused.get_json()["error"] == "invalid_grant"
+
+
+def test_a_code_expires_after_thirty_seconds(client: FlaskClient, sim: Simulator) -> None:
+    sim.clock.set(sim.clock.now())
+    code = code_from(sign_in(client, "anna@test.portal", "anna-pass"))["code"]
+    sim.clock.advance(31)
+    assert exchange(client, code).get_json()["error"] == "invalid_grant"
+
+
+def test_refresh_replaces_both_tokens(client: FlaskClient) -> None:
+    code = code_from(sign_in(client, "anna@test.portal", "anna-pass"))["code"]
+    first = exchange(client, code).get_json()
+    renewed = client.post("/oauth/token/", data={
+        "grant_type": "refresh_token", "client_id": "ext-app", "client_secret": "ext-secret",
+        "refresh_token": first["refresh_token"]}).get_json()
+    assert renewed["user_id"] == 5 and renewed["access_token"] != first["access_token"]
+    old = client.get(f"/rest/probe.echo?auth={first['access_token']}")
+    assert (old.status_code, old.get_json()["error"]) == (401, "invalid_token")
+    assert client.get(f"/rest/probe.echo?auth={renewed['access_token']}").status_code == 200
+    again = client.get("/oauth/token/", query_string={
+        "grant_type": "refresh_token", "client_id": "ext-app", "client_secret": "ext-secret",
+        "refresh_token": first["refresh_token"]})
+    assert again.status_code == 400 and again.get_json()["error"] == "invalid_grant"
+
+
+def test_an_access_token_expires_after_an_hour_of_portal_time(client: FlaskClient,
+                                                               sim: Simulator) -> None:
+    sim.clock.set(sim.clock.now())
+    tokens = exchange(client, code_from(sign_in(client, "anna@test.portal", "anna-pass"))["code"]
+                      ).get_json()
+    sim.clock.advance(3601)
+    response = client.get(f"/rest/probe.echo?auth={tokens['access_token']}")
+    assert response.status_code == 401
+    assert response.get_json() == {"error": "expired_token",
+                                   "error_description": "The access token provided has expired."}
+
+
+def test_token_endpoint_refuses_wrong_clients_and_grants(client: FlaskClient) -> None:
+    code = code_from(sign_in(client, "anna@test.portal", "anna-pass"))["code"]
+    wrong_secret = client.get("/oauth/token/", query_string={
+        "grant_type": "authorization_code", "client_id": "ext-app", "client_secret": "nope",
+        "code": code})
+    assert (wrong_secret.status_code, wrong_secret.get_json()["error"]) == (400, "invalid_client")
+    odd_grant = client.get("/oauth/token/", query_string={"grant_type": "password"})
+    assert odd_grant.get_json()["error"] == "unsupported_grant_type"
+    assert exchange(client, code).status_code == 200  # a refused attempt leaves the code usable
+
+
+def test_unknown_application_or_foreign_redirect_gets_an_error_page(client: FlaskClient) -> None:
+    unknown = client.get("/oauth/authorize/?client_id=stranger&state=x")
+    assert unknown.status_code == 400
+    assert "Unknown application" in unknown.get_data(as_text=True)
+    foreign = client.get("/oauth/authorize/?client_id=ext-app&redirect_uri=http://evil.test/cb")
+    assert foreign.status_code == 400
+
+
+def test_the_login_form_needs_its_csrf_token(client: FlaskClient, sim: Simulator) -> None:
+    open_login(client)
+    response = client.post("/oauth/authorize/", data={
+        "client_id": "ext-app", "state": "s", "redirect_uri": CALLBACK,
+        "email": "anna@test.portal", "password": "anna-pass", "csrf_token": "forged"})
+    assert response.status_code == 400
+    assert "expired" in response.get_data(as_text=True)
+    assert codes_issued(sim) == 0
