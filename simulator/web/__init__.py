@@ -21,7 +21,7 @@ import os
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, abort, current_app, request, session
 
 if TYPE_CHECKING:
     from simulator.portal import Simulator
@@ -43,6 +43,28 @@ def current_sim() -> Simulator:
     """The portal the current request talks to."""
     sim: Simulator = current_app.extensions["simulator"]
     return sim
+
+
+_CSRF_KEY = "portal_csrf"
+
+
+def csrf_token() -> str:
+    """The portal's own forms (login, inbox) carry a per-session token."""
+    token = session.get(_CSRF_KEY)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        session[_CSRF_KEY] = token
+    return str(token)
+
+
+def csrf_valid() -> bool:
+    given = request.form.get("csrf_token", "")
+    return bool(given) and secrets.compare_digest(given, session.get(_CSRF_KEY, ""))
+
+
+def check_csrf() -> None:
+    if not csrf_valid():
+        abort(400, "The form has expired; reload the page and try again.")
 
 
 def json_response(body: Any, status: int = 200) -> Response:

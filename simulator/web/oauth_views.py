@@ -15,30 +15,18 @@ The form is the portal's own, so it carries its own CSRF token, kept in the Flas
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, redirect, render_template, request, session
+from flask import Blueprint, Response, redirect, render_template, request
 
 from simulator import oauth
-from simulator.web import current_sim, json_response
+from simulator.web import csrf_token, csrf_valid, current_sim, json_response
 
 bp = Blueprint("sim_oauth", __name__, url_prefix="/oauth", template_folder="templates")
 
-_CSRF_KEY = "oauth_csrf"
-
-
 def _base_url() -> str:
     return request.url_root.rstrip("/")
-
-
-def _csrf_token() -> str:
-    token = session.get(_CSRF_KEY)
-    if not token:
-        token = secrets.token_urlsafe(32)
-        session[_CSRF_KEY] = token
-    return str(token)
 
 
 def _error_page(message: str, status: int = 400) -> tuple[str, int]:
@@ -66,8 +54,7 @@ def authorize() -> Any:
     if request.method == "GET":
         return _login_page(app, form)
 
-    given = request.form.get("csrf_token", "")
-    if not given or not secrets.compare_digest(given, session.get(_CSRF_KEY, "")):
+    if not csrf_valid():
         return _login_page(app, form, error="The form has expired. Please sign in again.",
                            status=400)
     user_id = oauth.authenticate(sim, request.form.get("email", ""),
@@ -88,7 +75,7 @@ def _login_page(app: dict[str, Any], form: dict[str, str], *, error: str | None 
                 status: int = 200) -> tuple[str, int]:
     html = render_template("oauth/login.html", app_name=app["name"] or app["client_id"],
                            domain=request.host, form=form, error=error,
-                           csrf_token=_csrf_token())
+                           csrf_token=csrf_token())
     return html, status
 
 

@@ -28,6 +28,7 @@ from werkzeug.wrappers import Response
 
 from simulator import db
 from simulator.portal import Simulator
+from simulator.web import check_csrf, csrf_token
 from simulator.web import ui_format as fmt
 from simulator.web.ui_data import (
     PAGE_SIZE,
@@ -85,7 +86,7 @@ def _globals() -> dict[str, Any]:
 
     return {"fmt": fmt, "now": now, "tz": tz, "when": when, "ago": ago, "crm_kinds": fmt.CRM_KINDS,
             "portal_name": portal.settings.get("portal_name", "") or portal.domain,
-            "item_url": item_url}
+            "item_url": item_url, "csrf_token": csrf_token}
 
 
 # -- people and inboxes ------------------------------------------------------------------------
@@ -175,6 +176,7 @@ def inbox_json(user_id: int) -> Response:
 
 @bp.post("/users/<int:user_id>/inbox/read")
 def inbox_read(user_id: int) -> Response:
+    check_csrf()
     with sim().engine.begin() as connection:
         connection.execute(update(N).where(N.c.user_id == user_id, N.c.is_read.is_(False))
                            .values(is_read=True))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -101,6 +102,10 @@ def test_inbox_shows_a_new_notification_live(client: FlaskClient, demo_sim: Simu
     assert item["url"] == f"/portal/crm/deals/{deal.id}"
     assert client.get("/portal/unread.json").get_json() == {"5": 1}
     assert "moved" in page(client, "/portal/users/5/inbox")
-    client.post("/portal/users/5/inbox/read")
+    assert client.post("/portal/users/5/inbox/read").status_code == 400  # no CSRF token
+    assert client.get("/portal/users/5/inbox.json").get_json()["unread"] == 1
+    token = re.search(r'name="csrf_token" value="([^"]+)"',
+                      page(client, "/portal/users/5/inbox")).group(1)
+    client.post("/portal/users/5/inbox/read", data={"csrf_token": token})
     assert client.get("/portal/users/5/inbox.json").get_json()["unread"] == 0
     assert client.get("/portal/users/999/inbox.json").status_code == 404
