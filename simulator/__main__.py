@@ -2,13 +2,19 @@
 
     python -m simulator serve [--host 127.0.0.1] [--port 5100] [--database URL]
                               [--cert FILE --key FILE] [--seed demo]
-    python -m simulator seed (--demo | --companies N --activities M [--seed S]) [--database URL]
+                              [--tick-seconds 30] [--life SECONDS]
+    python -m simulator seed (--demo | [--companies N] [--contacts-per-company N]
+                              [--activities N] [--leads N] [--deals N] [--tasks N]
+                              [--users N] [--seed S]) [--database URL]
     python -m simulator tick [--database URL]
 
 The database defaults to ``PORTAL_SIM_DATABASE_URL`` or ``sqlite:///instance/simulator.db``.
-``seed`` and ``serve --seed demo`` replace the portal's data (demo or generated). The
-incoming-webhook token of user 1 comes from ``PORTAL_SIM_WEBHOOK_TOKEN``, else the one the
-database already has, else a random one; ``serve`` prints the webhook URL either way.
+``seed`` and ``serve --seed demo`` replace the portal's data (demo or generated; generator
+parameters left out keep their defaults). ``serve`` runs the portal's tick (deadline notices)
+every ``--tick-seconds`` (0 turns it off) and, with ``--life``, plays portal life every that
+many seconds (simulator.background). The incoming-webhook token of user 1 comes from
+``PORTAL_SIM_WEBHOOK_TOKEN``, else the one the database already has, else a random one;
+``serve`` prints the webhook URL either way.
 """
 
 from __future__ import annotations
@@ -21,7 +27,34 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from simulator import background
 from simulator.portal import Simulator
+
+# generator parameter -> help (simulator.scenarios.generator.generate has the defaults)
+GENERATOR_OPTIONS = {
+    "companies": "companies (default 1,000)",
+    "contacts_per_company": "contacts per company (default 2)",
+    "activities": "activities (default 20,000)",
+    "leads": "leads (default 500)",
+    "deals": "deals (default 1,000)",
+    "tasks": "tasks (default 1,000)",
+    "users": "users, the administrator included (default 50)",
+    "seed": "random seed of the generator (default 7)",
+}
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be an integer >= 0")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be a number of seconds >= 0")
+    return value
 
 
 def _default_database() -> str:
@@ -53,25 +86,26 @@ def serve(args: argparse.Namespace) -> int:
     print(f"Portal:          {sim.portal_url}/", flush=True)
     print(f"Incoming webhook: {sim.webhook_url(1)}", flush=True)
     ssl_context: Any = (args.cert, args.key) if args.cert else None
-    run_simple(args.host, args.port, create_app(sim), threaded=True, ssl_context=ssl_context)
+    stop = background.start(sim, tick_seconds=args.tick_seconds, life_seconds=args.life)
+    try:
+        run_simple(args.host, args.port, create_app(sim), threaded=True,
+                   ssl_context=ssl_context)
+    finally:
+        stop.set()
     return 0
 
 
 def seed(args: argparse.Namespace) -> int:
     """Replace the portal's data with the demo portal or a generated one."""
+    generator = {name: getattr(args, name) for name in GENERATOR_OPTIONS
+                 if getattr(args, name) is not None}
+    if args.demo == bool(generator):
+        print("give either --demo or generator parameters (--companies, --activities, ...)",
+              file=sys.stderr)
+        return 2
     sim = _open(args.database)
-    if args.demo:
-        sim.reset()
-        summary = sim.seed("demo")
-    else:
-        generator = {name: value for name, value in (
-            ("companies", args.companies), ("activities", args.activities), ("seed", args.seed),
-        ) if value is not None}
-        if not generator:
-            print("give --demo or generator sizes (--companies, --activities)", file=sys.stderr)
-            return 2
-        sim.reset()
-        summary = sim.seed(None, **generator)
+    sim.reset()
+    summary = sim.seed("demo") if args.demo else sim.seed(None, **generator)
     print(json.dumps(summary, default=str))
     return 0
 
@@ -95,14 +129,19 @@ def main(argv: list[str] | None = None) -> int:
     serve_cmd.add_argument("--cert", help="TLS certificate (PEM); with --key serves HTTPS")
     serve_cmd.add_argument("--key", help="TLS private key (PEM)")
     serve_cmd.add_argument("--seed", choices=["demo"], help="load the demo portal first")
+    serve_cmd.add_argument("--tick-seconds", type=_seconds,
+                           default=background.DEFAULT_TICK_SECONDS, metavar="SECONDS",
+                           help="run the portal's tick (deadline notices) this often; 0: never")
+    serve_cmd.add_argument("--life", type=_seconds, metavar="SECONDS",
+                           help="play portal life, one round this often (off by default)")
     serve_cmd.set_defaults(func=serve)
 
     seed_cmd = commands.add_parser("seed", help="load the demo portal or generate a large one")
     seed_cmd.add_argument("--database")
     seed_cmd.add_argument("--demo", action="store_true")
-    seed_cmd.add_argument("--companies", type=int)
-    seed_cmd.add_argument("--activities", type=int)
-    seed_cmd.add_argument("--seed", type=int, help="random seed of the generator")
+    for name, help_text in GENERATOR_OPTIONS.items():
+        seed_cmd.add_argument(f"--{name.replace('_', '-')}", dest=name, type=_count,
+                              metavar="N", help=help_text)
     seed_cmd.set_defaults(func=seed)
 
     tick_cmd = commands.add_parser("tick", help="run the portal's time-driven work once")

@@ -5,7 +5,8 @@ api-reference/crm/data-types.md, reference §7): TYPE_ID 1 meeting, 2 call, 3 ta
 5 calendar import, 6 provider-managed; DIRECTION 0/1 incoming/2 outgoing; STATUS 1 pending,
 2 completed, 3 auto-completed; PRIORITY 1-3; DESCRIPTION_TYPE 1 plain, 2 BB, 3 HTML;
 OWNER_TYPE_ID/OWNER_ID and TYPE_ID are set once; DEADLINE can't be set: it is START_TIME for
-calls and meetings and END_TIME otherwise; COMMUNICATIONS is required on add (here: for calls
+calls and meetings, END_TIME for tasks (and, the simulator's choice, START_TIME for e-mails,
+END_TIME for the other types); COMMUNICATIONS is required on add (here: for calls
 and e-mails, which need someone to talk to); numbers come back as strings (``"TYPE_ID": "2"``).
 
 The simulator's choices where the docs are silent: a call or e-mail without DIRECTION is
@@ -16,6 +17,7 @@ when both are sent; unknown fields are ignored.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -78,6 +80,17 @@ IMMUTABLE = ("OWNER_ID", "OWNER_TYPE_ID", "TYPE_ID")
 JSON_FILTER_KINDS = {"PRIORITY": "int", "DESCRIPTION_TYPE": "int", "ORIGIN_ID": "string",
                      "ORIGINATOR_ID": "string", "LOCATION": "string",
                      "PROVIDER_TYPE_ID": "string"}
+
+
+# [D] crm-activity-fields.md: DEADLINE follows START_TIME for calls and meetings, END_TIME for
+# tasks. E-mails (which the docs leave open) follow START_TIME like calls: the moment the
+# message was sent or arrived. Everything else follows END_TIME.
+DEADLINE_FROM_START = (1, 2, 4)
+
+
+def deadline_of(type_id: int, start: datetime | None, end: datetime | None) -> datetime | None:
+    """The read-only DEADLINE of an activity of ``type_id`` (seeders use it too)."""
+    return start if type_id in DEADLINE_FROM_START else end
 
 
 def columns() -> dict[str, Any]:
@@ -226,9 +239,7 @@ def apply_input(ctx: Ctx, current: Mapping[str, Any] | None, fields: Mapping[str
         values["start_time"] = values.get("end_time") or ctx.now.replace(microsecond=0)
     if values.get("end_time") is None:
         values["end_time"] = values["start_time"]
-    # [D] crm-activity-fields.md: DEADLINE follows START_TIME for calls and meetings.
-    values["deadline"] = values["start_time"] if values["type_id"] in (1, 2) \
-        else values["end_time"]
+    values["deadline"] = deadline_of(values["type_id"], values["start_time"], values["end_time"])
     if raw.get("STATUS") not in (None, ""):
         values["status"] = _int("STATUS", raw["STATUS"], (1, 2, 3))
         values["completed"] = values["status"] != 1

@@ -7,6 +7,7 @@ Choices where the portal's documentation is silent (the simulator's rules):
 - unknown field names are ignored (the portal drops them); read-only fields are ignored;
   CATEGORY_ID is ignored on update (the portal moves items between pipelines with
   ``crm.deal.category.move`` only);
+- a deal's CATEGORY_ID must be one of the portal's pipelines (simulator.crm_categories);
 - ASSIGNED_BY_ID (default: the calling user) must be an existing user, dismissed or not;
   COMPANY_ID/CONTACT_ID/CONTACT_IDS must name existing companies/contacts; a stage must be one
   of the type's default stages (for deals, of the deal's pipeline);
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from simulator import db
+from simulator.crm_categories import deal_category_exists
 from simulator.crm_fields import DERIVED, MULTIFIELD_TYPES, FieldError, Schema
 from simulator.crm_types import (
     CHAR_TYPES,
@@ -59,6 +61,9 @@ def apply_input(ctx: Ctx, schema: Schema, record: dict[str, Any], fields: Mappin
     _sync_contacts(et, new, fields)
     if creating:
         _defaults(ctx, et, new)
+        if et.id == 2 and check_refs and not deal_category_exists(
+                ctx.conn, int(new.get("CATEGORY_ID") or 0)):
+            raise FieldError("CATEGORY_ID")
     _check_stage(et, new)
     _check_required(schema, new, creating)
     return new

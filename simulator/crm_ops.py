@@ -4,7 +4,8 @@ changes items the way a person on the portal would).
 Each change runs the *before* event (an in-process subscriber may veto it: nothing is
 written), writes, queues the *after* event with the item before and after (old-API shape;
 ``crm.item`` shape for smart invoices) and tells a newly assigned person, as the portal's
-notification centre does ("You have been made responsible for the deal ...").
+notification centre does ("You have been made responsible for the deal ..."). An update that
+changes nothing runs no event and writes nothing (not even DATE_MODIFY).
 
 Events (reference §8, [D] api-reference/crm/universal/events): ONCRM{TYPE}ADD/UPDATE/DELETE
 for lead, deal, contact, company and quote; ONCRMDYNAMICITEMADD/UPDATE/DELETE plus the
@@ -119,15 +120,25 @@ def create_item(ctx: Ctx, et: EntityType | int | str, fields: Mapping[str, Any],
     return item_id
 
 
+def _stored(et: EntityType, record: Mapping[str, Any]) -> dict[str, Any]:
+    row = record_to_row(et, record)
+    row["fields"] = {k: v for k, v in row["fields"].items() if v is not None}
+    return row
+
+
 def update_item(ctx: Ctx, et: EntityType | int | str, item_id: int,
-                fields: Mapping[str, Any], *, check_refs: bool = True) -> None:
-    """Change an item as the context's user. Raises ItemNotFound, FieldError or Veto."""
+                fields: Mapping[str, Any], *, check_refs: bool = True) -> bool:
+    """Change an item as the context's user; False when the input changes nothing (then
+    nothing is written or published, as tasks and users do). Raises ItemNotFound, FieldError
+    or Veto."""
     et = _et(et)
     current = load_record(ctx.conn, et, item_id)
     if current is None:
         raise ItemNotFound(item_id)
     schema = Schema.load(ctx.conn, et)
     new = apply_input(ctx, schema, current, fields, creating=False, check_refs=check_refs)
+    if _stored(et, new) == _stored(et, current):
+        return False
     new.update(MODIFY_BY_ID=ctx.user_id, DATE_MODIFY=ctx.now.replace(microsecond=0))
     stage = STAGE_FIELDS.get(et.id)
     if et.id in (2, 31) and stage and new.get(stage) != current.get(stage):
@@ -144,6 +155,7 @@ def update_item(ctx: Ctx, et: EntityType | int | str, item_id: int,
     ctx.conn.execute(db.crm_items.update().where(db.crm_items.c.id == item_id).values(**row))
     _emit(ctx, schema, "UPDATE", item_id, before, after)
     _notify_assigned(ctx, et, item_id, current, new)
+    return True
 
 
 def delete_item(ctx: Ctx, et: EntityType | int | str, item_id: int) -> None:

@@ -7,6 +7,11 @@ Design notes:
   everything else (names, multifields, ``UF_CRM_*`` values) in ``fields`` (JSON). One id
   sequence serves all types: ids are unique per type, as on the portal, but not contiguous.
 - Times are stored as naive UTC; the REST layer renders them in the portal's time zone.
+- Ids are never reused, as on the portal: every table with an integer surrogate key is
+  ``AUTOINCREMENT`` on SQLite (``sqlite_autoincrement=True``), so deleting the row with the
+  highest id does not hand that id to the next insert (a deleted lead's id coming back as a new
+  deal's). PostgreSQL sequences never go back anyway. Tables created before this rule keep the
+  old behaviour until the portal is reset (:func:`reused_id_tables`, ``Simulator.reset``).
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
+from sqlalchemy.engine import Connection
 
 metadata = MetaData()
 
@@ -44,6 +51,7 @@ departments = Table(
     Column("sort", Integer, nullable=False, default=500),
     Column("parent", Integer, nullable=True),
     Column("head", Integer, nullable=True),  # UF_HEAD
+    sqlite_autoincrement=True,
 )
 
 users = Table(
@@ -62,6 +70,7 @@ users = Table(
     Column("webhook_token", String(64), nullable=True, index=True),
     Column("date_register", DateTime, nullable=False),
     Column("fields", JSON, nullable=False, default=dict),  # PERSONAL_*, UF_* ...
+    sqlite_autoincrement=True,
 )
 
 absences = Table(
@@ -74,6 +83,7 @@ absences = Table(
     Column("absence_type", String(32), nullable=False),  # VACATION, ASSIGNMENT, SICK, ...
     Column("name", String(255), nullable=False, default=""),  # the reason
     Column("date_modify", DateTime, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 crm_items = Table(
@@ -97,6 +107,7 @@ crm_items = Table(
     Index("ix_sim_crm_item_type_assigned", "entity_type_id", "assigned_by_id"),
     Index("ix_sim_crm_item_type_company", "entity_type_id", "company_id"),
     Index("ix_sim_crm_item_type_contact", "entity_type_id", "contact_id"),
+    sqlite_autoincrement=True,
 )
 
 activities = Table(
@@ -122,6 +133,7 @@ activities = Table(
     Column("last_updated", DateTime, nullable=False),
     Column("fields", JSON, nullable=False, default=dict),  # COMMUNICATIONS, SETTINGS, ...
     Index("ix_sim_activity_owner", "owner_type_id", "owner_id"),
+    sqlite_autoincrement=True,
 )
 
 activity_bindings = Table(
@@ -146,6 +158,7 @@ userfields = Table(
     Column("label", String(255), nullable=False, default=""),
     Column("settings", JSON, nullable=False, default=dict),  # LIST values for enumerations
     UniqueConstraint("entity_id", "field_name"),
+    sqlite_autoincrement=True,
 )
 
 tasks = Table(
@@ -168,6 +181,7 @@ tasks = Table(
     Column("uf_crm_task", JSON, nullable=False, default=list),  # ["L_4", "D_12"]
     Column("fields", JSON, nullable=False, default=dict),  # ACCOMPLICES, AUDITORS, ...
     Column("deadline_notice", String(16), nullable=True),  # 'soon' / 'overdue' already told
+    sqlite_autoincrement=True,
 )
 
 task_comments = Table(
@@ -179,6 +193,7 @@ task_comments = Table(
     Column("author_id", Integer, nullable=False),
     Column("post_message", Text, nullable=False),
     Column("post_date", DateTime, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 task_history = Table(
@@ -192,6 +207,7 @@ task_history = Table(
     Column("from_value", Text, nullable=True),
     Column("to_value", Text, nullable=True),
     Column("user_id", Integer, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 notifications = Table(
@@ -210,6 +226,7 @@ notifications = Table(
     Column("created_at", DateTime, nullable=False),
     Column("is_read", Boolean, nullable=False, default=False),
     Index("ix_sim_notification_user_tag", "user_id", "tag"),
+    sqlite_autoincrement=True,
 )
 
 event_handlers = Table(
@@ -222,6 +239,7 @@ event_handlers = Table(
     Column("event_type", String(16), nullable=False, default="online"),  # online / offline
     Column("application_token", String(64), nullable=False),
     UniqueConstraint("event", "handler", "auth_type", "event_type"),
+    sqlite_autoincrement=True,
 )
 
 offline_events = Table(
@@ -236,6 +254,7 @@ offline_events = Table(
     Column("message_id", String(64), nullable=False),
     Column("process_id", String(64), nullable=True, index=True),
     UniqueConstraint("event_name", "object_key"),
+    sqlite_autoincrement=True,
 )
 
 permissions = Table(
@@ -247,6 +266,7 @@ permissions = Table(
     Column("access", String(16), nullable=False, default="read"),
     Column("granted_at", DateTime, nullable=False),
     UniqueConstraint("user_id", "owner_id", "access"),
+    sqlite_autoincrement=True,
 )
 
 # Local applications (OAuth 2.0 clients) and the tokens they were issued; incoming webhooks use
@@ -279,3 +299,15 @@ oauth_tokens = Table(
     Column("user_id", Integer, nullable=False),
     Column("expires_at", DateTime, nullable=False),
 )
+
+
+def reused_id_tables(conn: Connection) -> list[Table]:
+    """The ``sim_`` tables of an SQLite database that were created without ``AUTOINCREMENT``
+    although they should have it (databases older than that rule). Empty on PostgreSQL."""
+    if conn.dialect.name != "sqlite":
+        return []
+    created = {row[0]: row[1] or "" for row in conn.execute(text(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name LIKE 'sim_%'"))}
+    return [table for table in metadata.sorted_tables
+            if table.dialect_options["sqlite"]["autoincrement"] and table.name in created
+            and "AUTOINCREMENT" not in created[table.name].upper()]

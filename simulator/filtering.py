@@ -99,6 +99,32 @@ def lookup_name(mapping: Mapping[str, Any], name: str) -> tuple[str, Any] | None
 
 
 # -- filter ---------------------------------------------------------------------------------
+def _is_group_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(
+        isinstance(v, Mapping | list) for v in value)
+
+
+def normalize_filter(value: Any) -> dict[str, Any] | None:
+    """A filter with nested groups in the one shape :func:`filter_conditions` reads.
+
+    PHP decodes ``filter[0][logic]=OR&filter[0][0][=A]=1`` into an array keyed 0..n, which the
+    form parser (like PHP's JSON encoder) turns into a *list*; JSON clients may send groups as
+    a list too. Lists of objects become objects keyed ``"0"``, ``"1"``..., at the top and under
+    group keys, so ``[{"logic": "OR", "0": {...}}]`` reads as ``{"0": {"logic": "OR", ...}}``.
+    Field values stay as they are (``{"@ID": [1, 2]}``). None when ``value`` is not a filter
+    (a scalar, a list of scalars)."""
+    if _is_group_list(value):
+        value = {str(i): v for i, v in enumerate(value)}
+    if not isinstance(value, Mapping):
+        return None
+    out: dict[str, Any] = {}
+    for key, inner in value.items():
+        if str(key).isdigit() and (isinstance(inner, Mapping) or _is_group_list(inner)):
+            inner = normalize_filter(inner)
+        out[str(key)] = inner
+    return out
+
+
 def apply_filter(stmt: Select[Any], filter: Mapping[str, Any] | None,
                  columns: Mapping[str, ColumnElement[Any]], *, ctx: Ctx | None = None,
                  json_column: Any = None, json_fields: Mapping[str, str] | None = None,

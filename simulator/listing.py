@@ -20,7 +20,7 @@ settings/how-to-call-rest-api/list-methods-pecularities.md, settings/performance
 Typical use in a handler::
 
     stmt = select(table).where(table.c.entity_type_id == 2)
-    stmt = apply_filter(stmt, params.dict("filter"), COLUMNS, ctx=ctx,
+    stmt = apply_filter(stmt, params.filter(), COLUMNS, ctx=ctx,
                         json_column=table.c.fields, json_fields={"UF_CRM_X": "int"})
     stmt = apply_order(stmt, params.dict("order"), COLUMNS, default=[table.c.id.asc()])
     return paginate(ctx, stmt, params.get("start"), render=lambda row: as_api(row))

@@ -129,6 +129,7 @@ def exchange_code(sim: Simulator, *, client_id: str, client_secret: str, code: s
     if not code:
         raise OAuthError("invalid_request", "The code parameter is required")
     now = sim.clock.now()
+    _ = sim.member_id  # made (a settings write) before the transaction below, never inside it
     with sim._locked(), sim.engine.begin() as conn:
         row = conn.execute(select(db.oauth_codes).where(db.oauth_codes.c.code == code)).first()
         # A code works once: it is gone after the first exchange, whatever the outcome.
@@ -145,6 +146,7 @@ def refresh(sim: Simulator, *, client_id: str, client_secret: str, refresh_token
     if not refresh_token:
         raise OAuthError("invalid_request", "The refresh_token parameter is required")
     now = sim.clock.now()
+    _ = sim.member_id  # see exchange_code
     table = db.oauth_tokens
     with sim._locked(), sim.engine.begin() as conn:
         row = conn.execute(select(table).where(table.c.refresh_token == refresh_token)).first()

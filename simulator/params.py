@@ -50,6 +50,20 @@ class Params(Mapping[str, Any]):
             raise SimError("INVALID_ARG_VALUE", f"Parameter '{key}' must be an object", 400)
         return dict(value)
 
+    def filter(self, key: str = "filter") -> Dict[str, Any]:
+        """A list filter, which may carry nested groups (``{"0": {"logic": "OR", ...}}``) sent
+        as JSON objects, JSON lists or PHP-style ``filter[0][logic]=OR`` (which arrives as a
+        list); see :func:`simulator.filtering.normalize_filter`."""
+        from simulator.filtering import normalize_filter
+
+        value = self.get(key)
+        if value is None or value == "" or value == []:
+            return {}
+        normalized = normalize_filter(value)
+        if normalized is None:
+            raise SimError("INVALID_ARG_VALUE", f"Parameter '{key}' must be an object", 400)
+        return normalized
+
     def int(self, *names: str, required: bool = True, error: SimError | None = None) -> int | None:
         value = self.first(*names)
         if value is None or value == "":

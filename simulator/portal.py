@@ -11,6 +11,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
@@ -66,16 +67,20 @@ class Ctx:
     method: str
     now: datetime
     events: list[SimEvent] = field(default_factory=list)
+    # The portal's zone as it was when the call began (read before its transaction opened).
+    zone: tzinfo | None = None
+    # Facts worked out once per call (the caller's CRM rights, ...).
+    cache: dict[str, Any] = field(default_factory=dict)
 
     @property
     def tz(self) -> tzinfo:
-        return self.sim.tz
+        return self.zone if self.zone is not None else self.sim.tz
 
     def iso(self, value: datetime | None) -> str:
-        return to_portal_iso(value, self.sim.tz)
+        return to_portal_iso(value, self.tz)
 
     def parse_dt(self, value: object, field_name: str = "date") -> datetime | None:
-        return parse_portal_datetime(value, self.sim.tz, field=field_name)
+        return parse_portal_datetime(value, self.tz, field=field_name)
 
     def before(self, name: str, **kwargs: Any) -> None:
         """Publish a *before* event; an in-process Veto stops the change here."""
@@ -117,6 +122,8 @@ class Simulator:
         self.engine = _make_engine(database_url)
         db.metadata.create_all(self.engine)
         self._tz: tzinfo | None = None
+        self._tz_read_at = 0.0
+        self._tz_lock = threading.Lock()
         self.settings = Settings(self.engine, on_change=self._setting_changed)
         self.clock = Clock(self)
         self.bus = EventBus(self)
@@ -130,17 +137,26 @@ class Simulator:
         self.apply_webhook_token()
 
     # -- portal-wide facts ----------------------------------------------------------------------
+    # How long a process trusts the zone it read: another process (the control plane of a
+    # second server, a scenario runner) may change it, as for the clock (simulator.clock).
+    TZ_CACHE_SECONDS = 3.0
+
     @property
     def tz(self) -> tzinfo:
-        # Cached: handlers ask for it inside their transaction, and a second connection for a
-        # settings read would be wasteful (and, on in-memory SQLite, the same connection).
-        if self._tz is None:
-            self._tz = zone(self.settings.get("timezone", DEFAULT_TIMEZONE))
-        return self._tz
+        """The portal's time zone (setting ``timezone``), re-read at most every
+        :attr:`TZ_CACHE_SECONDS`. Handlers use ``ctx.tz``, fixed when their call began, so no
+        settings read happens inside a call's transaction (on in-memory SQLite that would be
+        the same connection)."""
+        with self._tz_lock:
+            if self._tz is None or time.monotonic() - self._tz_read_at > self.TZ_CACHE_SECONDS:
+                self._tz = zone(self.settings.get("timezone", DEFAULT_TIMEZONE))
+                self._tz_read_at = time.monotonic()
+            return self._tz
 
     def _setting_changed(self, key: str) -> None:
         if key == "timezone":
-            self._tz = None
+            with self._tz_lock:
+                self._tz = None
 
     def to_portal_iso(self, value: datetime | None) -> str:
         return to_portal_iso(value, self.tz)
@@ -211,15 +227,18 @@ class Simulator:
         args = params if isinstance(params, Params) else Params(params or {})
         events: list[SimEvent] = []
         try:
+            # Portal time and zone are read before the transaction opens (never inside it).
+            now, portal_zone = self.clock.now(), self.tz
             if spec.transactional:
                 with self._locked(), self.engine.begin() as conn:
-                    ctx = Ctx(self, conn, user_id, name, self.clock.now())
+                    ctx = Ctx(self, conn, user_id, name, now, zone=portal_zone)
                     self._check_admin(spec, ctx)
                     value = spec.handler(ctx, args)
                     events = ctx.events
             else:
                 # ``batch`` runs each of its commands through ``call`` on its own.
-                ctx = Ctx(self, None, user_id, name, self.clock.now())  # type: ignore[arg-type]
+                ctx = Ctx(self, None, user_id, name, now,  # type: ignore[arg-type]
+                          zone=portal_zone)
                 value = spec.handler(ctx, args)
         except Veto as veto:
             code = "" if name.startswith(_OLD_CRM_PREFIXES) else "ERROR_CORE"
@@ -260,6 +279,14 @@ class Simulator:
                     conn.execute(delete(table).where(db.settings.c.key.not_in(keep)))
                 else:
                     conn.execute(delete(table))
+            if db.reused_id_tables(conn):
+                # An SQLite file from before ids were AUTOINCREMENT: its data tables are empty
+                # now, so rebuild them with the current definitions (settings and installed
+                # applications stay).
+                emptied = [t for t in db.metadata.sorted_tables
+                           if t is not db.settings and t is not db.apps]
+                db.metadata.drop_all(conn, tables=emptied)
+                db.metadata.create_all(conn, tables=emptied)
         self.clock.invalidate()
 
     def seed(self, fixture: str | None = "demo", **generator: Any) -> dict[str, Any]:
@@ -288,11 +315,12 @@ class _Transaction:
         self.user_id = user_id
 
     def __enter__(self) -> Ctx:
+        now, portal_zone = self.sim.clock.now(), self.sim.tz
         self._lock = self.sim._locked()
         self._lock.__enter__()
         self._begin = self.sim.engine.begin()
         conn = self._begin.__enter__()
-        self.ctx = Ctx(self.sim, conn, self.user_id, "internal", self.sim.clock.now())
+        self.ctx = Ctx(self.sim, conn, self.user_id, "internal", now, zone=portal_zone)
         return self.ctx
 
     def __exit__(self, *exc: Any) -> None:

@@ -12,7 +12,8 @@
   keep working. The outer ``batch`` is not counted; each command counts against its own method.
 
 Settings live in the portal's settings under ``rate_limit`` (so every process sees them); the
-bucket's level and the operating records live in this process.
+bucket's level and the operating records live in this process. Only HTTP requests are limited
+and counted (:data:`OVER_HTTP`); in-process calls, batches included, are not.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +32,10 @@ from simulator.timefmt import to_portal_iso
 
 if TYPE_CHECKING:
     from simulator.portal import Simulator
+
+# True while the REST endpoint serves a request: ``batch`` then limits and counts each of its
+# commands as the endpoint does a plain call (in-process batches are neither).
+OVER_HTTP: ContextVar[bool] = ContextVar("simulator_over_http", default=False)
 
 DEFAULTS: dict[str, Any] = {"enabled": False, "x": 50, "y": 2.0, "operating_limit": None}
 OPERATING_WINDOW = 600.0  # ten one-minute baskets
@@ -146,11 +152,22 @@ class PortalLimits:
         config = self.config()
         if not config["enabled"]:
             return
-        limit = config.get("operating_limit")
-        if limit and method != "batch" and self.operating.total(method) >= float(limit):
-            raise operation_time_limit()
+        if method != "batch":
+            self._check_operating(config, method)
         if not self.bucket.admit():
             raise query_limit_exceeded()
+
+    def check_operating(self, method: str) -> None:
+        """429 ``OPERATION_TIME_LIMIT`` when ``method`` used up its operating time (a ``batch``
+        command is checked against its own method, limits.md)."""
+        config = self.config()
+        if config["enabled"]:
+            self._check_operating(config, method)
+
+    def _check_operating(self, config: dict[str, Any], method: str) -> None:
+        limit = config.get("operating_limit")
+        if limit and self.operating.total(method) >= float(limit):
+            raise operation_time_limit()
 
 
 _PORTALS: weakref.WeakKeyDictionary[Simulator, PortalLimits] = weakref.WeakKeyDictionary()

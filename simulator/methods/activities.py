@@ -9,7 +9,8 @@ Mirrors [D] api-reference/crm/timeline/activities/activity-base/* and .../bindin
   ``crm.activity.binding.add``. ``filter.BINDINGS`` (``[{OWNER_TYPE_ID, OWNER_ID?}]``)
   matches any binding; OWNER_TYPE_ID/OWNER_ID filters match the owner only.
 - Events: ONBEFORECRMACTIVITY{ADD,UPDATE,DELETE} (vetoable) and ONCRMACTIVITY{ADD,UPDATE,
-  DELETE} with the activity before/after (COMMUNICATIONS and BINDINGS included).
+  DELETE} with the activity before/after (COMMUNICATIONS and BINDINGS included). An update
+  that changes nothing publishes nothing and leaves LAST_UPDATED/EDITOR_ID as they were.
   Binding changes publish no event (the portal documents none).
 - Notices: an incoming e-mail (TYPE_ID 4, DIRECTION 1) tells the owner item's responsible
   person (kind ``email_incoming``, entity = the owner item, tag ``CRM_EMAIL|<activity id>``).
@@ -17,6 +18,10 @@ Mirrors [D] api-reference/crm/timeline/activities/activity-base/* and .../bindin
   items, not for activities.
 - Adding an activity refreshes LAST_ACTIVITY_TIME/LAST_ACTIVITY_BY of the items it is bound to
   (and LAST_COMMUNICATION_TIME of contacts and companies for calls and e-mails).
+- Rights (simulator.crm_access): a caller who is not an administrator sees the activities they
+  are responsible for or whose owner item they may read; changes them when responsible or
+  allowed to change the owner item; adds them to items they may change. Otherwise the old
+  API's "Access denied" (binding methods: ``ACCESS_DENIED``).
 """
 
 from __future__ import annotations
@@ -39,6 +44,12 @@ from simulator.activity_fields import (
     standard_names,
     to_api,
 )
+from simulator.crm_access import (
+    check_activity,
+    check_item,
+    old_api_denied,
+    readable_activities,
+)
 from simulator.crm_fields import load_record
 from simulator.crm_ops import display_title, touch_last_activity
 from simulator.crm_types import ENTITY_TYPES
@@ -52,6 +63,7 @@ if TYPE_CHECKING:
 
 A, B = db.activities, db.activity_bindings
 ALL_NAMES = list(FIELDS)
+_STAMPS = ("editor_id", "last_updated")  # written by every real change, not a change itself
 
 
 def _id(params: Params) -> int:
@@ -87,6 +99,9 @@ def _add_bindings(ctx: Ctx, activity_id: int, pairs: list[tuple[int, int]]) -> N
 @method("crm.activity.add")
 def activity_add(ctx: Ctx, params: Params) -> int:
     values = apply_input(ctx, None, params.dict("fields"))
+    # Adding an activity changes its owner item (reference §7: binding needs edit access).
+    check_item(ctx, values["owner_type_id"], values["owner_id"], change=True,
+               denied=old_api_denied())
     pairs = _wanted_bindings(values)
     proposed = to_api(ctx, {**values, "id": 0}, [n for n in ALL_NAMES if n != "BINDINGS"])
     proposed["BINDINGS"] = [{"OWNER_TYPE_ID": str(t), "OWNER_ID": str(i)} for t, i in pairs]
@@ -127,6 +142,7 @@ def activity_get(ctx: Ctx, params: Params) -> dict[str, Any]:
     row = _load(ctx, _id(params))
     if row is None:
         raise not_found()
+    check_activity(ctx, row, change=False)
     return to_api(ctx, row)
 
 
@@ -136,7 +152,13 @@ def activity_update(ctx: Ctx, params: Params) -> bool:
     row = _load(ctx, activity_id)
     if row is None:
         raise not_found()
+    check_activity(ctx, row, change=True)
+    stored = {k: v for k, v in row._mapping.items() if k != "id"}
     values = apply_input(ctx, dict(row._mapping), params.dict("fields"))
+    have = {(b["OWNER_TYPE_ID"], b["OWNER_ID"]) for b in bindings_of(ctx.conn, activity_id)}
+    if all(values[k] == stored[k] for k in stored if k not in _STAMPS) \
+            and set(_wanted_bindings(values)) <= have:
+        return True  # nothing changes: no events, LAST_UPDATED stays
     before = to_api(ctx, row, ALL_NAMES)
     after = to_api(ctx, {**values, "id": activity_id}, ALL_NAMES)
     ctx.before("ONBEFORECRMACTIVITYUPDATE", entity_type="ACTIVITY", entity_id=activity_id,
@@ -154,6 +176,7 @@ def activity_delete(ctx: Ctx, params: Params) -> bool:
     row = _load(ctx, activity_id)
     if row is None:
         raise not_found()
+    check_activity(ctx, row, change=True)
     before = to_api(ctx, row, ALL_NAMES)
     ctx.before("ONBEFORECRMACTIVITYDELETE", entity_type="ACTIVITY", entity_id=activity_id,
                before=before, after=None)
@@ -191,10 +214,14 @@ def _bindings_condition(value: Any) -> Any:
 
 @method("crm.activity.list")
 def activity_list(ctx: Ctx, params: Params) -> Page:
-    filter = params.dict("filter")
+    filter = params.filter()
     bindings = next((v for k, v in filter.items() if str(k).upper() == "BINDINGS"), None)
     rest = {k: v for k, v in filter.items() if str(k).upper() != "BINDINGS"}
-    stmt = apply_filter(select(A), rest, columns(), ctx=ctx, json_column=A.c.fields,
+    stmt = select(A)
+    readable = readable_activities(ctx)
+    if readable is not None:
+        stmt = stmt.where(readable)
+    stmt = apply_filter(stmt, rest, columns(), ctx=ctx, json_column=A.c.fields,
                         json_fields=JSON_FILTER_KINDS)
     if bindings is not None:
         condition = _bindings_condition(bindings)
@@ -221,19 +248,25 @@ def _binding_args(params: Params, *, with_entity: bool = True) -> tuple[int, int
     return numbers[0], numbers[1], numbers[2]
 
 
-def _activity_or_error(ctx: Ctx, activity_id: int) -> Any:
+def _activity_or_error(ctx: Ctx, activity_id: int, *, change: bool) -> Any:
     row = _load(ctx, activity_id)
     if row is None:
         raise SimError("NOT_FOUND", "Entity not found", 400)
+    try:
+        check_activity(ctx, row, change=change)
+    except SimError:
+        raise SimError("ACCESS_DENIED", "Access denied", 400) from None
     return row
 
 
 @method("crm.activity.binding.add")
 def binding_add(ctx: Ctx, params: Params) -> bool:
     activity_id, type_id, item_id = _binding_args(params)
-    _activity_or_error(ctx, activity_id)
+    _activity_or_error(ctx, activity_id, change=True)
     if not item_exists(ctx, type_id, item_id):
         raise SimError("OWNER_NOT_FOUND", "Owner of the entity not found", 400)
+    check_item(ctx, type_id, item_id, change=True,
+               denied=SimError("ACCESS_DENIED", "Access denied", 400))
     if (type_id, item_id) in {(b["OWNER_TYPE_ID"], b["OWNER_ID"])
                               for b in bindings_of(ctx.conn, activity_id)}:
         raise SimError("ACTIVITY_IS_ALREADY_BOUND", "The activity is already bound to this "
@@ -246,7 +279,7 @@ def binding_add(ctx: Ctx, params: Params) -> bool:
 @method("crm.activity.binding.list")
 def binding_list(ctx: Ctx, params: Params) -> list[dict[str, int]]:
     activity_id, _t, _i = _binding_args(params, with_entity=False)
-    _activity_or_error(ctx, activity_id)
+    _activity_or_error(ctx, activity_id, change=False)
     return [{"entityTypeId": b["OWNER_TYPE_ID"], "entityId": b["OWNER_ID"]}
             for b in bindings_of(ctx.conn, activity_id)]
 
@@ -254,7 +287,7 @@ def binding_list(ctx: Ctx, params: Params) -> list[dict[str, int]]:
 @method("crm.activity.binding.delete")
 def binding_delete(ctx: Ctx, params: Params) -> bool:
     activity_id, type_id, item_id = _binding_args(params)
-    row = _activity_or_error(ctx, activity_id)
+    row = _activity_or_error(ctx, activity_id, change=True)
     current = bindings_of(ctx.conn, activity_id)
     pairs = [(b["OWNER_TYPE_ID"], b["OWNER_ID"]) for b in current]
     if (type_id, item_id) not in pairs:

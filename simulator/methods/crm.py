@@ -4,7 +4,8 @@ update,delete,fields}`` and ``crm.{type}.userfield.{add,list,get}``.
 Conventions mirrored ([D] api-reference/crm/deals/crm-deal-{add,get,update,list}.md,
 reference §6.1): UPPER_CASE fields, numbers as strings, ``add`` answers the new id,
 ``update``/``delete`` answer ``true``, errors are HTTP 400 with an empty code and the text
-only (``ID is not defined or invalid``, ``Not found``). The universal ``crm.item.*`` methods
+only (``ID is not defined or invalid``, ``Not found``, ``Access denied``: who may read and
+change what is in :mod:`simulator.crm_access`). The universal ``crm.item.*`` methods
 are in :mod:`simulator.methods.crm_item`; both read and write the same rows through
 :mod:`simulator.crm_ops`.
 """
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from simulator import db
+from simulator.crm_access import check_item, crm_scope, old_api_denied, readable_items
 from simulator.crm_fields import (
     FieldError,
     Schema,
@@ -47,9 +49,13 @@ def filter_columns(et: EntityType) -> dict[str, ColumnElement[Any]]:
 
 
 def item_query(ctx: Ctx, schema: Schema, filter: dict[str, Any]) -> Any:
-    """``SELECT`` over ``schema``'s items with an old-API filter applied (no order)."""
+    """``SELECT`` over ``schema``'s items the caller may read, with an old-API filter applied
+    (no order)."""
     et = schema.et
     stmt = select(T).where(T.c.entity_type_id == et.id)
+    readable = readable_items(ctx)
+    if readable is not None:
+        stmt = stmt.where(readable)
     return apply_filter(stmt, filter, filter_columns(et), ctx=ctx, json_column=T.c.fields,
                         json_fields=schema.json_filter_kinds())
 
@@ -62,7 +68,7 @@ def _id(params: Params) -> int:
 
 def _list(ctx: Ctx, params: Params, et: EntityType) -> Page:
     schema = Schema.load(ctx.conn, et)
-    stmt = item_query(ctx, schema, params.dict("filter"))
+    stmt = item_query(ctx, schema, params.filter())
     stmt = apply_order(stmt, params.dict("order"), filter_columns(et), [T.c.id.asc()],
                        tiebreak=T.c.id.asc(), json_column=T.c.fields,
                        json_fields=schema.json_filter_kinds())
@@ -77,6 +83,8 @@ def _get(ctx: Ctx, params: Params, et: EntityType) -> dict[str, Any]:
     record = load_record(ctx.conn, et, item_id)
     if record is None:
         raise not_found()
+    if not crm_scope(ctx).may_read(record.get("ASSIGNED_BY_ID")):
+        raise old_api_denied()
     return to_old_api(ctx, Schema.load(ctx.conn, et), record)
 
 
@@ -89,6 +97,7 @@ def _add(ctx: Ctx, params: Params, et: EntityType) -> int:
 
 def _update(ctx: Ctx, params: Params, et: EntityType) -> bool:
     item_id = _id(params)
+    check_item(ctx, et.id, item_id, change=True, denied=old_api_denied())
     try:
         update_item(ctx, et, item_id, params.dict("fields"))
     except ItemNotFound:
@@ -100,6 +109,7 @@ def _update(ctx: Ctx, params: Params, et: EntityType) -> bool:
 
 def _delete(ctx: Ctx, params: Params, et: EntityType) -> bool:
     item_id = _id(params)
+    check_item(ctx, et.id, item_id, change=True, denied=old_api_denied())
     try:
         delete_item(ctx, et, item_id)
     except ItemNotFound:
@@ -166,5 +176,5 @@ def _bind(fn: Any, et: EntityType) -> Handler:
 for _et in BY_CODE.values():
     _register(_et)
 
-# crm.item.* lives in its own module; importing it registers its methods.
-from simulator.methods import crm_item  # noqa: E402,F401
+# crm.item.* and crm.category.list live in their own modules; importing them registers them.
+from simulator.methods import crm_category, crm_item  # noqa: E402,F401

@@ -6,8 +6,10 @@ picks the type (1, 2, 3, 4, 7, 31 here; 5, the old invoice, answers
 with real ints; user fields are camelCase (``ufCrmCategory``) unless ``useOriginalUfNames=Y``;
 list answers ``{"items": [...]}`` with top-level ``total``/``next``; add/get/update answer
 ``{"item": {...}}``; delete answers ``[]``; a missing item is HTTP 400 ``NOT_FOUND``
-"Item not found". Filters take the old prefixes on camelCase names and nested groups with
-``"logic": "OR"``. The rows are the ones the old methods read and write.
+"Item not found", one the caller may not read 400 ``ACCESS_DENIED`` (simulator.crm_access).
+Filters take the old prefixes on camelCase names and nested groups with ``"logic": "OR"``
+(as JSON objects or lists, or PHP-style). The rows are the ones the old methods read and
+write.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from simulator import db
+from simulator.crm_access import check_item, crm_scope, item_change_denied, item_read_denied
 from simulator.crm_fields import (
     FieldError,
     Schema,
@@ -150,7 +153,7 @@ def _translate_order(schema: Schema, order: Mapping[str, Any]) -> dict[str, Any]
 def item_list(ctx: Ctx, params: Params) -> Page:
     et = entity_from_params(params)
     schema = Schema.load(ctx.conn, et)
-    stmt = item_query(ctx, schema, _translate_filter(schema, params.dict("filter")))
+    stmt = item_query(ctx, schema, _translate_filter(schema, params.filter()))
     stmt = apply_order(stmt, _translate_order(schema, params.dict("order")),
                        filter_columns(et), [T.c.id.asc()], tiebreak=T.c.id.asc(),
                        json_column=T.c.fields, json_fields=schema.json_filter_kinds())
@@ -161,17 +164,21 @@ def item_list(ctx: Ctx, params: Params) -> Page:
         with_fm=with_fm))
 
 
-def _render(ctx: Ctx, schema: Schema, item_id: int, params: Params) -> dict[str, Any]:
+def _render(ctx: Ctx, schema: Schema, item_id: int, params: Params, *,
+            check_read: bool = False) -> dict[str, Any]:
     record = load_record(ctx.conn, schema.et, item_id)
     if record is None:
         raise item_not_found()
+    # add and update answer the item as written, even one just handed to someone else
+    if check_read and not crm_scope(ctx).may_read(record.get("ASSIGNED_BY_ID")):
+        raise item_read_denied()
     return {"item": to_item_api(ctx, schema, record, original_uf_names=_original(params))}
 
 
 @method("crm.item.get")
 def item_get(ctx: Ctx, params: Params) -> dict[str, Any]:
     et = entity_from_params(params)
-    return _render(ctx, Schema.load(ctx.conn, et), _item_id(params), params)
+    return _render(ctx, Schema.load(ctx.conn, et), _item_id(params), params, check_read=True)
 
 
 @method("crm.item.add")
@@ -190,6 +197,7 @@ def item_add(ctx: Ctx, params: Params) -> dict[str, Any]:
 def item_update(ctx: Ctx, params: Params) -> dict[str, Any]:
     et = entity_from_params(params)
     item_id = _item_id(params)
+    check_item(ctx, et.id, item_id, change=True, denied=item_change_denied())
     schema = Schema.load(ctx.conn, et)
     try:
         update_item(ctx, et, item_id, _translate_fields(schema, params.dict("fields")))
@@ -203,8 +211,10 @@ def item_update(ctx: Ctx, params: Params) -> dict[str, Any]:
 @method("crm.item.delete")
 def item_delete(ctx: Ctx, params: Params) -> list[Any]:
     et = entity_from_params(params)
+    item_id = _item_id(params)
+    check_item(ctx, et.id, item_id, change=True, denied=item_change_denied())
     try:
-        delete_item(ctx, et, _item_id(params))
+        delete_item(ctx, et, item_id)
     except ItemNotFound:
         raise item_not_found() from None
     return []

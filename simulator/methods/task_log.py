@@ -15,8 +15,9 @@ comment-item/task-comment-item-*.md, comment-item/events-comment/on-task-comment
 Access (reference §9, partly an inference): administrators and the task's creator may do
 anything; so may the heads of the creator's or the responsible's departments (the docs say
 managers see their employees' tasks). The responsible, accomplices and auditors may read and
-comment; the responsible may change the status, and the deadline only when
-``ALLOW_CHANGE_DEADLINE`` is Y.
+comment. Besides those who may edit, the responsible and the accomplices (who do the work, as
+the ``action`` map's start/complete say) may change the status; auditors only watch and may
+not. The responsible may change the deadline only when ``ALLOW_CHANGE_DEADLINE`` is Y.
 """
 
 from __future__ import annotations
@@ -83,6 +84,14 @@ def can_edit(ctx: Ctx, task: Mapping[str, Any], user_id: int) -> bool:
 def can_see(ctx: Ctx, task: Mapping[str, Any], user_id: int) -> bool:
     if user_id == task["responsible_id"] or user_id in member_ids(task, "ACCOMPLICES") \
             or user_id in member_ids(task, "AUDITORS"):
+        return True
+    return can_edit(ctx, task, user_id)
+
+
+def may_change_status(ctx: Ctx, task: Mapping[str, Any], user_id: int) -> bool:
+    """Those who may edit the task, the responsible and the accomplices; never a mere
+    auditor."""
+    if user_id == task["responsible_id"] or user_id in member_ids(task, "ACCOMPLICES"):
         return True
     return can_edit(ctx, task, user_id)
 

@@ -53,6 +53,7 @@ from simulator.methods.task_log import (
     can_see,
     load_task,
     may_change_deadline,
+    may_change_status,
     member_ids,
     record_history,
     task_id_param,
@@ -259,7 +260,10 @@ def tasks_task_update(ctx: Ctx, params: Params) -> Any:
         if field == "DEADLINE":
             if not may_change_deadline(ctx, old, ctx.user_id):
                 raise DEADLINE_DENIED
-        elif not editor and field != "STATUS":
+        elif field == "STATUS":
+            if not may_change_status(ctx, old, ctx.user_id):
+                raise NOT_ALLOWED
+        elif not editor:
             raise NOT_ALLOWED
     _mark_status(ctx, task, old["status"])
     task["changed_date"] = ctx.now

@@ -35,6 +35,7 @@ CATEGORY_WEIGHTS = {"1": 20, "2": 40, "3": 40}  # enum ids of A, B, C
 LEAD_STATUSES = {"NEW": 15, "IN_PROCESS": 20, "PROCESSED": 10, "CONVERTED": 35, "JUNK": 20}
 DEAL_STAGES = {"NEW": 15, "PREPARATION": 15, "PREPAYMENT_INVOICE": 10, "EXECUTING": 10,
                "FINAL_INVOICE": 5, "WON": 30, "LOSE": 15}
+DEAL_PIPELINES = [{"id": 0, "name": "Продажи"}, {"id": 1, "name": "Повторные продажи"}]
 CALL_OUTCOMES = {R.CONNECTED: 60, R.MISSED: 14, R.BUSY: 10, R.DECLINED: 6, R.UNAVAILABLE: 10}
 SUBJECTS = {R.CALL: ("Исходящий звонок", "Входящий звонок", "Уточнить потребность",
                      "Согласование условий поставки", "Повторная продажа"),
@@ -101,6 +102,7 @@ class Generator:
         self.sim = sim
         self.rng = Random(seed)
         self.now = sim.clock.now()
+        self.tz = sim.tz  # read here, never inside the writing transactions
         self.counts = counts
         self.bar = progress
         self.vocab = R.Vocabulary()
@@ -148,8 +150,8 @@ class Generator:
                 row["webhook_token"] = self.sim.webhook_token
             writer.add(db.users, row)
             if user_id > 1 and self.rng.random() < 0.1:
-                start = R.at_local(R.local_day(self.now, self.sim.tz,
-                                               self.rng.uniform(-60, 60)), self.sim.tz, 0)
+                start = R.at_local(R.local_day(self.now, self.tz,
+                                               self.rng.uniform(-60, 60)), self.tz, 0)
                 writer.add(db.absences, R.absence_row(
                     user_id, date_from=start,
                     date_to=start + timedelta(days=self.rng.randint(3, 14), seconds=-1),
@@ -266,7 +268,7 @@ class Generator:
         kind_names, kind_weights = list(kinds), list(kinds.values())
         outcomes, outcome_weights = list(CALL_OUTCOMES), list(CALL_OUTCOMES.values())
         # Office hours in the portal's zone, counted from today's local midnight (naive UTC).
-        midnight = R.at_local(R.local_day(now, self.sim.tz, 0), self.sim.tz, 0)
+        midnight = R.at_local(R.local_day(now, self.tz, 0), self.tz, 0)
         for activity_id in range(1, counts["activities"] + 1):
             roll = rng.random()
             type_id = R.CALL if roll < 0.62 else R.EMAIL if roll < 0.95 else R.MEETING
@@ -358,6 +360,7 @@ def generate(sim: Simulator, *, companies: int = 1000, contacts_per_company: int
                     R.sync_sequences(ctx.conn)
             for table, count in writer.counts.items():
                 written[table] = written.get(table, 0) + count
+    sim.settings.set("deal_categories", DEAL_PIPELINES)  # the deals use pipelines 0 and 1
     return {
         "users": users, "departments": len(gen.plan.departments), "companies": companies,
         "contacts": companies * contacts_per_company, "leads": leads, "deals": gen.counts["deals"],

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 from werkzeug.security import generate_password_hash
 
 from simulator import db
+from simulator.activity_fields import deadline_of
 from simulator.errors import SimError
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
@@ -246,8 +247,9 @@ def activity_row(activity_id: int, *, owner: tuple[int, int], type_id: int, dire
                  outcome: str | None = None, priority: int = 2,
                  created: datetime | None = None) -> dict[str, Any]:
     """One activity. Calls and e-mails carry their provider as the portal's telephony and
-    mail modules record them; the deadline follows START_TIME for calls, meetings and
-    e-mails (reference §7: DEADLINE is not settable, it comes from the times)."""
+    mail modules record them; the deadline comes from the times as for activities added over
+    REST (simulator.activity_fields.deadline_of: START_TIME for calls, meetings and
+    e-mails)."""
     provider, provider_type = PROVIDERS.get(type_id, ("CRM_TODO", "TODO"))
     settings: dict[str, Any] = {"CALL_FAILED_CODE": outcome} if outcome else {}
     end = end or start
@@ -259,7 +261,7 @@ def activity_row(activity_id: int, *, owner: tuple[int, int], type_id: int, dire
         "completed": completed, "status": 2 if completed else 1,
         "responsible_id": responsible_id, "author_id": responsible_id,
         "editor_id": responsible_id, "subject": subject, "description": description,
-        "start_time": start, "end_time": end, "deadline": start,
+        "start_time": start, "end_time": end, "deadline": deadline_of(type_id, start, end),
         "created": created, "last_updated": max(created, end) if completed else created,
         "fields": {"COMMUNICATIONS": communications or [], "PRIORITY": priority,
                    "DESCRIPTION_TYPE": 1, "ORIGIN_ID": "", "SETTINGS": settings,

@@ -11,8 +11,11 @@ general-principles.md, local-integrations/local-webhooks.md, error-codes.md).
 - Wrong webhook token, or a dismissed webhook owner: 401 ``NO_AUTH_FOUND`` "Wrong authorization
   data" (the portal's own words in CRestUtil::checkAuth). OAuth: 401 ``invalid_token`` or
   ``expired_token``; no ``auth`` at all: 401 ``NO_AUTH_FOUND``.
+- A JSON array body is positional parameters ``{"0": ..., "1": ...}``, as PHP decodes it
+  (methods such as ``task.commentitem.add`` read their arguments by position).
 - Success: ``{"result", "next"?, "total"?, "time"}``; errors: ``{"error", "error_description"}``
-  with the SimError's status; a body that is not valid JSON: 400 ``INVALID_REQUEST``; an
+  with the SimError's status; a body that is not valid JSON, or a JSON scalar: 400
+  ``INVALID_REQUEST``; an
   unknown method: 404 ``ERROR_METHOD_NOT_FOUND``; anything unexpected: 500
   ``INTERNAL_SERVER_ERROR`` (logged).
 """
@@ -29,7 +32,7 @@ from flask import Blueprint, Response, request
 
 from simulator import oauth, phpquery
 from simulator.errors import SimError
-from simulator.ratelimit import limits_for, time_figures
+from simulator.ratelimit import OVER_HTTP, limits_for, time_figures
 from simulator.web import current_sim, json_response
 
 log = logging.getLogger(__name__)
@@ -73,7 +76,11 @@ def _serve(method: str, authenticate: Callable[[dict[str, Any]], int]) -> Respon
         limits = limits_for(sim)
         limits.admit(name)
         handler_began = time.perf_counter()
-        envelope = sim.call(name, params, user_id=user_id)
+        over_http = OVER_HTTP.set(True)
+        try:
+            envelope = sim.call(name, params, user_id=user_id)
+        finally:
+            OVER_HTTP.reset(over_http)
         processing = time.perf_counter() - handler_began
         if name != "batch":  # the outer batch is not counted; its commands are (limits.md)
             limits.operating.record(name, processing)
@@ -120,8 +127,12 @@ def _body() -> dict[str, Any]:
         except ValueError as exc:
             raise SimError("INVALID_REQUEST", f"Malformed JSON in the request body: {exc}",
                            400) from None
+        if isinstance(body, list):
+            # Positional parameters, as PHP reads a JSON array: keys 0, 1, ... (fast_bitrix24's
+            # ``call("task.commentitem.add", [task_id, {...}], raw=True)``).
+            return {str(index): value for index, value in enumerate(body)}
         if not isinstance(body, dict):
-            raise SimError("INVALID_REQUEST", "The JSON body must be an object of parameters",
-                           400)
+            raise SimError("INVALID_REQUEST",
+                           "The JSON body must be an object or an array of parameters", 400)
         return body
     return phpquery.parse(text)

@@ -75,6 +75,33 @@ def test_task_deadline_follows_end_time(portal: Simulator, deal: int) -> None:
     assert got["PROVIDER_ID"] == "CRM_TODO"
 
 
+def test_email_deadline_is_its_start_time(portal: Simulator, deal: int) -> None:
+    activity_id = result(portal, "crm.activity.add", {"fields": {
+        "OWNER_TYPE_ID": 2, "OWNER_ID": deal, "TYPE_ID": 4, "SUBJECT": "Offer", "DIRECTION": 2,
+        "RESPONSIBLE_ID": 2, "COMMUNICATIONS": [{"VALUE": "olga@example.com"}],
+        "START_TIME": "2026-03-02T09:00:00+03:00", "END_TIME": "2026-03-02T09:05:00+03:00"}})
+    got = result(portal, "crm.activity.get", {"id": activity_id})
+    assert got["DEADLINE"] == got["START_TIME"] == "2026-03-02T09:00:00+03:00"
+    # as seeded e-mails have it (test_generator)
+
+
+def test_an_update_that_changes_nothing_publishes_nothing(portal: Simulator, deal: int) -> None:
+    activity_id = result(portal, "crm.activity.add", {"fields": call_fields(
+        deal, START_TIME="2026-03-02T10:00:00+03:00")})
+    before = result(portal, "crm.activity.get", {"id": activity_id})
+    portal.clock.set(portal.clock.now())
+    portal.clock.advance(3600)  # a written change would show a later LAST_UPDATED
+    with captured_events(portal) as seen:
+        assert result(portal, "crm.activity.update", {"id": activity_id, "fields": {
+            "SUBJECT": "Call Olga", "START_TIME": "2026-03-02T10:00:00+03:00"}},
+            user_id=2) is True
+    assert seen == []
+    assert result(portal, "crm.activity.get", {"id": activity_id}) == before  # LAST_UPDATED too
+    with captured_events(portal) as seen:
+        result(portal, "crm.activity.update", {"id": activity_id, "fields": {"SUBJECT": "New"}})
+    assert [e.name for e in seen] == ["ONCRMACTIVITYUPDATE"]
+
+
 @pytest.mark.parametrize(("missing", "field"), [
     ("SUBJECT", "SUBJECT"), ("RESPONSIBLE_ID", "RESPONSIBLE_ID"), ("OWNER_ID", "OWNER_ID"),
     ("OWNER_TYPE_ID", "OWNER_TYPE_ID"), ("COMMUNICATIONS", "COMMUNICATIONS"),

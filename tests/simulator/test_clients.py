@@ -127,6 +127,36 @@ def test_fast_bitrix24_raw_call_sends_json_unchanged(fast: Any, portal: Simulato
     assert portal.call("crm.lead.get", {"id": lead_id})["result"]["TITLE"] == "Renamed"
 
 
+def test_fast_bitrix24_get_all_with_a_nested_or_filter_over_several_pages(fast: Any) -> None:
+    sources = ("CALL", "WEB", "EMAIL")
+    made = fast.call("crm.lead.add", [{"fields": {"TITLE": f"Lead {n}",
+                                                  "SOURCE_ID": sources[n % 3]}}
+                                      for n in range(150)])
+    assert len(made) == 150
+    either = {"0": {"logic": "OR", "0": {"=sourceId": "CALL"}, "1": {"=sourceId": "WEB"}}}
+    # Page 1 goes as JSON; pages 2 and 3 as batch commands with PHP-style
+    # filter[0][logic]=OR&filter[0][0][%3DsourceId]=CALL...
+    items = fast.get_all("crm.item.list", {"entityTypeId": 1, "filter": either,
+                                           "select": ["id", "title", "sourceId"]})
+    assert len(items) == 100
+    assert {item["sourceId"] for item in items} == {"CALL", "WEB"}
+    assert {item["title"] for item in items} == {f"Lead {n}" for n in range(150) if n % 3 < 2}
+
+
+def test_fast_bitrix24_positional_raw_call_adds_a_task_comment(fast: Any,
+                                                                portal: Simulator) -> None:
+    task = portal.call("tasks.task.add", {"fields": {"TITLE": "Call back", "RESPONSIBLE_ID": 5}})
+    task_id = int(task["result"]["task"]["id"])
+    # The form fast_bitrix24's README gives for positional methods: a JSON array body.
+    answer = fast.call("task.commentitem.add", [task_id, {"POST_MESSAGE": "Called, no answer"}],
+                       raw=True)
+    comment_id = answer["result"]
+    assert isinstance(comment_id, int) and comment_id > 0
+    comments = portal.call("task.commentitem.getlist", {"TASKID": task_id})["result"]
+    assert [(c["ID"], c["POST_MESSAGE"]) for c in comments] == [
+        (str(comment_id), "Called, no answer")]
+
+
 def test_fast_bitrix24_surfaces_portal_errors(fast: Any) -> None:
     with pytest.raises(fast_bitrix24.server_response.ErrorInServerResponseException) as caught:
         fast.call("crm.lead.get", {"ID": 999999})

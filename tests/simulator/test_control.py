@@ -222,3 +222,22 @@ def test_unknown_control_paths_answer_json(client: FlaskClient) -> None:
     assert response.status_code == 404
     assert response.get_json()["error"] == "NOT_FOUND"
     assert client.get("/_sim/reset").status_code == 405
+
+
+def test_a_time_zone_change_reaches_another_process_on_the_same_database(
+        client: FlaskClient, sim: Simulator) -> None:
+    from datetime import datetime
+    from time import sleep
+
+    sim.clock.set(datetime(2026, 3, 2, 9, 0))
+    other = Simulator(sim.database_url)  # a second server process, say
+    other.TZ_CACHE_SECONDS = 0.2
+    try:
+        assert other.call("server.time")["result"] == "2026-03-02T12:00:00+03:00"
+        assert client.post("/_sim/settings", json={"timezone": "Europe/Berlin"}).status_code \
+            == 200
+        sleep(0.3)
+        assert other.call("server.time")["result"] == "2026-03-02T10:00:00+01:00"
+    finally:
+        sim.settings.set("timezone", "Europe/Moscow")  # a shared database remembers it
+        other.engine.dispose()

@@ -351,6 +351,38 @@ def test_after_events_carry_the_item_before_and_after(portal: Simulator) -> None
     assert deleted.before["TITLE"] == "Final" and deleted.after is None
 
 
+def test_an_update_that_changes_nothing_publishes_nothing(portal: Simulator) -> None:
+    deal_id = result(portal, "crm.deal.add", {"fields": {
+        "TITLE": "Pumps", "OPPORTUNITY": 1500, "ASSIGNED_BY_ID": 2}})
+    contact_id = result(portal, "crm.contact.add", {"fields": {
+        "NAME": "Olga", "PHONE": [{"VALUE": "+79001234567", "VALUE_TYPE": "WORK"}]}})
+    before = result(portal, "crm.deal.get", {"id": deal_id})
+    contact = result(portal, "crm.contact.get", {"id": contact_id})
+    portal.clock.set(portal.clock.now())
+    portal.clock.advance(3600)  # a written change would show a later DATE_MODIFY
+    seen: list[Any] = []
+    portal.bus.subscribe_before(seen.append)
+    with captured_events(portal) as events:
+        assert result(portal, "crm.deal.update", {"id": deal_id, "fields": {
+            "TITLE": "Pumps", "OPPORTUNITY": "1500.00", "ASSIGNED_BY_ID": "2"}},
+            user_id=2) is True
+        assert result(portal, "crm.contact.update", {"id": contact_id, "fields": {
+            "NAME": "Olga", "PHONE": [{"ID": contact["PHONE"][0]["ID"],
+                                       "VALUE": "+79001234567"}]}}) is True
+        same = result(portal, "crm.item.update", {"entityTypeId": 2, "id": deal_id,
+                                                  "fields": {"title": "Pumps"}})
+        assert same["item"]["title"] == "Pumps"
+    assert (seen, events) == ([], [])
+    assert result(portal, "crm.deal.get", {"id": deal_id}) == before  # DATE_MODIFY too
+    assert result(portal, "crm.contact.get", {"id": contact_id}) == contact
+    with captured_events(portal) as events:
+        result(portal, "crm.deal.update", {"id": deal_id, "fields": {"OPPORTUNITY": 1600}})
+    assert [e.name for e in events] == ["ONCRMDEALUPDATE"]
+    assert [e.name for e in seen] == ["ONBEFORECRMDEALUPDATE"]
+    assert result(portal, "crm.deal.get", {"id": deal_id})["DATE_MODIFY"] != \
+        before["DATE_MODIFY"]
+
+
 @pytest.mark.parametrize("action", ["ADD", "UPDATE", "DELETE"])
 def test_before_event_veto_changes_nothing(portal: Simulator, action: str) -> None:
     deal_id = result(portal, "crm.deal.add", {"fields": {"TITLE": "Key client deal"}})
@@ -409,3 +441,68 @@ def test_no_notice_for_taking_an_item_yourself_or_a_dismissed_user(portal: Simul
            user_id=2)
     result(portal, "crm.company.add", {"fields": {"TITLE": "Gone", "ASSIGNED_BY_ID": 4}})
     assert notifications(portal) == []
+
+
+def test_a_deleted_items_id_is_never_given_to_a_new_one(portal: Simulator) -> None:
+    lead = result(portal, "crm.lead.add", {"fields": {"TITLE": "Short-lived"}})
+    assert result(portal, "crm.lead.delete", {"id": lead}) is True
+    deal = result(portal, "crm.deal.add", {"fields": {"TITLE": "Next one"}})
+    assert deal > lead
+    assert error_of(portal, "crm.lead.get", {"id": lead}).description == "Not found"
+    assert result(portal, "crm.deal.get", {"id": deal})["TITLE"] == "Next one"
+
+
+def test_an_old_sqlite_portal_stops_reusing_ids_once_reset(tmp_path: Any) -> None:
+    """A database created before ids were AUTOINCREMENT keeps its tables until a reset."""
+    from sqlalchemy import MetaData, create_engine
+
+    url = f"sqlite:///{tmp_path / 'old-portal.db'}"
+    old_schema = MetaData()
+    for table in db.metadata.sorted_tables:
+        table.to_metadata(old_schema).dialect_options["sqlite"]["autoincrement"] = False
+    engine = create_engine(url)
+    old_schema.create_all(engine)
+    engine.dispose()
+    old = Simulator(url, webhook_token="testtoken")
+    try:
+        with old.engine.connect() as conn:
+            assert db.reused_id_tables(conn)  # the old tables are still there
+        lead = result(old, "crm.lead.add", {"fields": {"TITLE": "Lead"}})
+        result(old, "crm.lead.delete", {"id": lead})
+        assert result(old, "crm.deal.add", {"fields": {"TITLE": "Deal"}}) == lead  # reused
+        old.reset()
+        with old.engine.connect() as conn:
+            assert db.reused_id_tables(conn) == []
+        lead = result(old, "crm.lead.add", {"fields": {"TITLE": "Lead"}})
+        result(old, "crm.lead.delete", {"id": lead})
+        assert result(old, "crm.deal.add", {"fields": {"TITLE": "Deal"}}) > lead
+        assert old.settings.get("webhook_token") == "testtoken"  # a reset keeps the identity
+    finally:
+        old.engine.dispose()
+
+
+def test_deals_go_only_into_pipelines_the_portal_has(portal: Simulator) -> None:
+    categories = result(portal, "crm.category.list", {"entityTypeId": 2})["categories"]
+    assert categories == [{"id": 0, "name": "General", "sort": 100, "entityTypeId": 2,
+                           "isDefault": "Y"}]
+    before = count_rows(portal, db.crm_items)
+    refused = error_of(portal, "crm.deal.add", {"fields": {"TITLE": "X", "CATEGORY_ID": 1}})
+    assert (refused.code, refused.description) == (
+        "", "The field CATEGORY_ID is not defined or invalid")
+    item_refused = error_of(portal, "crm.item.add", {"entityTypeId": 2, "fields": {
+        "title": "X", "categoryId": 7}})
+    assert (item_refused.code, item_refused.description) == (
+        "CRM_FIELD_ERROR_VALUE_NOT_VALID", 'Invalid value of the field "categoryId"')
+    assert count_rows(portal, db.crm_items) == before  # nothing written
+    portal.settings.set("deal_categories", [{"id": 0, "name": "Equipment"},
+                                            {"id": 3, "name": "Containers", "sort": 50}])
+    listed = result(portal, "crm.category.list", {"entityTypeId": 2})["categories"]
+    assert [(c["id"], c["name"], c["isDefault"]) for c in listed] == [
+        (3, "Containers", "N"), (0, "Equipment", "Y")]  # by sort
+    deal = result(portal, "crm.deal.add", {"fields": {"TITLE": "Lift", "CATEGORY_ID": 3}})
+    got = result(portal, "crm.deal.get", {"id": deal})
+    assert (got["CATEGORY_ID"], got["STAGE_ID"]) == ("3", "C3:NEW")
+    assert error_of(portal, "crm.category.list", {"entityTypeId": 1}).code == \
+        "ENTITY_TYPE_NOT_SUPPORTED"
+    assert error_of(portal, "crm.category.list", {}).description == \
+        "Could not find value for parameter {entityTypeId}"

@@ -119,3 +119,17 @@ def test_bad_sizes_and_a_non_empty_portal_are_refused(sim: Simulator) -> None:
         generate(sim, **SMALL)  # type: ignore[arg-type]
     assert again.value.code == "PORTAL_NOT_EMPTY"
     assert by_type(sim, 4) == 30
+
+
+def test_generated_deals_use_listed_pipelines_and_emails_keep_their_start_as_deadline(
+        sim: Simulator) -> None:
+    generate(sim, **SMALL)  # type: ignore[arg-type]
+    pipelines = sim.call("crm.category.list", {"entityTypeId": 2})["result"]["categories"]
+    assert [c["id"] for c in pipelines] == [0, 1]
+    deals = sim.call("crm.deal.list", {"select": ["CATEGORY_ID"]})["result"]
+    assert {d["CATEGORY_ID"] for d in deals} <= {"0", "1"}
+    emails = sim.call("crm.activity.list", {"filter": {"TYPE_ID": 4},
+                                            "select": ["START_TIME", "END_TIME", "DEADLINE"]})
+    assert emails["total"] > 0
+    assert all(e["DEADLINE"] == e["START_TIME"] for e in emails["result"])
+    assert any(e["END_TIME"] != e["START_TIME"] for e in emails["result"])  # it matters

@@ -157,12 +157,18 @@ def test_handler_errors_keep_their_code_and_status(client: FlaskClient) -> None:
     assert (forbidden.status_code, forbidden.get_json()["error"]) == (403, "ACCESS_DENIED")
 
 
-@pytest.mark.parametrize("body", ["{\"filter\": ", "[1, 2]", "\"text\""])
+@pytest.mark.parametrize("body", ["{\"filter\": ", "\"text\"", "42"])
 def test_malformed_json_is_400_in_the_portal_shape(client: FlaskClient, body: str) -> None:
     response = client.post(WEBHOOK + "probe.echo", data=body, content_type="application/json")
     assert response.status_code == 400
     assert response.get_json()["error"] == "INVALID_REQUEST"
     assert set(response.get_json()) == {"error", "error_description"}
+
+
+def test_a_json_array_body_is_positional_parameters(client: FlaskClient) -> None:
+    response = client.post(WEBHOOK + "probe.echo", json=[7, {"POST_MESSAGE": "Hi"}])
+    assert response.status_code == 200
+    assert response.get_json()["result"]["params"] == {"0": 7, "1": {"POST_MESSAGE": "Hi"}}
 
 
 def test_unexpected_failure_is_500_and_logged(client: FlaskClient,
@@ -240,3 +246,22 @@ def test_operating_time_adds_up_per_method_and_can_block_it(client: FlaskClient,
     assert blocked.status_code == 429
     assert blocked.get_json()["error"] == "OPERATION_TIME_LIMIT"
     assert client.get(WEBHOOK + "probe.fail").status_code == 403  # other methods keep working
+
+
+def test_batch_commands_are_held_to_their_own_methods_operating_time(client: FlaskClient,
+                                                                     sim: Simulator) -> None:
+    client.get(WEBHOOK + "probe.echo")  # probe.echo has used some operating time
+    limits_for(sim).configure(enabled=True, operating_limit=0.000001)
+    cmd = {"echo": "probe.echo?x=1", "page": "probe.page"}
+    response = client.post(WEBHOOK + "batch", json={"cmd": cmd})
+    assert response.status_code == 200
+    answer = response.get_json()["result"]
+    assert answer["result_error"] == {"echo": {
+        "error": "OPERATION_TIME_LIMIT",
+        "error_description": "Method is blocked due to operation time limit."}}
+    assert len(answer["result"]["page"]) == 50  # its own method still has time
+    halted = client.post(WEBHOOK + "batch", json={"cmd": cmd, "halt": 1}).get_json()["result"]
+    assert list(halted["result_error"]) == ["echo"] and halted["result"] == []
+    # In-process calls are neither limited nor counted, batches included.
+    in_process = sim.call("batch", {"cmd": cmd})["result"]
+    assert in_process["result_error"] == [] and in_process["result"]["echo"]["params"]["x"] == "1"

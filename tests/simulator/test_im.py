@@ -90,3 +90,18 @@ def test_read_marks_one_or_everything_from_an_id(portal: Simulator) -> None:
     portal.call("im.notify.system.add", {"USER_ID": HEAD, "MESSAGE": "hers"})
     portal.call("im.notify.read", {"ID": ids[0]}, user_id=SELLER)
     assert [n.is_read for n in _inbox(portal, HEAD)] == [False]  # only the caller's own
+
+
+def test_a_notification_replaced_by_its_tag_never_comes_back_with_the_same_id(
+        portal: Simulator) -> None:
+    seen: list[SimEvent] = []
+    portal.bus.subscribe_after(seen.append)
+    first = portal.call("im.notify.system.add", {"USER_ID": SELLER, "MESSAGE": "1 overdue",
+                                                 "TAG": "DIG"})["result"]
+    second = portal.call("im.notify.system.add", {"USER_ID": SELLER, "MESSAGE": "2 overdue",
+                                                  "TAG": "DIG"})["result"]
+    assert second > first
+    (note,) = _inbox(portal, SELLER)
+    assert (note.id, note.message) == (second, "2 overdue")
+    ids = [e.after["id"] for e in seen if e.name == "ONIMNOTIFYADD" and e.after]
+    assert len(set(ids)) == 2  # two deliveries, two distinct notifications

@@ -200,3 +200,34 @@ def test_helpers_read_portal_spellings() -> None:
     assert split_key("TITLE") == ("eq", "TITLE")
     assert resolve_select(["*", "email"], standard=["ID", "TITLE"], userfields=["UF_CRM_X"],
                           multifields=["PHONE", "EMAIL"]) == ["ID", "TITLE", "EMAIL"]
+
+
+def test_nested_or_groups_in_every_form_a_client_sends(deals: Simulator) -> None:
+    """{"0": {"logic": "OR", ...}} as JSON, as a JSON list, and PHP-style over HTTP (where PHP's
+    zero-based keys arrive as a list), for crm.item.list and the old crm.deal.list."""
+    from simulator.web import create_app
+
+    either = {"logic": "OR", "0": {"=title": "Deal 005"}, "1": {"=title": "Deal 117"}}
+    for filter_ in ({"0": either}, [either], {"0": either, ">opportunity": 0}):
+        found = deals.call("crm.item.list", {"entityTypeId": 2, "filter": filter_,
+                                             "select": ["title"]})["result"]["items"]
+        assert sorted(i["title"] for i in found) == ["Deal 005", "Deal 117"], filter_
+    # a group whose members come as a list: every member must hold (AND)
+    both = deals.call("crm.deal.list", {"filter": {"0": [{"%TITLE": "Deal 11"},
+                                                         {">OPPORTUNITY": 11500}]}})
+    assert titles(both["result"]) == ["Deal 116", "Deal 117", "Deal 118", "Deal 119"]
+    client = create_app(deals).test_client()
+    form = ("entityTypeId=2&filter[0][logic]=OR&filter[0][0][%3Dtitle]=Deal%20005"
+            "&filter[0][1][%3Dtitle]=Deal%20117&select[0]=title")
+    for response in (client.post("/rest/1/testtoken/crm.item.list", data=form,
+                                 content_type="application/x-www-form-urlencoded"),
+                     client.get("/rest/1/testtoken/crm.item.list?" + form)):
+        assert response.status_code == 200, response.get_json()
+        found = response.get_json()["result"]["items"]
+        assert sorted(i["title"] for i in found) == ["Deal 005", "Deal 117"]
+    old = client.get("/rest/1/testtoken/crm.deal.list?filter[0][logic]=OR"
+                     "&filter[0][0][TITLE]=Deal%20005&filter[0][1][TITLE]=Deal%20006"
+                     "&filter[0][2][TITLE]=Deal%20007&select[]=TITLE")
+    assert sorted(titles(old.get_json()["result"])) == ["Deal 005", "Deal 006", "Deal 007"]
+    scalars = client.get("/rest/1/testtoken/crm.deal.list?filter[]=x")
+    assert (scalars.status_code, scalars.get_json()["error"]) == (400, "INVALID_ARG_VALUE")

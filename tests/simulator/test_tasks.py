@@ -262,3 +262,22 @@ def test_tick_warns_once_before_the_deadline_and_once_after(portal: Simulator) -
                 user_id=HEAD)
     portal.clock.advance(3600)
     assert tick(portal) == {"task_overdue": 0, "task_deadline_soon": 0}
+
+
+def test_an_auditor_may_not_change_the_status_but_an_accomplice_may(portal: Simulator) -> None:
+    task = _add(portal, AUDITORS=[ACCOUNTANT], ACCOMPLICES=[SELLER2])
+    with pytest.raises(SimError) as refused:
+        portal.call("tasks.task.update", {"taskId": task["id"], "fields": {"STATUS": 5}},
+                    user_id=ACCOUNTANT)
+    assert (refused.value.code, refused.value.description) == (
+        "0", "Action on the task is not allowed (internal error)")
+    assert _task_row(portal, task["id"]).status == 2
+    assert [h["field"] for h in _history(portal, task["id"])] == ["NEW"]
+    seen = portal.call("tasks.task.get", {"taskId": task["id"]}, user_id=ACCOUNTANT)
+    assert seen["result"]["task"]["action"]["complete"] is False  # the auditor still reads it
+    started = portal.call("tasks.task.update", {"taskId": task["id"], "fields": {"STATUS": 3}},
+                          user_id=SELLER2)["result"]["task"]
+    assert started["status"] == "3"
+    done = portal.call("tasks.task.update", {"taskId": task["id"], "fields": {"STATUS": 5}},
+                       user_id=SELLER)["result"]["task"]
+    assert done["status"] == "5"

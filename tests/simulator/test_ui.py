@@ -105,7 +105,8 @@ def test_inbox_shows_a_new_notification_live(client: FlaskClient, demo_sim: Simu
     assert client.post("/portal/users/5/inbox/read").status_code == 400  # no CSRF token
     assert client.get("/portal/users/5/inbox.json").get_json()["unread"] == 1
     token = re.search(r'name="csrf_token" value="([^"]+)"',
-                      page(client, "/portal/users/5/inbox")).group(1)
-    client.post("/portal/users/5/inbox/read", data={"csrf_token": token})
+                      page(client, "/portal/users/5/inbox"))
+    assert token is not None
+    client.post("/portal/users/5/inbox/read", data={"csrf_token": token.group(1)})
     assert client.get("/portal/users/5/inbox.json").get_json()["unread"] == 0
     assert client.get("/portal/users/999/inbox.json").status_code == 404
