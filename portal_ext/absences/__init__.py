@@ -1,0 +1,1 @@
+"""Absences, deputies and who covers for whom."""

@@ -1,0 +1,161 @@
+"""``/api/v1/handovers`` on the API blueprint (bearer tokens, errors
+``{"error": {"code", "message", "field"}}``; messages in English).
+
+``POST /handovers`` previews (counts per type and a sample; nothing moves), ``POST
+/handovers/<id>/apply`` is the explicit confirmation that starts the move, ``GET
+/handovers/<id>`` tells the state, counts per type and progress, ``POST
+/handovers/<id>/restore`` gives everything back. A refused request changes nothing: 422
+``validation`` naming the field, 403 ``forbidden``, 404 ``not_found``, 409 ``conflict`` (the
+absence already has a handover, or the handover is not in a state for this).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify, request, url_for
+from flask_babel import force_locale
+
+from portal_ext.auth.api_auth import ApiError, api_auth, current_api_user
+from portal_ext.blueprints.absences.current import Here, here
+from portal_ext.blueprints.api import bp
+from portal_ext.extensions import db
+from portal_ext.handover import services
+from portal_ext.handover.engine import progress
+from portal_ext.handover.models import MoveBatch
+from portal_ext.handover.report import build_report, samples
+from portal_ext.handover.services import HandoverError
+from portal_ext.handover.types import TYPE_NAMES
+from portal_ext.portal.errors import PortalError
+
+FIELDS = ("absence_id", "types", "include_closed", "include_new_leads")
+_STATUS = {"validation": 422, "forbidden": 403, "not_found": 404, "conflict": 409}
+
+
+def _english(message: object) -> str:
+    with force_locale("en"):
+        return str(message)
+
+
+def _refused(error: HandoverError) -> ApiError:
+    db.session.rollback()
+    return ApiError(_STATUS.get(error.code, 422), error.code, _english(error.message),
+                    error.field)
+
+
+def _unavailable(exc: PortalError) -> ApiError:
+    db.session.rollback()
+    return ApiError(503, "portal_unavailable",
+                    f"The portal did not answer ({exc}); nothing was changed. Try again later.")
+
+
+def handover_json(batch: MoveBatch, h: Here) -> dict[str, Any]:
+    links, names = h.links, h.names()
+    report = build_report(batch, links, names=names)
+    body: dict[str, Any] = {
+        "id": batch.id, "state": batch.state, "absence_id": batch.absence_id,
+        "owner_id": batch.owner_id, "deputy_id": batch.to_user_id,
+        "types": batch.types, "include_closed": bool(batch.options.get("include_closed")),
+        "include_new_leads": bool(batch.options.get("include_new_leads")),
+        "created_by": batch.created_by, "counts": report.rows, "totals": report.totals,
+        "progress": progress(batch),
+        "problems": [item.as_dict() for item in report.problems],
+        "links": {"self": url_for("api.get_handover", handover_id=batch.id),
+                  "page": url_for("handover.show", batch_id=batch.id)}}
+    if batch.state == "preview":
+        body["sample"] = {name: [item.as_dict() for item in items]
+                          for name, items in samples(batch, links).items()}
+    return body
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "bad_request", "Send a JSON object.")
+    for name in body:
+        if name not in FIELDS:
+            raise ApiError(400, "unknown_parameter",
+                           f"Unknown field '{name}'. Known: {', '.join(FIELDS)}.", name)
+    if "absence_id" not in body:
+        raise ApiError(422, "validation", "'absence_id' is required.", "absence_id")
+    types = body.get("types", list(TYPE_NAMES))
+    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        raise ApiError(422, "validation", "'types' must be a list of: "
+                       + ", ".join(TYPE_NAMES) + ".", "types")
+    for name in ("include_closed", "include_new_leads"):
+        if not isinstance(body.get(name, False), bool):
+            raise ApiError(422, "validation", f"'{name}' must be true or false.", name)
+    return {**body, "types": types}
+
+
+def _found(h: Here, handover_id: int) -> MoveBatch:
+    batch = services.handover_of(h.portal, handover_id)
+    if batch is None:
+        raise ApiError(404, "not_found", f"There is no handover {handover_id}.")
+    return batch
+
+
+@bp.post("/handovers")
+@api_auth("admin", "head")
+def create_handover() -> Any:
+    """Preview a handover of an absence: what would move to the deputy, per type."""
+    h, values = here(), _body()
+    try:
+        batch = services.preview_handover(
+            portal=h.portal, client=h.client, actor=current_api_user(),
+            absence_id=values["absence_id"], types=values["types"],
+            include_closed=values.get("include_closed", False),
+            include_new_leads=values.get("include_new_leads", False), now=h.now)
+    except HandoverError as error:
+        raise _refused(error) from None
+    except PortalError as exc:
+        raise _unavailable(exc) from None
+    response = jsonify(handover_json(batch, h))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.get_handover", handover_id=batch.id)
+    return response
+
+
+@bp.get("/handovers/<int:handover_id>")
+@api_auth("admin", "head")
+def get_handover(handover_id: int) -> Any:
+    h = here()
+    batch = _found(h, handover_id)
+    if not services.may_manage(current_api_user(), batch):
+        raise ApiError(403, "forbidden", "Only an administrator or the absent user's "
+                                         "department head may see this handover.")
+    return jsonify(handover_json(batch, h))
+
+
+@bp.post("/handovers/<int:handover_id>/apply")
+@api_auth("admin", "head")
+def apply_handover(handover_id: int) -> Any:
+    """Confirm a previewed handover: its items start moving (202; poll GET for progress)."""
+    h = here()
+    batch = _found(h, handover_id)
+    try:
+        services.apply_handover(batch=batch, actor=current_api_user(), confirmed=True,
+                                now=h.now)
+    except HandoverError as error:
+        raise _refused(error) from None
+    response = jsonify(handover_json(batch, h))
+    response.status_code = 202
+    return response
+
+
+@bp.post("/handovers/<int:handover_id>/restore")
+@api_auth("admin", "head")
+def restore_handover(handover_id: int) -> Any:
+    """Give back every item still with the deputy (202; poll GET for progress)."""
+    h = here()
+    batch = _found(h, handover_id)
+    try:
+        services.restore_handover(batch=batch, actor=current_api_user(), client=h.client,
+                                  now=h.now)
+    except HandoverError as error:
+        raise _refused(error) from None
+    except PortalError as exc:
+        raise _unavailable(exc) from None
+    response = jsonify(handover_json(batch, h))
+    response.status_code = 202
+    return response

@@ -1,0 +1,203 @@
+"""Handover pages. Views stay short: services decide, templates show."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal_ext.absences.editors import editable_users
+from portal_ext.absences.models import Absence
+from portal_ext.auth.roles import role_required
+from portal_ext.blueprints.absences.current import Here, here
+from portal_ext.blueprints.handover import bp
+from portal_ext.blueprints.handover.forms import ActionForm, ConfirmForm, HandoverForm, PolicyForm
+from portal_ext.extensions import db
+from portal_ext.handover import services
+from portal_ext.handover.engine import progress
+from portal_ext.handover.models import HANDOVER, LIVE_STATES, MoveBatch
+from portal_ext.handover.policy import policy_for, save_policy
+from portal_ext.handover.report import COLUMNS, build_report, samples
+from portal_ext.handover.services import HandoverError
+from portal_ext.handover.types import ENTITY_TYPES, TYPE_NAMES
+from portal_ext.portal.errors import PortalError
+
+
+def _batch_or_404(h: Here, batch_id: int) -> MoveBatch:
+    batch = services.handover_of(h.portal, batch_id)
+    if batch is None:
+        abort(404)
+    if not services.may_manage(current_user, batch):
+        abort(403)
+    return batch
+
+
+def _labels() -> dict[str, Any]:
+    return {"type_labels": {name: kind.label for name, kind in ENTITY_TYPES.items()},
+            "batch_state_labels": {
+                "preview": _("preview"), "applying": _("moving"), "applied": _("with the deputy"),
+                "restoring": _("giving back"), "restored": _("given back"),
+                "failed": _("failed"), "cancelled": _("cancelled")},
+            "column_labels": {
+                "planned": _("to move"), "moved": _("moved"), "restored": _("given back"),
+                "conflicts": _("conflicts"), "skipped": _("skipped"), "missing": _("deleted"),
+                "failed": _("failed")}}
+
+
+def _refuse(error: HandoverError) -> None:
+    if error.code == "forbidden":
+        abort(403)
+    flash(str(error.message), "error")
+
+
+@bp.get("/")
+@role_required("admin", "head")
+def index() -> Any:
+    h = here()
+    people = {p.portal_user_id for p in editable_users(current_user)}
+    batches = [b for b in db.session.scalars(select(MoveBatch).where(
+        MoveBatch.portal_id == h.portal.id, MoveBatch.kind == HANDOVER)
+        .order_by(MoveBatch.id.desc()).limit(100)) if b.owner_id in people]
+    live = {b.absence_id for b in batches if b.state in LIVE_STATES}
+    absences = [a for a in db.session.scalars(select(Absence).where(
+        Absence.portal_id == h.portal.id, Absence.end > h.now).order_by(Absence.start))
+        if a.user_id in people and a.user_id != current_user.portal_user_id
+        and a.id not in live]
+    policy = policy_for(h.portal.id)
+    policy_form = PolicyForm(obj=policy) if current_user.is_admin else None
+    return render_template("handover/index.html", batches=batches, absences=absences,
+                           names=h.names(), tz=h.tz, policy_form=policy_form,
+                           deputies={a.id: services.deputy_for(a) for a in absences},
+                           **_labels())
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required("admin", "head")
+def new() -> Any:
+    h = here()
+    absence_id = request.args.get("absence", type=int)
+    absence = h.absence(absence_id) if absence_id else None
+    if absence is None:
+        abort(404)
+    if not services.may_hand_over(current_user, absence.user_id):
+        abort(403)
+    form = HandoverForm()
+    if request.method == "GET":
+        form.types.data = list(TYPE_NAMES)
+        return render_template("handover/new.html", form=form, absence=absence,
+                               deputy=services.deputy_for(absence), names=h.names(), tz=h.tz)
+    if form.validate_on_submit():
+        try:
+            batch = services.preview_handover(
+                portal=h.portal, client=h.client, actor=current_user, absence_id=absence.id,
+                types=form.types.data, include_closed=form.include_closed.data,
+                include_new_leads=form.include_new_leads.data, now=h.now)
+        except HandoverError as error:
+            if error.code == "conflict":
+                existing = services.existing_handover(h.portal.id, absence.id)
+                if existing is not None:
+                    flash(str(error.message), "warning")
+                    return redirect(url_for("handover.show", batch_id=existing.id))
+            _refuse(error)
+        except PortalError as exc:
+            flash(_("The portal did not answer; nothing was changed: %(error)s", error=exc),
+                  "error")
+        else:
+            return redirect(url_for("handover.show", batch_id=batch.id))
+    return render_template("handover/new.html", form=form, absence=absence,
+                           deputy=services.deputy_for(absence), names=h.names(), tz=h.tz), 422
+
+
+@bp.get("/<int:batch_id>")
+@role_required("admin", "head")
+def show(batch_id: int) -> Any:
+    h = here()
+    batch = _batch_or_404(h, batch_id)
+    links, names = h.links, h.names()
+    return render_template(
+        "handover/show.html", batch=batch, progress=progress(batch),
+        report=build_report(batch, links, names=names), columns=COLUMNS,
+        samples=samples(batch, links) if batch.state == "preview" else {},
+        absence=h.absence(batch.absence_id) if batch.absence_id else None,
+        names=names, tz=h.tz, confirm_form=ConfirmForm(), action_form=ActionForm(),
+        **_labels())
+
+
+@bp.get("/<int:batch_id>/progress")
+@role_required("admin", "head")
+def progress_json(batch_id: int) -> Any:
+    return jsonify(progress(_batch_or_404(here(), batch_id)))
+
+
+@bp.post("/<int:batch_id>/apply")
+@role_required("admin", "head")
+def apply(batch_id: int) -> Any:
+    h = here()
+    batch = _batch_or_404(h, batch_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            services.apply_handover(batch=batch, actor=current_user,
+                                    confirmed=bool(form.confirm.data), now=h.now)
+        except HandoverError as error:
+            _refuse(error)
+        else:
+            flash(_("The handover has started."), "success")
+    return redirect(url_for("handover.show", batch_id=batch_id))
+
+
+@bp.post("/<int:batch_id>/restore")
+@role_required("admin", "head")
+def restore(batch_id: int) -> Any:
+    h = here()
+    batch = _batch_or_404(h, batch_id)
+    if ActionForm().validate_on_submit():
+        try:
+            services.restore_handover(batch=batch, actor=current_user, client=h.client,
+                                      now=h.now)
+        except HandoverError as error:
+            _refuse(error)
+        except PortalError as exc:
+            flash(_("The portal did not answer: %(error)s", error=exc), "error")
+        else:
+            flash(_("Giving the items back has started."), "success")
+    return redirect(url_for("handover.show", batch_id=batch_id))
+
+
+@bp.post("/<int:batch_id>/discard")
+@role_required("admin", "head")
+def discard(batch_id: int) -> Any:
+    h = here()
+    batch = _batch_or_404(h, batch_id)
+    if ActionForm().validate_on_submit():
+        try:
+            services.discard_preview(batch=batch, actor=current_user)
+        except HandoverError as error:
+            _refuse(error)
+            return redirect(url_for("handover.show", batch_id=batch_id))
+        flash(_("The preview was discarded; nothing moved."), "success")
+    return redirect(url_for("handover.index"))
+
+
+@bp.post("/policy")
+@role_required("admin")
+def policy() -> Any:
+    h = here()
+    form = PolicyForm()
+    if form.validate_on_submit():
+        try:
+            save_policy(portal=h.portal, actor_id=current_user.portal_user_id,
+                        enabled=form.enabled.data, types=form.types.data or [],
+                        include_closed=form.include_closed.data,
+                        include_new_leads=form.include_new_leads.data,
+                        min_days=form.min_days.data or 0, now=h.now)
+        except HandoverError as error:
+            flash(str(error.message), "error")
+        else:
+            flash(_("The handover policy was saved."), "success")
+    else:
+        flash(_("The policy was not saved: check the number of days."), "error")
+    return redirect(url_for("handover.index"))

@@ -1,0 +1,154 @@
+"""Team pages (everyone may look; administrators manage) and the delivery log."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal_ext.absences.cover import PortalLinks
+from portal_ext.absences.times import day_start, to_local
+from portal_ext.auth.roles import role_required
+from portal_ext.blueprints.notifications import bp
+from portal_ext.blueprints.notifications.forms import TeamForm
+from portal_ext.directory.models import PortalUser
+from portal_ext.extensions import db
+from portal_ext.notifications import teams as team_service
+from portal_ext.notifications.kinds import KIND_LABELS
+from portal_ext.notifications.log import REASON_FILTERS, LogFilter, delivery_log
+from portal_ext.notifications.models import DELIVERY_STATES, Team
+from portal_ext.portal.clock import portal_zone
+from portal_ext.portal.registration import current_portal, utcnow
+
+PER_PAGE = 50
+TYPE_IDS = {"LEAD": 1, "DEAL": 2, "CONTACT": 3, "COMPANY": 4, "QUOTE": 7, "SMART_INVOICE": 31}
+
+
+def _labels() -> dict[str, Any]:
+    return {"kind_labels": KIND_LABELS,
+            "delivery_state_labels": {"pending": _("pending"), "sent": _("sent"),
+                                      "failed": _("failed")},
+            "reason_labels": {"deputy": _("deputy"), "team": _("team"),
+                              "deputy+team": _("deputy and team")}}
+
+
+def _people() -> list[PortalUser]:
+    return list(db.session.scalars(select(PortalUser).where(
+        PortalUser.portal_id == current_portal().id).order_by(
+        PortalUser.last_name, PortalUser.name, PortalUser.id)))
+
+
+def _names() -> dict[int, str]:
+    return {p.portal_user_id: p.full_name for p in _people()}
+
+
+@bp.get("/teams")
+@role_required()
+def teams() -> Any:
+    return render_template("notifications/teams.html", teams=team_service.list_teams(
+        current_portal()), names=_names(), can_manage=current_user.role == "admin",
+        **_labels())
+
+
+def _team_form(form: TeamForm, team: Team | None) -> Any:
+    form.members.choices = [(p.portal_user_id, p.full_name) for p in _people()
+                            if p.active or (team is not None
+                                            and p.portal_user_id in team.member_ids)]
+    if request.method == "POST" and form.validate_on_submit():
+        values = {"name": form.name.data or "", "kinds": list(form.kinds.data or []),
+                  "members": list(form.members.data or [])}
+        try:
+            if team is None:
+                team = team_service.create_team(portal=current_portal(), now=utcnow(),
+                                                 **values)
+                flash(_("The team “%(name)s” was created.", name=team.name), "success")
+            else:
+                team_service.update_team(portal=current_portal(), team=team, now=utcnow(),
+                                         **values)
+                flash(_("The team “%(name)s” was saved.", name=team.name), "success")
+            return redirect(url_for("notifications.teams"))
+        except team_service.TeamError as error:
+            db.session.rollback()
+            getattr(form, error.field).errors = [str(error.message)]
+    status = 422 if request.method == "POST" else 200
+    return render_template("notifications/team_form.html", form=form, team=team), status
+
+
+@bp.route("/teams/new", methods=["GET", "POST"])
+@role_required("admin")
+def new_team() -> Any:
+    return _team_form(TeamForm(), None)
+
+
+@bp.route("/teams/<int:team_id>", methods=["GET", "POST"])
+@role_required("admin")
+def edit_team(team_id: int) -> Any:
+    team = team_service.get_team(current_portal(), team_id)
+    if team is None:
+        abort(404)
+    form = TeamForm(obj=None) if request.method == "POST" else TeamForm(
+        name=team.name, kinds=list(team.kinds), members=team.member_ids)
+    return _team_form(form, team)
+
+
+@bp.post("/teams/<int:team_id>/delete")
+@role_required("admin")
+def delete_team(team_id: int) -> Any:
+    portal = current_portal()
+    team = team_service.get_team(portal, team_id)
+    if team is None:
+        abort(404)
+    name = team.name
+    team_service.delete_team(portal=portal, team=team)
+    flash(_("The team “%(name)s” was deleted.", name=name), "success")
+    return redirect(url_for("notifications.teams"))
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@bp.get("/deliveries")
+@role_required()
+def deliveries() -> Any:
+    portal, tz = current_portal(), portal_zone()
+    args = request.args
+    first, last = _day(args.get("from")), _day(args.get("to"))
+    filters = LogFilter(
+        user=args.get("user", type=int),
+        reason=args.get("reason") if args.get("reason") in REASON_FILTERS else None,
+        state=args.get("state") if args.get("state") in DELIVERY_STATES else None,
+        since=day_start(first, tz) if first else None,
+        until=day_start(last + timedelta(days=1), tz) if last else None)
+    page = delivery_log(portal=portal, viewer=current_user, filters=filters,
+                        page=max(1, args.get("page", 1, type=int)), per_page=PER_PAGE)
+    shown = {"user": filters.user, "reason": filters.reason, "state": filters.state,
+             "from": first.isoformat() if first else None,
+             "to": last.isoformat() if last else None}
+    links = PortalLinks(portal.base_url or "", simulated=portal.mode == "simulated")
+
+    def local(value: datetime | None) -> str:
+        return "" if value is None else format_datetime(to_local(value, tz), "short",
+                                                        rebase=False)
+
+    def entity_url(delivery: Any) -> str | None:
+        if delivery.entity_id is None:
+            return None
+        if delivery.entity_type == "TASK":
+            return links.task(delivery.entity_id, delivery.owner_portal_user_id)
+        type_id = TYPE_IDS.get(delivery.entity_type or "")
+        return links.crm(type_id, delivery.entity_id) if type_id else None
+
+    return render_template(
+        "notifications/deliveries.html", entity_url=entity_url, page=page, filters=shown,
+        filter_args={k: v for k, v in shown.items() if v is not None}, names=_names(),
+        states=DELIVERY_STATES, reasons=REASON_FILTERS, local=local, links=links,
+        **_labels())

@@ -1,0 +1,259 @@
+"""Transfer pages (administrators): dismissed users waiting for a transfer, the transfer form,
+the preview with counts per type and per successor, confirm, progress, report, undo within the
+period, and the automatic-mode settings. Views stay short: services decide, templates show."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal_ext.auth.roles import role_required
+from portal_ext.blueprints.absences.current import Here, here
+from portal_ext.blueprints.transfers import bp
+from portal_ext.blueprints.transfers.forms import (
+    NOBODY,
+    ActionForm,
+    PolicyForm,
+    TransferForm,
+    choices,
+    per_type_field,
+)
+from portal_ext.directory.models import Department
+from portal_ext.extensions import db
+from portal_ext.handover.engine import progress
+from portal_ext.handover.models import MoveBatch
+from portal_ext.handover.report import COLUMNS, build_report
+from portal_ext.handover.types import ENTITY_TYPES as KINDS
+from portal_ext.portal.errors import PortalError
+from portal_ext.transfers import auto_mode, report, services
+from portal_ext.transfers.models import CLOSED, PENDING, Dismissal
+from portal_ext.transfers.strategies import ENTITY_TYPES
+
+
+def _labels() -> dict[str, Any]:
+    return {"type_labels": {name: KINDS[name].label for name in ENTITY_TYPES},
+            "batch_state_labels": {
+                "preview": _("preview"), "applying": _("moving"),
+                "applied": _("transferred"), "restoring": _("undoing"),
+                "restored": _("undone"), "failed": _("failed"), "cancelled": _("cancelled")},
+            "column_labels": {
+                "planned": _("to move"), "moved": _("moved"), "restored": _("given back"),
+                "conflicts": _("conflicts"), "skipped": _("skipped"), "missing": _("deleted"),
+                "failed": _("failed")},
+            "skip_labels": {"dismissed": _("dismissed"), "absent": _("away now"),
+                            "the dismissed user": _("the user themselves")},
+            "strategy_labels": {
+                "person": _("one named person"), "head": _("the department head"),
+                "spread": _("spread by load"), "per_type": _("a successor per type"),
+                "auto": _("automatic change of responsible")}}
+
+
+def _undo_days() -> int:
+    return services.undo_days(current_app.config)
+
+
+def _batch_or_404(h: Here, batch_id: int) -> MoveBatch:
+    batch = report.transfer_of(h.portal.id, batch_id)
+    if batch is None:
+        abort(404)
+    return batch
+
+
+@bp.get("/")
+@role_required("admin")
+def index() -> Any:
+    h = here()
+    pending, others = report.waiting(h.portal.id)
+    return render_template(
+        "transfers/index.html", pending=pending, others=others,
+        transfers=report.recent_transfers(h.portal.id), names=h.names(),
+        policy=auto_mode.get_policy(h.portal.id), action_form=ActionForm(), **_labels())
+
+
+def _fill_choices(form: TransferForm, h: Here) -> None:
+    everyone = sorted(h.names().items(), key=lambda kv: kv[1])
+    active: list[tuple[object, object]] = [(p.portal_user_id, p.full_name)
+                                           for p in h.active_people()]
+    nobody: list[tuple[object, object]] = [(NOBODY, "—")]
+    form.user_id.choices = choices(list(everyone))
+    form.successor_id.choices = choices(nobody + active)
+    form.successor_ids.choices = choices(active)
+    form.department_id.choices = choices(nobody + [
+        (d.portal_department_id, d.name) for d in db.session.scalars(select(Department).where(
+            Department.portal_id == h.portal.id).order_by(Department.portal_department_id))])
+    for name in ENTITY_TYPES:
+        getattr(form, per_type_field(name)).choices = choices(nobody + active)
+
+
+def _input(form: TransferForm) -> services.TransferInput:
+    strategy = form.strategy.data or ""
+    data = services.TransferInput(user_id=form.user_id.data or None, strategy=strategy,
+                                  types=list(form.types.data or []),
+                                  include_closed=bool(form.include_closed.data))
+    if strategy == "person":
+        data.successors = [form.successor_id.data] if form.successor_id.data else []
+    elif strategy == "spread":
+        data.successors = [uid for uid in form.successor_ids.data or [] if uid]
+    elif strategy == "spread_department":
+        data.strategy = "spread"
+        data.department_id = form.department_id.data or None
+    elif strategy == "per_type":
+        data.per_type = {name: getattr(form, per_type_field(name)).data
+                         for name in data.types or [] if getattr(form, per_type_field(name)).data}
+    return data
+
+
+def _show_error(form: TransferForm, error: services.TransferError) -> None:
+    target = {"user_id": "user_id", "types": "types", "department_id": "department_id",
+              "strategy": "strategy"}.get(error.field)
+    if error.field == "successors":
+        target = {"person": "successor_id", "spread": "successor_ids"}.get(
+            form.strategy.data or "")
+    field = getattr(form, target, None) if target else None
+    if field is None:
+        flash(str(error.message), "error")
+    else:
+        field.errors = [*field.errors, error.message]
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required("admin")
+def new() -> Any:
+    h = here()
+    form = TransferForm()
+    _fill_choices(form, h)
+    if request.method == "GET":
+        form.user_id.data = request.args.get("user", type=int)
+        form.types.data = list(ENTITY_TYPES)
+        return render_template("transfers/new.html", form=form, **_labels())
+    if form.strategy.data == "spread_department" and not form.department_id.data:
+        form.department_id.errors = [_("Choose a department.")]
+    elif form.validate_on_submit():
+        try:
+            batch = services.create_transfer(portal=h.portal, client=h.client,
+                                             actor_id=current_user.portal_user_id,
+                                             data=_input(form), now=h.now)
+        except services.TransferError as error:
+            _show_error(form, error)
+        except PortalError as exc:
+            db.session.rollback()
+            flash(_("The portal did not answer; nothing was changed: %(error)s", error=exc),
+                  "error")
+        else:
+            return redirect(url_for("transfers.show", batch_id=batch.id))
+    return render_template("transfers/new.html", form=form, **_labels()), 422
+
+
+@bp.get("/<int:batch_id>")
+@role_required("admin")
+def show(batch_id: int) -> Any:
+    h = here()
+    batch = _batch_or_404(h, batch_id)
+    names, days = h.names(), _undo_days()
+    return render_template(
+        "transfers/show.html", batch=batch, progress=progress(batch), columns=COLUMNS,
+        report=build_report(batch, h.links, names=names),
+        successor_rows=report.successor_rows(batch), names=names,
+        decision=(batch.options or {}).get("decision") or {},
+        undo_until=services.undo_until(batch, days), undo_days=days,
+        can_undo=report.can_undo(batch, now=h.now, days=days), action_form=ActionForm(),
+        **_labels())
+
+
+@bp.get("/<int:batch_id>/progress")
+@role_required("admin")
+def progress_json(batch_id: int) -> Any:
+    return jsonify(progress(_batch_or_404(here(), batch_id)))
+
+
+def _act(batch_id: int, action: str) -> Any:
+    h = here()
+    batch = _batch_or_404(h, batch_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    actor = current_user.portal_user_id
+    try:
+        if action == "apply":
+            services.apply_transfer(portal=h.portal, client=h.client, batch=batch,
+                                    actor_id=actor, now=h.now)
+            flash(_("The transfer has started."), "success")
+        elif action == "undo":
+            services.undo_transfer(portal=h.portal, batch=batch, actor_id=actor, now=h.now,
+                                   days=_undo_days())
+            flash(_("Undoing the transfer has started."), "success")
+        else:
+            services.discard_transfer(batch=batch, now=h.now)
+            flash(_("The preview was discarded; nothing moved."), "success")
+            return redirect(url_for("transfers.index"))
+    except services.TransferError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+    except PortalError as exc:
+        db.session.rollback()
+        flash(_("The portal did not answer: %(error)s", error=exc), "error")
+    return redirect(url_for("transfers.show", batch_id=batch_id))
+
+
+@bp.post("/<int:batch_id>/apply")
+@role_required("admin")
+def apply(batch_id: int) -> Any:
+    return _act(batch_id, "apply")
+
+
+@bp.post("/<int:batch_id>/undo")
+@role_required("admin")
+def undo(batch_id: int) -> Any:
+    return _act(batch_id, "undo")
+
+
+@bp.post("/<int:batch_id>/discard")
+@role_required("admin")
+def discard(batch_id: int) -> Any:
+    return _act(batch_id, "discard")
+
+
+@bp.post("/dismissals/<int:dismissal_id>/close")
+@role_required("admin")
+def close_dismissal(dismissal_id: int) -> Any:
+    """Nothing to transfer for this person: take them off the waiting list."""
+    h = here()
+    row = db.session.get(Dismissal, dismissal_id)
+    if row is None or row.portal_id != h.portal.id:
+        abort(404)
+    if ActionForm().validate_on_submit() and row.state == PENDING:
+        row.state, row.closed_by_id, row.closed_at = CLOSED, current_user.portal_user_id, h.now
+        db.session.commit()
+        flash(_("Taken off the list."), "success")
+    return redirect(url_for("transfers.index"))
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@role_required("admin")
+def settings() -> Any:
+    h = here()
+    policy = auto_mode.get_policy(h.portal.id)
+    form = PolicyForm(obj=policy if request.method == "GET" else None)
+    form.successor_id.choices = choices([(NOBODY, "—")] + [
+        (p.portal_user_id, p.full_name) for p in h.active_people()])
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            auto_mode.save_policy(
+                portal=h.portal, actor_id=current_user.portal_user_id, now=h.now,
+                on_dismissal=form.on_dismissal.data or "", auto_mode=bool(form.auto_mode.data),
+                auto_on_absence=bool(form.auto_on_absence.data),
+                strategy=form.strategy.data or "", successor_id=form.successor_id.data or None,
+                include_closed=bool(form.include_closed.data))
+        except auto_mode.PolicyError as error:
+            db.session.rollback()
+            field = getattr(form, error.field, None)
+            if field is not None:
+                field.errors = [*field.errors, error.message]
+        else:
+            flash(_("The transfer settings were saved."), "success")
+            return redirect(url_for("transfers.settings"))
+        return render_template("transfers/settings.html", form=form, policy=policy), 422
+    return render_template("transfers/settings.html", form=form, policy=policy)

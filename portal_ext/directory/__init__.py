@@ -1,0 +1,1 @@
+"""The portal's people and departments, as the extension keeps them."""

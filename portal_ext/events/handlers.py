@@ -1,0 +1,86 @@
+"""Who reacts to which portal event.
+
+After-event handlers run when an inbox row is processed::
+
+    @handles("ONUSERADD", "ONUSERUPDATE")
+    def sync_user(event: PortalEvent, *, portal, client, now) -> None: ...
+
+They run inside the processing transaction: write through ``db.session`` and do not commit
+(the row is marked done in the same commit, so a crash leaves neither). The session does not
+autoflush while handlers run, so calling the portal holds no write lock on SQLite. Effects
+outside the database (portal calls) must be idempotent: a row may be processed again after a
+crash.
+
+Before-event handlers run synchronously while the portal is about to change something
+(in-process only) and may refuse it by raising :class:`Veto`::
+
+    @before("ONTASKUPDATE")
+    def guard(event: PortalEvent, *, portal, now) -> None: raise Veto("...")
+
+A package with handlers lists its module in ``HANDLER_MODULES``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+HANDLER_MODULES: list[str] = ["portal_ext.directory.handlers", "portal_ext.absences.handlers",
+                              "portal_ext.notifications.handlers",
+                              "portal_ext.transfers.handlers"]
+
+_AFTER: dict[str, list[Callable[..., Any]]] = {}
+_BEFORE: dict[str, list[Callable[..., Any]]] = {}
+
+
+class Veto(Exception):
+    """Raised by a before-handler to refuse the change; ``message`` is shown to the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _register(table: dict[str, list[Callable[..., Any]]], names: tuple[str, ...]
+              ) -> Callable[[F], F]:
+    if not names:
+        raise ValueError("name at least one event")
+
+    def decorator(fn: F) -> F:
+        for name in names:
+            registered = table.setdefault(name.upper(), [])
+            if fn not in registered:  # importing a module twice registers once
+                registered.append(fn)
+        return fn
+
+    return decorator
+
+
+def handles(*names: str) -> Callable[[F], F]:
+    """Register an after-event handler for the events ``names`` (case-insensitive)."""
+    return _register(_AFTER, names)
+
+
+def before(*names: str) -> Callable[[F], F]:
+    """Register a before-event handler (in-process events only; may raise Veto)."""
+    return _register(_BEFORE, names)
+
+
+def handlers_for(name: str) -> list[Callable[..., Any]]:
+    return list(_AFTER.get(name.upper(), []))
+
+
+def before_handlers_for(name: str) -> list[Callable[..., Any]]:
+    return list(_BEFORE.get(name.upper(), []))
+
+
+def handled_events() -> set[str]:
+    return set(_AFTER)
+
+
+def load_handler_modules() -> None:
+    for name in HANDLER_MODULES:
+        importlib.import_module(name)

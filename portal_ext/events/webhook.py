@@ -1,0 +1,83 @@
+"""``POST /events/webhook``: the portal's outbound event handler call.
+
+The portal posts ``application/x-www-form-urlencoded`` with PHP-style keys: ``event``,
+``event_handler_id``, ``data[FIELDS][ID]``, ``ts``, ``auth[application_token]``,
+``auth[member_id]``... and never retries (api-reference/events/index.md), so the endpoint only
+verifies and stores, and answers fast. ``auth[application_token]`` must equal the portal's
+registered token (safe-event-handlers.md); it is compared in constant time. Errors are JSON
+``{"error": {"code", "message", "field"}}``: 401 for a missing or wrong token, 400 naming the
+field for a payload the portal would not send. Nothing is stored in either case.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from portal_ext.events.intake import store_event
+from portal_ext.events.phpform import FormError, parse_pairs
+from portal_ext.events.portal_event import PortalEvent, as_int
+from portal_ext.portal.registration import portal_for_member, utcnow
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("events_webhook", __name__)
+
+_EVENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{1,99}$")
+TOKEN_FIELD = "auth[application_token]"
+
+
+def _error(status: int, code: str, message: str, field: str | None) -> tuple[Response, int]:
+    return jsonify({"error": {"code": code, "message": message, "field": field}}), status
+
+
+def idempotency_key(event: str, data: Any, ts: str, handler_id: str) -> str:
+    """The portal sends no delivery id: derive one from what identifies the delivery."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    digest = hashlib.sha256("\n".join([event, canonical, ts, handler_id]).encode("utf-8"))
+    return "webhook:" + digest.hexdigest()
+
+
+@bp.post("/events/webhook")
+def receive() -> Any:
+    try:
+        form = parse_pairs(request.form.items(multi=True))
+    except FormError as exc:
+        return _error(400, "invalid_field", str(exc), exc.field)
+    auth_field = form.get("auth")
+    auth: dict[str, Any] = auth_field if isinstance(auth_field, dict) else {}
+    portal = portal_for_member(str(auth.get("member_id") or "") or None)
+    presented = auth.get("application_token")
+    expected = portal.application_token or ""
+    if not isinstance(presented, str) or not presented or not expected or not hmac.compare_digest(
+            presented.encode("utf-8"), expected.encode("utf-8")):
+        log.warning("event webhook rejected: %s application token from %s",
+                    "missing" if not presented else "wrong", request.remote_addr)
+        return _error(401, "invalid_application_token",
+                      "auth[application_token] is missing or does not match this portal's.",
+                      TOKEN_FIELD)
+    name = form.get("event")
+    if not isinstance(name, str) or not _EVENT_NAME.match(name):
+        return _error(400, "invalid_field", "event must be the event's name, e.g. ONCRMDEALADD.",
+                      "event")
+    data = form.get("data", {})
+    if not isinstance(data, dict):
+        return _error(400, "invalid_field", "data must hold the event's fields, e.g. "
+                      "data[FIELDS][ID].", "data")
+    ts = form.get("ts", "")
+    if not isinstance(ts, str) or (ts and not ts.isdigit()):
+        return _error(400, "invalid_field", "ts must be a Unix timestamp.", "ts")
+    handler_id = form.get("event_handler_id", "")
+    if not isinstance(handler_id, str):
+        return _error(400, "invalid_field", "event_handler_id must be a single value.",
+                      "event_handler_id")
+    event = PortalEvent(name=name.upper(), source="webhook", data=data, ts=as_int(ts))
+    key = idempotency_key(event.name, data, ts, handler_id)
+    inbox_id = store_event(event, portal=portal, key=key, now=utcnow())
+    return jsonify({"accepted": inbox_id is not None, "duplicate": inbox_id is None}), 200

@@ -1,0 +1,1 @@
+"""Handing a client base over (absences) and the move engine it shares with transfers."""

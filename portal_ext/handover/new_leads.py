@@ -1,0 +1,68 @@
+"""New leads that reached the deputy during the absence for the absent user's clients.
+
+With the handover's option ``include_new_leads``, a restore first adopts them into the journal
+as if the handover had moved them, so they go back to the owner with everything else (and are
+reported the same way). A lead counts when it was created since the absence started, its
+responsible is the deputy, and it names one of the handed-over companies or contacts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from portal_ext.absences.models import Absence
+from portal_ext.extensions import db
+from portal_ext.handover.engine import NOTE_NEW_LEAD
+from portal_ext.handover.models import MOVED, MoveBatch, MoveItem
+from portal_ext.handover.portal_calls import list_rows
+from portal_ext.handover.types import ENTITY_TYPES
+from portal_ext.portal.client import PortalClient
+from portal_ext.portal.clock import portal_zone
+
+
+def _iso(value: datetime) -> str:
+    return value.replace(tzinfo=UTC).astimezone(portal_zone()).isoformat(timespec="seconds")
+
+
+def adopt_new_leads(batch: MoveBatch, *, client: PortalClient, now: datetime) -> int:
+    """Journal the deputy's new leads for the owner's clients as moved; how many (committed)."""
+    absence = db.session.get(Absence, batch.absence_id) if batch.absence_id else None
+    if absence is None or batch.to_user_id is None:
+        return 0
+    clients = {(t, i) for t, i in db.session.execute(select(
+        MoveItem.entity_type, MoveItem.entity_id).where(
+        MoveItem.batch_id == batch.id, MoveItem.entity_type.in_(("company", "contact")),
+        MoveItem.moved_at.is_not(None)))}
+    if not clients:
+        return 0
+    known = set(db.session.scalars(select(MoveItem.entity_id).where(
+        MoveItem.batch_id == batch.id, MoveItem.entity_type == "lead")))
+    kind = ENTITY_TYPES["lead"]
+    lead_kind = replace(kind, select=(*kind.select, "COMPANY_ID", "CONTACT_ID"))
+    rows: list[dict[str, Any]] = []
+    for row in list_rows(client, lead_kind, {"ASSIGNED_BY_ID": batch.to_user_id,
+                                             ">=DATE_CREATE": _iso(absence.start)}):
+        lead_id = lead_kind.row_id(row)
+        company, contact = _int(row.get("COMPANY_ID")), _int(row.get("CONTACT_ID"))
+        if lead_id in known or not (("company", company) in clients
+                                    or ("contact", contact) in clients):
+            continue
+        rows.append({"portal_id": batch.portal_id, "batch_id": batch.id, "entity_type": "lead",
+                     "entity_id": lead_id, "from_user_id": batch.owner_id,
+                     "to_user_id": batch.to_user_id, "state": MOVED, "moved_at": now,
+                     "note": NOTE_NEW_LEAD, "title": lead_kind.title(row) or None})
+    if rows:
+        db.session.execute(insert(MoveItem.__table__), rows)
+        db.session.commit()
+    return len(rows)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "", "0", 0) else None
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,295 @@
+"""Handing an absent user's client base to the deputy, and back.
+
+``preview_handover`` journals what would move (nothing changes on the portal);
+``apply_handover`` starts moving it after an explicit confirmation; ``restore_handover`` gives
+back everything still with the deputy. The work itself runs in jobs (portal_ext.handover.tasks)
+through the move engine (portal_ext.handover.engine). Rejected input raises
+:class:`HandoverError` naming the field and leaves the database as it was.
+
+Who may: an administrator, or the head of the absent user's department (the people whose
+absences they may edit, portal_ext.absences.editors).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from portal_ext import jobs
+from portal_ext.absences.editors import may_edit
+from portal_ext.absences.models import Absence
+from portal_ext.absences.services import fallback_deputy
+from portal_ext.absences.validation import person
+from portal_ext.directory.models import PortalUser
+from portal_ext.extensions import db
+from portal_ext.handover import engine
+from portal_ext.handover.models import (
+    APPLIED,
+    APPLYING,
+    HANDOVER,
+    LIVE_STATES,
+    PLANNED,
+    PREVIEW,
+    RESTORING,
+    SKIPPED,
+    MoveBatch,
+    MoveItem,
+)
+from portal_ext.handover.types import TYPE_NAMES
+from portal_ext.portal.client import PortalClient
+from portal_ext.portal.errors import PortalError
+from portal_ext.portal.models import Portal
+
+log = logging.getLogger(__name__)
+
+
+class HandoverError(ValueError):
+    """A refused request: ``field`` is the input to blame; ``code`` is ``validation``,
+    ``forbidden``, ``not_found`` or ``conflict`` (a duplicate, or the wrong state)."""
+
+    def __init__(self, field: str | None, message: object, code: str = "validation") -> None:
+        super().__init__(str(message))
+        self.field = field
+        self.message = message
+        self.code = code
+
+
+def live_key(absence_id: int) -> str:
+    return f"absence:{absence_id}"
+
+
+def deputy_for(absence: Absence) -> int | None:
+    """The absence's deputy, else the user's standing deputy, else their department head."""
+    if absence.deputy_id is not None:
+        return absence.deputy_id
+    return fallback_deputy(portal_id=absence.portal_id, user_id=absence.user_id)
+
+
+def check_types(types: Iterable[Any] | None) -> list[str]:
+    chosen = list(dict.fromkeys(str(t) for t in (types or [])))
+    if not chosen:
+        raise HandoverError("types", _l("Choose at least one kind of item to hand over."))
+    unknown = [t for t in chosen if t not in TYPE_NAMES]
+    if unknown:
+        raise HandoverError("types", _l("Unknown kind of item: %(name)s. Known: %(known)s.",
+                                        name=unknown[0], known=", ".join(TYPE_NAMES)))
+    return [t for t in TYPE_NAMES if t in chosen]  # the portal's order, whatever was sent
+
+
+def existing_handover(portal_id: int, absence_id: int) -> MoveBatch | None:
+    found: MoveBatch | None = db.session.scalars(select(MoveBatch).where(
+        MoveBatch.portal_id == portal_id, MoveBatch.kind == HANDOVER,
+        MoveBatch.absence_id == absence_id, MoveBatch.state.in_(LIVE_STATES))
+        .order_by(MoveBatch.id.desc()).limit(1)).first()
+    return found
+
+
+def _check_people(portal: Portal, absence: Absence) -> int:
+    owner = person(portal.id, absence.user_id)
+    if owner is None:
+        raise HandoverError("user_id", _l("There is no such user on the portal."))
+    deputy_id = deputy_for(absence)
+    if deputy_id is None:
+        raise HandoverError("deputy_id", _l(
+            "The absence names no deputy, and %(name)s has neither a standing deputy nor a "
+            "department head to hand over to.", name=owner.full_name))
+    if deputy_id == absence.user_id:
+        raise HandoverError("deputy_id", _l("The deputy is the absent user: there is nobody "
+                                            "to hand over to."))
+    deputy = person(portal.id, deputy_id)
+    if deputy is None:
+        raise HandoverError("deputy_id", _l("There is no such user on the portal."))
+    if not deputy.active:
+        raise HandoverError("deputy_id", _l("%(name)s is dismissed and cannot take over.",
+                                            name=deputy.full_name))
+    return deputy_id
+
+
+def _absence(portal: Portal, absence_id: Any) -> Absence:
+    if isinstance(absence_id, bool) or not isinstance(absence_id, int):
+        raise HandoverError("absence_id", _l("Name the absence by its id (a whole number)."))
+    absence = db.session.get(Absence, absence_id)
+    if absence is None or absence.portal_id != portal.id:
+        raise HandoverError("absence_id", _l("There is no absence %(id)s.", id=absence_id),
+                            code="not_found")
+    return absence
+
+
+def preview_handover(*, portal: Portal, client: PortalClient, actor: PortalUser | None,
+                     absence_id: Any, types: Iterable[Any] | None, include_closed: bool,
+                     include_new_leads: bool = False, now: datetime) -> MoveBatch:
+    """List what would move and journal it as a preview (committed); ``actor`` None: the
+    portal-wide policy."""
+    absence = _absence(portal, absence_id)
+    if actor is not None and not may_hand_over(actor, absence.user_id):
+        raise HandoverError("absence_id", _l("Only an administrator or the absent user's "
+                                             "department head may hand over a client base."),
+                            code="forbidden")
+    chosen = check_types(types)
+    if absence.end <= now:
+        raise HandoverError("absence_id", _l("This absence is over; there is nothing to "
+                                             "hand over."))
+    deputy_id = _check_people(portal, absence)
+    _refuse_duplicate(portal.id, absence.id)
+    batch = MoveBatch(
+        portal_id=portal.id, kind=HANDOVER, state=PREVIEW, owner_id=absence.user_id,
+        to_user_id=deputy_id, absence_id=absence.id, live_key=live_key(absence.id),
+        options={"types": chosen, "include_closed": bool(include_closed),
+                 "include_new_leads": bool(include_new_leads)},
+        created_by=actor.portal_user_id if actor is not None else None, created_at=now,
+        counts={})
+    db.session.add(batch)
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same absence submitted twice at once: the other one won
+        db.session.rollback()
+        _refuse_duplicate(portal.id, absence.id)
+        raise
+    try:
+        counts = engine.plan_batch(batch, client=client, to_user_for=lambda _t, _r: deputy_id)
+    except BaseException:
+        db.session.rollback()
+        raise
+    if not sum(counts.values()):
+        db.session.rollback()
+        owner = person(portal.id, absence.user_id)
+        raise HandoverError("types", _l(
+            "%(name)s has no items of the chosen kinds to hand over.",
+            name=owner.full_name if owner else absence.user_id))
+    db.session.commit()
+    return batch
+
+
+def _refuse_duplicate(portal_id: int, absence_id: int) -> None:
+    existing = existing_handover(portal_id, absence_id)
+    if existing is not None:
+        raise HandoverError("absence_id", _l(
+            "This absence already has handover %(id)s (%(state)s); open it instead of "
+            "starting another.", id=existing.id, state=existing.state), code="conflict")
+
+
+def may_hand_over(actor: PortalUser, user_id: int) -> bool:
+    """An administrator, or a head of the user's department (sub-departments included)."""
+    return actor.is_admin or (actor.role == "head" and may_edit(actor, user_id))
+
+
+def may_manage(actor: PortalUser | None, batch: MoveBatch) -> bool:
+    """Who may see and drive a batch (None: the system itself, a policy or a tick)."""
+    return actor is None or may_hand_over(actor, batch.owner_id)
+
+
+def _check_actor(batch: MoveBatch, actor: PortalUser | None) -> None:
+    if not may_manage(actor, batch):
+        raise HandoverError(None, _l("Only an administrator or the absent user's department "
+                                     "head may do this."), code="forbidden")
+
+
+def apply_handover(*, batch: MoveBatch, actor: PortalUser | None, confirmed: bool,
+                   now: datetime, enqueue: bool = True) -> MoveBatch:
+    """Start moving a previewed handover (the job does the work, unless ``enqueue`` is off:
+    the caller drives it, as the CLI does). ``confirmed`` is the explicit confirmation the
+    person gave after seeing the preview."""
+    _check_actor(batch, actor)
+    if not confirmed:
+        raise HandoverError("confirm", _l("Confirm that the items shown should move to the "
+                                          "deputy."))
+    # Only one request can turn a preview into a running handover (double submission).
+    started = db.session.execute(  # type: ignore[attr-defined]
+        update(MoveBatch).where(MoveBatch.id == batch.id, MoveBatch.state == PREVIEW)
+        .values(state=APPLYING).execution_options(synchronize_session=False)).rowcount
+    if not started:
+        db.session.rollback()
+        db.session.refresh(batch)
+        raise HandoverError(None, _l("Handover %(id)s is already %(state)s.", id=batch.id,
+                                     state=batch.state), code="conflict")
+    db.session.refresh(batch)
+    engine.start_phase(batch, APPLYING)
+    db.session.commit()
+    from portal_ext.handover.tasks import apply_batch
+
+    if enqueue:
+        jobs.enqueue(apply_batch, batch.id)
+    return batch
+
+
+def restore_handover(*, batch: MoveBatch, actor: PortalUser | None, client: PortalClient,
+                     now: datetime, enqueue: bool = True) -> MoveBatch:
+    """Give everything still with the deputy back to the owner (the job does the work).
+    A handover still moving stops: what has not moved yet stays where it is."""
+    _check_actor(batch, actor)
+    if batch.state not in (APPLYING, APPLIED, RESTORING):
+        raise HandoverError(None, _l("Handover %(id)s is %(state)s; only a handover that "
+                                     "was applied can be restored.", id=batch.id,
+                                     state=batch.state), code="conflict")
+    if batch.state != RESTORING:
+        db.session.execute(update(MoveItem).where(
+            MoveItem.batch_id == batch.id, MoveItem.state == PLANNED)
+            .values(state=SKIPPED, note=engine.NOTE_STOPPED)
+            .execution_options(synchronize_session=False))
+        if (batch.options or {}).get("include_new_leads") and batch.absence_id is not None:
+            from portal_ext.handover.new_leads import adopt_new_leads
+
+            db.session.commit()
+            adopt_new_leads(batch, client=client, now=now)
+        engine.start_phase(batch, RESTORING)
+    db.session.commit()
+    from portal_ext.handover.tasks import restore_batch
+
+    if enqueue:
+        jobs.enqueue(restore_batch, batch.id)
+    return batch
+
+
+def discard_preview(*, batch: MoveBatch, actor: PortalUser | None) -> None:
+    """Drop a preview nobody confirmed (its journal goes with it)."""
+    _check_actor(batch, actor)
+    if batch.state != PREVIEW:
+        raise HandoverError(None, _l("Handover %(id)s is already %(state)s.", id=batch.id,
+                                     state=batch.state), code="conflict")
+    db.session.delete(batch)
+    db.session.commit()
+
+
+def announce(batch: MoveBatch, *, client: PortalClient) -> None:
+    """One portal notice for the whole handover (the per-item notices are switched off):
+    to the deputy when the items arrive, to the owner when they are back. Best effort."""
+    from flask import current_app
+    from flask_babel import force_locale, gettext
+    from sqlalchemy import func
+
+    moved = db.session.scalar(select(func.count()).select_from(MoveItem).where(
+        MoveItem.batch_id == batch.id, MoveItem.moved_at.is_not(None))) or 0
+    owner = person(batch.portal_id, batch.owner_id)
+    with force_locale(str(current_app.config.get("NOTIFICATION_LANGUAGE") or "en")):
+        if batch.state == APPLIED:
+            to, message = batch.to_user_id, gettext(
+                "The clients of %(name)s are yours while they are away: %(count)s items "
+                "(handover %(id)s).", name=owner.full_name if owner else batch.owner_id,
+                count=moved, id=batch.id)
+        else:
+            to, message = batch.owner_id, gettext(
+                "Your clients are back with you: %(count)s items (handover %(id)s).",
+                count=moved, id=batch.id)
+    if not to:
+        return
+    try:
+        client.call("im.notify.system.add", {"USER_ID": to, "MESSAGE": message,
+                                              "TAG": f"HANDOVER|{batch.id}|{batch.state}"})
+    except PortalError as exc:
+        log.warning("handover %s: notice not sent: %s", batch.id, exc)
+
+
+def handover_of(portal: Portal, batch_id: int) -> MoveBatch | None:
+    batch = db.session.get(MoveBatch, batch_id)
+    return batch if batch is not None and batch.portal_id == portal.id \
+        and batch.kind == HANDOVER else None
+
+
+__all__ = ["APPLIED", "HandoverError", "apply_handover", "discard_preview", "preview_handover",
+           "restore_handover"]

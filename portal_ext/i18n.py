@@ -1,0 +1,52 @@
+"""Which language a page speaks: the visitor's own choice, else the browser's, else English.
+
+The choice is kept in the session (``session["lang"]``) so it works before logging in, and
+survives logging in and out (see portal_ext.blueprints.auth).
+
+Catalogs live in ``portal_ext/translations/<lang>/LC_MESSAGES/messages.{po,mo}``; babel.cfg at
+the repository root says where the strings are. After changing strings::
+
+    pybabel extract -F babel.cfg -k _l -k lazy_gettext -o portal_ext/translations/messages.pot .
+    pybabel update -i portal_ext/translations/messages.pot -d portal_ext/translations
+    # translate the new entries in portal_ext/translations/ru/LC_MESSAGES/messages.po, then
+    pybabel compile -d portal_ext/translations
+
+The compiled ``.mo`` files are committed, so running the app needs no build step.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, has_request_context, request, session
+from flask_babel import get_locale
+
+LANGUAGES: dict[str, str] = {"en": "English", "ru": "Русский"}
+DEFAULT_LANGUAGE = "en"
+SESSION_KEY = "lang"
+
+
+def select_locale() -> str:
+    """Flask-Babel's locale selector (English outside a request: CLI, Celery)."""
+    if not has_request_context():
+        return DEFAULT_LANGUAGE
+    chosen = session.get(SESSION_KEY)
+    if chosen in LANGUAGES:
+        return str(chosen)
+    return request.accept_languages.best_match(list(LANGUAGES)) or DEFAULT_LANGUAGE
+
+
+def current_language() -> str:
+    locale = get_locale()
+    return locale.language if locale is not None else DEFAULT_LANGUAGE
+
+
+def init_app(app: Flask) -> None:
+    """Attach the locale selector to the shared Babel object and expose the language to
+    templates (``current_locale``)."""
+    from portal_ext.extensions import babel
+
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
+    babel.init_app(app, locale_selector=select_locale)
+
+    @app.context_processor
+    def _language() -> dict[str, object]:
+        return {"current_locale": current_language(), "languages": LANGUAGES}

@@ -1,0 +1,195 @@
+"""Background work, one interface for three runners (setting ``TASK_RUNNER``):
+
+- ``inline``: run the job now, in the caller (tests);
+- ``thread``: one daemon worker thread runs jobs in order, and a scheduler thread runs the
+  periodic jobs every ``TICK_SECONDS`` (the one-command demo: no server besides the app);
+- ``celery``: ``send_task`` to the broker; celery beat runs the periodic tick
+  (portal_ext.celery_app).
+
+A job is a plain function registered with :func:`job`; it takes ids (never ORM objects), runs
+inside an app context, and is idempotent: any job may run twice (acks_late redelivery, a
+reconcile tick), so running it again must not repeat its effect.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, current_app
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+JOBS: dict[str, Callable[..., Any]] = {}
+PERIODIC: dict[str, Callable[[], Any]] = {}
+_STATE = "portal_ext.jobs"
+
+
+def job_name(fn: Callable[..., Any]) -> str:
+    return f"{fn.__module__}.{fn.__name__}"
+
+
+def job(fn: F) -> F:
+    """Register ``fn`` as a job (its Celery task has the same name)."""
+    JOBS[job_name(fn)] = fn
+    return fn
+
+
+def periodic(fn: F) -> F:
+    """Register a job without arguments that every periodic tick runs (reconcilers)."""
+    job(fn)
+    PERIODIC[job_name(fn)] = fn
+    return fn
+
+
+def enqueue(task: Callable[..., Any] | str, *args: Any) -> None:
+    """Run ``task(*args)`` in the background (or now, with the inline runner)."""
+    name = task if isinstance(task, str) else job_name(task)
+    if name not in JOBS:
+        raise KeyError(f"not a registered job: {name}")
+    runner: Runner = current_app.extensions[_STATE]
+    runner.submit(name, args)
+
+
+def run_job(name: str, args: tuple[Any, ...] | list[Any]) -> Any:
+    """Run a registered job in the current app context (every runner ends here)."""
+    return JOBS[name](*args)
+
+
+def run_periodic() -> None:
+    """One tick: every periodic job, each on its own so one failure does not stop the rest."""
+    for name, fn in list(PERIODIC.items()):
+        try:
+            fn()
+        except Exception:
+            log.exception("periodic job %s failed", name)
+
+
+class Runner:
+    def submit(self, name: str, args: tuple[Any, ...]) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Start background threads, if the runner has any (serving the app does this)."""
+
+    def stop(self) -> None:
+        """Stop background threads."""
+
+
+class InlineRunner(Runner):
+    def submit(self, name: str, args: tuple[Any, ...]) -> None:
+        run_job(name, args)
+
+
+class CeleryRunner(Runner):
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def submit(self, name: str, args: tuple[Any, ...]) -> None:
+        celery = self.app.extensions["celery"]
+        celery.send_task(name, args=list(args))
+
+
+class ThreadRunner(Runner):
+    """An in-process worker and scheduler; jobs run one at a time, in order."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._queue: queue.Queue[tuple[str, tuple[Any, ...]] | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self._scheduler: threading.Thread | None = None
+
+    def submit(self, name: str, args: tuple[Any, ...]) -> None:
+        self._ensure_worker()
+        self._queue.put((name, args))
+
+    def start(self) -> None:
+        self._ensure_worker()
+        with self._lock:
+            if self._scheduler is None or not self._scheduler.is_alive():
+                self._stop.clear()
+                self._scheduler = threading.Thread(target=self._tick_loop, daemon=True,
+                                                   name="portal-ext-scheduler")
+                self._scheduler.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._queue.put(None)
+        for thread in (self._worker, self._scheduler):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout=10)
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Wait until every submitted job ran (tests, the CLI)."""
+        done = threading.Event()
+
+        def _wait() -> None:
+            self._queue.join()
+            done.set()
+
+        threading.Thread(target=_wait, daemon=True).start()
+        return done.wait(timeout)
+
+    def _ensure_worker(self) -> None:
+        with self._lock:
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._work, daemon=True,
+                                                name="portal-ext-worker")
+                self._worker.start()
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                name, args = item
+                with self.app.app_context():
+                    try:
+                        run_job(name, args)
+                    except Exception:
+                        log.exception("job %s%r failed", name, args)
+            finally:
+                self._queue.task_done()
+
+    def _tick_loop(self) -> None:
+        interval = float(self.app.config.get("TICK_SECONDS", 30.0))
+        while not self._stop.is_set():
+            # Periodic jobs go through the worker queue: one job at a time on SQLite.
+            for name in list(PERIODIC):
+                self.submit(name, ())
+            self._stop.wait(interval)
+
+
+def init_app(app: Flask) -> None:
+    kind = app.config.get("TASK_RUNNER", "thread")
+    runners: dict[str, Callable[[Flask], Runner]] = {
+        "inline": lambda _app: InlineRunner(), "thread": ThreadRunner, "celery": CeleryRunner}
+    if kind not in runners:
+        raise ValueError(f"TASK_RUNNER must be inline, thread or celery, not {kind!r}")
+    runner = runners[kind](app)
+    app.extensions[_STATE] = runner
+    if isinstance(runner, ThreadRunner):
+        # The embedded scheduler starts with the first request, not at import: ``flask db
+        # upgrade`` and other commands load the app too and must not start ticking.
+        @app.before_request
+        def _start_scheduler() -> None:
+            runner.start()
+
+
+def wait_idle(app: Flask, timeout: float = 60.0) -> bool:
+    """Wait for the embedded worker to finish what was queued (a CLI command before exit)."""
+    runner = runner_for(app)
+    return runner.drain(timeout) if isinstance(runner, ThreadRunner) else True
+
+
+def runner_for(app: Flask) -> Runner:
+    runner: Runner = app.extensions[_STATE]
+    return runner

@@ -1,0 +1,196 @@
+"""Automatic change of responsible (seed 004) and the portal-wide transfer policy.
+
+"If an employee is dismissed or marked in the absence chart, the CRM normally leaves them
+responsible for companies, contacts and deals; here every company linked to them and its
+contacts get a new manager, so there is always someone responsible for the client."
+
+When automatic mode is on, a dismissal (and, if the administrator wants that too, an absence
+that begins) re-points **every company of the user and every contact of those companies** to
+the new manager at once, in one batch of the move engine. The contacts go whoever held them
+(a contact of the client may have been someone else's): the client then has one manager. The
+new manager is the department head or a named person (the policy) for a dismissal, and the
+person covering for the user (portal_ext.absences) for an absence, whose change is given back
+when the absence ends (the engine's restore: only what the manager still holds goes back).
+
+Contacts are found by their company: ``COMPANY_ID`` and the multiple ``COMPANY_IDS`` (a contact
+linked to two companies), each filter checked against the rows, because the portal ignores a
+filter field it does not know and would answer with every contact.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import insert, select
+
+from portal_ext import jobs
+from portal_ext.extensions import db
+from portal_ext.handover.engine import list_rows, start_phase
+from portal_ext.handover.models import APPLYING, PLANNED, PREVIEW, TRANSFER, MoveBatch, MoveItem
+from portal_ext.handover.portal_fields import ensure_prev_fields
+from portal_ext.handover.tasks import apply_batch
+from portal_ext.handover.types import ENTITY_TYPES as KINDS
+from portal_ext.portal.client import PAGE_SIZE, PortalClient
+from portal_ext.portal.models import Portal
+from portal_ext.transfers import successors as people
+from portal_ext.transfers.models import (
+    AUTO_STRATEGIES,
+    CONFIRM,
+    HEAD,
+    ON_DISMISSAL,
+    PERSON,
+    AutoChange,
+    TransferPolicy,
+)
+
+_COMPANY = KINDS["company"]
+_CONTACT = dataclasses.replace(
+    KINDS["contact"], select=(*KINDS["contact"].select, "COMPANY_ID", "COMPANY_IDS"))
+
+
+class PolicyError(ValueError):
+    def __init__(self, field: str, message: object) -> None:
+        super().__init__(str(message))
+        self.field = field
+        self.message = message
+
+
+# -- the policy -----------------------------------------------------------------------------
+def get_policy(portal_id: int) -> TransferPolicy:
+    """The portal's policy (defaults when never saved; not added to the session)."""
+    found = db.session.get(TransferPolicy, portal_id)
+    if found is not None:
+        return found
+    return TransferPolicy(portal_id=portal_id, on_dismissal=CONFIRM, auto_mode=False,
+                          auto_on_absence=False, strategy=HEAD, successor_id=None,
+                          include_closed=True)
+
+
+def save_policy(*, portal: Portal, actor_id: int, now: datetime, on_dismissal: str,
+                auto_mode: bool, auto_on_absence: bool, strategy: str,
+                successor_id: int | None, include_closed: bool) -> TransferPolicy:
+    if on_dismissal not in ON_DISMISSAL:
+        raise PolicyError("on_dismissal", _l("Choose confirm or automatic."))
+    if strategy not in AUTO_STRATEGIES:
+        raise PolicyError("strategy", _l("Choose the department head or a named person."))
+    if strategy == PERSON:
+        found = people.person(portal.id, successor_id)
+        if found is None:
+            raise PolicyError("successor_id", _l("Choose the person who takes over."))
+        if not found.active:
+            raise PolicyError("successor_id", _l(
+                "%(name)s is dismissed and cannot take over items.", name=found.full_name))
+    else:
+        successor_id = None
+    policy = db.session.get(TransferPolicy, portal.id)
+    if policy is None:
+        policy = TransferPolicy(portal_id=portal.id)
+        db.session.add(policy)
+    policy.on_dismissal, policy.auto_mode = on_dismissal, bool(auto_mode)
+    policy.auto_on_absence = bool(auto_on_absence)
+    policy.strategy, policy.successor_id = strategy, successor_id
+    policy.include_closed = bool(include_closed)
+    policy.updated_by_id, policy.updated_at = actor_id, now
+    db.session.commit()
+    return policy
+
+
+def policy_successor(portal_id: int, policy: TransferPolicy, user: Any) -> int | None:
+    """Who automatic actions give a dismissed user's items to (None: nobody fits)."""
+    if policy.strategy == PERSON:
+        found = people.person(portal_id, policy.successor_id)
+        ok = found is not None and found.active and found.portal_user_id != user.portal_user_id
+        return found.portal_user_id if ok and found is not None else None
+    return people.department_head(portal_id, user)
+
+
+# -- finding the client -----------------------------------------------------------------------
+def companies_and_contacts(client: PortalClient, user_id: int
+                           ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The user's companies, and every contact linked to one of them (any owner)."""
+    companies = list(list_rows(client, _COMPANY, {_COMPANY.responsible_filter: user_id}))
+    ids = {_COMPANY.row_id(row) for row in companies}
+    contacts: dict[int, dict[str, Any]] = {}
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), PAGE_SIZE):
+        chunk = ordered[start:start + PAGE_SIZE]
+        for key in ("@COMPANY_ID", "@COMPANY_IDS"):
+            for row in list_rows(client, _CONTACT, {key: chunk}):
+                if _linked(row, ids):
+                    contacts[_CONTACT.row_id(row)] = row
+    return companies, [contacts[i] for i in sorted(contacts)]
+
+
+def _linked(row: dict[str, Any], company_ids: set[int]) -> bool:
+    linked = {row.get("COMPANY_ID"), *(row.get("COMPANY_IDS") or [])}
+    return any(_int(v) in company_ids for v in linked)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+# -- the change -------------------------------------------------------------------------------
+def change_responsible(*, portal: Portal, client: PortalClient, user_id: int,
+                       successor_id: int, reason: str, source_id: int, now: datetime
+                       ) -> AutoChange:
+    """Re-point the user's companies and their contacts to ``successor_id`` in one batch
+    (journaled, then applied by the engine's job). Once per (reason, source): a second call
+    returns the first change. Commits."""
+    existing = db.session.scalars(select(AutoChange).where(
+        AutoChange.portal_id == portal.id, AutoChange.reason == reason,
+        AutoChange.source_id == source_id)).first()
+    if existing is not None:
+        return existing
+    companies, contacts = companies_and_contacts(client, user_id)
+    change = AutoChange(portal_id=portal.id, reason=reason, source_id=source_id,
+                        user_id=user_id, successor_id=successor_id, created_at=now)
+    db.session.add(change)
+    rows = [("company", r, _COMPANY.responsible(r)) for r in companies] + \
+           [("contact", r, _CONTACT.responsible(r)) for r in contacts]
+    rows = [(t, r, holder) for t, r, holder in rows if holder not in (None, successor_id)]
+    if not rows:
+        db.session.commit()
+        return change
+    batch = MoveBatch(
+        portal_id=portal.id, kind=TRANSFER, state=PREVIEW, owner_id=user_id,
+        to_user_id=successor_id, live_key=f"auto:{reason}:{source_id}", created_by=None,
+        created_at=now, options={"types": ["company", "contact"], "include_closed": True,
+                                 "strategy": "auto", "auto": reason, "source_id": source_id})
+    db.session.add(batch)
+    db.session.flush()
+    db.session.execute(insert(MoveItem.__table__), [_item(batch, t, r, holder, successor_id)
+                                                    for t, r, holder in rows])
+    counts = {"company": 0, "contact": 0}
+    for entity_type, _row, _holder in rows:
+        counts[entity_type] += 1
+    batch.counts = counts
+    ensure_prev_fields(batch, client)  # before the job: see services.apply_transfer
+    start_phase(batch, APPLYING)
+    change.batch_id = batch.id
+    db.session.commit()
+    jobs.enqueue(apply_batch, batch.id)
+    return change
+
+
+def _item(batch: MoveBatch, entity_type: str, row: dict[str, Any], holder: Any,
+          successor_id: int) -> dict[str, Any]:
+    kind = KINDS[entity_type]
+    return {"portal_id": batch.portal_id, "batch_id": batch.id, "entity_type": entity_type,
+            "entity_id": kind.row_id(row), "from_user_id": int(holder),
+            "to_user_id": successor_id, "state": PLANNED, "note": None,
+            "title": kind.title(row) or None, "owner_ref": None}
+
+
+def changes_of(portal_id: int, user_ids: Iterable[int]) -> list[AutoChange]:
+    wanted = list(user_ids)
+    return list(db.session.scalars(select(AutoChange).where(
+        AutoChange.portal_id == portal_id, AutoChange.user_id.in_(wanted or [0]))
+        .order_by(AutoChange.id.desc())))

@@ -1,0 +1,365 @@
+"""Dismissal transfers: preview, apply, undo, discard.
+
+A transfer is a ``MoveBatch`` of kind ``transfer`` (portal_ext.handover.engine moves the
+items). Creating one validates the request, decides each item's successor with a pure strategy
+(portal_ext.transfers.strategies) while the engine lists the user's items, and keeps the result
+as a **preview**: nothing changes on the portal until it is applied. Closed items are included
+unless asked otherwise (seed 002 recommends it: a returning client finds someone to talk to).
+
+Undo gives back every item its successor still holds, within ``TRANSFER_UNDO_DAYS`` of the
+transfer; an item someone else took meanwhile is reported as a conflict (the restore rules).
+
+Every rejected request raises :class:`TransferError` naming the field, before anything is
+written.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from portal_ext import jobs
+from portal_ext.extensions import db
+from portal_ext.handover.engine import plan_batch, start_phase
+from portal_ext.handover.models import (
+    APPLIED,
+    APPLYING,
+    CANCELLED,
+    PLANNED,
+    PREVIEW,
+    RESTORED,
+    RESTORING,
+    TRANSFER,
+    MoveBatch,
+    MoveItem,
+)
+from portal_ext.handover.portal_fields import ensure_prev_fields
+from portal_ext.handover.tasks import apply_batch, restore_batch
+from portal_ext.handover.types import ENTITY_TYPES as KINDS
+from portal_ext.handover.types import PREFIX_TYPES
+from portal_ext.portal.client import PortalClient
+from portal_ext.portal.errors import PortalError
+from portal_ext.portal.models import Portal
+from portal_ext.transfers import successors as people
+from portal_ext.transfers.models import PENDING, TRANSFERRED, Dismissal
+from portal_ext.transfers.strategies import (
+    ENTITY_TYPES,
+    HEAD,
+    PER_TYPE,
+    PERSON,
+    STRATEGIES,
+    Candidate,
+    NoSuccessor,
+    SuccessorPlan,
+    named,
+    per_type,
+    spread,
+)
+
+log = logging.getLogger(__name__)
+DEFAULT_UNDO_DAYS = 14
+_TYPE_IDS = {1: "lead", 2: "deal", 3: "contact", 4: "company", 7: "quote", 31: "smart_invoice"}
+_PREFIXES = {prefix: _TYPE_IDS[type_id] for prefix, type_id in PREFIX_TYPES.items()}
+
+
+class TransferError(ValueError):
+    """A refused request: ``field`` to blame, ``message`` why; ``code`` is ``validation``
+    (bad input), ``conflict`` (the transfer's state forbids it) or ``expired`` (undo too
+    late)."""
+
+    def __init__(self, field: str, message: object, code: str = "validation") -> None:
+        super().__init__(str(message))
+        self.field = field
+        self.message = message
+        self.code = code
+
+
+@dataclass
+class TransferInput:
+    """What an administrator asks for (portal user ids)."""
+
+    user_id: int | None
+    strategy: str
+    successors: list[int] = field(default_factory=list)  # person: one; spread: the chosen
+    department_id: int | None = None  # spread over a department instead of chosen people
+    per_type: dict[str, int] = field(default_factory=dict)  # per_type: type -> successor
+    types: list[str] | None = None  # None: every type (per_type: the types given)
+    include_closed: bool = True
+
+
+# -- validation -------------------------------------------------------------------------------
+def _the_user(portal_id: int, user_id: int | None) -> Any:
+    user = people.person(portal_id, user_id)
+    if user is None:
+        raise TransferError("user_id", _l("There is no such user on the portal."))
+    return user
+
+
+def _successor(portal_id: int, user_id: int, dismissed_id: int, name: str) -> Candidate:
+    found = people.person(portal_id, user_id)
+    if found is None:
+        raise TransferError(name, _l("User %(id)s is not a user of the portal.", id=user_id))
+    if found.portal_user_id == dismissed_id:
+        raise TransferError(name, _l("%(name)s cannot take over their own items.",
+                                     name=found.full_name))
+    if not found.active:
+        raise TransferError(name, _l("%(name)s is dismissed and cannot take over items.",
+                                     name=found.full_name))
+    return Candidate(found.portal_user_id)
+
+
+def _types(data: TransferInput) -> list[str]:
+    wanted = data.types
+    if wanted is None:
+        wanted = list(data.per_type) if data.strategy == PER_TYPE else list(ENTITY_TYPES)
+    unknown = [t for t in wanted if t not in ENTITY_TYPES]
+    if unknown:
+        raise TransferError("types", _l("Unknown item type: %(type)s.", type=unknown[0]))
+    if not wanted:
+        raise TransferError("types", _l("Choose at least one type of items to transfer."))
+    # CRM items first: activities and tasks follow the item they are about.
+    return [t for t in ENTITY_TYPES if t in wanted]
+
+
+def build_plan(*, portal_id: int, user: Any, data: TransferInput, types: list[str],
+               client: PortalClient, now: datetime, rng: random.Random) -> SuccessorPlan:
+    """Validate the strategy's inputs and make the plan (reads loads for ``spread``)."""
+    uid = user.portal_user_id
+    if data.strategy not in STRATEGIES:
+        raise TransferError("strategy", _l("Choose one of: person, head, spread, per_type."))
+    if data.strategy == PERSON:
+        if len(data.successors) != 1:
+            raise TransferError("successors", _l("Choose exactly one successor."))
+        return named(_successor(portal_id, data.successors[0], uid, "successors"),
+                     dismissed_id=uid)
+    if data.strategy == HEAD:
+        head = people.department_head(portal_id, user)
+        if head is None:
+            raise TransferError("strategy", _l(
+                "%(name)s has no active department head to take over.", name=user.full_name))
+        return named(Candidate(head), dismissed_id=uid, strategy=HEAD)
+    if data.strategy == PER_TYPE:
+        missing = [t for t in types if t not in data.per_type]
+        if missing:
+            raise TransferError("successors", _l("Choose a successor for %(type)s.",
+                                                 type=str(KINDS[missing[0]].label).lower()))
+        chosen = {t: _successor(portal_id, int(data.per_type[t]), uid, "successors")
+                  for t in types}
+        return per_type(chosen, dismissed_id=uid)
+    return _spread_plan(portal_id=portal_id, user=user, data=data, client=client, now=now,
+                        rng=rng)
+
+
+def _spread_plan(*, portal_id: int, user: Any, data: TransferInput, client: PortalClient,
+                 now: datetime, rng: random.Random) -> SuccessorPlan:
+    uid = user.portal_user_id
+    if data.department_id is not None:
+        if not people.department_exists(portal_id, data.department_id):
+            raise TransferError("department_id", _l("There is no such department."))
+        ids = people.department_people(portal_id, data.department_id)
+    else:
+        if not data.successors:
+            raise TransferError("successors", _l("Choose at least one successor."))
+        for successor_id in data.successors:
+            _successor(portal_id, successor_id, uid, "successors")
+        ids = list(data.successors)
+    found = people.candidates(portal_id, ids, now)
+    usable = [c.user_id for c in found if c.active and not c.absent and c.user_id != uid]
+    if not usable:
+        raise TransferError("department_id" if data.department_id is not None else "successors",
+                            _l("Everyone chosen is away or dismissed: nobody can take over."))
+    loads = people.current_loads(client, usable)
+    try:
+        return spread(found, loads, dismissed_id=uid, rng=rng)
+    except NoSuccessor as exc:  # pragma: no cover - usable was checked above
+        raise TransferError("successors", str(exc)) from None
+
+
+def _about(entity_type: str, row: Mapping[str, Any]) -> tuple[str, int] | None:
+    """The CRM item an activity (OWNER_TYPE_ID/OWNER_ID) or task (UF_CRM_TASK) is about."""
+    try:
+        if entity_type == "activity":
+            owner_type = _TYPE_IDS.get(int(row.get("OWNER_TYPE_ID") or 0))
+            return (owner_type, int(row["OWNER_ID"])) if owner_type else None
+        if entity_type == "task":
+            for ref in row.get("ufCrmTask") or row.get("UF_CRM_TASK") or []:
+                prefix, _, number = str(ref).partition("_")
+                if prefix in _PREFIXES and number.isdigit():
+                    return _PREFIXES[prefix], int(number)
+    except (TypeError, ValueError, KeyError):
+        return None
+    return None
+
+
+# -- the transfer's life ----------------------------------------------------------------------
+def live_transfer(portal_id: int, user_id: int) -> MoveBatch | None:
+    """The user's transfer still in preview, being applied or being undone (automatic
+    changes of responsible do not count: portal_ext.transfers.auto_mode)."""
+    for batch in db.session.scalars(select(MoveBatch).where(
+            MoveBatch.portal_id == portal_id, MoveBatch.kind == TRANSFER,
+            MoveBatch.owner_id == user_id,
+            MoveBatch.state.in_((PREVIEW, APPLYING, RESTORING))).order_by(MoveBatch.id)):
+        if not (batch.options or {}).get("auto"):
+            return batch
+    return None
+
+
+def create_transfer(*, portal: Portal, client: PortalClient, actor_id: int | None,
+                    data: TransferInput, now: datetime, rng: random.Random | None = None
+                    ) -> MoveBatch:
+    """Validate and preview a transfer (commits). Nothing changes on the portal."""
+    user = _the_user(portal.id, data.user_id)
+    types = _types(data)
+    live = live_transfer(portal.id, user.portal_user_id)
+    if live is not None:
+        raise TransferError("user_id", _l(
+            "A transfer of %(name)s's items is already in progress (#%(id)s): apply or "
+            "discard it first.", name=user.full_name, id=live.id), "conflict")
+    plan = build_plan(portal_id=portal.id, user=user, data=data, types=types, client=client,
+                      now=now, rng=rng or random.Random())
+    batch = MoveBatch(
+        portal_id=portal.id, kind=TRANSFER, state=PREVIEW, owner_id=user.portal_user_id,
+        live_key=f"transfer:{user.portal_user_id}", created_by=actor_id, created_at=now,
+        options={"types": types, "include_closed": bool(data.include_closed),
+                 "strategy": data.strategy, "request": _request_json(data)})
+    db.session.add(batch)
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same request twice at once: the other one won
+        db.session.rollback()
+        raise TransferError("user_id", _l("A transfer of these items is already in "
+                                          "progress."), "conflict") from None
+
+    def to_user_for(entity_type: str, row: dict[str, Any]) -> int:
+        return plan.pick(entity_type, KINDS[entity_type].row_id(row), _about(entity_type, row))
+
+    try:
+        plan_batch(batch, client=client, to_user_for=to_user_for)
+    except Exception:
+        db.session.rollback()
+        raise
+    shares = plan.decision.shares
+    batch.to_user_id = next(iter(shares)) if len(shares) == 1 else None
+    batch.options = {**batch.options, "decision": plan.decision.as_json()}
+    db.session.commit()
+    return batch
+
+
+def _request_json(data: TransferInput) -> dict[str, Any]:
+    return {"successors": list(data.successors), "department_id": data.department_id,
+            "per_type": dict(data.per_type)}
+
+
+def _transfer(batch: MoveBatch | None) -> MoveBatch:
+    if batch is None or batch.kind != TRANSFER:
+        raise TransferError("id", _l("There is no such transfer."), "not_found")
+    return batch
+
+
+def apply_transfer(*, portal: Portal, client: PortalClient, batch: MoveBatch | None,
+                   actor_id: int | None, now: datetime) -> MoveBatch:
+    """Start moving a previewed transfer's items (the job runs chunk after chunk)."""
+    batch = _transfer(batch)
+    if batch.state != PREVIEW:
+        raise TransferError("state", _STATE_REFUSALS.get(batch.state, _l(
+            "This transfer cannot be applied now.")), "conflict")
+    planned = db.session.scalars(select(MoveItem.to_user_id).where(
+        MoveItem.batch_id == batch.id, MoveItem.state == PLANNED).distinct()).all()
+    if not planned:
+        raise TransferError("types", _l("Nothing to transfer: the user is responsible for no "
+                                        "items of the chosen types."))
+    for successor_id in planned:  # dismissed since the preview?
+        found = people.person(portal.id, successor_id)
+        if found is None or not found.active:
+            raise TransferError("successors", _l(
+                "%(name)s was dismissed after the preview; make a new preview.",
+                name=found.full_name if found else successor_id))
+    # The previous-responsible field is made before the job starts: the job then writes
+    # nothing of its own while the portal's events of its writes come in (SQLite: one writer).
+    ensure_prev_fields(batch, client)
+    start_phase(batch, APPLYING)
+    batch.live_key = f"transfer:{batch.owner_id}:{batch.id}"  # a later transfer may start
+    batch.options = {**batch.options, "applied_by": actor_id, "started_at": now.isoformat()}
+    dismissal = _dismissal(portal.id, batch.owner_id)
+    if dismissal is not None:
+        dismissal.state, dismissal.transfer_batch_id, dismissal.error = (
+            TRANSFERRED, batch.id, None)
+        dismissal.closed_by_id, dismissal.closed_at = actor_id, now
+    db.session.commit()
+    _start(apply_batch, batch.id)
+    return batch
+
+
+_STATE_REFUSALS: dict[str, Any] = {
+    APPLYING: _l("This transfer is already being applied."),
+    APPLIED: _l("This transfer was already applied."),
+    RESTORING: _l("This transfer is being undone."),
+    RESTORED: _l("This transfer was undone."),
+    CANCELLED: _l("This transfer was discarded."),
+}
+
+
+def discard_transfer(*, batch: MoveBatch | None, now: datetime) -> MoveBatch:
+    """Drop a preview (nothing had changed on the portal)."""
+    batch = _transfer(batch)
+    if batch.state != PREVIEW:
+        raise TransferError("state", _STATE_REFUSALS.get(batch.state, _l(
+            "Only a preview can be discarded.")), "conflict")
+    batch.state, batch.live_key = CANCELLED, None
+    db.session.commit()
+    return batch
+
+
+def undo_days(config: Mapping[str, Any]) -> int:
+    return int(config.get("TRANSFER_UNDO_DAYS", DEFAULT_UNDO_DAYS))
+
+
+def undo_until(batch: MoveBatch, days: int) -> datetime | None:
+    return batch.applied_at + timedelta(days=days) if batch.applied_at else None
+
+
+def undo_transfer(*, portal: Portal, batch: MoveBatch | None, actor_id: int | None,
+                  now: datetime, days: int) -> MoveBatch:
+    """Give the items back within the undo period; items someone else took since are
+    conflicts and stay where they are."""
+    batch = _transfer(batch)
+    if batch.state == APPLYING:
+        raise TransferError("state", _l("This transfer is still being applied; undo it when "
+                                        "it is done."), "conflict")
+    if batch.state != APPLIED:
+        raise TransferError("state", _STATE_REFUSALS.get(batch.state, _l(
+            "Only an applied transfer can be undone.")), "conflict")
+    deadline = undo_until(batch, days)
+    if deadline is not None and now > deadline:
+        raise TransferError("state", _l("The undo period of %(days)s days is over.",
+                                        days=days), "expired")
+    start_phase(batch, RESTORING)
+    batch.options = {**batch.options, "undone_by": actor_id, "undo_started_at": now.isoformat()}
+    dismissal = _dismissal(portal.id, batch.owner_id)
+    if dismissal is not None and dismissal.transfer_batch_id == batch.id:
+        dismissal.state, dismissal.closed_by_id, dismissal.closed_at = PENDING, None, None
+    db.session.commit()
+    _start(restore_batch, batch.id)
+    return batch
+
+
+def _start(job: Any, batch_id: int) -> None:
+    try:
+        jobs.enqueue(job, batch_id)
+    except PortalError as exc:  # inline runner: the handover tick resumes the batch
+        log.warning("transfer %s: the portal failed (%s); it resumes on the next tick",
+                    batch_id, exc)
+
+
+def _dismissal(portal_id: int, user_id: int) -> Dismissal | None:
+    found: Dismissal | None = db.session.scalars(select(Dismissal).where(
+        Dismissal.portal_id == portal_id, Dismissal.user_id == user_id)).first()
+    return found

@@ -1,0 +1,145 @@
+"""The handover played through the UI as an administrator would, in a real browser (Debian's
+Chromium driven by Playwright): record Nikitina's vacation with Fedorov as deputy, prepare the
+handover, read the preview, try to hand over without confirming (refused, nothing moves),
+confirm, watch the progress bar fill, open a moved deal on the portal (Fedorov responsible,
+the previous responsible shown), then move the portal's clock past the vacation and see the
+deal back with Nikitina once the background tick has run.
+
+The background work runs in the embedded worker thread with a one-second tick, as in the
+one-command demo, in chunks small enough for the progress bar to be seen moving."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from portal_ext.jobs import ThreadRunner
+from tests.conftest import require
+from tests.e2e.conftest import LiveServer
+from tests.e2e.test_absence_fanout_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    FEDOROV,
+    NIKITINA,
+    log_in,
+    set_clock,
+)
+from tests.ext.handover_support import holders
+
+pytestmark = pytest.mark.browser
+
+# After her vacation in the demo portal's absence chart (27 Nov - 10 Dec).
+FRIDAY = "2026-12-11T10:00:00+03:00"
+MONDAY = "2026-12-14T10:00:00+03:00"
+AFTER = "2026-12-21T10:00:00+03:00"
+
+
+@pytest.fixture
+def background(live_server: LiveServer) -> Any:
+    """The embedded worker and scheduler (TASK_RUNNER=thread), ticking every second."""
+    app = live_server.app
+    app.config.update(TICK_SECONDS=1.0, HANDOVER_CHUNK_SIZE=40, HANDOVER_JOB_SECONDS=0.5)
+    runner = ThreadRunner(app)
+    app.extensions["portal_ext.jobs"] = runner
+    runner.start()
+    yield runner
+    runner.stop()
+
+
+def test_an_admin_hands_a_client_base_over_and_gets_it_back(
+        live_server: LiveServer, background: ThreadRunner, tmp_path: Path) -> None:
+    require(CHROMIUM.exists() or shutil.which("chromium") is not None,
+            "Chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    sim = live_server.sim
+    set_clock(live_server, FRIDAY)
+    before = holders(sim)
+    hers = {key for key, owner in before.items() if owner == NIKITINA}
+    deals = sorted(i for kind, i in hers if kind == "deal")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            admin = browser.new_context(locale="en-US").new_page()
+            admin.set_default_timeout(20_000)
+            log_in(admin, live_server, "admin@demo.portal")
+            admin.goto(live_server.url + "/absences/new")
+            admin.select_option("#user_id", str(NIKITINA))
+            admin.fill("#start", "2026-12-14")
+            admin.fill("#end", "2026-12-18")
+            admin.select_option("#kind", "vacation")
+            admin.select_option("#deputy_id", str(FEDOROV))
+            admin.get_by_role("button", name="Save").click()
+            errors = admin.locator(".errors").all_inner_texts()
+            assert not errors, errors
+            expect(admin.get_by_text("The absence was recorded.")).to_be_visible()
+            set_clock(live_server, MONDAY)
+
+            admin.get_by_role("link", name="Handovers").click()
+            admin.locator("#absences-to-cover tr", has_text="14 Dec 2026").get_by_role(
+                "link", name="Prepare handover").click()
+            expect(admin.locator("h1")).to_contain_text("Ольга Никитина")
+            admin.check("input[value=task]")  # every kind is ticked already
+            admin.check("#include_closed")
+            admin.get_by_role("button", name="Show preview").click()
+
+            # The preview: counts per kind as the portal has them, a sample, nothing moved.
+            expect(admin.locator("#preview-counts tr[data-type=deal] .count")).to_have_text(
+                str(len(deals)))
+            expect(admin.locator("#preview-total")).to_have_text(str(len(hers)))
+            assert admin.locator("#preview-counts tr[data-type=deal] a").count() == 5
+            admin.get_by_role("button", name="Hand over").click()
+            expect(admin.get_by_text("Confirm that the items shown should move")).to_be_visible()
+            assert holders(sim) == before
+
+            admin.check("#confirm")
+            admin.get_by_role("button", name="Hand over").click()
+            seen: set[float] = set()
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                if admin.locator("#batch-state").inner_text() == "with the deputy":
+                    break
+                value = admin.locator("#progress-bar").get_attribute("value")
+                if value is not None:
+                    seen.add(float(value))
+                time.sleep(0.2)
+            expect(admin.locator("#batch-state")).to_have_text("with the deputy")
+            assert [v for v in seen if 0 < v < 100], f"no progress seen moving: {seen}"
+            expect(admin.locator("#progress-percent")).to_have_text("100.0")
+            expect(admin.locator("#report tr[data-type=deal] .moved")).to_have_text(
+                str(len(deals)))
+            admin.screenshot(path=str(tmp_path / "handover-applied.png"), full_page=True)
+
+            # On the portal: the deal is Fedorov's and shows who had it.
+            portal_view = browser.new_context(locale="en-US").new_page()
+            portal_view.goto(f"{live_server.url}/portal/crm/deals/{deals[0]}")
+            responsible = portal_view.locator("table.fields tr:has(th:text-is('Responsible'))")
+            expect(responsible).to_contain_text("Фёдоров")
+            expect(portal_view.locator(
+                "table.fields tr:has(th:text-is('UF_CRM_PREV_RESPONSIBLE'))")).to_contain_text(
+                str(NIKITINA))
+            assert {holders(sim)[key] for key in hers} == {FEDOROV}
+
+            # The vacation is over; the tick gives everything back by itself.
+            set_clock(live_server, AFTER)
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                admin.reload()
+                if admin.locator("#batch-state").inner_text() == "given back":
+                    break
+                time.sleep(1)
+            expect(admin.locator("#batch-state")).to_have_text("given back")
+            expect(admin.locator("#report tr[data-type=deal] .restored")).to_have_text(
+                str(len(deals)))
+            portal_view.reload()
+            expect(responsible).to_contain_text("Никитина")
+            assert re.search(r"UF_CRM_PREV_RESPONSIBLE", portal_view.content()) is None
+            assert holders(sim) == before
+            admin.screenshot(path=str(tmp_path / "handover-restored.png"), full_page=True)
+        finally:
+            browser.close()

@@ -1,0 +1,164 @@
+"""Fan-out in-process: the portal's own notifications, copied to deputies and teams, seen in the
+simulated portal's inboxes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask
+
+from portal_ext.notifications.sources import COPY_TAG_PREFIX
+from simulator import Simulator
+from tests.ext.fanout_support import (
+    ADMIN,
+    FEDOROV,
+    GRIGORIEVA,
+    HEAD,
+    KUZNETSOV,
+    MONDAY,
+    NIKITINA,
+    SMIRNOVA,
+    add_lead,
+    copies,
+    deliveries,
+    freeze,
+    inbox,
+    record_absence,
+    record_team,
+)
+
+AWAY_FROM, AWAY_UNTIL = MONDAY, MONDAY + timedelta(days=7)  # until 14 Dec inclusive (local)
+
+
+def test_deputy_receives_a_marked_copy_of_a_lead_assigned_to_the_absent_user(
+        app: Flask, demo_sim: Simulator) -> None:
+    record_absence(app, NIKITINA, FEDOROV, AWAY_FROM, AWAY_UNTIL)
+    freeze(demo_sim, MONDAY + timedelta(hours=2))
+
+    lead_id = add_lead(demo_sim, "Excavator for Stroymontazh", NIKITINA)
+
+    original = [n for n in inbox(demo_sim, NIKITINA) if n["kind"] == "crm_assigned"]
+    assert len(original) == 1
+    [copy] = copies(demo_sim, FEDOROV)
+    assert copy["message"].startswith("[B]Copy[/B] for О. Никитина, away until 14 Dec; "
+                                      "you are the deputy.")
+    assert "Excavator for Stroymontazh" in copy["message"]
+    assert f"[URL=/crm/lead/details/{lead_id}/]" in copy["message"]
+    [delivery] = deliveries(app)
+    assert (delivery.recipient_portal_user_id, delivery.reason, delivery.state) == (
+        FEDOROV, "deputy", "sent")
+    assert delivery.source_notification_id == original[0]["id"]
+    assert copy["tag"] == f"{COPY_TAG_PREFIX}{delivery.id}"
+
+
+def test_no_copies_before_the_absence_starts_or_after_it_ends(
+        app: Flask, demo_sim: Simulator) -> None:
+    record_absence(app, NIKITINA, FEDOROV, AWAY_FROM, AWAY_UNTIL)
+    freeze(demo_sim, AWAY_FROM - timedelta(minutes=1))
+    add_lead(demo_sim, "Before", NIKITINA)
+    freeze(demo_sim, AWAY_UNTIL)
+    add_lead(demo_sim, "After", NIKITINA)
+    freeze(demo_sim, AWAY_FROM)
+    add_lead(demo_sim, "During", NIKITINA)
+
+    assert ["During" in c["message"] for c in copies(demo_sim, FEDOROV)] == [True]
+
+
+def test_the_person_who_caused_the_notification_gets_no_copy(
+        app: Flask, demo_sim: Simulator) -> None:
+    record_absence(app, NIKITINA, FEDOROV, AWAY_FROM, AWAY_UNTIL)
+    freeze(demo_sim, MONDAY + timedelta(hours=1))
+
+    add_lead(demo_sim, "Handed over by the deputy himself", NIKITINA, by=FEDOROV)
+
+    assert copies(demo_sim, FEDOROV) == []
+    assert deliveries(app) == []
+
+
+def test_team_members_get_copies_of_the_kinds_the_team_shares_only(
+        app: Flask, demo_sim: Simulator) -> None:
+    record_team(app, "Equipment sales", ["new_lead"], [NIKITINA, FEDOROV, GRIGORIEVA])
+    freeze(demo_sim, MONDAY)
+
+    add_lead(demo_sim, "Crane", NIKITINA)
+    task = demo_sim.call("tasks.task.add", {"fields": {"TITLE": "Call back",
+                                                       "RESPONSIBLE_ID": NIKITINA}})
+
+    assert task["result"]["task"]["id"]
+    for member in (FEDOROV, GRIGORIEVA):
+        [copy] = copies(demo_sim, member)
+        assert "team Equipment sales" in copy["message"] and "Crane" in copy["message"]
+    assert copies(demo_sim, NIKITINA) == []
+    assert copies(demo_sim, SMIRNOVA) == []
+
+
+def test_a_deputy_in_the_owners_team_gets_one_copy_with_both_reasons(
+        app: Flask, demo_sim: Simulator) -> None:
+    record_team(app, "Equipment sales", ["new_lead"], [NIKITINA, FEDOROV, GRIGORIEVA])
+    record_absence(app, NIKITINA, FEDOROV, AWAY_FROM, AWAY_UNTIL)
+    freeze(demo_sim, MONDAY + timedelta(hours=3))
+
+    add_lead(demo_sim, "Loader", NIKITINA)
+
+    [copy] = copies(demo_sim, FEDOROV)
+    assert "you are the deputy; team Equipment sales." in copy["message"]
+    reasons = {d.recipient_portal_user_id: d.reason for d in deliveries(app)}
+    assert reasons == {FEDOROV: "deputy+team", GRIGORIEVA: "team"}
+
+
+def test_an_absent_team_member_is_replaced_by_their_deputy_and_dismissed_ones_get_nothing(
+        app: Flask, demo_sim: Simulator) -> None:
+    record_team(app, "Containers", ["new_lead"], [SMIRNOVA, KUZNETSOV, GRIGORIEVA])
+    record_absence(app, KUZNETSOV, FEDOROV, AWAY_FROM, AWAY_UNTIL)
+    demo_sim.call("user.update", {"ID": GRIGORIEVA, "ACTIVE": "N"})
+    freeze(demo_sim, MONDAY + timedelta(hours=1))
+
+    add_lead(demo_sim, "Container yard", SMIRNOVA)
+
+    [copy] = copies(demo_sim, FEDOROV)
+    assert "in place of Р. Кузнецов, who is away" in copy["message"]
+    assert copies(demo_sim, KUZNETSOV) == []
+    assert copies(demo_sim, GRIGORIEVA) == []
+    assert {d.recipient_portal_user_id for d in deliveries(app)} == {FEDOROV}
+
+
+def test_copies_are_never_copied_again(app: Flask, demo_sim: Simulator) -> None:
+    # Fedorov is away too: his deputy Grigorieva covers for Nikitina, and shares every message
+    # with her team. A copy reaching Grigorieva must not travel on to her team.
+    record_absence(app, NIKITINA, FEDOROV, AWAY_FROM, AWAY_UNTIL)
+    record_absence(app, FEDOROV, GRIGORIEVA, AWAY_FROM, AWAY_UNTIL)
+    record_team(app, "Marketing friends", ["message", "new_lead"], [GRIGORIEVA, SMIRNOVA])
+    freeze(demo_sim, MONDAY + timedelta(hours=1))
+
+    add_lead(demo_sim, "Forklift", NIKITINA)
+
+    [copy] = copies(demo_sim, GRIGORIEVA)
+    assert "you cover for the deputy А. Фёдоров, who is away too" in copy["message"]
+    assert copies(demo_sim, FEDOROV) == [] and copies(demo_sim, SMIRNOVA) == []
+    assert len(deliveries(app)) == 1
+
+
+def test_the_head_covers_when_the_absence_names_no_deputy(
+        app: Flask, demo_sim: Simulator) -> None:
+    record_absence(app, NIKITINA, None, AWAY_FROM, AWAY_UNTIL)
+    freeze(demo_sim, MONDAY)
+
+    add_lead(demo_sim, "Grader", NIKITINA)
+
+    [copy] = copies(demo_sim, HEAD)
+    assert "away until 14 Dec; you head the department." in copy["message"]
+    assert copies(demo_sim, ADMIN) == []
+
+
+def test_copies_are_written_in_the_configured_language(app: Flask, demo_sim: Simulator) -> None:
+    app.config["NOTIFICATION_LANGUAGE"] = "ru"
+    record_absence(app, NIKITINA, FEDOROV, AWAY_FROM, AWAY_UNTIL)
+    freeze(demo_sim, MONDAY)
+
+    demo_sim.call("tasks.task.add", {"fields": {"TITLE": "Позвонить", "RESPONSIBLE_ID":
+                                                NIKITINA}})
+
+    [copy] = copies(demo_sim, FEDOROV)
+    assert copy["message"].startswith(
+        "[B]Копия[/B] адресат: О. Никитина, отсутствует до 14 дек.; вы заместитель.[BR]")
+    assert copy["message"].endswith("]Открыть на портале[/URL]")

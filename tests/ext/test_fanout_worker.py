@@ -1,0 +1,173 @@
+"""A real Celery worker on Redis and PostgreSQL, killed with SIGKILL in the middle of a burst of
+1,000 portal notifications: after a new worker starts and the periodic tick runs, every copy
+the rules call for is in the portal's inboxes exactly once (counted by tag in the simulator's
+notification table).
+
+What makes it hold: the inbox and the outbox live in the database (a killed task's events are
+re-queued by the tick), claims with a lease (a batch claimed by the dead worker is taken back
+after NOTIFY_LEASE_SECONDS), and the copy's tag (a batch sent again replaces, not repeats).
+
+Runs in the PostgreSQL tier (PORTAL_EXT_TEST_DATABASE_URL set); there it requires PostgreSQL
+and Redis on 127.0.0.1 (skipped on a laptop without them, a failure in CI).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import redis
+from flask import Flask
+
+from bench import fanout_workload as wl
+from portal_ext.absences.roster import build_roster
+from portal_ext.extensions import db
+from portal_ext.notifications import index, services
+from portal_ext.notifications.models import Delivery
+from portal_ext.notifications.sources import Notice, copy_tag
+from portal_ext.portal.registration import close_clients, current_portal
+from simulator import Simulator
+from tests.conftest import TEST_DATABASE_URL, require
+from tests.ext.conftest import drop_extension_tables, migrate_database
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+REDIS_DB = 14  # this test's own broker database, flushed at the start
+BURST = 1000
+WORKLOAD = wl.Workload(absences=10, team_size=5)
+LEASE_SECONDS = 20  # well above a loaded batch, so only the dead worker's batches expire
+QUIET = {"TICK_SECONDS": "3600", "ABSENCE_CHART_POLL_SECONDS": "1e9",
+         "DIRECTORY_SYNC_SECONDS": "1e9", "NOTIFY_LEASE_SECONDS": str(LEASE_SECONDS),
+         "EVENT_STUCK_SECONDS": "3", "NOTIFY_RETRY_BASE_SECONDS": "1"}
+
+
+def reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def broker_url() -> str:
+    base = urlsplit(os.environ.get("PORTAL_EXT_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0")
+    return urlunsplit((base.scheme, base.netloc, f"/{REDIS_DB}", "", ""))
+
+
+class Worker:
+    def __init__(self, env: dict[str, str], name: str, log: Path) -> None:
+        self.log = log
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "wsgi.celery", "worker", "--concurrency", "2",
+             "--loglevel", "INFO", "--without-mingle", "--without-gossip", "-n", f"{name}@%h"],
+            cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+            start_new_session=True)  # its own process group: SIGKILL reaches the pool too
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if " ready." in self.log.read_text():
+                return
+            assert self.process.poll() is None, self.log.read_text()
+            time.sleep(0.2)
+        pytest.fail("the worker did not start:\n" + self.log.read_text())
+
+    def kill(self) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def setup() -> Iterator[tuple[Simulator, Flask, dict[str, str]]]:
+    if not TEST_DATABASE_URL:
+        pytest.skip("runs in the PostgreSQL tier (PORTAL_EXT_TEST_DATABASE_URL)")
+    require(reachable("127.0.0.1", 5432), "PostgreSQL on 127.0.0.1:5432")
+    require(reachable("127.0.0.1", 6379), "Redis on 127.0.0.1:6379")
+    from wsgi import wire_simulated
+
+    redis.Redis.from_url(broker_url()).flushdb()
+    drop_extension_tables(TEST_DATABASE_URL)
+    migrate_database(TEST_DATABASE_URL)
+    sim = wl.new_portal(TEST_DATABASE_URL)
+    app = wire_simulated(sim, {"TESTING": True, "DATABASE_URL": TEST_DATABASE_URL,
+                               "TASK_RUNNER": "celery", "CELERY_BROKER_URL": broker_url(),
+                               **{k: float(v) for k, v in QUIET.items()}})
+    wl.prepare(app, WORKLOAD)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    env.update({"PORTAL_EXT_PORTAL_MODE": "simulated", "PORTAL_EXT_TASK_RUNNER": "celery",
+                "PORTAL_EXT_DATABASE_URL": TEST_DATABASE_URL,
+                "PORTAL_SIM_DATABASE_URL": TEST_DATABASE_URL,
+                "PORTAL_EXT_CELERY_BROKER_URL": broker_url(), "PYTHONPATH": str(ROOT),
+                **{f"PORTAL_EXT_{k}": v for k, v in QUIET.items()}})
+    yield sim, app, env
+    sim.bus.clear_subscribers()
+    close_clients(app)
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    sim.engine.dispose()
+
+
+def expected_copies(app: Flask) -> int:
+    """What the rules call for, decided here from the same burst."""
+    owners = WORKLOAD.owners
+    with app.app_context():
+        portal_id = current_portal().id
+        roster = build_roster(portal_id=portal_id, at=wl.START)
+        teams = index.team_index(portal_id)
+        return sum(len(services.decide(Notice(
+            key=str(n), owner_id=owners[n % len(owners)], portal_kind=wl.KINDS[n % 6][0],
+            message="", at=wl.START, entity_type=wl.KINDS[n % 6][1], actor_id=1),
+            roster, teams)) for n in range(BURST))
+
+
+def test_copies_survive_a_killed_worker_and_arrive_exactly_once(
+        setup: tuple[Simulator, Flask, dict[str, str]], tmp_path: Path) -> None:
+    sim, app, env = setup
+    expected = expected_copies(app)
+    first = Worker(env, "first", tmp_path / "first.log")
+    second: Worker | None = None
+    try:
+        first.wait_ready()
+        wl.publish(sim, WORKLOAD, BURST)
+        deadline = time.monotonic() + 120
+        while sum(wl.copies_by_tag(sim).values()) < 100 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first.kill()
+        before = sum(wl.copies_by_tag(sim).values())
+        assert 100 <= before < expected, "the kill did not land mid-burst"
+
+        second = Worker(env, "second", tmp_path / "second.log")
+        second.wait_ready()
+        celery = app.extensions["celery"]
+        state = wl.wait_until_settled(  # the beat's tick, a little more often than a minute
+            app, expected_events=BURST, timeout=600,
+            nudge=lambda: celery.send_task("portal_ext.jobs.tick"))
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
+
+    tags = wl.copies_by_tag(sim)
+    with app.app_context():
+        sent = {copy_tag(i) for i in db.session.scalars(db.select(Delivery.id))}
+    assert state["failed"] == 0 and state["sent"] == expected == len(sent)
+    assert set(tags) == sent, "a copy is missing or was never recorded"
+    assert set(tags.values()) == {1}, "a copy shows twice in someone's inbox"

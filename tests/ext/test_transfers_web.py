@@ -1,0 +1,166 @@
+"""Transfers through the pages (an administrator logged in through the portal) and through
+``/api/v1/transfers``: preview, confirm, report, undo; refusals name the field and change
+nothing; only administrators get in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from simulator import Simulator
+from tests.ext.test_api import bearer, create_token, json_of
+from tests.ext.transfers_support import (
+    EQUIPMENT_HEAD,
+    FEDOROV,
+    KUZNETSOV,
+    NIKITINA,
+    SMIRNOVA,
+    holdings,
+)
+
+ADMIN_EMAIL, HEAD_EMAIL = "admin@demo.portal", "s.morozov@demo.portal"
+
+
+def post_json(client: FlaskClient, path: str, token: str, body: Any = None) -> Any:
+    return client.post(path, headers=bearer(token), json=body if body is not None else {})
+
+
+# -- API ----------------------------------------------------------------------------------------
+def test_api_preview_apply_get_and_undo(app: Flask, client: FlaskClient,
+                                        demo_sim: Simulator) -> None:
+    token = create_token(app, ADMIN_EMAIL)
+    demo_sim.call("user.update", {"ID": NIKITINA, "ACTIVE": "N"})
+    before = holdings(demo_sim, NIKITINA)
+
+    created = post_json(client, "/api/v1/transfers", token, {
+        "user_id": NIKITINA, "strategy": "per_type",
+        "successors": {"deal": FEDOROV, "lead": SMIRNOVA, "company": FEDOROV}})
+    assert created.status_code == 201, created.json
+    body = created.json
+    assert (body["state"], body["types"]) == ("preview", ["lead", "deal", "company"])
+    assert body["counts"] == {t: before[t] for t in ("lead", "deal", "company")}
+    assert body["per_successor"] == {
+        str(FEDOROV): {"deal": before["deal"], "company": before["company"]},
+        str(SMIRNOVA): {"lead": before["lead"]}}
+    assert holdings(demo_sim, NIKITINA) == before
+
+    applied = post_json(client, f"/api/v1/transfers/{body['id']}/apply", token)
+    assert applied.status_code == 202
+    got = json_of(client.get(f"/api/v1/transfers/{body['id']}", headers=bearer(token)))
+    assert (got["state"], got["progress"]["percent"], got["can_undo"]) == ("applied", 100.0,
+                                                                          True)
+    assert {t: n for t, n in holdings(demo_sim, NIKITINA).items() if n} == {
+        t: n for t, n in before.items() if n and t not in ("lead", "deal", "company")}
+
+    again = post_json(client, f"/api/v1/transfers/{body['id']}/apply", token)
+    assert (again.status_code, again.json["error"]["code"]) == (409, "conflict")
+
+    undone = post_json(client, f"/api/v1/transfers/{body['id']}/undo", token)
+    assert undone.status_code == 202
+    assert undone.json["state"] == "restored"
+    assert holdings(demo_sim, NIKITINA) == before
+
+
+def test_api_refusals_name_the_field_and_change_nothing(app: Flask, client: FlaskClient,
+                                                        demo_sim: Simulator) -> None:
+    token = create_token(app, ADMIN_EMAIL)
+    demo_sim.call("user.update", {"ID": KUZNETSOV, "ACTIVE": "N"})
+    before = holdings(demo_sim, NIKITINA)
+    cases = [
+        ({"strategy": "person", "successors": FEDOROV}, 422, "user_id"),
+        ({"user_id": 999, "strategy": "person", "successors": FEDOROV}, 422, "user_id"),
+        ({"user_id": NIKITINA, "strategy": "person", "successors": KUZNETSOV}, 422,
+         "successors"),
+        ({"user_id": NIKITINA, "strategy": "spread", "successors": []}, 422, "successors"),
+        ({"user_id": NIKITINA, "strategy": "person", "successors": FEDOROV, "types": []}, 422,
+         "types"),
+        ({"user_id": NIKITINA, "strategy": "person", "successors": "Fedorov"}, 422,
+         "successors"),
+        ({"user_id": NIKITINA, "strategy": "sideways"}, 422, "strategy"),
+        ({"user_id": NIKITINA, "strategy": "head", "colour": "red"}, 400, "colour"),
+    ]
+    for body, status, field in cases:
+        response = post_json(client, "/api/v1/transfers", token, body)
+        assert (response.status_code, response.json["error"]["field"]) == (status, field), body
+    assert holdings(demo_sim, NIKITINA) == before
+    first = post_json(client, "/api/v1/transfers", token,
+                      {"user_id": NIKITINA, "strategy": "head", "types": ["deal"]})
+    assert first.status_code == 201
+    second = post_json(client, "/api/v1/transfers", token,
+                       {"user_id": NIKITINA, "strategy": "head", "types": ["deal"]})
+    assert (second.status_code, second.json["error"]["code"]) == (409, "conflict")
+    missing = client.get("/api/v1/transfers/9999", headers=bearer(token))
+    assert missing.status_code == 404
+
+
+def test_api_is_for_administrators_only(app: Flask, client: FlaskClient) -> None:
+    token = create_token(app, HEAD_EMAIL)
+    response = post_json(client, "/api/v1/transfers", token,
+                         {"user_id": NIKITINA, "strategy": "head"})
+    assert response.status_code == 403
+
+
+def test_openapi_describes_the_transfer_routes(client: FlaskClient) -> None:
+    paths = json_of(client.get("/api/v1/openapi.json"))["paths"]
+    assert {"/transfers", "/transfers/{transfer_id}", "/transfers/{transfer_id}/apply",
+            "/transfers/{transfer_id}/undo"} <= set(paths)
+
+
+# -- pages --------------------------------------------------------------------------------------
+def test_a_dismissed_user_waits_then_is_transferred_from_the_pages(
+        app: Flask, client: FlaskClient, demo_sim: Simulator, login_as: Any) -> None:
+    demo_sim.call("user.update", {"ID": NIKITINA, "ACTIVE": "N"})
+    login_as(client, ADMIN_EMAIL)
+    page = client.get("/transfers/").get_data(as_text=True)
+    assert f'id="dismissal-{NIKITINA}"' in page and "Ольга Никитина" in page
+
+    form = client.get(f"/transfers/new?user={NIKITINA}")
+    assert form.status_code == 200
+    preview = client.post("/transfers/new", data={
+        "user_id": NIKITINA, "strategy": "head", "types": ["deal", "company", "activity"],
+        "include_closed": "y"})
+    assert preview.status_code == 302
+    show = client.get(preview.headers["Location"]).get_data(as_text=True)
+    assert f'data-successor="{EQUIPMENT_HEAD}"' in show and 'id="confirm-form"' in show
+
+    done = client.post(preview.headers["Location"] + "/apply", follow_redirects=True)
+    text = done.get_data(as_text=True)
+    assert 'id="report"' in text and 'id="undo-form"' in text
+    assert {t: n for t, n in holdings(demo_sim, NIKITINA).items()
+            if t in ("deal", "company", "activity")} == {"deal": 0, "company": 0, "activity": 0}
+    index = client.get("/transfers/").get_data(as_text=True)
+    assert f'id="dismissal-{NIKITINA}"' not in index
+
+
+def test_the_form_shows_the_error_by_the_field(app: Flask, client: FlaskClient,
+                                                demo_sim: Simulator, login_as: Any) -> None:
+    demo_sim.call("user.update", {"ID": KUZNETSOV, "ACTIVE": "N"})
+    login_as(client, ADMIN_EMAIL)
+    response = client.post("/transfers/new", data={
+        "user_id": NIKITINA, "strategy": "person", "successor_id": KUZNETSOV,
+        "types": ["deal"]})
+    assert response.status_code == 422
+    assert "is dismissed and cannot take over items" in response.get_data(as_text=True)
+
+
+def test_settings_page_switches_automatic_mode_on(app: Flask, client: FlaskClient,
+                                                   login_as: Any) -> None:
+    login_as(client, ADMIN_EMAIL)
+    saved = client.post("/transfers/settings", data={
+        "on_dismissal": "confirm", "auto_mode": "y", "strategy": "head", "successor_id": 0,
+        "include_closed": "y"})
+    assert saved.status_code == 302
+    page = client.get("/transfers/").get_data(as_text=True)
+    assert "Automatic change of responsible is on" in page
+    refused = client.post("/transfers/settings", data={
+        "on_dismissal": "confirm", "strategy": "person", "successor_id": 0})
+    assert refused.status_code == 422
+
+
+def test_transfer_pages_are_for_administrators(app: Flask, client: FlaskClient,
+                                               login_as: Any) -> None:
+    login_as(client, HEAD_EMAIL)
+    assert client.get("/transfers/").status_code == 403
+    assert client.get("/transfers/settings").status_code == 403
