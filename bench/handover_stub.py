@@ -41,9 +41,9 @@ class StubPortal:
         if name == "batch":
             return {"result": self._batch(params.get("cmd") or {})}
         if name.endswith(".userfield.list"):
-            family = name.rsplit(".", 2)[0]
+            entity = name.rsplit(".", 2)[0]
             return {"result": [{"FIELD_NAME": "UF_CRM_PREV_RESPONSIBLE"}]
-                    if family in self.fields else []}
+                    if entity in self.fields else []}
         if name.endswith(".userfield.add"):
             self.fields.add(name.rsplit(".", 2)[0])
             return {"result": len(self.fields)}
