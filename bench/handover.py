@@ -303,7 +303,7 @@ def main() -> None:
         results["http_batch"] = [bench_http(tmp, s) for s in portal_sizes]
         results["naive"] = [bench_naive(tmp, 1000)]
         if not args.quick:
-            results["rate_limited"] = bench_rate_limited(tmp, 2500, naive_items=40)
+            results["rate_limited"] = bench_rate_limited(tmp, 5000, naive_items=40)
     out["ratios"] = ratios(results)
     print(json.dumps(out, indent=2))
 

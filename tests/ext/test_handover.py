@@ -257,8 +257,12 @@ def test_bad_requests_get_a_clear_error_and_change_nothing(
     refused({"absence_id": absence_id, "include_closed": "yes"}, 422, "validation",
             "include_closed")
     refused({"absence_id": absence_id, "deputy_id": 7}, 400, "unknown_parameter", "deputy_id")
+    # Volkova (marketing) has tasks but no deals: an empty selection.
+    no_deals = record_absence(app, user=11, deputy=FEDOROV, start=t0, end=t0 + timedelta(days=3))
+    refused({"absence_id": no_deals, "types": ["deal"]}, 422, "validation", "types")
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(MoveBatch)) == 0
+    assert holders(demo_sim) == before
 
     first = preview(client, admin, absence_id, types=["deal"])
     assert first.status_code == 201

@@ -10,30 +10,35 @@ and Redis on 127.0.0.1 (skipped on a laptop without them, a failure in CI).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import redis
 from flask import Flask
 from sqlalchemy import func, select
 
 from bench import handover_workload as wl
 from portal_ext import create_app, jobs
+from portal_ext.absences.models import Absence
 from portal_ext.events.models import InboxEvent
 from portal_ext.extensions import db
 from portal_ext.handover import engine
 from portal_ext.handover.models import MOVED, MoveBatch, MoveItem
 from portal_ext.handover.tasks import apply_batch, resume_batches
 from simulator import Simulator
-from tests.conftest import TEST_DATABASE_URL
+from tests.conftest import TEST_DATABASE_URL, require
+from tests.ext.conftest import drop_extension_tables, migrate_database
 from tests.ext.handover_support import journal, new_batch
-from tests.ext.test_celery_worker import Worker, broker_url, worker_env  # noqa: F401
+from tests.ext.test_celery_worker import ROOT, Worker, broker_url, reachable
 from wsgi import simulator_dispatch
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
-ITEMS = 20_000
+ITEMS = int(os.environ.get("HANDOVER_WORKER_ITEMS", "20000"))  # fewer for a quick local run
 CHUNK = 500
 LEASE_SECONDS = 30  # longer than one request of 50 writes takes on a loaded machine
 # A test database may skip waiting for the disk on commit (the portal's and the extension's
@@ -48,15 +53,35 @@ def database_url() -> str:
     return TEST_DATABASE_URL + ("&" if "?" in TEST_DATABASE_URL else "?") + FAST_COMMITS
 
 
+def handover_broker_url() -> str:
+    """tests/ext/test_celery_worker.py's broker, on a database of this test's own (13 and 14
+    belong to the events and fan-out worker tests, which may run at the same time)."""
+    base, _, _number = broker_url().rpartition("/")
+    return f"{base}/15"
+
+
 @pytest.fixture
-def handover_env(worker_env: dict[str, str]) -> dict[str, str]:  # noqa: F811
+def handover_env() -> dict[str, str]:
+    """The environment of tests/ext/test_celery_worker.py's workers, on a broker database of
+    its own (the two tests may run at the same time in different processes)."""
+    if not TEST_DATABASE_URL:
+        pytest.skip("runs in the PostgreSQL tier (PORTAL_EXT_TEST_DATABASE_URL)")
+    require(reachable("127.0.0.1", 5432), "PostgreSQL on 127.0.0.1:5432")
+    require(reachable("127.0.0.1", 6379), "Redis on 127.0.0.1:6379")
+    redis.Redis.from_url(handover_broker_url()).flushdb()
+    drop_extension_tables(TEST_DATABASE_URL)
+    migrate_database(TEST_DATABASE_URL)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
     # Jobs of up to a minute: the continuation of a shorter one would queue behind the
     # thousands of portal events its chunk produced (one queue; still correct, only slower).
-    return {**worker_env, "PORTAL_EXT_DATABASE_URL": database_url(),
-            "PORTAL_SIM_DATABASE_URL": database_url(),
-            "PORTAL_EXT_HANDOVER_CHUNK_SIZE": str(CHUNK),
-            "PORTAL_EXT_HANDOVER_LEASE_SECONDS": str(LEASE_SECONDS),
-            "PORTAL_EXT_HANDOVER_JOB_SECONDS": "60"}
+    env.update({
+        "PORTAL_EXT_PORTAL_MODE": "simulated", "PORTAL_EXT_TASK_RUNNER": "celery",
+        "PORTAL_EXT_CELERY_BROKER_URL": handover_broker_url(),
+        "PORTAL_EXT_DATABASE_URL": database_url(), "PORTAL_SIM_DATABASE_URL": database_url(),
+        "PORTAL_EXT_HANDOVER_CHUNK_SIZE": str(CHUNK),
+        "PORTAL_EXT_HANDOVER_LEASE_SECONDS": str(LEASE_SECONDS),
+        "PORTAL_EXT_HANDOVER_JOB_SECONDS": "60", "PYTHONPATH": str(ROOT)})
+    return env
 
 
 @pytest.fixture
@@ -73,12 +98,22 @@ def portal(handover_env: dict[str, str]) -> Iterator[Simulator]:
 def producer(portal: Simulator) -> Iterator[Flask]:
     """This process: plans the handover (in-process calls) and queues its job on the broker."""
     app = create_app({"TESTING": True, "DATABASE_URL": database_url(), "TASK_RUNNER": "celery",
-                      "CELERY_BROKER_URL": broker_url(),
+                      "CELERY_BROKER_URL": handover_broker_url(),
                       "PORTAL_DISPATCH": simulator_dispatch(portal)})
     with app.app_context():
         yield app
         db.session.remove()
         db.engine.dispose()
+
+
+def away(portal_id: int) -> int:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    absence = Absence(portal_id=portal_id, user_id=wl.OWNER, deputy_id=wl.DEPUTY,
+                      start=now - timedelta(hours=1), end=now + timedelta(days=7),
+                      recorded_at=now, updated_at=now, state="active")
+    db.session.add(absence)
+    db.session.flush()
+    return int(absence.id)
 
 
 def moved_count(batch_id: int) -> int:
@@ -97,6 +132,7 @@ def test_a_worker_killed_mid_handover_loses_and_doubles_nothing(
         first.wait_ready()
         batch = new_batch(owner=wl.OWNER, to=wl.DEPUTY)
         assert sum(batch.counts.values()) == ITEMS
+        batch.absence_id = away(batch.portal_id)  # running for a week: nothing restores it
         engine.start_phase(batch, "applying")
         db.session.commit()
         jobs.enqueue(apply_batch, batch.id)
