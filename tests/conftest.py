@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete
 
-from simulator import Simulator
+from simulator import Simulator, db
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -36,6 +37,8 @@ def sim(tmp_path: Path) -> Iterator[Simulator]:
     """An empty simulated portal (SQLite file, or PostgreSQL in the PostgreSQL tier)."""
     portal = Simulator(simulator_database_url(tmp_path), webhook_token="testtoken")
     portal.reset()
+    with portal.engine.begin() as conn:  # reset keeps installed applications; a test starts bare
+        conn.execute(delete(db.apps))
     portal.clock.unfreeze()
     yield portal
     portal.bus.clear_subscribers()
