@@ -1,4 +1,5 @@
 """Which language a page speaks: the visitor's own choice, else the browser's, else English.
+Times on pages are shown in the portal's time zone.
 
 The choice is kept in the session (``session["lang"]``) so it works before logging in, and
 survives logging in and out (see portal_ext.blueprints.auth).
@@ -16,8 +17,10 @@ The compiled ``.mo`` files are committed, so running the app needs no build step
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Flask, has_request_context, request, session
-from flask_babel import get_locale
+from flask_babel import format_datetime, get_locale
 
 LANGUAGES: dict[str, str] = {"en": "English", "ru": "Русский"}
 DEFAULT_LANGUAGE = "en"
@@ -34,6 +37,19 @@ def select_locale() -> str:
     return request.accept_languages.best_match(list(LANGUAGES)) or DEFAULT_LANGUAGE
 
 
+def select_timezone() -> str:
+    """Flask-Babel's time-zone selector: every time on a page is the portal's local time
+    (``PORTAL_TIMEZONE``), whoever looks at it; the database keeps UTC."""
+    from portal_ext.portal.clock import portal_zone
+
+    return str(portal_zone())
+
+
+def portal_time(value: datetime | None) -> str:
+    """A stored (naive UTC) time in the portal's zone, ``14 Dec 2026, 09:30``."""
+    return "" if value is None else format_datetime(value, "d MMM yyyy, HH:mm")
+
+
 def current_language() -> str:
     locale = get_locale()
     return locale.language if locale is not None else DEFAULT_LANGUAGE
@@ -45,7 +61,9 @@ def init_app(app: Flask) -> None:
     from portal_ext.extensions import babel
 
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
-    babel.init_app(app, locale_selector=select_locale)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+
+    app.add_template_filter(portal_time)
 
     @app.context_processor
     def _language() -> dict[str, object]:

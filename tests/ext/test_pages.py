@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -150,6 +150,24 @@ def test_events_page_lists_and_filters_the_inbox(app: Flask, client: FlaskClient
     assert tasks.count("<tr>") == 2 and "ONTASKUPDATE" in tasks.split("<tbody>")[1]
     nothing = _text(client, "/events?state=done&event=ONTASKUPDATE")
     assert "No events match these filters." in nothing
+
+
+@pytest.mark.parametrize(("zone", "shown"), [("Europe/Moscow", "09:30"),
+                                             ("Asia/Novosibirsk", "13:30")])
+def test_event_times_are_shown_in_the_portal_time_zone(app: Flask, client: FlaskClient,
+                                                      login_as: LoginAs, zone: str,
+                                                      shown: str) -> None:
+    app.config["PORTAL_TIMEZONE"] = zone
+    with app.app_context():
+        db.session.add(InboxEvent(
+            portal_id=current_portal().id, idempotency_key="zone", event_name="ONCRMDEALADD",
+            source="webhook", entity_type="DEAL", entity_id=1, payload={},
+            received_at=datetime(2026, 11, 20, 6, 30), state="done", attempts=0))
+        db.session.commit()
+    login_as(client, ADMIN)
+    for path in ("/events", "/"):
+        body = _text(client, path).split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+        assert "ONCRMDEALADD" in body and f"20 Nov 2026, {shown}" in body, (path, body)
 
 
 def test_events_page_pages_through_a_long_inbox(app: Flask, client: FlaskClient,

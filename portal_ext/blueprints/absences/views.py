@@ -3,11 +3,11 @@ the deputy's cover page. Views stay short: services decide, templates show."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import format_date, format_datetime
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -231,12 +231,3 @@ def absence_period(absence: Absence) -> str:
     if first == last:
         return format_date(first, "d MMM yyyy")
     return f"{format_date(first, 'd MMM yyyy')} – {format_date(last, 'd MMM yyyy')}"
-
-
-@bp.app_template_filter("portal_time")
-def portal_time(value: datetime | None) -> str:
-    """A stored time in the portal's zone, ``14 Dec 2026, 09:30``."""
-    if value is None:
-        return ""
-    return format_datetime(to_local(value, portal_zone()).replace(tzinfo=None),
-                           "d MMM yyyy, HH:mm")

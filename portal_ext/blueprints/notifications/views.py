@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from portal_ext.absences.cover import PortalLinks
-from portal_ext.absences.times import day_start, to_local
+from portal_ext.absences.times import day_start
 from portal_ext.auth.roles import role_required
 from portal_ext.blueprints.notifications import bp
 from portal_ext.blueprints.notifications.forms import TeamForm
@@ -135,10 +134,6 @@ def deliveries() -> Any:
              "to": last.isoformat() if last else None}
     links = PortalLinks(portal.base_url or "", simulated=portal.mode == "simulated")
 
-    def local(value: datetime | None) -> str:
-        return "" if value is None else format_datetime(to_local(value, tz), "short",
-                                                        rebase=False)
-
     def entity_url(delivery: Any) -> str | None:
         if delivery.entity_id is None:
             return None
@@ -150,5 +145,5 @@ def deliveries() -> Any:
     return render_template(
         "notifications/deliveries.html", entity_url=entity_url, page=page, filters=shown,
         filter_args={k: v for k, v in shown.items() if v is not None}, names=_names(),
-        states=DELIVERY_STATES, reasons=REASON_FILTERS, local=local, links=links,
+        states=DELIVERY_STATES, reasons=REASON_FILTERS, links=links,
         **_labels())
