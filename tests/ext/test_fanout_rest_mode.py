@@ -4,6 +4,7 @@ with a cloud portal. Copies are derived from the portal's events and the deadlin
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -94,6 +95,37 @@ def test_binding_the_events_twice_binds_nothing_new(rest: RestSetup) -> None:
         client = client_for(current_portal())
         assert ensure_bindings(client, rest.handler_url, REST_EVENTS) == []
         assert bound_events(client, rest.handler_url) == set(REST_EVENTS)
+
+
+def test_the_bind_command_subscribes_every_handled_event_the_portal_offers(
+        rest: RestSetup) -> None:
+    runner = rest.app.test_cli_runner()
+    with rest.app.app_context():
+        client = client_for(current_portal())
+        before = bound_events(client, rest.handler_url)
+
+        refused = runner.invoke(args=["events", "bind", "--url", "ext.example.com"])
+        assert refused.exit_code == 2 and "--url" in refused.output
+        unknown = runner.invoke(args=["events", "bind", "--url", rest.handler_url,
+                                      "--event", "ONNOSUCHTHING"])
+        assert unknown.exit_code == 2 and "ONNOSUCHTHING" in unknown.output
+        assert bound_events(client, rest.handler_url) == before
+
+        result = runner.invoke(args=["events", "bind", "--url", rest.handler_url])
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.output)
+        assert {"ONUSERADD", "ONUSERUPDATE"} <= set(report["bound"])
+        assert set(report["already"]) == set(REST_EVENTS)
+        assert bound_events(client, rest.handler_url) == before | set(report["bound"])
+
+        again = json.loads(runner.invoke(
+            args=["events", "bind", "--url", rest.handler_url]).output)
+        assert again["bound"] == []
+
+        offline = json.loads(runner.invoke(
+            args=["events", "bind", "--offline", "--event", "ONCRMDEALUPDATE"]).output)
+        assert offline["bound"] == ["ONCRMDEALUPDATE"]
+        assert bound_events(client, "", offline=True) == {"ONCRMDEALUPDATE"}
 
 
 def test_the_deputy_gets_copies_of_a_lead_an_email_a_task_a_deadline_and_a_comment(
