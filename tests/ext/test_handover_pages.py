@@ -82,6 +82,9 @@ def test_an_admin_previews_confirms_and_reads_the_report(
     page = text(client, f"/handovers/{batch_id}")
     assert "given back" in page and f'<td class="restored">{deals}</td>' in page
     assert holders(demo_sim) == before
+    listed = text(client, "/handovers/").split('id="handovers"', 1)[1].split("</table>", 1)[0]
+    assert f'href="/handovers/{batch_id}"' in listed and "Алексей Фёдоров" in listed
+    assert f"<td>{deals + companies}</td>" in listed
 
 
 def test_a_head_of_another_department_is_refused(

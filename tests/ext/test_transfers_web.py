@@ -132,6 +132,8 @@ def test_a_dismissed_user_waits_then_is_transferred_from_the_pages(
             if t in ("deal", "company", "activity")} == {"deal": 0, "company": 0, "activity": 0}
     index = client.get("/transfers/").get_data(as_text=True)
     assert f'id="dismissal-{NIKITINA}"' not in index
+    listed = index.split('id="transfers"', 1)[1].split("</table>", 1)[0]
+    assert preview.headers["Location"].rsplit("/", 1)[1] in listed and "Ольга Никитина" in listed
 
 
 def test_the_form_shows_the_error_by_the_field(app: Flask, client: FlaskClient,
