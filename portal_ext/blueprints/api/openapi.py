@@ -8,6 +8,7 @@ routes to the API blueprint add their paths to ``EXTRA_PATHS`` and their schemas
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 API_VERSION = "1.0.0"
@@ -20,6 +21,26 @@ def _ref(name: str) -> dict[str, str]:
 def _error_response(description: str) -> dict[str, Any]:
     return {"description": description,
             "content": {"application/json": {"schema": _ref("Error")}}}
+
+
+def operation_maker(schema: str, input_schema: str, errors: dict[str, Any],
+                    id_param: dict[str, Any]) -> Callable[..., dict[str, Any]]:
+    """An operation builder for a resource's routes (handovers, transfers): each answers
+    ``schema``, may take ``input_schema`` as its body, and on a path with ``id_param``."""
+
+    def operation(op_id: str, summary: str, status: str, *, body: bool = False,
+                  path: bool = True) -> dict[str, Any]:
+        built: dict[str, Any] = {
+            "operationId": op_id, "summary": summary, "security": [{"bearerAuth": []}],
+            "parameters": [id_param] if path else [],
+            "responses": {status: {"description": "OK", "content": {"application/json": {
+                "schema": _ref(schema)}}}, **errors}}
+        if body:
+            built["requestBody"] = {"required": True, "content": {
+                "application/json": {"schema": _ref(input_schema)}}}
+        return built
+
+    return operation
 
 
 _ERRORS = {

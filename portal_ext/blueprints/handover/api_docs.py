@@ -71,17 +71,7 @@ _ERRORS = {
 _ID = {"name": "handover_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 
-def _op(op_id: str, summary: str, status: str, *, body: bool = False,
-        path: bool = True) -> dict[str, Any]:
-    operation: dict[str, Any] = {
-        "operationId": op_id, "summary": summary, "security": [{"bearerAuth": []}],
-        "parameters": [_ID] if path else [],
-        "responses": {status: {"description": "OK", "content": {"application/json": {
-            "schema": openapi._ref("Handover")}}}, **_ERRORS}}
-    if body:
-        operation["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": openapi._ref("HandoverInput")}}}
-    return operation
+_op = openapi.operation_maker("Handover", "HandoverInput", _ERRORS, _ID)
 
 
 PATHS: dict[str, Any] = {
