@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from simulator import db
 from simulator.crm_types import ENTITY_TYPES
@@ -112,15 +112,20 @@ def field_descriptions() -> dict[str, Any]:
     return out
 
 
+_BINDINGS = select(db.activity_bindings.c.owner_type_id, db.activity_bindings.c.owner_id).where(
+    db.activity_bindings.c.activity_id == bindparam("b_activity_id")).order_by(
+    db.activity_bindings.c.owner_type_id, db.activity_bindings.c.owner_id)
+
+
 def bindings_of(conn: Connection, activity_id: int) -> list[dict[str, int]]:
-    rows = conn.execute(select(db.activity_bindings).where(
-        db.activity_bindings.c.activity_id == activity_id)
-        .order_by(db.activity_bindings.c.owner_type_id, db.activity_bindings.c.owner_id)).all()
+    rows = conn.execute(_BINDINGS, {"b_activity_id": activity_id}).all()
     return [{"OWNER_TYPE_ID": r.owner_type_id, "OWNER_ID": r.owner_id} for r in rows]
 
 
-def to_api(ctx: Ctx, row: Any, names: list[str] | None = None) -> dict[str, Any]:
-    """The portal's shape (``crm.activity.get``); COMMUNICATIONS/BINDINGS only when named."""
+def to_api(ctx: Ctx, row: Any, names: list[str] | None = None, *,
+           bindings: list[dict[str, int]] | None = None) -> dict[str, Any]:
+    """The portal's shape (``crm.activity.get``); COMMUNICATIONS/BINDINGS only when named
+    (``bindings``: the activity's bindings when the caller has them already)."""
     data = row._mapping if hasattr(row, "_mapping") else row
     extra = dict(data.get("fields") or {})
     wanted = names if names is not None else standard_names()
@@ -135,7 +140,8 @@ def to_api(ctx: Ctx, row: Any, names: list[str] | None = None) -> dict[str, Any]
             out[name] = [dict(c) for c in extra.get("COMMUNICATIONS") or []]
         elif name == "BINDINGS":
             out[name] = [{k: str(v) for k, v in b.items()}
-                         for b in bindings_of(ctx.conn, data["id"])]
+                         for b in (bindings if bindings is not None
+                                   else bindings_of(ctx.conn, data["id"]))]
         elif name == "SETTINGS":
             out[name] = dict(value) if value else []
         elif kind == "datetime":
@@ -159,9 +165,12 @@ def _int(name: str, value: Any, allowed: tuple[int, ...] | None = None) -> int:
     return number
 
 
+_USER_EXISTS = select(db.users.c.id).where(db.users.c.id == bindparam("b_user_id"))
+
+
 def _user(ctx: Ctx, name: str, value: Any) -> int:
     user_id = _int(name, value)
-    found = ctx.conn.execute(select(db.users.c.id).where(db.users.c.id == user_id)).first()
+    found = ctx.conn.execute(_USER_EXISTS, {"b_user_id": user_id}).first()
     if found is None:
         raise SimError("", f"The field {name} refers to a user who does not exist: {user_id}",
                        400)

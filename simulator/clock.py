@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,16 @@ class Clock:
         if state["mode"] == "frozen":
             return datetime.fromisoformat(state["at"])
         return utcnow() + timedelta(seconds=float(state.get("offset", 0.0)))
+
+    def reader(self) -> Callable[[], datetime]:
+        """Portal time without touching the database: the state is read once, here (for code
+        that runs inside a transaction, such as a ``batch`` request's commands)."""
+        state = self._state()
+        if state["mode"] == "frozen":
+            at = datetime.fromisoformat(state["at"])
+            return lambda: at
+        offset = timedelta(seconds=float(state.get("offset", 0.0)))
+        return lambda: utcnow() + offset
 
     def describe(self) -> dict[str, Any]:
         state = self._state()

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
-from simulator import db
+from simulator import config_cache, db
 from simulator.crm_types import (
     CHAR_TYPES,
     DATE_TYPES,
@@ -76,7 +76,10 @@ class Schema:
 
     @classmethod
     def load(cls, conn: Connection, et: EntityType) -> Schema:
-        return cls(et, load_userfields(conn, et.uf_entity))
+        """The type's fields now (user fields from the configuration cache,
+        simulator.config_cache; a Schema is never changed once built)."""
+        return config_cache.lookup(conn, ("schema", et.id),
+                                   lambda: cls(et, load_userfields(conn, et.uf_entity)))
 
     def get(self, name: str) -> FieldDef | None:
         return self.defs.get(name.upper())
@@ -163,10 +166,12 @@ def record_to_row(et: EntityType, record: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
+_LOAD_RECORD = select(db.crm_items).where(db.crm_items.c.id == bindparam("b_item_id"),
+                                          db.crm_items.c.entity_type_id == bindparam("b_type"))
+
+
 def load_record(conn: Connection, et: EntityType, item_id: int) -> dict[str, Any] | None:
-    row = conn.execute(select(db.crm_items).where(db.crm_items.c.id == item_id,
-                                                  db.crm_items.c.entity_type_id == et.id)
-                       ).first()
+    row = conn.execute(_LOAD_RECORD, {"b_item_id": item_id, "b_type": et.id}).first()
     return None if row is None else row_to_record(et, row)
 
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from simulator import db
 from simulator.crm_categories import deal_category_exists
@@ -187,11 +187,14 @@ def _scalar(ctx: Ctx, d: FieldDef, uf: UserField | None, value: Any, check_refs:
     return str(value)
 
 
+_USER_EXISTS = select(db.users.c.id).where(db.users.c.id == bindparam("b_user_id"))
+
+
 def _check_reference(ctx: Ctx, name: str, kind: str, number: int) -> None:
     if kind in ("user", "employee"):
         if number == 0 and name != "ASSIGNED_BY_ID":
             return
-        found = ctx.conn.execute(select(db.users.c.id).where(db.users.c.id == number)).first()
+        found = ctx.conn.execute(_USER_EXISTS, {"b_user_id": number}).first()
         if found is None:
             raise FieldError(name, detail=f"The field {name} refers to a user who does not "
                                           f"exist: {number}")

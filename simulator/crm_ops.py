@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from simulator import db
 from simulator.activity_fields import FIELDS as ACTIVITY_FIELDS
@@ -96,8 +96,9 @@ def _stamp_new(ctx: Ctx, et: EntityType, record: dict[str, Any], user_id: int,
 
 
 def create_item(ctx: Ctx, et: EntityType | int | str, fields: Mapping[str, Any], *,
-                check_refs: bool = True) -> int:
-    """Add an item as the context's user; returns its id. Raises FieldError or Veto."""
+                check_refs: bool = True, notify: bool = True) -> int:
+    """Add an item as the context's user; returns its id. ``notify=False``: no "you are
+    responsible" notice (``params[REGISTER_SONET_EVENT]=N``). Raises FieldError or Veto."""
     et = _et(et)
     schema = Schema.load(ctx.conn, et)
     record = apply_input(ctx, schema, {}, fields, creating=True, check_refs=check_refs)
@@ -116,7 +117,8 @@ def create_item(ctx: Ctx, et: EntityType | int | str, fields: Mapping[str, Any],
         record["TITLE"] = title
     record["ID"] = item_id
     _emit(ctx, schema, "ADD", item_id, None, event_shape(ctx, schema, record))
-    _notify_assigned(ctx, et, item_id, None, record)
+    if notify:
+        _notify_assigned(ctx, et, item_id, None, record)
     return item_id
 
 
@@ -126,10 +128,15 @@ def _stored(et: EntityType, record: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
+_UPDATE_ITEM = db.crm_items.update().where(db.crm_items.c.id == bindparam("b_item_id"))
+
+
 def update_item(ctx: Ctx, et: EntityType | int | str, item_id: int,
-                fields: Mapping[str, Any], *, check_refs: bool = True) -> bool:
+                fields: Mapping[str, Any], *, check_refs: bool = True, notify: bool = True
+                ) -> bool:
     """Change an item as the context's user; False when the input changes nothing (then
-    nothing is written or published, as tasks and users do). Raises ItemNotFound, FieldError
+    nothing is written or published, as tasks and users do). ``notify=False``: no "you are
+    responsible" notice (``params[REGISTER_SONET_EVENT]=N``). Raises ItemNotFound, FieldError
     or Veto."""
     et = _et(et)
     current = load_record(ctx.conn, et, item_id)
@@ -137,7 +144,8 @@ def update_item(ctx: Ctx, et: EntityType | int | str, item_id: int,
         raise ItemNotFound(item_id)
     schema = Schema.load(ctx.conn, et)
     new = apply_input(ctx, schema, current, fields, creating=False, check_refs=check_refs)
-    if _stored(et, new) == _stored(et, current):
+    stored = _stored(et, current)
+    if _stored(et, new) == stored:
         return False
     new.update(MODIFY_BY_ID=ctx.user_id, DATE_MODIFY=ctx.now.replace(microsecond=0))
     stage = STAGE_FIELDS.get(et.id)
@@ -152,9 +160,13 @@ def update_item(ctx: Ctx, et: EntityType | int | str, item_id: int,
         row["title"] = DEFAULT_TITLES[et.id].format(id=item_id)
         new["TITLE"] = row["title"]
         after = event_shape(ctx, schema, new)
-    ctx.conn.execute(db.crm_items.update().where(db.crm_items.c.id == item_id).values(**row))
+    # Only the columns that changed (one statement shape per set of columns, compiled once).
+    changes = {column: value for column, value in row.items() if stored.get(column) != value}
+    if changes:
+        ctx.conn.execute(_UPDATE_ITEM, {"b_item_id": item_id, **changes})
     _emit(ctx, schema, "UPDATE", item_id, before, after)
-    _notify_assigned(ctx, et, item_id, current, new)
+    if notify:
+        _notify_assigned(ctx, et, item_id, current, new)
     return True
 
 

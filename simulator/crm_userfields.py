@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from simulator import db
+from simulator import config_cache, db
 from simulator.crm_types import FieldDef
 from simulator.errors import SimError
 from simulator.listing import parse_bool
@@ -197,6 +197,7 @@ def create_userfield(conn: Connection, uf_entity: str, fields: Mapping[str, Any]
     inserted = conn.execute(db.userfields.insert().values(**row)).inserted_primary_key
     assert inserted is not None
     new_id = int(inserted[0])
+    config_cache.changed(conn)
     created = get_userfield(conn, uf_entity, field_id=new_id)
     assert created is not None
     return created

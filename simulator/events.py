@@ -17,7 +17,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 import requests
 from sqlalchemy import select
 
-from simulator import db
+from simulator import config_cache, db
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -75,6 +75,32 @@ def flatten_form(data: Any, prefix: str = "") -> list[tuple[str, str]]:
 Subscriber = Callable[[SimEvent], None]
 
 
+@dataclass(frozen=True)
+class BoundHandlers:
+    """The handlers bound with ``event.bind``: online ones by event, and the events that have
+    an offline handler."""
+
+    online: Mapping[str, list[dict[str, Any]]]
+    offline: frozenset[str]
+
+
+def bound_handlers(conn: Connection) -> BoundHandlers:
+    """Every bound handler, from the configuration cache (simulator.config_cache)."""
+
+    def load() -> BoundHandlers:
+        online: dict[str, list[dict[str, Any]]] = {}
+        offline: set[str] = set()
+        rows = conn.execute(select(db.event_handlers).order_by(db.event_handlers.c.id))
+        for row in rows.mappings():
+            if row["event_type"] == "offline":
+                offline.add(row["event"])
+            elif row["event_type"] == "online":
+                online.setdefault(row["event"], []).append(dict(row))
+        return BoundHandlers(online, frozenset(offline))
+
+    return config_cache.lookup(conn, "event_handlers", load)
+
+
 class EventBus:
     def __init__(self, sim: Simulator) -> None:
         self._sim = sim
@@ -110,13 +136,7 @@ class EventBus:
     # -- after events ---------------------------------------------------------------------------
     def record_offline(self, conn: Connection, event: SimEvent) -> None:
         """Keep the latest state per object for handlers bound as offline (same transaction)."""
-        bound = conn.execute(
-            select(db.event_handlers.c.id).where(
-                db.event_handlers.c.event == event.name,
-                db.event_handlers.c.event_type == "offline",
-            )
-        ).first()
-        if bound is None:
+        if event.name not in bound_handlers(conn).offline:
             return
         key = f"{event.entity_type or ''}:{event.entity_id or event.data.get('FIELDS', {})}"
         table = db.offline_events
@@ -135,32 +155,26 @@ class EventBus:
             conn.execute(table.insert().values(event_name=event.name, object_key=key,
                                                event_additional={}, **values))
 
-    def publish(self, events: list[SimEvent]) -> None:
-        """Called after the change committed."""
+    def publish(self, events: list[SimEvent],
+                online: Mapping[str, list[dict[str, Any]]] | None = None) -> None:
+        """Called after the change committed. ``online``: the bound online handlers as the
+        change's transaction saw them (read here when not given)."""
         if not events:
             return
-        handlers = self._online_handlers({e.name for e in events})
+        if online is None:
+            online = self._online_handlers()
         for event in events:
             for fn in list(self._after):
                 try:
                     fn(event)
                 except Exception:  # a subscriber's failure must not undo the portal's change
                     log.exception("after-event subscriber failed on %s", event.name)
-            for handler in handlers.get(event.name, []):
+            for handler in online.get(event.name, ()):
                 self._enqueue(handler, event)
 
-    def _online_handlers(self, names: set[str]) -> dict[str, list[dict[str, Any]]]:
+    def _online_handlers(self) -> Mapping[str, list[dict[str, Any]]]:
         with self._sim.engine.connect() as conn:
-            rows = conn.execute(
-                select(db.event_handlers).where(
-                    db.event_handlers.c.event.in_(names),
-                    db.event_handlers.c.event_type == "online",
-                )
-            ).mappings().all()
-        found: dict[str, list[dict[str, Any]]] = {}
-        for row in rows:
-            found.setdefault(row["event"], []).append(dict(row))
-        return found
+            return bound_handlers(conn).online
 
     def _enqueue(self, handler: dict[str, Any], event: SimEvent) -> None:
         payload = {

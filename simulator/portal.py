@@ -12,17 +12,19 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import create_engine, delete, event, select
 from sqlalchemy.engine import Connection, Engine
 
-from simulator import db
+from simulator import config_cache, db
 from simulator.clock import Clock
 from simulator.errors import SimError, Veto, method_not_found
-from simulator.events import EventBus, SimEvent
+from simulator.events import EventBus, SimEvent, bound_handlers
 from simulator.params import Params
 from simulator.registry import METHODS, Page
 from simulator.timefmt import DEFAULT_TIMEZONE, parse_portal_datetime, to_portal_iso, zone
@@ -100,8 +102,9 @@ class Ctx:
         if data is None:
             data = {"FIELDS": {"ID": str(entity_id)}} if entity_id is not None else {}
         return SimEvent(
-            name=name.upper(), data=data, ts=int(self.now.timestamp()), actor_id=self.user_id,
-            entity_type=entity_type, entity_id=entity_id, before=before, after=after,
+            name=name.upper(), data=data, ts=int(self.now.replace(tzinfo=UTC).timestamp()),
+            actor_id=self.user_id, entity_type=entity_type, entity_id=entity_id, before=before,
+            after=after,
         )
 
     def notify(self, user_id: int, message: str, **kwargs: Any) -> int | None:
@@ -225,33 +228,49 @@ class Simulator:
         if spec is None:
             raise method_not_found(method)
         args = params if isinstance(params, Params) else Params(params or {})
-        events: list[SimEvent] = []
-        try:
+        online: Any = None
+        if spec.transactional:
             # Portal time and zone are read before the transaction opens (never inside it).
             now, portal_zone = self.clock.now(), self.tz
-            if spec.transactional:
-                with self._locked(), self.engine.begin() as conn:
-                    ctx = Ctx(self, conn, user_id, name, now, zone=portal_zone)
-                    self._check_admin(spec, ctx)
-                    value = spec.handler(ctx, args)
-                    events = ctx.events
-            else:
-                # ``batch`` runs each of its commands through ``call`` on its own.
-                ctx = Ctx(self, None, user_id, name, now,  # type: ignore[arg-type]
-                          zone=portal_zone)
-                value = spec.handler(ctx, args)
+            with self._locked(), self.engine.begin() as conn:
+                ctx = Ctx(self, conn, user_id, name, now, zone=portal_zone)
+                value = self._run(spec, ctx, args)
+                if ctx.events:
+                    online = bound_handlers(conn).online
+            self.bus.publish(ctx.events, online)
+        else:
+            # ``batch`` runs its commands through ``commands()``.
+            ctx = Ctx(self, None, user_id, name, self.clock.now(),  # type: ignore[arg-type]
+                      zone=self.tz)
+            value = self._run(spec, ctx, args)
+        return _envelope(value)
+
+    def _run(self, spec: Any, ctx: Ctx, args: Params) -> Any:
+        try:
+            self._check_admin(spec, ctx)
+            return spec.handler(ctx, args)
         except Veto as veto:
-            code = "" if name.startswith(_OLD_CRM_PREFIXES) else "ERROR_CORE"
+            code = "" if ctx.method.startswith(_OLD_CRM_PREFIXES) else "ERROR_CORE"
             raise SimError(code, veto.message, 400) from veto
-        self.bus.publish(events)
-        if isinstance(value, Page):
-            envelope: dict[str, Any] = {"result": value.result}
-            if value.next is not None:
-                envelope["next"] = value.next
-            if value.total is not None:
-                envelope["total"] = value.total
-            return envelope
-        return {"result": value}
+
+    @contextmanager
+    def commands(self, user_id: int = 1) -> Iterator[CommandRunner]:
+        """Run several calls in ONE write transaction (``batch``): each call in its own
+        savepoint, so one that fails leaves nothing of itself while the others stand; the
+        events of the calls that succeeded are published once everything has committed."""
+        clock, portal_zone = self.clock.reader(), self.tz
+        runner: CommandRunner | None = None
+        with self._locked(), self.engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                # The sqlite3 driver opens its transaction at the first write only; the first
+                # SAVEPOINT would otherwise become the transaction, committed at its release.
+                raw: Any = conn.connection.dbapi_connection
+                if not raw.in_transaction:
+                    conn.exec_driver_sql("BEGIN")
+            runner = CommandRunner(self, conn, user_id, clock, portal_zone)
+            yield runner
+            online = bound_handlers(conn).online if runner.events else None
+        self.bus.publish(runner.events, online)
 
     def _check_admin(self, spec: Any, ctx: Ctx) -> None:
         if spec.admin_only:
@@ -287,6 +306,7 @@ class Simulator:
                            if t is not db.settings and t is not db.apps]
                 db.metadata.drop_all(conn, tables=emptied)
                 db.metadata.create_all(conn, tables=emptied)
+            config_cache.changed(conn)
         self.clock.invalidate()
 
     def seed(self, fixture: str | None = "demo", **generator: Any) -> dict[str, Any]:
@@ -296,6 +316,55 @@ class Simulator:
         summary = seed_portal(self, fixture=fixture, **generator)
         self.apply_webhook_token()
         return summary
+
+
+def _envelope(value: Any) -> dict[str, Any]:
+    if isinstance(value, Page):
+        envelope: dict[str, Any] = {"result": value.result}
+        if value.next is not None:
+            envelope["next"] = value.next
+        if value.total is not None:
+            envelope["total"] = value.total
+        return envelope
+    return {"result": value}
+
+
+class CommandRunner:
+    """Calls inside :meth:`Simulator.commands`' transaction."""
+
+    def __init__(self, sim: Simulator, conn: Connection, user_id: int,
+                 clock: Callable[[], datetime], zone: tzinfo) -> None:
+        self.sim = sim
+        self.conn = conn
+        self.user_id = user_id
+        self.clock = clock
+        self.zone = zone
+        self.events: list[SimEvent] = []
+
+    def call(self, method: str, params: dict[str, Any] | Params | None = None
+             ) -> dict[str, Any]:
+        """Like :meth:`Simulator.call`; raises SimError, and then nothing of this call stays."""
+        name = method.strip().lower().removesuffix(".json")
+        spec = METHODS.get(name)
+        if spec is None:
+            raise method_not_found(method)
+        if not spec.transactional:
+            raise SimError("ERROR_BATCH_METHOD_NOT_ALLOWED",
+                           "Method is not allowed for batch usage", 405)
+        args = params if isinstance(params, Params) else Params(params or {})
+        ctx = Ctx(self.sim, self.conn, self.user_id, name, self.clock(), zone=self.zone)
+        # A savepoint per call, in plain SQL (SQLAlchemy's nested transactions cost several
+        # times as much for what is the hot path of bulk writes).
+        self.conn.exec_driver_sql("SAVEPOINT sim_command")
+        try:
+            value = self.sim._run(spec, ctx, args)
+        except BaseException:
+            self.conn.exec_driver_sql("ROLLBACK TO SAVEPOINT sim_command")
+            self.conn.exec_driver_sql("RELEASE SAVEPOINT sim_command")
+            raise
+        self.conn.exec_driver_sql("RELEASE SAVEPOINT sim_command")
+        self.events.extend(ctx.events)
+        return _envelope(value)
 
 
 class _NullLock:

@@ -157,10 +157,11 @@ class PortalLimits:
         if not self.bucket.admit():
             raise query_limit_exceeded()
 
-    def check_operating(self, method: str) -> None:
+    def check_operating(self, method: str, config: dict[str, Any] | None = None) -> None:
         """429 ``OPERATION_TIME_LIMIT`` when ``method`` used up its operating time (a ``batch``
-        command is checked against its own method, limits.md)."""
-        config = self.config()
+        command is checked against its own method, limits.md). ``config``: the settings
+        already read (a ``batch`` reads them once, before its transaction)."""
+        config = self.config() if config is None else config
         if config["enabled"]:
             self._check_operating(config, method)
 

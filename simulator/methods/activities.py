@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, delete, exists, or_, select
+from sqlalchemy import and_, bindparam, delete, exists, or_, select
 
 from simulator import db
 from simulator.activity_fields import (
@@ -72,8 +72,12 @@ def _id(params: Params) -> int:
     return value
 
 
+_LOAD = select(A).where(A.c.id == bindparam("b_activity_id"))
+_UPDATE = A.update().where(A.c.id == bindparam("b_activity_id"))
+
+
 def _load(ctx: Ctx, activity_id: int) -> Any:
-    return ctx.conn.execute(select(A).where(A.c.id == activity_id)).first()
+    return ctx.conn.execute(_LOAD, {"b_activity_id": activity_id}).first()
 
 
 def _full(ctx: Ctx, activity_id: int) -> dict[str, Any]:
@@ -87,8 +91,12 @@ def _wanted_bindings(values: dict[str, Any]) -> list[tuple[int, int]]:
     return list(dict.fromkeys(pairs))
 
 
-def _add_bindings(ctx: Ctx, activity_id: int, pairs: list[tuple[int, int]]) -> None:
-    have = {(b["OWNER_TYPE_ID"], b["OWNER_ID"]) for b in bindings_of(ctx.conn, activity_id)}
+def _add_bindings(ctx: Ctx, activity_id: int, pairs: list[tuple[int, int]],
+                  have: set[tuple[int, int]] | None = None) -> None:
+    if have is None:
+        have = {(b["OWNER_TYPE_ID"], b["OWNER_ID"]) for b in bindings_of(ctx.conn, activity_id)}
+    else:
+        have = set(have)
     for type_id, item_id in pairs:
         if (type_id, item_id) not in have:
             ctx.conn.execute(B.insert().values(activity_id=activity_id, owner_type_id=type_id,
@@ -155,18 +163,25 @@ def activity_update(ctx: Ctx, params: Params) -> bool:
     check_activity(ctx, row, change=True)
     stored = {k: v for k, v in row._mapping.items() if k != "id"}
     values = apply_input(ctx, dict(row._mapping), params.dict("fields"))
-    have = {(b["OWNER_TYPE_ID"], b["OWNER_ID"]) for b in bindings_of(ctx.conn, activity_id)}
+    bindings = bindings_of(ctx.conn, activity_id)
+    have = {(b["OWNER_TYPE_ID"], b["OWNER_ID"]) for b in bindings}
+    wanted = _wanted_bindings(values)
     if all(values[k] == stored[k] for k in stored if k not in _STAMPS) \
-            and set(_wanted_bindings(values)) <= have:
+            and set(wanted) <= have:
         return True  # nothing changes: no events, LAST_UPDATED stays
-    before = to_api(ctx, row, ALL_NAMES)
-    after = to_api(ctx, {**values, "id": activity_id}, ALL_NAMES)
+    before = to_api(ctx, row, ALL_NAMES, bindings=bindings)
+    pairs = sorted(have | set(wanted))
+    after_bindings = [{"OWNER_TYPE_ID": t, "OWNER_ID": i} for t, i in pairs]
+    after = to_api(ctx, {**values, "id": activity_id}, ALL_NAMES, bindings=after_bindings)
     ctx.before("ONBEFORECRMACTIVITYUPDATE", entity_type="ACTIVITY", entity_id=activity_id,
                before=before, after=after)
-    ctx.conn.execute(A.update().where(A.c.id == activity_id).values(**values))
-    _add_bindings(ctx, activity_id, _wanted_bindings(values))
+    # Only the columns that changed (one statement shape per set of columns, compiled once).
+    changes = {k: v for k, v in values.items() if k in stored and v != stored[k]}
+    if changes:
+        ctx.conn.execute(_UPDATE, {"b_activity_id": activity_id, **changes})
+    _add_bindings(ctx, activity_id, wanted, have)
     ctx.emit("ONCRMACTIVITYUPDATE", entity_type="ACTIVITY", entity_id=activity_id,
-             before=before, after=_full(ctx, activity_id))
+             before=before, after=after)
     return True
 
 

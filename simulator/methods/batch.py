@@ -12,8 +12,10 @@
   is exactly one reference takes the referenced value as it is (a list stays a list); a
   reference inside longer text is replaced only by a scalar. A reference that does not resolve
   stays as written (the portal substitutes the deepest value it found; no client relies on it).
-- Each command runs through ``sim.call`` as the calling user, in its own transaction, so an
-  error in one leaves the earlier ones done.
+- The commands run as the calling user in ONE transaction (``Simulator.commands``), each in
+  its own savepoint: a command that fails leaves nothing of itself, the others stand (the
+  earlier ones and, without ``halt``, the later ones). Events are published once the whole
+  request has committed, in the commands' order.
 - Over HTTP each command is checked against, and counted in, its own method's operating time
   (limits.md): a method over its limit fails that command with ``OPERATION_TIME_LIMIT`` in
   ``result_error`` while the others run. The outer ``batch`` is not counted.
@@ -26,6 +28,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from simulator import phpquery
@@ -135,41 +138,47 @@ def batch(ctx: Ctx, params: Params) -> dict[str, Any]:
     limits = limits_for(sim)
     meter = limits.operating
     over_http = OVER_HTTP.get()  # in-process batches are neither limited nor counted
+    config = limits.config() if over_http else None
     sections: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
+    timings: list[tuple[str, datetime, float, str]] = []
 
-    for key, command in commands:
-        name, query = _method_name(command)
-        folded = name.lower().removesuffix(".json")
-        started_at = sim.clock.now()
-        began = time.perf_counter()
-        try:
-            if folded == "batch":
-                raise SimError("ERROR_BATCH_METHOD_NOT_ALLOWED",
-                               "Method is not allowed for batch usage", 405)
+    with sim.commands(ctx.user_id) as runner:
+        for key, command in commands:
+            name, query = _method_name(command)
+            folded = name.lower().removesuffix(".json")
+            started_at = runner.clock()
+            began = time.perf_counter()
+            try:
+                if folded == "batch":
+                    raise SimError("ERROR_BATCH_METHOD_NOT_ALLOWED",
+                                   "Method is not allowed for batch usage", 405)
+                if config is not None:
+                    limits.check_operating(folded, config)
+                args = {k: v for k, v in phpquery.parse(query).items() if not k.startswith("__")}
+                envelope = runner.call(name, _substitute(args, sections))
+            except SimError as error:
+                sections["error"][key] = error.as_dict()
+                if halt:
+                    break
+                continue
+            except Exception:
+                log.exception("batch command %s (%s) failed", key, name)
+                sections["error"][key] = {"error": "INTERNAL_SERVER_ERROR",
+                                          "error_description": "Internal server error"}
+                if halt:
+                    break
+                continue
+            elapsed = time.perf_counter() - began
             if over_http:
-                limits.check_operating(folded)
-            args = {k: v for k, v in phpquery.parse(query).items() if not k.startswith("__")}
-            envelope = sim.call(name, _substitute(args, sections), user_id=ctx.user_id)
-        except SimError as error:
-            sections["error"][key] = error.as_dict()
-            if halt:
-                break
-            continue
-        except Exception:
-            log.exception("batch command %s (%s) failed", key, name)
-            sections["error"][key] = {"error": "INTERNAL_SERVER_ERROR",
-                                      "error_description": "Internal server error"}
-            if halt:
-                break
-            continue
-        elapsed = time.perf_counter() - began
-        if over_http:
-            meter.record(folded, elapsed)
-        sections["result"][key] = envelope.get("result")
-        if "total" in envelope:
-            sections["total"][key] = envelope["total"]
-        if "next" in envelope:
-            sections["next"][key] = envelope["next"]
+                meter.record(folded, elapsed)
+            sections["result"][key] = envelope.get("result")
+            if "total" in envelope:
+                sections["total"][key] = envelope["total"]
+            if "next" in envelope:
+                sections["next"][key] = envelope["next"]
+            timings.append((key, started_at, elapsed, folded))
+
+    for key, started_at, elapsed, folded in timings:
         sections["time"][key] = time_figures(sim, started_at, duration=elapsed,
                                              processing=elapsed, operating=meter.total(folded))
 

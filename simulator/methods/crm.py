@@ -12,7 +12,7 @@ are in :mod:`simulator.methods.crm_item`; both read and write the same rows thro
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -88,9 +88,20 @@ def _get(ctx: Ctx, params: Params, et: EntityType) -> dict[str, Any]:
     return to_old_api(ctx, Schema.load(ctx.conn, et), record)
 
 
+def _register_sonet_event(params: Params) -> bool:
+    """``params[REGISTER_SONET_EVENT]``: N (also false, 0) leaves the change out of the live
+    feed and its notices; anything else, or nothing, registers it."""
+    options = params.get("params")
+    value = None
+    if isinstance(options, Mapping):
+        value = {str(k).upper(): v for k, v in options.items()}.get("REGISTER_SONET_EVENT")
+    return str(value if value is not None else "Y").strip().upper() not in ("N", "FALSE", "0")
+
+
 def _add(ctx: Ctx, params: Params, et: EntityType) -> int:
     try:
-        return create_item(ctx, et, params.dict("fields"))
+        return create_item(ctx, et, params.dict("fields"),
+                           notify=_register_sonet_event(params))
     except FieldError as error:
         raise error.old_error() from None
 
@@ -99,7 +110,8 @@ def _update(ctx: Ctx, params: Params, et: EntityType) -> bool:
     item_id = _id(params)
     check_item(ctx, et.id, item_id, change=True, denied=old_api_denied())
     try:
-        update_item(ctx, et, item_id, params.dict("fields"))
+        update_item(ctx, et, item_id, params.dict("fields"),
+                    notify=_register_sonet_event(params))
     except ItemNotFound:
         raise not_found() from None
     except FieldError as error:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, false, select
 
-from simulator import db
+from simulator import config_cache, db
 from simulator.errors import SimError
 from simulator.listing import apply_filter, apply_order, paginate, parse_bool
 from simulator.methods.directory import is_admin
@@ -111,6 +111,7 @@ def event_bind(ctx: Ctx, params: Params) -> Any:
     ctx.conn.execute(H.insert().values(event=name, handler=handler, auth_type=auth_type,
                                        event_type=kind,
                                        application_token=ctx.sim.application_token))
+    config_cache.changed(ctx.conn)
     return True
 
 
@@ -127,7 +128,10 @@ def event_unbind(ctx: Ctx, params: Params) -> Any:
         stmt = stmt.where(H.c.handler == handler)
     if "auth_type" in params:
         stmt = stmt.where(H.c.auth_type == (_auth_type(params) or 0))
-    return {"count": int(ctx.conn.execute(stmt).rowcount or 0)}
+    count = int(ctx.conn.execute(stmt).rowcount or 0)
+    if count:
+        config_cache.changed(ctx.conn)
+    return {"count": count}
 
 
 @method("event.get")
