@@ -17,6 +17,22 @@ Before-event handlers run synchronously while the portal is about to change some
     @before("ONTASKUPDATE")
     def guard(event: PortalEvent, *, portal, now) -> None: raise Veto("...")
 
+Batch handlers take every event of a processed batch at once (consecutive rows of the same
+name), so a handler can do set-based work (one query, one insert) for all of them::
+
+    @handles_batch("ONIMNOTIFYADD")
+    def fan_out_all(events: list[PortalEvent], *, portal, client, now) -> None: ...
+
+The same rules apply (write through ``db.session``, no commit, idempotent portal calls); an
+exception makes every event of the batch be processed again one at a time.
+
+An event may be recognised as not worth storing at all (the extension's own echo):
+
+    @ignores("ONIMNOTIFYADD")
+    def own_copy(event: PortalEvent) -> bool: ...
+
+A true answer drops the event at intake, before it is stored, whatever way it came.
+
 A package with handlers lists its module in ``HANDLER_MODULES``.
 """
 
@@ -34,6 +50,8 @@ HANDLER_MODULES: list[str] = ["portal_ext.directory.handlers", "portal_ext.absen
 
 _AFTER: dict[str, list[Callable[..., Any]]] = {}
 _BEFORE: dict[str, list[Callable[..., Any]]] = {}
+_BATCH: dict[str, list[Callable[..., Any]]] = {}
+_IGNORES: dict[str, list[Callable[..., Any]]] = {}
 
 
 class Veto(Exception):
@@ -69,8 +87,32 @@ def before(*names: str) -> Callable[[F], F]:
     return _register(_BEFORE, names)
 
 
+def handles_batch(*names: str) -> Callable[[F], F]:
+    """Register an after-event handler taking a list of events of the names ``names``."""
+    return _register(_BATCH, names)
+
+
+def ignores(*names: str) -> Callable[[F], F]:
+    """Register a predicate ``fn(event) -> bool``: true drops the event at intake."""
+    return _register(_IGNORES, names)
+
+
 def handlers_for(name: str) -> list[Callable[..., Any]]:
     return list(_AFTER.get(name.upper(), []))
+
+
+def batch_handlers_for(name: str) -> list[Callable[..., Any]]:
+    return list(_BATCH.get(name.upper(), []))
+
+
+def per_event_names() -> set[str]:
+    """Events with at least one per-event handler (processed one row per transaction)."""
+    return {name for name, registered in _AFTER.items() if registered}
+
+
+def is_ignored(event: Any) -> bool:
+    """Whether a predicate registered with :func:`ignores` drops ``event`` (a PortalEvent)."""
+    return any(predicate(event) for predicate in _IGNORES.get(event.name.upper(), ()))
 
 
 def before_handlers_for(name: str) -> list[Callable[..., Any]]:
@@ -78,7 +120,7 @@ def before_handlers_for(name: str) -> list[Callable[..., Any]]:
 
 
 def handled_events() -> set[str]:
-    return set(_AFTER)
+    return set(_AFTER) | set(_BATCH)
 
 
 def load_handler_modules() -> None:

@@ -1,11 +1,19 @@
 """Processing inbox rows: claim, run the handlers, mark done, in a way that survives crashes.
 
-1. Claim: ``UPDATE ... SET state='processing' WHERE id=? AND state='pending'`` (committed).
-   Only one worker wins; a redelivered task finds the row taken or done and does nothing.
-2. Run the handlers and mark the row done in **one** transaction, guarded by the claim token:
-   if the lease was taken back meanwhile (reconcile), nothing of this attempt is kept.
-3. On an exception: roll back the handlers' effects, then back to pending with a backoff delay,
-   or ``failed`` after EVENT_MAX_ATTEMPTS.
+1. Claim: ``UPDATE ... SET state='processing', claim_token=? WHERE state='pending' AND id IN
+   (...)`` (committed): the job's own row and, with it, up to ``BATCH_SIZE`` other due rows of
+   the portal whose events have only batch handlers or none (``handlers.handles_batch``; on
+   PostgreSQL ``FOR UPDATE SKIP LOCKED`` keeps concurrent workers apart). Only one worker
+   wins a row; a redelivered task finds its row taken or done and does nothing (one read).
+   Rows with per-event handlers are claimed only by their own job, so workers share them.
+2. Run the handlers and mark the rows done in **one** transaction per slice, guarded by the
+   claim token: a slice is a run of rows of one event name with batch handlers (each called
+   once with all of them; rows without handlers ride along), or one row with per-event
+   handlers. If the lease was taken back meanwhile (reconcile), nothing of this attempt is
+   kept. The lease of the rows still waiting is renewed with each slice's commit.
+3. On an exception: roll back the slice's effects. A slice of several rows is then processed
+   again one row at a time, so one bad event does not hold the others back; a single row goes
+   back to pending with a backoff delay, or ``failed`` after EVENT_MAX_ATTEMPTS.
 4. ``reconcile_events`` (periodic) re-queues rows whose worker died (processing past the lease),
    rows whose retry time came, and rows whose queued task was lost.
 """
@@ -13,24 +21,28 @@
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, or_, select, update
 
 from portal_ext import jobs
-from portal_ext.events.handlers import handlers_for
+from portal_ext.events.handlers import batch_handlers_for, handlers_for, per_event_names
 from portal_ext.events.models import DONE, FAILED, PENDING, PROCESSING, InboxEvent
 from portal_ext.events.portal_event import PortalEvent
 from portal_ext.extensions import db
+from portal_ext.portal.client import PortalClient
 from portal_ext.portal.models import Portal
 from portal_ext.portal.registration import client_for, utcnow
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 600.0
 RECONCILE_BATCH = 500
+BATCH_SIZE = 200  # rows one job claims at most
 
 
 def _update(*where: Any, **values: Any) -> int:
@@ -39,43 +51,245 @@ def _update(*where: Any, **values: Any) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def _due(now: datetime) -> Any:
+    return and_(InboxEvent.state == PENDING,
+                or_(InboxEvent.next_attempt_at.is_(None), InboxEvent.next_attempt_at <= now))
+
+
 @jobs.job
 def process_event(inbox_id: int) -> str:
-    """Process one inbox row; returns done, retry, failed, lost or skipped (not claimable)."""
+    """Process one inbox row (and the batchable rows due with it); returns the row's outcome:
+    done, retry, failed, lost or skipped (not claimable)."""
+    return process_batch(inbox_id).get(inbox_id, "skipped")
+
+
+def process_batch(inbox_id: int, *, size: int = BATCH_SIZE) -> dict[int, str]:
+    """Claim ``inbox_id`` with up to ``size - 1`` batchable due rows and process them; returns
+    the outcome of every row claimed (nothing when ``inbox_id`` is not claimable)."""
     now = utcnow()
+    head = db.session.execute(select(InboxEvent.portal_id).where(
+        InboxEvent.id == inbox_id, _due(now))).first()
+    if head is None:
+        db.session.rollback()  # ends the read: nothing of it is kept
+        return {}
+    return _claim_and_process(int(head.portal_id), now=now, head=inbox_id, size=size)
+
+
+@jobs.job
+def process_due(portal_id: int) -> dict[str, int]:
+    """Process up to ``BATCH_SIZE`` of the portal's due batchable rows (queued once for many
+    new rows, see :func:`queue_processing`); a full batch queues the next one behind the jobs
+    already waiting (a drain, say). Returns counts by outcome."""
+    from flask import current_app
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    _unmark(app, portal_id)
+    outcomes = _claim_and_process(portal_id, now=utcnow(), head=None, size=BATCH_SIZE)
+    if len(outcomes) >= BATCH_SIZE and _mark(app, portal_id):
+        jobs.enqueue(process_due, portal_id)
+    counts: dict[str, int] = {}
+    for outcome in outcomes.values():
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+def _claim_and_process(portal_id: int, *, now: datetime, head: int | None, size: int
+                       ) -> dict[int, str]:
     token = uuid.uuid4().hex
-    claimed = _update(InboxEvent.id == inbox_id, InboxEvent.state == PENDING,
-                      or_(InboxEvent.next_attempt_at.is_(None),
-                          InboxEvent.next_attempt_at <= now),
-                      state=PROCESSING, claim_token=token, claimed_at=now,
-                      attempts=InboxEvent.attempts + 1)
+    due = and_(InboxEvent.portal_id == portal_id, _due(now))
+    batchable: Any = InboxEvent.event_name.not_in(sorted(per_event_names()))
+    order: list[Any] = [InboxEvent.id]
+    if head is not None:
+        batchable = or_(InboxEvent.id == head, batchable)
+        order.insert(0, case((InboxEvent.id == head, 0), else_=1))
+    ids = (select(InboxEvent.id).where(due, batchable).order_by(*order).limit(size)
+           .with_for_update(skip_locked=True))
+    claimed = _update(InboxEvent.id.in_(ids.scalar_subquery()), due, state=PROCESSING,
+                      claim_token=token, claimed_at=now, attempts=InboxEvent.attempts + 1)
     db.session.commit()
     if not claimed:
-        return "skipped"
-    row = db.session.get(InboxEvent, inbox_id)
-    portal = db.session.get(Portal, row.portal_id) if row is not None else None
-    if row is None or portal is None:
-        return "skipped"
-    event = PortalEvent.from_inbox(row)
-    try:
-        with db.session.no_autoflush:
+        return {}
+    rows = list(db.session.scalars(select(InboxEvent).where(InboxEvent.claim_token == token)
+                                   .order_by(InboxEvent.id)))
+    portal = db.session.get(Portal, portal_id)
+    if not rows or portal is None:
+        return {}
+    events = [PortalEvent.from_inbox(row) for row in rows]
+    work = _Work(token=token, portal=portal, client=client_for(portal), now=now)
+    outcomes: dict[int, str] = {}
+    start = 0
+    while start < len(events):
+        chunk = _slice(events, start)
+        start += len(chunk)
+        outcomes.update(_process_slice(work, chunk, rest=[e.inbox_id for e in events[start:]]))
+    return outcomes
+
+
+# -- queueing -----------------------------------------------------------------------------------
+def queue_processing(inbox_id: int, *, event_name: str, portal_id: int) -> None:
+    """Queue the processing of a row just stored (and committed). A row with per-event handlers
+    gets its own job; the others share one :func:`process_due` per portal while it waits in
+    the queue (it claims everything due when it starts), so a burst of events costs a few jobs,
+    not one per event. The inline runner processes each row at once."""
+    from flask import current_app as app
+
+    flask_app = app._get_current_object()  # type: ignore[attr-defined]
+    if event_name.upper() in per_event_names() or isinstance(jobs.runner_for(flask_app),
+                                                             jobs.InlineRunner):
+        jobs.enqueue(process_event, inbox_id)
+    elif _mark(flask_app, portal_id):
+        jobs.enqueue(process_due, portal_id)
+
+
+_QUEUED = "portal_ext.events.processing.queued"
+REDIS_KEY = "portal_ext:inbox:{portal_id}"
+REDIS_EXPIRY_MS = 5000  # a lost job's mark expires; the reconcile tick takes what it left
+
+
+def _queue_state(app: Any) -> dict[str, Any]:
+    state: dict[str, Any] = app.extensions.setdefault(
+        _QUEUED, {"portals": set(), "lock": threading.Lock(), "redis": None})
+    return state
+
+
+def _redis(app: Any) -> Any:
+    state = _queue_state(app)
+    if state["redis"] is None:
+        try:
+            import redis
+
+            state["redis"] = redis.Redis.from_url(app.config["CELERY_BROKER_URL"])
+        except Exception as exc:
+            log.warning("inbox queue: no Redis (%s); a job per event", exc)
+            return None
+    return state["redis"]
+
+
+def _mark(app: Any, portal_id: int) -> bool:
+    """Note that a process_due job is queued; False when one already waits."""
+    if app.config.get("TASK_RUNNER") == "celery":
+        client = _redis(app)
+        if client is None:
+            return True
+        try:
+            return bool(client.set(REDIS_KEY.format(portal_id=portal_id), "1", nx=True,
+                                   px=REDIS_EXPIRY_MS))
+        except Exception as exc:
+            log.warning("inbox queue: %s", exc)
+            return True
+    state = _queue_state(app)
+    with state["lock"]:
+        if portal_id in state["portals"]:
+            return False
+        state["portals"].add(portal_id)
+        return True
+
+
+def _unmark(app: Any, portal_id: int) -> None:
+    """Called as process_due starts, before it claims: rows stored from now on queue another."""
+    if app.config.get("TASK_RUNNER") == "celery":
+        client = _redis(app)
+        if client is not None:
+            try:
+                client.delete(REDIS_KEY.format(portal_id=portal_id))
+            except Exception as exc:
+                log.warning("inbox queue: %s", exc)
+        return
+    state = _queue_state(app)
+    with state["lock"]:
+        state["portals"].discard(portal_id)
+
+
+@dataclass(frozen=True)
+class _Work:
+    token: str
+    portal: Portal
+    client: PortalClient
+    now: datetime
+
+
+def _slice(events: list[PortalEvent], start: int) -> list[PortalEvent]:
+    """The rows processed in one transaction from ``start``: a run of one batch-handled event
+    name (handler-less rows anywhere in it), or one row with per-event handlers."""
+    name: str | None = None
+    end = start
+    while end < len(events):
+        event = events[end]
+        per_event, batch = handlers_for(event.name), batch_handlers_for(event.name)
+        if per_event:
+            if end == start:
+                end += 1
+            break
+        if batch:
+            if name is None:
+                name = event.name
+            elif event.name != name:
+                break
+        end += 1
+    return events[start:end]
+
+
+def _run(events: list[PortalEvent], work: _Work) -> None:
+    with db.session.no_autoflush:
+        name = next((e.name for e in events if batch_handlers_for(e.name)), None)
+        if name is not None:
+            group = [e for e in events if e.name == name]
+            for batch_handler in batch_handlers_for(name):
+                batch_handler(group, portal=work.portal, client=work.client, now=work.now)
+        for event in events:
             for handler in handlers_for(event.name):
-                handler(event, portal=portal, client=client_for(portal), now=now)
-        finished = _update(InboxEvent.id == inbox_id, InboxEvent.state == PROCESSING,
-                           InboxEvent.claim_token == token,
+                handler(event, portal=work.portal, client=work.client, now=work.now)
+
+
+def _process_slice(work: _Work, events: list[PortalEvent], *, rest: list[Any]
+                   ) -> dict[int, str]:
+    ids = [int(e.inbox_id or 0) for e in events]
+    try:
+        _run(events, work)
+        finished = _update(InboxEvent.id.in_(ids), InboxEvent.state == PROCESSING,
+                           InboxEvent.claim_token == work.token,
                            state=DONE, processed_at=utcnow(), error=None, claim_token=None,
                            next_attempt_at=None)
-        if finished != 1:
-            # Our lease was taken back (we were presumed dead): keep nothing of this attempt.
+        if finished != len(ids):
+            # A lease was taken back (we were presumed dead): keep nothing of this attempt.
             db.session.rollback()
-            log.warning("inbox %s: lease lost, attempt discarded", inbox_id)
-            return "lost"
+            return _after_lost_lease(work, events, rest=rest)
+        if rest:  # the rows still waiting for this worker: renew their lease
+            _update(InboxEvent.id.in_(rest), InboxEvent.claim_token == work.token,
+                    claimed_at=utcnow())
         db.session.commit()
-        return "done"
+        return dict.fromkeys(ids, "done")
     except Exception as exc:
         db.session.rollback()
-        log.warning("inbox %s (%s) failed: %s", inbox_id, event.name, exc, exc_info=True)
-        return _record_failure(inbox_id, token, exc)
+        if len(events) > 1:
+            log.warning("inbox %s..%s: a batch of %d failed (%s); one at a time", ids[0],
+                        ids[-1], len(ids), exc)
+            outcomes: dict[int, str] = {}
+            for number, event in enumerate(events):
+                outcomes.update(_process_slice(work, [event],
+                                               rest=ids[number + 1:] + list(rest)))
+            return outcomes
+        log.warning("inbox %s (%s) failed: %s", ids[0], events[0].name, exc, exc_info=True)
+        return {ids[0]: _record_failure(ids[0], work.token, exc)}
+
+
+def _after_lost_lease(work: _Work, events: list[PortalEvent], *, rest: list[Any]
+                      ) -> dict[int, str]:
+    ids = [int(e.inbox_id or 0) for e in events]
+    ours = set(db.session.scalars(select(InboxEvent.id).where(
+        InboxEvent.id.in_(ids), InboxEvent.state == PROCESSING,
+        InboxEvent.claim_token == work.token)))
+    db.session.rollback()
+    outcomes: dict[int, str] = {}
+    for number, event in enumerate(events):
+        if ids[number] not in ours:
+            log.warning("inbox %s: lease lost, attempt discarded", ids[number])
+            outcomes[ids[number]] = "lost"
+        elif len(events) > 1:
+            outcomes.update(_process_slice(work, [event], rest=ids[number + 1:] + list(rest)))
+        else:  # a single row the guarded update could not finish: keep nothing of it
+            outcomes[ids[number]] = "lost"
+    return outcomes
 
 
 def _record_failure(inbox_id: int, token: str, exc: Exception) -> str:
@@ -139,14 +353,19 @@ def process_pending(*, limit: int | None = None) -> dict[str, int]:
     while limit is None or len(seen) < limit:
         now = utcnow()
         ids = [i for i in db.session.scalars(
-            select(InboxEvent.id).where(InboxEvent.state == PENDING,
-                                        or_(InboxEvent.next_attempt_at.is_(None),
-                                            InboxEvent.next_attempt_at <= now))
-            .order_by(InboxEvent.id).limit(100)) if i not in seen]
+            select(InboxEvent.id).where(_due(now)).order_by(InboxEvent.id).limit(100))
+            if i not in seen]
         if not ids:
             break
-        for inbox_id in ids[: None if limit is None else limit - len(seen)]:
-            seen.add(inbox_id)
-            outcome = process_event(inbox_id)
-            counts[outcome] = counts.get(outcome, 0) + 1
+        for inbox_id in ids:
+            if inbox_id in seen:
+                continue
+            left = None if limit is None else limit - len(seen)
+            if left is not None and left <= 0:
+                break
+            outcomes = process_batch(inbox_id, size=BATCH_SIZE if left is None
+                                     else min(BATCH_SIZE, left)) or {inbox_id: "skipped"}
+            for row_id, outcome in outcomes.items():
+                seen.add(row_id)
+                counts[outcome] = counts.get(outcome, 0) + 1
     return counts

@@ -2,7 +2,8 @@
 
 Each call runs in a fresh app context of the extension, so it has its own database session:
 an event published while the extension itself is calling the portal (inside a request or a
-job) is stored and committed on its own, independently of the caller's transaction.
+job) is stored and committed on its own, independently of the caller's transaction. An event
+the extension ignores (its own notification copies coming back) is dropped before any of that.
 """
 
 from __future__ import annotations
@@ -12,7 +13,12 @@ from typing import Any
 
 from flask import Flask
 
-from portal_ext.events.intake import accept_inprocess_event, before_inprocess_event
+from portal_ext.events.handlers import is_ignored
+from portal_ext.events.intake import (
+    accept_inprocess_event,
+    before_inprocess_event,
+    inprocess_event,
+)
 
 EventDict = dict[str, Any]
 
@@ -28,6 +34,8 @@ def inprocess_subscribers(app: Flask) -> tuple[Callable[[EventDict], None],
             before_inprocess_event(event)
 
     def after(event: EventDict) -> None:
+        if is_ignored(inprocess_event(event)):
+            return
         with app.app_context():
             accept_inprocess_event(event)
 

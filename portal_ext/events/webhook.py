@@ -6,7 +6,9 @@ The portal posts ``application/x-www-form-urlencoded`` with PHP-style keys: ``ev
 verifies and stores, and answers fast. ``auth[application_token]`` must equal the portal's
 registered token (safe-event-handlers.md); it is compared in constant time. Errors are JSON
 ``{"error": {"code", "message", "field"}}``: 401 for a missing or wrong token, 400 naming the
-field for a payload the portal would not send. Nothing is stored in either case.
+field for a payload the portal would not send. Nothing is stored in either case. An event the
+extension ignores (its own notification copy) is answered ``{"accepted": false, "duplicate":
+false, "ignored": true}`` and not stored.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from portal_ext.events.handlers import is_ignored
 from portal_ext.events.intake import store_event
 from portal_ext.events.phpform import FormError, parse_pairs
 from portal_ext.events.portal_event import PortalEvent, as_int
@@ -78,6 +81,8 @@ def receive() -> Any:
         return _error(400, "invalid_field", "event_handler_id must be a single value.",
                       "event_handler_id")
     event = PortalEvent(name=name.upper(), source="webhook", data=data, ts=as_int(ts))
+    if is_ignored(event):
+        return jsonify({"accepted": False, "duplicate": False, "ignored": True}), 200
     key = idempotency_key(event.name, data, ts, handler_id)
     inbox_id = store_event(event, portal=portal, key=key, now=utcnow())
     return jsonify({"accepted": inbox_id is not None, "duplicate": inbox_id is None}), 200

@@ -10,6 +10,10 @@ Handled events: ONIMNOTIFYADD (in-process); ONCRMLEADADD, ONCRMLEADUPDATE, ONCRM
 ONCRMDEALUPDATE, ONCRMCONTACTADD, ONCRMCONTACTUPDATE, ONCRMCOMPANYADD, ONCRMCOMPANYUPDATE,
 ONTASKADD, ONTASKUPDATE, ONCRMACTIVITYADD, ONTASKCOMMENTADD (REST).
 
+The extension's own copies come back in-process as ``ONIMNOTIFYADD`` too: they are recognised by
+their tag (``portal_ext:copy:<delivery id>``) and dropped at intake, never stored or processed,
+so a copy is never copied again.
+
 Handlers run inside the inbox row's transaction: the portal is read first, the deliveries
 are written last (on SQLite a write holds the lock until the commit).
 """
@@ -17,12 +21,13 @@ are written last (on SQLite a write holds the lock until the commit).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from portal_ext.events.handlers import handles
+from portal_ext.events.handlers import handles, handles_batch, ignores
 from portal_ext.events.portal_event import PortalEvent
 from portal_ext.notifications import derived
 from portal_ext.notifications.services import fan_out
-from portal_ext.notifications.sources import from_inprocess
+from portal_ext.notifications.sources import from_inprocess, is_copy
 from portal_ext.portal.client import PortalClient
 from portal_ext.portal.models import Portal
 
@@ -32,12 +37,21 @@ REST_EVENTS: tuple[str, ...] = (*derived.CRM_EVENTS, "ONTASKADD", "ONTASKUPDATE"
                                 "ONCRMACTIVITYADD", "ONTASKCOMMENTADD")
 
 
-@handles("ONIMNOTIFYADD")
-def portal_notification(event: PortalEvent, *, portal: Portal, client: PortalClient,
-                        now: datetime) -> None:
-    notice = from_inprocess(event, now=now)
-    if notice is not None:
-        fan_out([notice], portal=portal)
+@ignores("ONIMNOTIFYADD")
+def own_copy(event: PortalEvent) -> bool:
+    """One of the extension's copies: the tag is in the whole notification (in-process) or,
+    should a portal ever send it, among the event's fields."""
+    fields: Any = event.data.get("FIELDS") if isinstance(event.data, dict) else None
+    return (isinstance(event.after, dict) and is_copy(event.after.get("tag"))) or (
+        isinstance(fields, dict) and is_copy(fields.get("TAG") or fields.get("tag")))
+
+
+@handles_batch("ONIMNOTIFYADD")
+def portal_notifications(events: list[PortalEvent], *, portal: Portal, client: PortalClient,
+                         now: datetime) -> None:
+    notices = [n for n in (from_inprocess(e, now=now) for e in events) if n is not None]
+    if notices:
+        fan_out(notices, portal=portal)
 
 
 @handles(*derived.CRM_EVENTS)

@@ -33,7 +33,7 @@ from portal_ext.extensions import db
 from portal_ext.notifications import index
 from portal_ext.notifications.copies import copy_language, copy_message
 from portal_ext.notifications.models import FAILED, PENDING, SENT, Delivery
-from portal_ext.notifications.rules import Absent, Recipient, recipients
+from portal_ext.notifications.rules import Absent, Reason, Recipient, recipients
 from portal_ext.notifications.sources import Notice, copy_tag
 from portal_ext.notifications.trigger import request_drain
 from portal_ext.portal.client import BATCH_LIMIT, PortalClient
@@ -87,7 +87,14 @@ def fan_out(notices: Sequence[Notice], *, portal: Portal, now: datetime | None =
         roster = build_roster(portal_id=portal.id, at=notice.at)
         if notice.owner_id not in roster.active:
             continue
+        # Recipients for the same reasons (a team's members) read the same copy: write it once.
+        texts: dict[tuple[Reason, ...], tuple[str, list[dict[str, Any]]]] = {}
         for recipient in decide(notice, roster, teams):
+            text = texts.get(recipient.reasons)
+            if text is None:
+                text = texts[recipient.reasons] = (
+                    copy_message(notice, recipient, names=names, tz=tz, language=language),
+                    [r.as_dict() for r in recipient.reasons])
             rows.append({
                 "portal_id": portal.id, "source_key": notice.key,
                 "source_notification_id": notice.notification_id,
@@ -96,9 +103,7 @@ def fan_out(notices: Sequence[Notice], *, portal: Portal, now: datetime | None =
                 "owner_portal_user_id": notice.owner_id,
                 "actor_portal_user_id": notice.actor_id,
                 "recipient_portal_user_id": recipient.user_id, "reason": recipient.reason,
-                "reason_detail": [r.as_dict() for r in recipient.reasons],
-                "message": copy_message(notice, recipient, names=names, tz=tz,
-                                        language=language),
+                "reason_detail": text[1], "message": text[0],
                 "state": PENDING, "attempts": 0, "created_at": now,
             })
     for start in range(0, len(rows), INSERT_CHUNK):
@@ -155,17 +160,19 @@ def claim_batch(*, portal: Portal, now: datetime, size: int = BATCH_LIMIT) -> tu
 
 
 def _send(client: PortalClient, rows: list[Any]) -> dict[int, Any]:
-    """Send one claimed batch; returns delivery id -> the portal's answer or a PortalError."""
+    """Send one claimed batch (one ``batch`` request); returns delivery id -> the portal's
+    answer or a PortalError. A command the portal refused fails alone, the others stand; a
+    request refused for now (transient) fails every delivery in it for now."""
     commands = {row.id: ("im.notify.system.add", {
         "USER_ID": row.recipient_portal_user_id, "MESSAGE": row.message,
         "TAG": copy_tag(row.id)}) for row in rows}
     try:
-        return dict(client.batch(commands))
+        return dict(client.batch_each(commands))
     except PortalError as error:
         if error.transient:
             return {row.id: error for row in rows}
-    # One command failed: find which by sending each on its own. Those already delivered are
-    # replaced, not repeated (same tag).
+    # The request itself was refused: send each command on its own. Those already delivered
+    # are replaced, not repeated (same tag).
     outcomes: dict[int, Any] = {}
     for delivery_id, (method, params) in commands.items():
         try:

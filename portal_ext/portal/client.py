@@ -68,6 +68,28 @@ class PortalClient:
                 raise PortalError("ERROR_BATCH_HALTED", "batch stopped at a failed command")
         return results
 
+    def batch_each(self, commands: Mapping[Any, Command]) -> dict[Any, Any]:
+        """Run many calls, 50 per ``batch`` request, and return each command's own outcome:
+        ``{key: result}``, or ``{key: PortalError}`` for a command the portal refused (the
+        others in its request still ran). A command the answer does not mention is left out.
+        A request refused as a whole raises its PortalError."""
+        items = list(commands.items())
+        outcomes: dict[Any, Any] = {}
+        for start in range(0, len(items), BATCH_LIMIT):
+            chunk = items[start:start + BATCH_LIMIT]
+            keys = {f"c{i}": key for i, (key, _) in enumerate(chunk)}
+            cmd = {f"c{i}": command_string(method, params)
+                   for i, (_, (method, params)) in enumerate(chunk)}
+            body = self.call("batch", {"halt": 0, "cmd": cmd}) or {}
+            done = _section(body, "result")
+            errors = _section(body, "result_error")
+            for wire, key in keys.items():
+                if wire in errors:
+                    outcomes[key] = PortalError.from_body(errors[wire], 400)
+                elif wire in done:
+                    outcomes[key] = done[wire]
+        return outcomes
+
     # -- lists ----------------------------------------------------------------------------------
     def list_all(self, method: str, params: Mapping[str, Any] | None = None) -> list[Any]:
         return list(self.iter_all(method, params))

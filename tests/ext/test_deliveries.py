@@ -135,6 +135,27 @@ def test_a_delivery_fails_after_the_last_attempt_or_when_the_recipient_is_gone(
     assert all(d.state == "sent" for d in later.values())
 
 
+def test_a_copy_the_portal_refuses_fails_alone_and_the_rest_of_its_batch_is_sent(
+        app: Flask, demo_sim: Simulator) -> None:
+    outage = Outage(app)
+    record_team(app, "Equipment sales", ["new_lead"], [NIKITINA, SMIRNOVA, GRIGORIEVA])
+    _away_with_deputy(app, demo_sim)
+    add_lead(demo_sim, "Press", NIKITINA)
+    with app.app_context():  # a copy the portal will refuse: nothing to say (MESSAGE_EMPTY)
+        db.session.execute(update(Delivery).where(Delivery.recipient_portal_user_id == SMIRNOVA)
+                           .values(message="   ", next_attempt_at=None))
+        db.session.execute(update(Delivery).values(next_attempt_at=None))
+        db.session.commit()
+    outage.down = False
+    tick(app)
+
+    states = {d.recipient_portal_user_id: (d.state, d.error) for d in deliveries(app)}
+    assert states[SMIRNOVA][0] == "failed" and "MESSAGE_EMPTY" in str(states[SMIRNOVA][1])
+    assert states[FEDOROV] == states[GRIGORIEVA] == ("sent", None)
+    assert len(copies(demo_sim, FEDOROV)) == len(copies(demo_sim, GRIGORIEVA)) == 1
+    assert copies(demo_sim, SMIRNOVA) == []
+
+
 def test_a_copy_to_someone_dismissed_meanwhile_is_recorded_as_failed(
         app: Flask, demo_sim: Simulator) -> None:
     outage = Outage(app)

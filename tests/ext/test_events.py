@@ -91,6 +91,16 @@ def test_a_later_delivery_of_the_same_change_is_a_new_event(app: Flask,
     assert len(inbox(app)) == 2
 
 
+def test_the_extension_s_own_notification_copy_is_ignored_and_not_stored(
+        app: Flask, client: FlaskClient) -> None:
+    body = form("ONIMNOTIFYADD", {"FIELDS": {"ID": "77", "TAG": "portal_ext:copy:12"}},
+                token=token(app))
+    answer = post(client, body)
+    assert answer.status_code == 200
+    assert answer.get_json() == {"accepted": False, "duplicate": False, "ignored": True}
+    assert inbox(app) == []
+
+
 @pytest.mark.parametrize("presented", [None, "", "wrong-token", "x" * 32])
 def test_a_missing_or_wrong_application_token_is_401_and_stores_nothing(
         app: Flask, client: FlaskClient, presented: str | None) -> None:

@@ -3,11 +3,18 @@ simulated portal's inboxes."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from flask import Flask
+from sqlalchemy import select
 
+from portal_ext.events.models import InboxEvent
+from portal_ext.extensions import db
 from portal_ext.notifications.sources import COPY_TAG_PREFIX
+from portal_ext.portal.registration import utcnow
 from simulator import Simulator
 from tests.ext.fanout_support import (
     ADMIN,
@@ -136,6 +143,78 @@ def test_copies_are_never_copied_again(app: Flask, demo_sim: Simulator) -> None:
     assert "you cover for the deputy А. Фёдоров, who is away too" in copy["message"]
     assert copies(demo_sim, FEDOROV) == [] and copies(demo_sim, SMIRNOVA) == []
     assert len(deliveries(app)) == 1
+    # The copy's own event is recognised at intake: only Nikitina's notification was stored.
+    with app.app_context():
+        stored = list(db.session.scalars(select(InboxEvent).where(
+            InboxEvent.event_name == "ONIMNOTIFYADD")))
+    assert [row.payload["after"]["user_id"] for row in stored] == [NIKITINA]
+
+
+def test_a_burst_through_the_background_worker_copies_every_notification_once(
+        demo_sim: Simulator, ext_database_url: str) -> None:
+    from portal_ext.directory.services import sync_directory
+    from portal_ext.jobs import ThreadRunner, runner_for
+    from portal_ext.portal.registration import client_for, current_portal
+    from tests.ext.conftest import build_app, dispose_app
+
+    app = build_app(demo_sim, ext_database_url, TASK_RUNNER="thread")
+    runner = runner_for(app)
+    assert isinstance(runner, ThreadRunner)
+    try:
+        with app.app_context():
+            portal = current_portal()
+            sync_directory(portal=portal, client=client_for(portal), now=utcnow())
+        assert runner.drain(30)
+        record_absence(app, NIKITINA, FEDOROV, AWAY_FROM, AWAY_UNTIL)
+        freeze(demo_sim, MONDAY + timedelta(hours=1))
+        for number in range(30):
+            add_lead(demo_sim, f"Pallet {number}", NIKITINA)
+        assert runner.drain(60)
+        received = sorted(re.findall(r"Pallet \d+", c["message"])[0]
+                          for c in copies(demo_sim, FEDOROV))
+        assert received == sorted(f"Pallet {number}" for number in range(30))
+        with app.app_context():
+            states = set(db.session.scalars(select(InboxEvent.state)))
+        assert states == {"done"}
+    finally:
+        runner.stop()
+        dispose_app(app)
+
+
+def test_a_notification_that_fails_in_a_batch_does_not_hold_back_the_others(
+        app: Flask, demo_sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    from portal_ext.events import processing
+    from portal_ext.notifications import services
+
+    app.config["EVENT_RETRY_BASE_SECONDS"] = 30.0
+    record_absence(app, NIKITINA, FEDOROV, AWAY_FROM, AWAY_UNTIL)
+    record_absence(app, SMIRNOVA, KUZNETSOV, AWAY_FROM, AWAY_UNTIL)
+    freeze(demo_sim, MONDAY + timedelta(hours=1))
+    with monkeypatch.context() as later:  # the events wait in the inbox, to go as one batch
+        later.setattr(processing, "queue_processing", lambda *args, **kwargs: None)
+        add_lead(demo_sim, "Crane", NIKITINA)
+        add_lead(demo_sim, "Winch", SMIRNOVA)
+        add_lead(demo_sim, "Hoist", NIKITINA)
+    real_decide = services.decide
+
+    def decide(notice: Any, roster: Any, teams: Any) -> Any:
+        if notice.owner_id == SMIRNOVA:
+            raise RuntimeError("the rules broke on purpose")
+        return real_decide(notice, roster, teams)
+
+    monkeypatch.setattr(services, "decide", decide)
+    with app.app_context():
+        counts = processing.process_pending()
+    assert counts.get("retry") == 1 and counts.get("done", 0) >= 2
+    assert sorted(c["message"].count("Crane") + 2 * c["message"].count("Hoist")
+                  for c in copies(demo_sim, FEDOROV)) == [1, 2]
+    assert copies(demo_sim, KUZNETSOV) == []
+
+    monkeypatch.setattr(services, "decide", real_decide)
+    with app.app_context():
+        assert processing.reconcile(now=utcnow() + timedelta(hours=1)) == 1
+    [copy] = copies(demo_sim, KUZNETSOV)
+    assert "Winch" in copy["message"]
 
 
 def test_the_head_covers_when_the_absence_names_no_deputy(

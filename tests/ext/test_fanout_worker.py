@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,12 +147,15 @@ def test_copies_survive_a_killed_worker_and_arrive_exactly_once(
     second: Worker | None = None
     try:
         first.wait_ready()
-        wl.publish(sim, WORKLOAD, BURST)
+        # The portal keeps publishing while the worker dies (the burst outlasts the kill).
+        burst = threading.Thread(target=wl.publish, args=(sim, WORKLOAD, BURST))
+        burst.start()
         deadline = time.monotonic() + 120
         while sum(wl.copies_by_tag(sim).values()) < 100 and time.monotonic() < deadline:
-            time.sleep(0.05)
+            time.sleep(0.02)
         first.kill()
         before = sum(wl.copies_by_tag(sim).values())
+        burst.join(120)
         assert 100 <= before < expected, "the kill did not land mid-burst"
 
         second = Worker(env, "second", tmp_path / "second.log")
