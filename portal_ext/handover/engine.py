@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
-from sqlalchemy import case, delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
 
 from portal_ext.extensions import db
 from portal_ext.handover.models import (
@@ -51,10 +51,10 @@ from portal_ext.handover.portal_calls import (
     in_flight,
     list_rows,
     run_batch,
-    update_query,
+    update_template,
 )
 from portal_ext.handover.portal_fields import ensure_prev_fields
-from portal_ext.handover.types import ENTITY_TYPES, OWNER_PREFIXES
+from portal_ext.handover.types import ENTITY_TYPES, OWNER_PREFIXES, EntityKind
 from portal_ext.portal.client import PortalClient
 from portal_ext.portal.errors import PortalError
 
@@ -62,8 +62,7 @@ __all__ = ["ENTITY_TYPES", "apply_chunk", "list_rows", "plan_batch", "progress",
            "run_batch", "start_phase"]
 
 DEFAULT_LEASE_SECONDS = 120.0
-_INSERT_ROWS = 5000  # journal rows per bulk insert
-_IN_LIST = 900  # ids per IN (...) list: below SQLite's old 999-variable limit
+_INSERT_ROWS = 5000  # journal rows per bulk insert (SQLAlchemy's, off SQLite)
 _NOT_FOUND_CODES = {"NOT_FOUND", "ERROR_NOT_FOUND"}
 
 # Journal notes the report turns into sentences (portal_ext.handover.report); a failed item's
@@ -83,33 +82,60 @@ def plan_batch(batch: MoveBatch, *, client: PortalClient,
     or the owner himself: the item is journaled ``skipped``). Flushes, does not commit."""
     options = batch.options or {}
     counts: dict[str, int] = {}
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []  # in _JOURNAL_COLUMNS order
+    owner, portal_id, batch_id = batch.owner_id, batch.portal_id, batch.id
     # Everything is read before anything is written: on SQLite a write transaction held while
     # the portal is called would lock out the portal's own events coming back in-process.
     for name in batch.types:
         kind = ENTITY_TYPES[name]
-        filter: dict[str, Any] = {kind.responsible_filter: batch.owner_id}
+        filter: dict[str, Any] = {kind.responsible_filter: owner}
         if not options.get("include_closed"):
             filter.update(kind.open_filter)
-        counts[name] = 0
+        usable_count = 0
+        row_id, title = kind.row_id, kind.title
         for row in list_rows(client, kind, filter):
             successor = _int(to_user_for(name, row))
-            usable = successor is not None and successor != batch.owner_id
-            rows.append({
-                "portal_id": batch.portal_id, "batch_id": batch.id, "entity_type": name,
-                "entity_id": kind.row_id(row), "from_user_id": batch.owner_id,
-                "to_user_id": successor if usable else batch.owner_id,
-                "state": PLANNED if usable else SKIPPED,
-                "note": None if usable else NOTE_NO_SUCCESSOR, "title": kind.title(row) or None,
-                "owner_ref": _owner_ref(row)})
-            counts[name] += 1 if usable else 0
+            if successor is not None and successor != owner:
+                usable_count += 1
+                to_user, state, note = successor, PLANNED, None
+            else:
+                to_user, state, note = owner, SKIPPED, NOTE_NO_SUCCESSOR
+            rows.append((portal_id, batch_id, name, row_id(row), owner, to_user, state, note,
+                         title(row) or None,
+                         _owner_ref(row) if "OWNER_TYPE_ID" in row else None))
+        counts[name] = usable_count
     db.session.execute(delete(MoveItem).where(MoveItem.batch_id == batch.id))
-    table = MoveItem.__table__
-    for start in range(0, len(rows), _INSERT_ROWS):
-        db.session.execute(insert(table), rows[start:start + _INSERT_ROWS])
+    _insert_journal(rows)
     batch.counts = counts
     db.session.flush()
     return counts
+
+
+_JOURNAL_COLUMNS = ("portal_id", "batch_id", "entity_type", "entity_id", "from_user_id",
+                    "to_user_id", "state", "note", "title", "owner_ref")
+
+
+def _insert_journal(rows: list[tuple[Any, ...]]) -> None:
+    """Insert new journal rows (tuples in ``_JOURNAL_COLUMNS`` order) in the session's
+    transaction. On SQLite they go to the driver's ``executemany`` as they are: the columns
+    are integers and strings, which need no conversion, and SQLAlchemy's work per row would
+    cost about as much as SQLite's. Elsewhere SQLAlchemy's bulk insert (several rows a
+    statement) is the fast way."""
+    if not rows:
+        return
+    table = MoveItem.__table__
+    conn = db.session.connection()
+    if conn.dialect.name == "sqlite":
+        compiled = insert(table).compile(dialect=conn.dialect,
+                                         column_keys=list(_JOURNAL_COLUMNS))
+        order = [_JOURNAL_COLUMNS.index(name) for name in compiled.positiontup or ()]
+        if order != list(range(len(_JOURNAL_COLUMNS))):
+            rows = [tuple(row[i] for i in order) for row in rows]
+        conn.exec_driver_sql(compiled.string, rows)
+        return
+    for start in range(0, len(rows), _INSERT_ROWS):
+        conn.execute(insert(table), [dict(zip(_JOURNAL_COLUMNS, row, strict=True))
+                                     for row in rows[start:start + _INSERT_ROWS]])
 
 
 def _owner_ref(row: Mapping[str, Any]) -> str | None:
@@ -134,11 +160,11 @@ def claim(batch_id: int, *, seconds: float = DEFAULT_LEASE_SECONDS) -> str | Non
     """Take the batch's lease (committed) unless a live worker holds it; the token or None."""
     token = secrets.token_hex(8)
     now = _host_now()
+    table = MoveBatch.__table__
     taken = db.session.execute(  # type: ignore[attr-defined]
-        update(MoveBatch).where(MoveBatch.id == batch_id, or_(
-            MoveBatch.lease_until.is_(None), MoveBatch.lease_until < now))
-        .values(lease_until=now + timedelta(seconds=seconds), lease_token=token)
-        .execution_options(synchronize_session=False)).rowcount
+        update(table).where(table.c.id == batch_id, or_(
+            table.c.lease_until.is_(None), table.c.lease_until < now))
+        .values(lease_until=now + timedelta(seconds=seconds), lease_token=token)).rowcount
     db.session.commit()
     return token if taken else None
 
@@ -159,22 +185,20 @@ def renew(batch_id: int, token: str, *, seconds: float) -> None:
 
 
 def release(batch_id: int, token: str) -> None:
-    db.session.execute(update(MoveBatch).where(
-        MoveBatch.id == batch_id, MoveBatch.lease_token == token)
-        .values(lease_until=None, lease_token=None)
-        .execution_options(synchronize_session=False))
+    _unlock(batch_id, token)
     db.session.commit()
 
 
-# -- applying and restoring -----------------------------------------------------------------
-class Pending(NamedTuple):
-    """A journal row waiting for its move (or its restore): what a chunk needs of it."""
+def _unlock(batch_id: int, token: str) -> None:
+    table = MoveBatch.__table__
+    db.session.execute(update(table).where(table.c.id == batch_id, table.c.lease_token == token)
+                       .values(lease_until=None, lease_token=None))
 
-    id: int
-    entity_type: str
-    entity_id: int
-    from_user_id: int
-    to_user_id: int
+
+# -- applying and restoring -----------------------------------------------------------------
+# A journal row waiting for its move (or its restore), what a chunk needs of it:
+# (id, entity_type, entity_id, from_user_id, to_user_id).
+Pending = tuple[int, str, int, int, int]
 
 
 class _Outcomes:
@@ -186,20 +210,42 @@ class _Outcomes:
     def add(self, item_id: int, state: str, note: str | None = None) -> None:
         self.by_state.setdefault((state, note), []).append(item_id)
 
+    def extend(self, item_ids: Iterable[int], state: str) -> None:
+        self.by_state.setdefault((state, None), []).extend(item_ids)
+
     def write(self, *, stamp: str, now: datetime) -> None:
+        """One UPDATE per outcome, executed for each run of consecutive ids (a chunk's items
+        were journaled together, so a chunk that went well is a single range)."""
+        table = MoveItem.__table__
         for (state, note), ids in self.by_state.items():
             values: dict[str, Any] = {"state": state}
             if state in (MOVED, RESTORED_ITEM):
                 values[stamp] = now  # and the note stays (e.g. "new lead during the absence")
             else:
                 values["note"] = note
-            for start in range(0, len(ids), _IN_LIST):
-                db.session.execute(update(MoveItem).where(
-                    MoveItem.id.in_(ids[start:start + _IN_LIST])).values(**values)
-                    .execution_options(synchronize_session=False))
+            db.session.execute(
+                update(table).where(table.c.id.between(bindparam("first"), bindparam("last")))
+                .values(**values),
+                [{"first": first, "last": last} for first, last in _runs(ids)])
 
 
-def apply_chunk(batch_id: int, *, client: PortalClient, now: datetime, size: int = 500,
+def _runs(ids: Iterable[int]) -> list[tuple[int, int]]:
+    """Sorted runs of consecutive ids: ``[1, 2, 3, 7, 9, 10]`` -> ``[(1, 3), (7, 7), (9, 10)]``."""
+    runs: list[tuple[int, int]] = []
+    first = last = None
+    for item_id in sorted(ids):
+        if last is not None and item_id == last + 1:
+            last = item_id
+            continue
+        if first is not None and last is not None:
+            runs.append((first, last))
+        first = last = item_id
+    if first is not None and last is not None:
+        runs.append((first, last))
+    return runs
+
+
+def apply_chunk(batch_id: int, *, client: PortalClient, now: datetime, size: int = 2500,
                 lease_seconds: float = DEFAULT_LEASE_SECONDS) -> int:
     """Move up to ``size`` planned items of an ``applying`` batch; how many were processed
     (0: nothing left, or another worker holds the batch). Finishing marks it ``applied``."""
@@ -207,7 +253,7 @@ def apply_chunk(batch_id: int, *, client: PortalClient, now: datetime, size: int
                       lease_seconds=lease_seconds)
 
 
-def restore_chunk(batch_id: int, *, client: PortalClient, now: datetime, size: int = 500,
+def restore_chunk(batch_id: int, *, client: PortalClient, now: datetime, size: int = 2500,
                   lease_seconds: float = DEFAULT_LEASE_SECONDS) -> int:
     """Give up to ``size`` moved items of a ``restoring`` batch back to their owner."""
     return _run_chunk(batch_id, client=client, now=now, size=size, restoring=True,
@@ -223,6 +269,7 @@ def _run_chunk(batch_id: int, *, client: PortalClient, now: datetime, size: int,
     token = claim(batch_id, seconds=lease_seconds)
     if token is None:
         return 0
+    held = True
     try:
         db.session.refresh(batch)
         if batch.state != phase_state:
@@ -230,11 +277,14 @@ def _run_chunk(batch_id: int, *, client: PortalClient, now: datetime, size: int,
         fields = ensure_prev_fields(batch, client) if not restoring else \
             dict((batch.options or {}).get("uf_fields") or {})
         db.session.commit()  # no write transaction may stay open while the portal is called
-        items = [Pending(*row) for row in db.session.execute(select(
-            MoveItem.id, MoveItem.entity_type, MoveItem.entity_id, MoveItem.from_user_id,
-            MoveItem.to_user_id).where(
-            MoveItem.batch_id == batch_id, MoveItem.state == pending_state)
-            .order_by(MoveItem.id).limit(size))]
+        table = MoveItem.__table__
+        # Plain tuples, not result rows: they live through the whole chunk, and rows (unlike
+        # tuples of numbers and strings) stay with the garbage collector all that time.
+        items: list[Pending] = list(map(tuple, db.session.execute(select(
+            table.c.id, table.c.entity_type, table.c.entity_id, table.c.from_user_id,
+            table.c.to_user_id).where(
+            table.c.batch_id == batch_id, table.c.state == pending_state)
+            .order_by(table.c.id).limit(size)).all()))
         if not items:
             _finish(batch, now=now, restoring=restoring)
             return 0
@@ -252,7 +302,9 @@ def _run_chunk(batch_id: int, *, client: PortalClient, now: datetime, size: int,
         _move_items(client, items, fields, outcomes, restoring=restoring, heartbeat=heartbeat)
         outcomes.write(stamp="restored_at" if restoring else "moved_at", now=now)
         _record_pace(batch, len(items))
+        _unlock(batch_id, token)  # the journal and the lease's release in one commit
         db.session.commit()
+        held = False
         return len(items)
     except LeaseLost:
         db.session.rollback()  # the new holder re-reads what this chunk already wrote
@@ -261,61 +313,88 @@ def _run_chunk(batch_id: int, *, client: PortalClient, now: datetime, size: int,
         db.session.rollback()
         raise
     finally:
-        release(batch_id, token)
+        if held:
+            release(batch_id, token)
 
 
-def _move_items(client: PortalClient, items: list[Pending], uf_fields: Mapping[str, Any],
+def _move_items(client: PortalClient, items: Sequence[Pending], uf_fields: Mapping[str, Any],
                 outcomes: _Outcomes, *, restoring: bool,
                 heartbeat: Callable[[], None]) -> None:
     """Re-read, decide and write one chunk, every kind together: the re-read is one request
     per 2,500 items and the writes fill every ``batch`` with 50 commands (under the portal's
     2 requests/s every request counts)."""
     wanted: dict[str, list[int]] = {}
-    for item in items:
-        wanted.setdefault(item.entity_type, []).append(item.entity_id)
+    for _id, entity_type, entity_id, _from, _to in items:
+        ids = wanted.get(entity_type)
+        if ids is None:
+            wanted[entity_type] = ids = []
+        ids.append(entity_id)
     current = current_rows(client, wanted)
-    writes: list[tuple[Pending, Command]] = []
-    for item in items:
-        kind = ENTITY_TYPES[item.entity_type]
-        uf_name = uf_fields.get(item.entity_type)
-        row = current.get((item.entity_type, item.entity_id))
+    ways = {name: _Way(ENTITY_TYPES[name], uf_fields.get(name), current[name])
+            for name in wanted}
+    done_state = RESTORED_ITEM if restoring else MOVED
+    add = outcomes.add
+    written: list[int] = []
+    commands: list[Command] = []
+    for item_id, entity_type, entity_id, from_user, to_user in items:
+        way = ways[entity_type]
+        row = way.current.get(entity_id)
         if row is None:
-            outcomes.add(item.id, MISSING, NOTE_DELETED)
+            add(item_id, MISSING, NOTE_DELETED)
             continue
-        holder = kind.responsible(row)
-        giver, taker = (item.to_user_id, item.from_user_id) if restoring else \
-            (item.from_user_id, item.to_user_id)
+        try:
+            holder: int | None = int(row.get(way.responsible_key, ""))
+        except (TypeError, ValueError):  # none, or not a number
+            holder = None
+        giver, taker = (to_user, from_user) if restoring else (from_user, to_user)
         if holder == giver:
-            fields: dict[str, int | str] = {kind.responsible_field: taker}
-            if uf_name:
-                fields[uf_name] = "" if restoring else item.from_user_id
-            writes.append((item, (f"w{item.id}", kind.update_method,
-                                  update_query(kind, item.entity_id, fields))))
-        elif holder == taker and (restoring or not uf_name
-                                  or _int(row.get(uf_name)) == item.from_user_id):
+            # The template takes the user field's value third, if the kind has the field.
+            written.append(item_id)
+            commands.append((f"w{item_id}", way.method, way.template.format(
+                entity_id, taker, "" if restoring else from_user)))
+        elif holder == taker and (restoring or not way.uf_name
+                                  or _int(row.get(way.uf_name)) == from_user):
             # Written before a crash, journal not yet updated: no second write.
-            outcomes.add(item.id, RESTORED_ITEM if restoring else MOVED)
+            add(item_id, done_state)
         elif restoring:
-            outcomes.add(item.id, CONFLICT, f"{NOTE_HOLDER}{holder}")
+            add(item_id, CONFLICT, f"{NOTE_HOLDER}{holder}")
         else:
-            outcomes.add(item.id, SKIPPED, f"{NOTE_HOLDER}{holder}")
-    if not writes:
+            add(item_id, SKIPPED, f"{NOTE_HOLDER}{holder}")
+    if not written:
         return
-    _, errors = run_batch(client, [command for _, command in writes], before_each=heartbeat,
-                          parallel=in_flight(client))
+    _, errors = run_batch(client, commands, before_each=heartbeat, parallel=in_flight(client))
+    if not errors:
+        outcomes.extend(written, done_state)
+        return
     transient = 0
-    for item, (key, _method, _params) in writes:
-        error = errors.get(key)
+    for item_id in written:
+        error = errors.get(f"w{item_id}")
         if error is None:
-            outcomes.add(item.id, RESTORED_ITEM if restoring else MOVED)
+            add(item_id, done_state)
         elif error.transient:
             transient += 1  # stays pending: the next chunk tries again
         elif _is_not_found(error):
-            outcomes.add(item.id, MISSING, NOTE_DELETED)
+            add(item_id, MISSING, NOTE_DELETED)
         else:
-            outcomes.add(item.id, FAILED_ITEM, (error.description or error.code)[:500])
-    if transient == len(writes):
+            add(item_id, FAILED_ITEM, (error.description or error.code)[:500])
+    if transient == len(written):
         raise next(iter(e for e in errors.values() if e.transient))
+
+
+class _Way:
+    """One kind's items in a chunk: as re-read, and how they are written (the update's method
+    and query template: the id, the new responsible, the previous one where the kind has the
+    user field)."""
+
+    __slots__ = ("current", "method", "responsible_key", "template", "uf_name")
+
+    def __init__(self, kind: EntityKind, uf_name: str | None,
+                 current: Mapping[int, Mapping[str, Any]]) -> None:
+        self.current = current  # id -> the item as the portal has it now
+        self.method, self.responsible_key = kind.update_method, kind.responsible_key
+        self.uf_name = uf_name or None
+        names = (kind.responsible_field, uf_name) if uf_name else (kind.responsible_field,)
+        self.template = update_template(kind, names)
 
 
 def _is_not_found(error: PortalError) -> bool:

@@ -63,13 +63,11 @@ def run_batch(client: PortalClient, commands: Sequence[Command], *,
             bodies = [future.result() for future in futures]
     results: dict[str, Any] = {}
     errors: dict[str, PortalError] = {}
-    for chunk, body in zip(chunks, bodies, strict=True):
-        done, failed = _section(body, "result"), _section(body, "result_error")
-        for key, _method, _params in chunk:
-            if key in failed:
-                errors[key] = PortalError.from_body(failed[key], 400)
-            elif key in done:
-                results[key] = done[key]
+    for body in bodies:
+        results.update(_section(body, "result"))
+        for key, error in _section(body, "result_error").items():
+            errors[key] = PortalError.from_body(error, 400)
+            results.pop(key, None)
     return results, errors
 
 
@@ -116,42 +114,84 @@ def list_rows(client: PortalClient, kind: EntityKind, filter: Mapping[str, Any]
 
 
 def current_rows(client: PortalClient, wanted: Mapping[str, Sequence[int]]
-                 ) -> dict[tuple[str, int], dict[str, Any]]:
-    """The items as the portal has them now, ``(kind name, id) -> row`` (absent: deleted):
+                 ) -> dict[str, dict[int, Mapping[str, Any]]]:
+    """The items as the portal has them now, ``kind name -> id -> row`` (absent: deleted):
     one ``list`` command per 50 ids, every kind in the same ``batch`` requests, so re-reading
     2,500 items costs one request."""
     commands: list[Command] = []
     kinds: dict[str, EntityKind] = {}
     for name, ids in wanted.items():
         kind = ENTITY_TYPES[name]
+        head, tail = _reread_parts(kind)
         for n, start in enumerate(range(0, len(ids), PAGE_SIZE)):
             key = f"r{kind.name}{n}"
             kinds[key] = kind
-            commands.append((key, kind.list_method, kind.list_params(
-                {f"{kind.in_prefix}{kind.id_key}": list(ids[start:start + PAGE_SIZE])})))
+            listed = "&".join([f"{head}{i}]={entity_id}" for i, entity_id
+                               in enumerate(ids[start:start + PAGE_SIZE])])
+            commands.append((key, kind.list_method, f"{listed}{tail}"))
     results, errors = run_batch(client, commands)
     if errors:
         raise next(iter(errors.values()))
-    found: dict[tuple[str, int], dict[str, Any]] = {}
+    found: dict[str, dict[int, Mapping[str, Any]]] = {name: {} for name in wanted}
     for key, result in results.items():
         kind = kinds[key]
-        for row in kind.rows(result):
-            found[(kind.name, kind.row_id(row))] = row
+        rows = result.get(kind.rows_key) if kind.rows_key and isinstance(result, Mapping) \
+            else result
+        by_id, id_key = found[kind.name], kind.id_in_rows
+        for row in rows or ():
+            if type(row) is dict or isinstance(row, Mapping):
+                by_id[int(row[id_key])] = row
     return found
+
+
+_REREAD: dict[tuple[Any, ...], tuple[str, str]] = {}
+
+
+def _reread_parts(kind: EntityKind) -> tuple[str, str]:
+    """The re-read query of ``kind`` around its ids: ``filter[@ID][`` before each ``n]=id``,
+    then the rest of :meth:`EntityKind.list_params` (base params, select, order, start)."""
+    cache_key = (kind.in_prefix, kind.id_key, tuple(kind.base_params.items()), kind.select)
+    parts = _REREAD.get(cache_key)
+    if parts is None:
+        params = kind.list_params({})
+        del params["filter"]
+        parts = (f"filter[{kind.in_prefix}{kind.id_key}][", f"&{render_query(params)}")
+        _REREAD[cache_key] = parts
+    return parts
 
 
 def update_query(kind: EntityKind, entity_id: int, fields: Mapping[str, int | str]) -> str:
     """The query of ``kind.update_method`` setting ``fields`` (names and values are ids and
     field names: nothing to escape), as :func:`command_string` would write it, without the
     cost of urlencoding tens of thousands of them."""
-    parts = [f"{key}={value}" for key, value in kind.base_params.items()]
-    parts.append(f"{kind.update_id_param}={entity_id}")
-    parts.extend(f"fields[{name}]={value}" for name, value in fields.items())
-    if kind.uf_family:
-        # No live-feed entry and no "you are responsible" notice per item (crm-deal-update:
-        # params.REGISTER_SONET_EVENT): the people concerned get one notice per handover.
-        parts.append("params[REGISTER_SONET_EVENT]=N")
-    return "&".join(parts)
+    return update_template(kind, tuple(fields)).format(entity_id, *fields.values())
+
+
+_TEMPLATES: dict[tuple[Any, ...], str] = {}
+
+
+def update_template(kind: EntityKind, field_names: tuple[str, ...]) -> str:
+    """:func:`update_query` as a ``str.format`` template: the item's id, then the value of
+    each of ``field_names``. Built once per kind and fields, filled once per item."""
+    cache_key = (tuple(kind.base_params.items()), kind.update_id_param, bool(kind.uf_family),
+                 field_names)
+    template = _TEMPLATES.get(cache_key)
+    if template is None:
+        parts = [_braced(f"{key}={value}") for key, value in kind.base_params.items()]
+        parts.append(_braced(f"{kind.update_id_param}=") + "{}")
+        parts.extend(_braced(f"fields[{name}]=") + "{}" for name in field_names)
+        if kind.uf_family:
+            # No live-feed entry and no "you are responsible" notice per item
+            # (crm-deal-update: params.REGISTER_SONET_EVENT): the people concerned get one
+            # notice per handover.
+            parts.append("params[REGISTER_SONET_EVENT]=N")
+        template = "&".join(parts)
+        _TEMPLATES[cache_key] = template
+    return template
+
+
+def _braced(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 _PLAIN = re.compile(r"[\w\[\]$@!<>:*.\-]*")

@@ -59,7 +59,8 @@ class EntityKind:
     def rows(self, result: Any) -> list[dict[str, Any]]:
         if self.rows_key and isinstance(result, Mapping):
             result = result.get(self.rows_key)
-        return [dict(row) for row in (result or []) if isinstance(row, Mapping)]
+        return [dict(row) for row in (result or [])
+                if type(row) is dict or isinstance(row, Mapping)]
 
     @property
     def id_in_rows(self) -> str:
@@ -76,6 +77,8 @@ class EntityKind:
             return None
 
     def title(self, row: Mapping[str, Any]) -> str:
+        if len(self.title_keys) == 1:
+            return str(row.get(self.title_keys[0]) or "").strip()[:255]
         parts = [str(row.get(k) or "").strip() for k in self.title_keys]
         return " ".join(p for p in parts if p)[:255]
 
