@@ -367,18 +367,47 @@ def _move_items(client: PortalClient, items: Sequence[Pending], uf_fields: Mappi
         outcomes.extend(written, done_state)
         return
     transient = 0
+    maybe_gone: dict[int, PortalError] = {}
     for item_id in written:
         error = errors.get(f"w{item_id}")
         if error is None:
             add(item_id, done_state)
         elif error.transient:
             transient += 1  # stays pending: the next chunk tries again
-        elif _is_not_found(error):
+        elif error.code in _NOT_FOUND_CODES:
             add(item_id, MISSING, NOTE_DELETED)
+        elif _may_mean_deleted(error):
+            maybe_gone[item_id] = error
         else:
-            add(item_id, FAILED_ITEM, (error.description or error.code)[:500])
+            add(item_id, FAILED_ITEM, _note(error))
+    if maybe_gone:
+        _tell_deleted_from_refused(client, items, maybe_gone, add)
     if transient == len(written):
         raise next(iter(e for e in errors.values() if e.transient))
+
+
+def _tell_deleted_from_refused(client: PortalClient, items: Sequence[Pending],
+                               refused: Mapping[int, PortalError],
+                               add: Callable[..., None]) -> None:
+    """A refusal worded like "not found" or "not allowed" may be a deleted item (tasks answer
+    "Action on the task is not allowed") or a real refusal (an unknown user, no rights): one
+    more re-read tells them apart. Gone: ``missing``; still there: ``failed`` with the
+    portal's words."""
+    where = {item_id: (entity_type, entity_id)
+             for item_id, entity_type, entity_id, _from, _to in items if item_id in refused}
+    wanted: dict[str, list[int]] = {}
+    for entity_type, entity_id in where.values():
+        wanted.setdefault(entity_type, []).append(entity_id)
+    present = current_rows(client, wanted)
+    for item_id, (entity_type, entity_id) in where.items():
+        if entity_id in present[entity_type]:
+            add(item_id, FAILED_ITEM, _note(refused[item_id]))
+        else:
+            add(item_id, MISSING, NOTE_DELETED)
+
+
+def _note(error: PortalError) -> str:
+    return (error.description or error.code)[:500]
 
 
 class _Way:
@@ -397,10 +426,10 @@ class _Way:
         self.template = update_template(kind, names)
 
 
-def _is_not_found(error: PortalError) -> bool:
+def _may_mean_deleted(error: PortalError) -> bool:
     text = (error.description or "").lower()
     # tasks.task.update answers "Action on the task is not allowed" for a deleted task.
-    return error.code in _NOT_FOUND_CODES or "not found" in text or "not allowed" in text
+    return "not found" in text or "not allowed" in text
 
 
 def _finish(batch: MoveBatch, *, now: datetime, restoring: bool) -> None:

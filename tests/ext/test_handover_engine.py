@@ -221,3 +221,42 @@ def test_a_portal_outage_mid_handover_is_shown_and_the_tick_finishes_the_job(
     db.session.refresh(batch)
     assert (batch.state, batch.error) == ("applied", None)
     assert {wl.holders_of(portal)[k] for k in journal(batch.id)} == {DEPUTY}
+
+
+def test_a_refusal_worded_like_not_found_is_a_deletion_only_if_the_item_is_gone(
+        engine_app: Flask, portal: Simulator) -> None:
+    """Tasks answer "Action on the task is not allowed" both for a deleted task and for a
+    refused write: the engine reads the item again before calling it deleted."""
+    wl.add_client_base(portal, 0, counts={"task": 3, "deal": 2})
+    batch = new_batch(owner=OWNER, to=DEPUTY, types=["task", "deal"])
+    gone, refused, fine = sorted(i for t, i in journal(batch.id) if t == "task")
+    client = client_for(current_portal())
+    answer = {"error": "0", "error_description": "Action on the task is not allowed"}
+
+    class Refusing(CountingTransport):
+        """The portal as it answers when ``gone`` is deleted while the batch is under way and
+        the write of ``refused`` is turned down."""
+
+        def call_raw(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+            cmd: dict[str, str] = (params.get("cmd") if method == "batch" else None) or {}
+            writes = {key: c for key, c in cmd.items()
+                      if str(c).startswith("tasks.task.update")}
+            targets = {key: c for key, c in writes.items()
+                       if f"taskId={gone}&" in c or f"taskId={refused}&" in c}
+            if not targets:
+                return super().call_raw(method, params)
+            portal.call("tasks.task.delete", {"taskId": gone})
+            rest = {k: c for k, c in cmd.items() if k not in targets}
+            body = super().call_raw(method, {**params, "cmd": rest})
+            errors = body["result"]["result_error"]
+            body["result"]["result_error"] = {**(errors or {}), **dict.fromkeys(targets, answer)}
+            return body
+
+    client.transport = Refusing(client.transport)
+    run_phase(engine_app, batch.id)
+    rows = journal(batch.id)
+    assert rows[("task", gone)].state == "missing"
+    assert rows[("task", refused)].state == "failed"
+    assert "not allowed" in (rows[("task", refused)].note or "")
+    assert rows[("task", fine)].state == "moved"
+    assert wl.holders_of(portal)[("task", refused)] == OWNER
