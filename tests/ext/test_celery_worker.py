@@ -10,18 +10,11 @@ and Redis on 127.0.0.1 (skipped on a laptop without them, a failure in CI).
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-import redis
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -31,96 +24,40 @@ from portal_ext.events.models import DONE, InboxEvent
 from portal_ext.events.processing import process_event, reconcile
 from portal_ext.extensions import db
 from portal_ext.portal.registration import utcnow
-from tests.conftest import TEST_DATABASE_URL, require
+from tests.conftest import TEST_DATABASE_URL
 from tests.ext import effects
-from tests.ext.conftest import drop_extension_tables, migrate_database
+from tests.ext.celery_support import Worker, broker_url, fresh_services
+from tests.ext.celery_support import worker_env as celery_worker_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
 REDIS_DB = 13  # this test's own broker database, flushed at the start
 EVENTS = 20
 HANDLER_SECONDS = 0.3
 STUCK_SECONDS = 3
 
 
-def reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def broker_url() -> str:
-    base = urlsplit(os.environ.get("PORTAL_EXT_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0")
-    return urlunsplit((base.scheme, base.netloc, f"/{REDIS_DB}", "", ""))
+def broker() -> str:
+    return broker_url(REDIS_DB)
 
 
 @pytest.fixture
 def worker_env() -> dict[str, str]:
-    if not TEST_DATABASE_URL:
-        pytest.skip("runs in the PostgreSQL tier (PORTAL_EXT_TEST_DATABASE_URL)")
-    require(reachable("127.0.0.1", 5432), "PostgreSQL on 127.0.0.1:5432")
-    require(reachable("127.0.0.1", 6379), "Redis on 127.0.0.1:6379")
-    redis.Redis.from_url(broker_url()).flushdb()
-    drop_extension_tables(TEST_DATABASE_URL)
-    migrate_database(TEST_DATABASE_URL)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
-    env.update({
-        "PORTAL_EXT_PORTAL_MODE": "simulated",
-        "PORTAL_EXT_DATABASE_URL": TEST_DATABASE_URL,
-        "PORTAL_SIM_DATABASE_URL": TEST_DATABASE_URL,
-        "PORTAL_EXT_TASK_RUNNER": "celery",
-        "PORTAL_EXT_CELERY_BROKER_URL": broker_url(),
-        "PORTAL_EXT_EXTRA_MODULES": "tests.ext.effects",
-        "PYTHONPATH": str(ROOT),
-    })
-    return env
+    fresh_services(broker())
+    return celery_worker_env(database_url=TEST_DATABASE_URL, broker=broker(),
+                             EXTRA_MODULES="tests.ext.effects")
 
 
 @pytest.fixture
 def producer(worker_env: dict[str, str]) -> Iterator[Flask]:
     """This process's side: accepts events and queues them on the broker."""
     app = create_app({"TESTING": True, "DATABASE_URL": TEST_DATABASE_URL, "TASK_RUNNER": "celery",
-                      "CELERY_BROKER_URL": broker_url(), "EVENT_STUCK_SECONDS": STUCK_SECONDS})
+                      "CELERY_BROKER_URL": broker(), "EVENT_STUCK_SECONDS": STUCK_SECONDS})
     with app.app_context():
         effects.reset(db.engine)
     yield app
     with app.app_context():
         db.engine.dispose()
-
-
-class Worker:
-    def __init__(self, env: dict[str, str], name: str, log: Path) -> None:
-        self.log = log
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "wsgi.celery", "worker", "--concurrency", "2",
-             "--loglevel", "INFO", "--without-mingle", "--without-gossip", "-n", f"{name}@%h"],
-            cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-            start_new_session=True)  # its own process group: SIGKILL reaches the pool too
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if " ready." in self.log.read_text():
-                return
-            assert self.process.poll() is None, self.log.read_text()
-            time.sleep(0.2)
-        pytest.fail("the worker did not start:\n" + self.log.read_text())
-
-    def kill(self) -> None:
-        """Power loss: the main process and its pool children die at once."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 def effect_total(app: Flask) -> int:

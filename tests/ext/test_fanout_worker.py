@@ -13,19 +13,12 @@ and Redis on 127.0.0.1 (skipped on a laptop without them, a failure in CI).
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-import redis
 from flask import Flask
 
 from bench import fanout_workload as wl
@@ -36,13 +29,12 @@ from portal_ext.notifications.models import Delivery
 from portal_ext.notifications.sources import Notice, copy_tag
 from portal_ext.portal.registration import close_clients, current_portal
 from simulator import Simulator
-from tests.conftest import TEST_DATABASE_URL, require
-from tests.ext.conftest import drop_extension_tables, migrate_database
+from tests.conftest import TEST_DATABASE_URL
+from tests.ext.celery_support import Worker, broker_url, fresh_services, worker_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
-REDIS_DB = 14  # this test's own broker database, flushed at the start
+BROKER = broker_url(14)  # this test's own broker database, flushed at the start
 BURST = 1000
 WORKLOAD = wl.Workload(absences=10, team_size=5)
 LEASE_SECONDS = 20  # well above a loaded batch, so only the dead worker's batches expire
@@ -51,72 +43,17 @@ QUIET = {"TICK_SECONDS": "3600", "ABSENCE_CHART_POLL_SECONDS": "1e9",
          "EVENT_STUCK_SECONDS": "3", "NOTIFY_RETRY_BASE_SECONDS": "1"}
 
 
-def reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def broker_url() -> str:
-    base = urlsplit(os.environ.get("PORTAL_EXT_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0")
-    return urlunsplit((base.scheme, base.netloc, f"/{REDIS_DB}", "", ""))
-
-
-class Worker:
-    def __init__(self, env: dict[str, str], name: str, log: Path) -> None:
-        self.log = log
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "wsgi.celery", "worker", "--concurrency", "2",
-             "--loglevel", "INFO", "--without-mingle", "--without-gossip", "-n", f"{name}@%h"],
-            cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-            start_new_session=True)  # its own process group: SIGKILL reaches the pool too
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if " ready." in self.log.read_text():
-                return
-            assert self.process.poll() is None, self.log.read_text()
-            time.sleep(0.2)
-        pytest.fail("the worker did not start:\n" + self.log.read_text())
-
-    def kill(self) -> None:
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
 @pytest.fixture
 def setup() -> Iterator[tuple[Simulator, Flask, dict[str, str]]]:
-    if not TEST_DATABASE_URL:
-        pytest.skip("runs in the PostgreSQL tier (PORTAL_EXT_TEST_DATABASE_URL)")
-    require(reachable("127.0.0.1", 5432), "PostgreSQL on 127.0.0.1:5432")
-    require(reachable("127.0.0.1", 6379), "Redis on 127.0.0.1:6379")
     from wsgi import wire_simulated
 
-    redis.Redis.from_url(broker_url()).flushdb()
-    drop_extension_tables(TEST_DATABASE_URL)
-    migrate_database(TEST_DATABASE_URL)
+    fresh_services(BROKER)
     sim = wl.new_portal(TEST_DATABASE_URL)
     app = wire_simulated(sim, {"TESTING": True, "DATABASE_URL": TEST_DATABASE_URL,
-                               "TASK_RUNNER": "celery", "CELERY_BROKER_URL": broker_url(),
+                               "TASK_RUNNER": "celery", "CELERY_BROKER_URL": BROKER,
                                **{k: float(v) for k, v in QUIET.items()}})
     wl.prepare(app, WORKLOAD)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
-    env.update({"PORTAL_EXT_PORTAL_MODE": "simulated", "PORTAL_EXT_TASK_RUNNER": "celery",
-                "PORTAL_EXT_DATABASE_URL": TEST_DATABASE_URL,
-                "PORTAL_SIM_DATABASE_URL": TEST_DATABASE_URL,
-                "PORTAL_EXT_CELERY_BROKER_URL": broker_url(), "PYTHONPATH": str(ROOT),
-                **{f"PORTAL_EXT_{k}": v for k, v in QUIET.items()}})
+    env = worker_env(database_url=TEST_DATABASE_URL, broker=BROKER, **QUIET)
     yield sim, app, env
     sim.bus.clear_subscribers()
     close_clients(app)

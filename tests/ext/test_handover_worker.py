@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import redis
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -30,10 +29,9 @@ from portal_ext.handover import engine
 from portal_ext.handover.models import MOVED, MoveBatch, MoveItem
 from portal_ext.handover.tasks import apply_batch, resume_batches
 from simulator import Simulator
-from tests.conftest import TEST_DATABASE_URL, require
-from tests.ext.conftest import drop_extension_tables, migrate_database
+from tests.conftest import TEST_DATABASE_URL
+from tests.ext.celery_support import Worker, broker_url, fresh_services, worker_env
 from tests.ext.handover_support import journal, new_batch
-from tests.ext.test_celery_worker import ROOT, Worker, broker_url, reachable
 from wsgi import simulator_dispatch
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -53,35 +51,17 @@ def database_url() -> str:
     return TEST_DATABASE_URL + ("&" if "?" in TEST_DATABASE_URL else "?") + FAST_COMMITS
 
 
-def handover_broker_url() -> str:
-    """tests/ext/test_celery_worker.py's broker, on a database of this test's own (13 and 14
-    belong to the events and fan-out worker tests, which may run at the same time)."""
-    base, _, _number = broker_url().rpartition("/")
-    return f"{base}/15"
+BROKER = broker_url(15)  # this test's own (13 and 14 belong to the other worker tests)
 
 
 @pytest.fixture
 def handover_env() -> dict[str, str]:
-    """The environment of tests/ext/test_celery_worker.py's workers, on a broker database of
-    its own (the two tests may run at the same time in different processes)."""
-    if not TEST_DATABASE_URL:
-        pytest.skip("runs in the PostgreSQL tier (PORTAL_EXT_TEST_DATABASE_URL)")
-    require(reachable("127.0.0.1", 5432), "PostgreSQL on 127.0.0.1:5432")
-    require(reachable("127.0.0.1", 6379), "Redis on 127.0.0.1:6379")
-    redis.Redis.from_url(handover_broker_url()).flushdb()
-    drop_extension_tables(TEST_DATABASE_URL)
-    migrate_database(TEST_DATABASE_URL)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    fresh_services(BROKER)
     # Jobs of up to a minute: the continuation of a shorter one would queue behind the
     # thousands of portal events its chunk produced (one queue; still correct, only slower).
-    env.update({
-        "PORTAL_EXT_PORTAL_MODE": "simulated", "PORTAL_EXT_TASK_RUNNER": "celery",
-        "PORTAL_EXT_CELERY_BROKER_URL": handover_broker_url(),
-        "PORTAL_EXT_DATABASE_URL": database_url(), "PORTAL_SIM_DATABASE_URL": database_url(),
-        "PORTAL_EXT_HANDOVER_CHUNK_SIZE": str(CHUNK),
-        "PORTAL_EXT_HANDOVER_LEASE_SECONDS": str(LEASE_SECONDS),
-        "PORTAL_EXT_HANDOVER_JOB_SECONDS": "60", "PYTHONPATH": str(ROOT)})
-    return env
+    return worker_env(database_url=database_url(), broker=BROKER,
+                      HANDOVER_CHUNK_SIZE=str(CHUNK), HANDOVER_LEASE_SECONDS=str(LEASE_SECONDS),
+                      HANDOVER_JOB_SECONDS="60")
 
 
 @pytest.fixture
@@ -98,7 +78,7 @@ def portal(handover_env: dict[str, str]) -> Iterator[Simulator]:
 def producer(portal: Simulator) -> Iterator[Flask]:
     """This process: plans the handover (in-process calls) and queues its job on the broker."""
     app = create_app({"TESTING": True, "DATABASE_URL": database_url(), "TASK_RUNNER": "celery",
-                      "CELERY_BROKER_URL": handover_broker_url(),
+                      "CELERY_BROKER_URL": BROKER,
                       "PORTAL_DISPATCH": simulator_dispatch(portal)})
     with app.app_context():
         yield app
