@@ -168,6 +168,71 @@ class ThreadRunner(Runner):
             self._stop.wait(interval)
 
 
+class QueuedOnce:
+    """At most one job of a kind waiting in the queue per key (a portal): ``mark`` says whether
+    to queue one now (False while one already waits), and the job calls ``unmark`` as it
+    starts, before it reads its work, so what arrives from then on queues the next one. A
+    burst of triggers costs a few jobs, not one each.
+
+    Thread runner: a set in this process. Celery: a Redis key (``SET NX`` with a short expiry,
+    so a lost job's mark runs out; the periodic tick takes what that job left). Without Redis,
+    every trigger queues a job (correct, only slower).
+    """
+
+    def __init__(self, name: str, expiry_ms: int = 5000) -> None:
+        self.name = name
+        self.redis_key = f"portal_ext:{name}:{{key}}"
+        self.expiry_ms = expiry_ms
+        self._state_key = f"portal_ext.jobs.queued.{name}"
+
+    def _state(self, app: Flask) -> dict[str, Any]:
+        state: dict[str, Any] = app.extensions.setdefault(
+            self._state_key, {"keys": set(), "lock": threading.Lock(), "redis": None})
+        return state
+
+    def _redis(self, app: Flask) -> Any:
+        state = self._state(app)
+        if state["redis"] is None:
+            try:
+                import redis
+
+                state["redis"] = redis.Redis.from_url(app.config["CELERY_BROKER_URL"])
+            except Exception as exc:
+                log.warning("%s: no Redis (%s); a job per trigger", self.name, exc)
+                return None
+        return state["redis"]
+
+    def mark(self, app: Flask, key: int) -> bool:
+        if app.config.get("TASK_RUNNER") == "celery":
+            client = self._redis(app)
+            if client is None:
+                return True
+            try:
+                return bool(client.set(self.redis_key.format(key=key), "1", nx=True,
+                                       px=self.expiry_ms))
+            except Exception as exc:
+                log.warning("%s: %s", self.name, exc)
+                return True
+        state = self._state(app)
+        with state["lock"]:
+            if key in state["keys"]:
+                return False
+            state["keys"].add(key)
+            return True
+
+    def unmark(self, app: Flask, key: int) -> None:
+        state = self._state(app)
+        with state["lock"]:
+            state["keys"].discard(key)
+        if app.config.get("TASK_RUNNER") == "celery":
+            client = self._redis(app)
+            if client is not None:
+                try:
+                    client.delete(self.redis_key.format(key=key))
+                except Exception as exc:
+                    log.warning("%s: %s", self.name, exc)
+
+
 def init_app(app: Flask) -> None:
     kind = app.config.get("TASK_RUNNER", "thread")
     runners: dict[str, Callable[[Flask], Runner]] = {

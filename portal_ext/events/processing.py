@@ -21,7 +21,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -83,9 +82,9 @@ def process_due(portal_id: int) -> dict[str, int]:
     from flask import current_app
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    _unmark(app, portal_id)
+    _QUEUED.unmark(app, portal_id)
     outcomes = _claim_and_process(portal_id, now=utcnow(), head=None, size=BATCH_SIZE)
-    if len(outcomes) >= BATCH_SIZE and _mark(app, portal_id):
+    if len(outcomes) >= BATCH_SIZE and _QUEUED.mark(app, portal_id):
         jobs.enqueue(process_due, portal_id)
     counts: dict[str, int] = {}
     for outcome in outcomes.values():
@@ -137,67 +136,13 @@ def queue_processing(inbox_id: int, *, event_name: str, portal_id: int) -> None:
     if event_name.upper() in per_event_names() or isinstance(jobs.runner_for(flask_app),
                                                              jobs.InlineRunner):
         jobs.enqueue(process_event, inbox_id)
-    elif _mark(flask_app, portal_id):
+    elif _QUEUED.mark(flask_app, portal_id):
         jobs.enqueue(process_due, portal_id)
 
 
-_QUEUED = "portal_ext.events.processing.queued"
-REDIS_KEY = "portal_ext:inbox:{portal_id}"
-REDIS_EXPIRY_MS = 5000  # a lost job's mark expires; the reconcile tick takes what it left
-
-
-def _queue_state(app: Any) -> dict[str, Any]:
-    state: dict[str, Any] = app.extensions.setdefault(
-        _QUEUED, {"portals": set(), "lock": threading.Lock(), "redis": None})
-    return state
-
-
-def _redis(app: Any) -> Any:
-    state = _queue_state(app)
-    if state["redis"] is None:
-        try:
-            import redis
-
-            state["redis"] = redis.Redis.from_url(app.config["CELERY_BROKER_URL"])
-        except Exception as exc:
-            log.warning("inbox queue: no Redis (%s); a job per event", exc)
-            return None
-    return state["redis"]
-
-
-def _mark(app: Any, portal_id: int) -> bool:
-    """Note that a process_due job is queued; False when one already waits."""
-    if app.config.get("TASK_RUNNER") == "celery":
-        client = _redis(app)
-        if client is None:
-            return True
-        try:
-            return bool(client.set(REDIS_KEY.format(portal_id=portal_id), "1", nx=True,
-                                   px=REDIS_EXPIRY_MS))
-        except Exception as exc:
-            log.warning("inbox queue: %s", exc)
-            return True
-    state = _queue_state(app)
-    with state["lock"]:
-        if portal_id in state["portals"]:
-            return False
-        state["portals"].add(portal_id)
-        return True
-
-
-def _unmark(app: Any, portal_id: int) -> None:
-    """Called as process_due starts, before it claims: rows stored from now on queue another."""
-    if app.config.get("TASK_RUNNER") == "celery":
-        client = _redis(app)
-        if client is not None:
-            try:
-                client.delete(REDIS_KEY.format(portal_id=portal_id))
-            except Exception as exc:
-                log.warning("inbox queue: %s", exc)
-        return
-    state = _queue_state(app)
-    with state["lock"]:
-        state["portals"].discard(portal_id)
+# One process_due job waiting per portal (its Redis mark expires after 5 s should the job be
+# lost; the reconcile tick takes what it left).
+_QUEUED = jobs.QueuedOnce("inbox")
 
 
 @dataclass(frozen=True)

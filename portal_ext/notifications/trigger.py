@@ -19,8 +19,6 @@ Whatever is missed (a lost task, a crash) is drained by the periodic tick.
 from __future__ import annotations
 
 import logging
-import threading
-from typing import Any
 
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import event
@@ -32,9 +30,7 @@ from portal_ext.extensions import db
 log = logging.getLogger(__name__)
 
 _SESSION_KEY = "portal_ext.notifications.drain"
-_STATE = "portal_ext.notifications.trigger"
-REDIS_KEY = "portal_ext:drain:{portal_id}"
-REDIS_EXPIRY_MS = 5000
+_QUEUED = jobs.QueuedOnce("drain")
 
 
 def request_drain(portal_id: int) -> None:
@@ -42,70 +38,17 @@ def request_drain(portal_id: int) -> None:
     db.session.info.setdefault(_SESSION_KEY, set()).add(portal_id)
 
 
-def _state(app: Flask) -> dict[str, Any]:
-    return app.extensions.setdefault(_STATE, {"queued": set(), "lock": threading.Lock(),
-                                              "redis": None})
-
-
 def schedule_drain(app: Flask, portal_id: int) -> None:
     from portal_ext.notifications.tasks import drain_outbox_job
 
-    runner = jobs.runner_for(app)
-    kind = app.config.get("TASK_RUNNER", "thread")
-    if isinstance(runner, jobs.InlineRunner):
+    if isinstance(jobs.runner_for(app), jobs.InlineRunner) or _QUEUED.mark(app, portal_id):
         with app.app_context():
             jobs.enqueue(drain_outbox_job, portal_id)
-        return
-    if kind == "celery":
-        if not _claim_redis(app, portal_id):
-            return
-    else:
-        state = _state(app)
-        with state["lock"]:
-            if portal_id in state["queued"]:
-                return
-            state["queued"].add(portal_id)
-    with app.app_context():
-        jobs.enqueue(drain_outbox_job, portal_id)
 
 
 def drain_started(app: Flask, portal_id: int) -> None:
     """Called as a drain begins: commits from now on schedule another one."""
-    state = _state(app)
-    with state["lock"]:
-        state["queued"].discard(portal_id)
-    if app.config.get("TASK_RUNNER") == "celery":
-        client = _redis(app)
-        if client is not None:
-            try:
-                client.delete(REDIS_KEY.format(portal_id=portal_id))
-            except Exception as exc:
-                log.warning("drain trigger: %s", exc)
-
-
-def _redis(app: Flask) -> Any:
-    state = _state(app)
-    if state["redis"] is None:
-        try:
-            import redis
-
-            state["redis"] = redis.Redis.from_url(app.config["CELERY_BROKER_URL"])
-        except Exception as exc:
-            log.warning("drain trigger: no Redis (%s); queueing a drain per commit", exc)
-            return None
-    return state["redis"]
-
-
-def _claim_redis(app: Flask, portal_id: int) -> bool:
-    client = _redis(app)
-    if client is None:
-        return True
-    try:
-        return bool(client.set(REDIS_KEY.format(portal_id=portal_id), "1", nx=True,
-                               px=REDIS_EXPIRY_MS))
-    except Exception as exc:
-        log.warning("drain trigger: %s", exc)
-        return True
+    _QUEUED.unmark(app, portal_id)
 
 
 @event.listens_for(Session, "after_commit")
