@@ -26,6 +26,7 @@ from simulator import db
 from simulator.crm_types import ENTITY_TYPES
 from simulator.errors import SimError, field_required
 from simulator.listing import parse_bool
+from simulator.people import get_user
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -127,32 +128,68 @@ def to_api(ctx: Ctx, row: Any, names: list[str] | None = None, *,
     """The portal's shape (``crm.activity.get``); COMMUNICATIONS/BINDINGS only when named
     (``bindings``: the activity's bindings when the caller has them already)."""
     data = row._mapping if hasattr(row, "_mapping") else row
-    extra = dict(data.get("fields") or {})
-    wanted = names if names is not None else standard_names()
+    extra = data.get("fields") or {}
     out: dict[str, Any] = {}
-    for name in wanted:
-        spec = FIELDS.get(name)
-        if spec is None:
+    for name in (names if names is not None else _STANDARD):
+        step = _PLAN.get(name)
+        if step is None:
             continue
-        column, kind, _ro = spec
-        value = data.get(column) if column else extra.get(name)
-        if name == "COMMUNICATIONS":
-            out[name] = [dict(c) for c in extra.get("COMMUNICATIONS") or []]
-        elif name == "BINDINGS":
+        column, how = step
+        if how == _BOUND:
             out[name] = [{k: str(v) for k, v in b.items()}
                          for b in (bindings if bindings is not None
                                    else bindings_of(ctx.conn, data["id"]))]
-        elif name == "SETTINGS":
-            out[name] = dict(value) if value else []
-        elif kind == "datetime":
-            out[name] = ctx.iso(value) if value is not None else ""
-        elif name == "COMPLETED":
-            out[name] = "Y" if value else "N"
-        elif name == "ASSOCIATED_ENTITY_ID":
-            out[name] = str(value or 0)
         else:
-            out[name] = None if value is None else str(value)
+            out[name] = _render(ctx, how, data.get(column) if column else extra.get(name))
     return out
+
+
+def changed_api(ctx: Ctx, shown: dict[str, Any], row: Any, values: Mapping[str, Any],
+                bindings: list[dict[str, int]]) -> dict[str, Any]:
+    """``to_api`` of the activity as ``values`` (its new column values) have it, with
+    ``bindings``, given ``shown``, the ``to_api`` of the stored ``row`` with the same names:
+    only what differs is rendered again."""
+    data = row._mapping if hasattr(row, "_mapping") else row
+    old_extra = data.get("fields") or {}
+    new_extra = values.get("fields") or {}
+    out = dict(shown)
+    for name in shown:
+        column, how = _PLAN[name]
+        if how == _BOUND:
+            out[name] = [{k: str(v) for k, v in b.items()} for b in bindings]
+            continue
+        if column:
+            old, new = data.get(column), values.get(column, data.get(column))
+        else:
+            old, new = old_extra.get(name), new_extra.get(name)
+        if type(old) is not type(new) or old != new:
+            out[name] = _render(ctx, how, new)
+    return out
+
+
+def _render(ctx: Ctx, how: int, value: Any) -> Any:
+    if how == _TEXT:
+        return None if value is None else value if type(value) is str else str(value)
+    if how == _DATETIME:
+        return ctx.iso(value) if value is not None else ""
+    if how == _COMMUNICATIONS:
+        return [dict(c) for c in value or []]
+    if how == _SETTINGS:
+        return dict(value) if value else []
+    if how == _FLAG:
+        return "Y" if value else "N"
+    return str(value or 0)  # ASSOCIATED_ENTITY_ID
+
+
+# How to_api renders each field: name -> (column or None, one of these).
+_TEXT, _DATETIME, _COMMUNICATIONS, _BOUND, _SETTINGS, _FLAG, _ZERO = range(7)
+_PLAN: dict[str, tuple[str | None, int]] = {
+    name: (column, _COMMUNICATIONS if name == "COMMUNICATIONS" else _BOUND
+           if name == "BINDINGS" else _SETTINGS if name == "SETTINGS" else _DATETIME
+           if kind == "datetime" else _FLAG if name == "COMPLETED" else _ZERO
+           if name == "ASSOCIATED_ENTITY_ID" else _TEXT)
+    for name, (column, kind, _ro) in FIELDS.items()}
+_STANDARD = standard_names()
 
 
 def _int(name: str, value: Any, allowed: tuple[int, ...] | None = None) -> int:
@@ -165,13 +202,9 @@ def _int(name: str, value: Any, allowed: tuple[int, ...] | None = None) -> int:
     return number
 
 
-_USER_EXISTS = select(db.users.c.id).where(db.users.c.id == bindparam("b_user_id"))
-
-
 def _user(ctx: Ctx, name: str, value: Any) -> int:
     user_id = _int(name, value)
-    found = ctx.conn.execute(_USER_EXISTS, {"b_user_id": user_id}).first()
-    if found is None:
+    if get_user(ctx, user_id) is None:
         raise SimError("", f"The field {name} refers to a user who does not exist: {user_id}",
                        400)
     return user_id

@@ -20,8 +20,9 @@ only what the caller may read. Reading a single item one may not read answers th
 whoever may read their owner item, changeable by their responsible and by whoever may change
 the owner. Adding an item is open to everyone (it need not stay readable to its author).
 
-What a caller may do is worked out once per call and kept in ``ctx.cache``; administrators
-cost no query at all for user 1 and one for other administrators.
+What a caller may do is worked out once per transaction (all the commands of a ``batch``) and
+kept in ``ctx.directory`` with the people it was worked out from; administrators cost no query
+at all for user 1 and one for other administrators.
 """
 
 from __future__ import annotations
@@ -71,11 +72,11 @@ def _as_int(value: Any) -> int | None:
 
 
 def crm_scope(ctx: Ctx) -> CrmScope:
-    """The caller's CRM rights, worked out once per call."""
-    scope = ctx.cache.get(_CACHE_KEY)
-    if scope is None:
+    """The caller's CRM rights, worked out once per transaction."""
+    scope = ctx.directory.get(_CACHE_KEY)
+    if scope is None or scope.user_id != ctx.user_id:
         scope = _work_out(ctx)
-        ctx.cache[_CACHE_KEY] = scope
+        ctx.directory[_CACHE_KEY] = scope
     assert isinstance(scope, CrmScope)
     return scope
 

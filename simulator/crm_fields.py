@@ -9,7 +9,7 @@ converted by :func:`simulator.crm_input.apply_input` (required fields, defaults,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select
@@ -73,6 +73,7 @@ class Schema:
         for uf in self.userfields.values():
             self.defs[uf.field_name] = uf.as_field_def()
         self._by_item = {d.item_name.lower(): d for d in self.defs.values()}
+        self._old_plan: dict[str, tuple[FieldDef, UserField | None, bool]] | None = None
 
     @classmethod
     def load(cls, conn: Connection, et: EntityType) -> Schema:
@@ -96,6 +97,23 @@ class Schema:
         if original_uf_names and definition.name in self.userfields:
             return definition.name
         return definition.item_name
+
+    def old_plan(self) -> dict[str, tuple[FieldDef, UserField | None, bool]]:
+        """How :func:`to_old_api` renders each field: name -> (definition, user field,
+        *plain*), in the fields' order, without the crm.item-only ones. A plain field's
+        non-empty scalar value is its text as it is (ids, strings, enumerations)."""
+        plan = self._old_plan
+        if plan is None:
+            plan = {}
+            for name, d in self.defs.items():
+                if d.item_only:
+                    continue
+                uf = self.userfields.get(name)
+                kind = uf.user_type_id if uf is not None else d.type
+                plain = name not in DERIVED and not d.is_multifield and kind not in _STYLED
+                plan[name] = (d, uf, plain)
+            self._old_plan = plan
+        return plan
 
     # Field groups for ``select`` (see simulator.listing.resolve_select).
     @property
@@ -139,21 +157,30 @@ def _filter_kind(d: FieldDef) -> str:
 # -- rows and records ------------------------------------------------------------------------
 def row_to_record(et: EntityType, row: Row[Any] | Mapping[str, Any]) -> dict[str, Any]:
     data = row._mapping if hasattr(row, "_mapping") else row
-    record: dict[str, Any] = dict(data.get("fields") or {})
-    for d in et.fields:
-        if d.column:
-            record[d.name] = data.get(d.column)
-    record["ID"] = data.get("id")
+    try:  # a whole row has every column (and ``[]`` is much cheaper than ``get`` on a row)
+        return _record(et, data.__getitem__)
+    except KeyError:
+        return _record(et, data.get)
+
+
+def _record(et: EntityType, get: Callable[[str], Any]) -> dict[str, Any]:
+    record: dict[str, Any] = dict(get("fields") or {})
+    for name, column in et.promoted:
+        record[name] = get(column)
+    record["ID"] = get("id")
     return record
 
 
 def record_to_row(et: EntityType, record: Mapping[str, Any]) -> dict[str, Any]:
     """Column values for ``sim_crm_item`` (without ``id``) from a record."""
     row: dict[str, Any] = {"entity_type_id": et.id, "fields": {}}
+    by_name = et.by_name
     for key, value in record.items():
         if key == "ID" or key in DERIVED:
             continue
-        d = et.field(key)
+        d = by_name.get(key)
+        if d is None and not key.isupper():
+            d = et.field(key)
         if d is not None and d.column:
             row[d.column] = value
         else:
@@ -176,6 +203,10 @@ def load_record(conn: Connection, et: EntityType, item_id: int) -> dict[str, Any
 
 
 # -- output ------------------------------------------------------------------------------------
+# Types whose values the old API writes in a form of its own (not their plain text).
+_STYLED = FLOAT_TYPES | DATE_TYPES | DATETIME_TYPES | {"char", "boolean"}
+
+
 def _derived(et: EntityType, record: Mapping[str, Any], name: str) -> Any:
     if name == "HAS_PHONE":
         return "Y" if record.get("PHONE") else "N"
@@ -246,17 +277,40 @@ def _item_value(ctx: Ctx, d: FieldDef, uf: UserField | None, value: Any) -> Any:
 def to_old_api(ctx: Ctx, schema: Schema, record: Mapping[str, Any],
                names: Iterable[str] | None = None) -> dict[str, Any]:
     """The old methods' shape (``crm.deal.get``): UPPER names, numbers as strings."""
-    et = schema.et
-    wanted = list(names) if names is not None else list(schema.defs)
+    plan = schema.old_plan()
     out: dict[str, Any] = {}
-    for name in wanted:
-        d = schema.defs.get(name)
-        if d is None or d.item_only:
-            continue
-        if name in DERIVED:
-            out[name] = _derived(et, record, name)
-            continue
-        out[name] = _old_value(ctx, d, schema.userfields.get(name), record.get(name))
+    for name in (plan if names is None else names):
+        step = plan.get(name)
+        if step is not None:
+            _render_old(ctx, schema.et, step, name, record, out)
+    return out
+
+
+def _render_old(ctx: Ctx, et: EntityType, step: tuple[FieldDef, UserField | None, bool],
+                name: str, record: Mapping[str, Any], out: dict[str, Any]) -> None:
+    d, uf, plain = step
+    value = record.get(name)
+    if plain and value is not None and type(value) is not list:
+        out[name] = value if type(value) is str else str(value)
+    elif name in DERIVED:
+        out[name] = _derived(et, record, name)
+    else:
+        out[name] = _old_value(ctx, d, uf, value)
+
+
+def old_api_changed(ctx: Ctx, schema: Schema, shown: Mapping[str, Any],
+                    record: Mapping[str, Any], changed: Mapping[str, Any]) -> dict[str, Any]:
+    """``to_old_api(ctx, schema, changed)`` when ``shown`` is ``to_old_api(ctx, schema,
+    record)``: only the fields whose stored value differs, and the derived ones, are rendered
+    again."""
+    plan = schema.old_plan()
+    out = dict(shown)
+    et = schema.et
+    for name, step in plan.items():
+        new = changed.get(name)
+        old = record.get(name)
+        if name in DERIVED or type(new) is not type(old) or new != old:
+            _render_old(ctx, et, step, name, changed, out)
     return out
 
 
@@ -265,23 +319,25 @@ def to_item_api(ctx: Ctx, schema: Schema, record: Mapping[str, Any],
                 with_fm: bool = True) -> dict[str, Any]:
     """The ``crm.item.*`` shape: camelCase names, ints; multifields as ``fm``."""
     et = schema.et
-    wanted = list(names) if names is not None else list(schema.defs)
+    defs, userfields = schema.defs, schema.userfields
     out: dict[str, Any] = {}
     fm: list[dict[str, Any]] = []
-    for name in wanted:
-        d = schema.defs.get(name)
+    any_multifield = False
+    for name in (defs if names is None else names):
+        d = defs.get(name)
         if d is None:
             continue
         if d.is_multifield:
+            any_multifield = True
             fm.extend({"id": int(e["ID"]), "typeId": d.name, "valueType": e.get("VALUE_TYPE"),
                        "value": e.get("VALUE")} for e in record.get(name) or [])
             continue
-        key = schema.item_name(d, original_uf_names)
+        key = d.name if original_uf_names and name in userfields else d.item_name
         if name in DERIVED:
             out[key] = _derived(et, record, name)
             continue
-        out[key] = _item_value(ctx, d, schema.userfields.get(name), record.get(name))
-    if with_fm and any(schema.defs[n].is_multifield for n in wanted if n in schema.defs):
+        out[key] = _item_value(ctx, d, userfields.get(name), record.get(name))
+    if with_fm and any_multifield:
         out["fm"] = fm
     out["entityTypeId"] = et.id
     return out

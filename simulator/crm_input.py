@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
 from simulator import db
 from simulator.crm_categories import deal_category_exists
@@ -39,6 +39,7 @@ from simulator.crm_types import (
 from simulator.crm_userfields import UserField
 from simulator.errors import SimError
 from simulator.listing import parse_bool
+from simulator.people import get_user
 
 if TYPE_CHECKING:
     from simulator.portal import Ctx
@@ -187,15 +188,11 @@ def _scalar(ctx: Ctx, d: FieldDef, uf: UserField | None, value: Any, check_refs:
     return str(value)
 
 
-_USER_EXISTS = select(db.users.c.id).where(db.users.c.id == bindparam("b_user_id"))
-
-
 def _check_reference(ctx: Ctx, name: str, kind: str, number: int) -> None:
     if kind in ("user", "employee"):
         if number == 0 and name != "ASSIGNED_BY_ID":
             return
-        found = ctx.conn.execute(_USER_EXISTS, {"b_user_id": number}).first()
-        if found is None:
+        if get_user(ctx, number) is None:
             raise FieldError(name, detail=f"The field {name} refers to a user who does not "
                                           f"exist: {number}")
         return

@@ -26,12 +26,14 @@ from simulator.activity_fields import to_api as activity_api
 from simulator.crm_fields import (
     Schema,
     load_record,
+    old_api_changed,
     record_to_row,
     to_item_api,
     to_old_api,
 )
 from simulator.crm_input import apply_input
 from simulator.crm_types import ENTITY_TYPES, EntityType, entity_type
+from simulator.events import ShapePair, Shapes
 
 if TYPE_CHECKING:
     from simulator.portal import Ctx
@@ -128,6 +130,27 @@ def _stored(et: EntityType, record: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
+def _set_in_row(et: EntityType, row: dict[str, Any], values: Mapping[str, Any]) -> None:
+    """Put record ``values`` into ``row`` (a :func:`_stored` row) as record_to_row would
+    (none of them may be one that the title or the closed flag is worked out from)."""
+    for key, value in values.items():
+        d = et.by_name.get(key)
+        if d is not None and d.column:
+            row[d.column] = value
+        elif value is not None:
+            row["fields"][key] = value
+        else:
+            row["fields"].pop(key, None)
+
+
+def changed_shape(ctx: Ctx, schema: Schema, before: dict[str, Any],
+                  current: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """``event_shape(ctx, schema, new)`` given ``before``, the event shape of ``current``."""
+    if schema.et.has_old_api:
+        return old_api_changed(ctx, schema, before, current, new)
+    return to_item_api(ctx, schema, new)
+
+
 _UPDATE_ITEM = db.crm_items.update().where(db.crm_items.c.id == bindparam("b_item_id"))
 
 
@@ -145,26 +168,31 @@ def update_item(ctx: Ctx, et: EntityType | int | str, item_id: int,
     schema = Schema.load(ctx.conn, et)
     new = apply_input(ctx, schema, current, fields, creating=False, check_refs=check_refs)
     stored = _stored(et, current)
-    if _stored(et, new) == stored:
+    row = _stored(et, new)
+    if row == stored:
         return False
-    new.update(MODIFY_BY_ID=ctx.user_id, DATE_MODIFY=ctx.now.replace(microsecond=0))
+    stamps: dict[str, Any] = {"MODIFY_BY_ID": ctx.user_id,
+                              "DATE_MODIFY": ctx.now.replace(microsecond=0)}
     stage = STAGE_FIELDS.get(et.id)
     if et.id in (2, 31) and stage and new.get(stage) != current.get(stage):
-        new.update(MOVED_BY_ID=ctx.user_id, MOVED_TIME=ctx.iso(ctx.now))
-    before, after = event_shape(ctx, schema, current), event_shape(ctx, schema, new)
-    ctx.before(f"ONBEFORE{et.event_base[2:]}UPDATE", entity_type=et.name, entity_id=item_id,
-               before=before, after=after)
-    row = record_to_row(et, new)
-    row["fields"] = {k: v for k, v in row["fields"].items() if v is not None}
+        stamps.update(MOVED_BY_ID=ctx.user_id, MOVED_TIME=ctx.iso(ctx.now))
     if not row["title"] and et.id in DEFAULT_TITLES:
-        row["title"] = DEFAULT_TITLES[et.id].format(id=item_id)
-        new["TITLE"] = row["title"]
-        after = event_shape(ctx, schema, new)
+        stamps["TITLE"] = DEFAULT_TITLES[et.id].format(id=item_id)
+    new.update(stamps)
+    _set_in_row(et, row, stamps)
+
+    def render() -> ShapePair:
+        before = event_shape(ctx, schema, current)
+        return before, changed_shape(ctx, schema, before, current, new)
+
+    shapes = Shapes(render)
+    ctx.before(f"ONBEFORE{et.event_base[2:]}UPDATE", entity_type=et.name, entity_id=item_id,
+               shapes=shapes)
     # Only the columns that changed (one statement shape per set of columns, compiled once).
     changes = {column: value for column, value in row.items() if stored.get(column) != value}
     if changes:
         ctx.conn.execute(_UPDATE_ITEM, {"b_item_id": item_id, **changes})
-    _emit(ctx, schema, "UPDATE", item_id, before, after)
+    _emit(ctx, schema, "UPDATE", item_id, None, None, shapes=shapes)
     if notify:
         _notify_assigned(ctx, et, item_id, current, new)
     return True
@@ -199,16 +227,17 @@ def delete_item(ctx: Ctx, et: EntityType | int | str, item_id: int) -> None:
 
 
 def _emit(ctx: Ctx, schema: Schema, action: str, item_id: int,
-          before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
+          before: dict[str, Any] | None, after: dict[str, Any] | None, *,
+          shapes: Shapes | None = None) -> None:
     et = schema.et
     if et.has_old_api:
         ctx.emit(f"{et.event_base}{action}", entity_type=et.name, entity_id=item_id,
-                 before=before, after=after)
+                 before=before, after=after, shapes=shapes)
         return
     data = {"FIELDS": {"ID": item_id, "ENTITY_TYPE_ID": et.id}}
     for name in (f"{et.event_base}{action}", f"{et.event_base}{action}_{et.id}"):
         ctx.emit(name, entity_type=et.name, entity_id=item_id, before=before, after=after,
-                 data=data)
+                 data=data, shapes=shapes)
 
 
 def display_title(et: EntityType, record: Mapping[str, Any]) -> str:

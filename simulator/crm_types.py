@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 # Portal field types grouped by how values are stored and rendered.
 INT_TYPES = {"integer", "user", "crm_company", "crm_contact", "crm_lead", "crm_deal",
@@ -37,7 +38,7 @@ class FieldDef:
     camel: str | None = None  # crm.item name when not the plain camelCase of ``name``
     item_only: bool = False  # exists in crm.item only
 
-    @property
+    @cached_property
     def item_name(self) -> str:
         return self.camel or camel_case(self.name)
 
@@ -67,11 +68,17 @@ class EntityType:
         return f"ONCRM{self.name}" if self.has_old_api else "ONCRMDYNAMICITEM"
 
     def field(self, name: str) -> FieldDef | None:
-        upper = name.upper()
-        for definition in self.fields:
-            if definition.name == upper:
-                return definition
-        return None
+        return self.by_name.get(name.upper())
+
+    @cached_property
+    def promoted(self) -> tuple[tuple[str, str], ...]:
+        """(field name, column) of the fields kept in their own ``sim_crm_item`` column."""
+        return tuple((d.name, d.column) for d in self.fields if d.column)
+
+    @cached_property
+    def by_name(self) -> dict[str, FieldDef]:
+        """The standard fields by old-API name."""
+        return {definition.name: definition for definition in self.fields}
 
     def item_url(self, item_id: int) -> str:
         return self.url.format(id=item_id)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import requests
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from simulator import config_cache, db
 
@@ -48,9 +48,41 @@ class SimEvent:
     entity_id: int | None = None
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
+    # ``before`` and ``after`` worked out when first needed (:class:`Shapes`): rendering an
+    # item twice costs more than changing it, and only in-process subscribers read them.
+    shapes: Shapes | None = field(default=None, repr=False, compare=False)
+
+    def resolve(self) -> SimEvent:
+        """Fill ``before`` and ``after`` if they are still to be worked out."""
+        if self.shapes is not None:
+            self.before, self.after = self.shapes()
+            self.shapes = None
+        return self
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self.resolve())
+        del out["shapes"]
+        return out
+
+
+ShapePair = tuple[dict[str, Any] | None, dict[str, Any] | None]
+
+
+class Shapes:
+    """An object's state before and after a change, rendered once, on first call. What it
+    renders from must not change afterwards (handlers pass the rows they are done with)."""
+
+    __slots__ = ("_render", "_value")
+
+    def __init__(self, render: Callable[[], ShapePair]) -> None:
+        self._render: Callable[[], ShapePair] | None = render
+        self._value: ShapePair = (None, None)
+
+    def __call__(self) -> ShapePair:
+        if self._render is not None:
+            self._value = self._render()
+            self._render = None
+        return self._value
 
 
 def flatten_form(data: Any, prefix: str = "") -> list[tuple[str, str]]:
@@ -101,6 +133,13 @@ def bound_handlers(conn: Connection) -> BoundHandlers:
     return config_cache.lookup(conn, "event_handlers", load)
 
 
+_OFFLINE = db.offline_events
+_QUEUED = select(_OFFLINE.c.id).where(_OFFLINE.c.event_name == bindparam("b_name"),
+                                      _OFFLINE.c.object_key == bindparam("b_key"))
+_REQUEUE = _OFFLINE.update().where(_OFFLINE.c.id == bindparam("b_id"))
+_QUEUE = _OFFLINE.insert()
+
+
 class EventBus:
     def __init__(self, sim: Simulator) -> None:
         self._sim = sim
@@ -128,8 +167,14 @@ class EventBus:
         self._before.clear()
         self._after.clear()
 
+    @property
+    def has_before(self) -> bool:
+        """Whether anyone listens to *before* events (none: nothing to build)."""
+        return bool(self._before)
+
     def run_before(self, event: SimEvent) -> None:
         """Run *before* subscribers; a Veto propagates to the caller and stops the change."""
+        event.resolve()
         for fn in list(self._before):
             fn(event)
 
@@ -139,10 +184,7 @@ class EventBus:
         if event.name not in bound_handlers(conn).offline:
             return
         key = f"{event.entity_type or ''}:{event.entity_id or event.data.get('FIELDS', {})}"
-        table = db.offline_events
-        existing = conn.execute(
-            select(table.c.id).where(table.c.event_name == event.name, table.c.object_key == key)
-        ).first()
+        existing = conn.execute(_QUEUED, {"b_name": event.name, "b_key": key}).first()
         values = {
             "event_data": event.data,
             "timestamp_x": self._sim.clock.now(),
@@ -150,10 +192,10 @@ class EventBus:
             "process_id": None,
         }
         if existing:
-            conn.execute(table.update().where(table.c.id == existing.id).values(**values))
+            conn.execute(_REQUEUE, {"b_id": existing.id, **values})
         else:
-            conn.execute(table.insert().values(event_name=event.name, object_key=key,
-                                               event_additional={}, **values))
+            conn.execute(_QUEUE, {"event_name": event.name, "object_key": key,
+                                  "event_additional": {}, **values})
 
     def publish(self, events: list[SimEvent],
                 online: Mapping[str, list[dict[str, Any]]] | None = None) -> None:
@@ -164,7 +206,10 @@ class EventBus:
         if online is None:
             online = self._online_handlers()
         for event in events:
-            for fn in list(self._after):
+            subscribers = list(self._after)
+            if subscribers:
+                event.resolve()
+            for fn in subscribers:
                 try:
                     fn(event)
                 except Exception:  # a subscriber's failure must not undo the portal's change

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete
 
 from simulator import db
+from simulator.people import get_user
 
 if TYPE_CHECKING:
     from simulator.portal import Ctx
@@ -19,6 +20,12 @@ if TYPE_CHECKING:
 # Kinds of the portal's own notices (``kind`` column; ``message`` for im.notify calls).
 KINDS = ("crm_assigned", "task_assigned", "task_deadline_soon", "task_overdue",
          "email_incoming", "task_comment", "message")
+
+
+_N = db.notifications
+_REPLACED = delete(_N).where(_N.c.user_id == bindparam("b_user_id"),
+                             _N.c.tag == bindparam("b_tag"))
+_ADD = _N.insert()
 
 
 def add_notification(ctx: Ctx, user_id: int, message: str, *, kind: str = "message",
@@ -29,19 +36,18 @@ def add_notification(ctx: Ctx, user_id: int, message: str, *, kind: str = "messa
     """Put a notification in ``user_id``'s inbox; returns its id, or None for a dismissed or
     unknown user (the portal delivers nothing to them). A notification with the same ``tag``
     replaces the user's older one, as ``im.notify.system.add`` documents."""
-    user = ctx.conn.execute(select(db.users.c.active).where(db.users.c.id == user_id)).first()
+    user = get_user(ctx, user_id)
     if user is None or not user.active:
         return None
     if tag:
-        ctx.conn.execute(delete(db.notifications).where(db.notifications.c.user_id == user_id,
-                                                        db.notifications.c.tag == tag))
+        ctx.conn.execute(_REPLACED, {"b_user_id": user_id, "b_tag": tag})
     row: dict[str, Any] = {
         "user_id": user_id, "from_user_id": from_user_id, "notify_type": notify_type,
         "kind": kind, "message": message, "tag": tag, "sub_tag": sub_tag,
         "entity_type": entity_type, "entity_id": entity_id, "created_at": ctx.now,
         "is_read": False,
     }
-    inserted = ctx.conn.execute(db.notifications.insert().values(**row)).inserted_primary_key
+    inserted = ctx.conn.execute(_ADD, row).inserted_primary_key
     assert inserted is not None
     notification_id = int(inserted[0])
     payload = {**row, "id": notification_id, "created_at": ctx.iso(ctx.now)}

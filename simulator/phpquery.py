@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import quote, unquote_plus
 
 _INT_KEY = re.compile(r"^(0|-?[1-9][0-9]{0,17})$")
 _SEGMENT = re.compile(r"\[([^\]]*)\]")
@@ -45,18 +45,56 @@ def php_array(items: Mapping[Any, Any]) -> list[Any] | dict[str, Any]:
 
 def parse(query: str) -> dict[str, Any]:
     """Parse a query string or urlencoded body (``a=1&b[c]=2``) into nested dicts and lists."""
-    return parse_pairs(parse_qsl(query, keep_blank_values=True))
+    return parse_pairs(_decoded_pairs(query))
+
+
+def _decoded_pairs(query: str) -> list[tuple[str, str]]:
+    """``parse_qsl(query, keep_blank_values=True)``, without its cost for the parts that need
+    no decoding (ids and field names: nearly everything in a ``batch`` command)."""
+    pairs: list[tuple[str, str]] = []
+    for part in query.split("&"):
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        if "+" in name or "%" in name:
+            name = unquote_plus(name)
+        if "+" in value or "%" in value:
+            value = unquote_plus(value)
+        pairs.append((name, value))
+    return pairs
 
 
 def parse_pairs(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
     """Build the nested structure from already-decoded ``(name, value)`` pairs (form fields)."""
     root: dict[Any, Any] = {}
+    paths = _PATHS
     for name, value in pairs:
-        path = _split(name)
-        if path is None:
+        keys = paths.get(name, _UNSEEN)
+        if keys is _UNSEEN:
+            keys = _keys(name)
+            if len(paths) >= _PATHS_KEPT:
+                paths.clear()
+            paths[name] = keys
+        if keys is None:
             continue
-        _assign(root, path, value)
+        _assign(root, keys, value)
     return {str(k): _finish(v) for k, v in root.items()}
+
+
+# Parameter names seen lately, as keys (clients send the same few names again and again).
+_PATHS: dict[str, list[Any] | None] = {}
+_PATHS_KEPT = 4096
+_UNSEEN: Any = object()
+_APPEND: Any = object()  # ``[]``: the next index
+
+
+def _keys(name: str) -> list[Any] | None:
+    """The keys ``name`` assigns to: the top-level name as it is (Params folds its case), then
+    PHP keys, ``_APPEND`` for ``[]``; None for a pair PHP ignores."""
+    path = _split(name)
+    if path is None:
+        return None
+    return [path[0], *(_APPEND if segment == "" else php_key(segment) for segment in path[1:])]
 
 
 def _split(name: str) -> list[str] | None:
@@ -86,20 +124,15 @@ def _next_index(node: dict[Any, Any]) -> int:
     return max(max(numbers) + 1, 0) if numbers else 0
 
 
-def _assign(root: dict[Any, Any], path: list[str], value: Any) -> None:
+def _assign(root: dict[Any, Any], keys: list[Any], value: Any) -> None:
     node = root
-    for depth, segment in enumerate(path):
-        last = depth == len(path) - 1
-        if last and depth > 0 and segment == "" and value == "":
-            return  # ``name[]=`` alone: the array exists but stays empty
-        key: int | str
-        if depth == 0:
-            key = segment  # top-level names stay strings (Params folds their case)
-        elif segment == "":
+    last_depth = len(keys) - 1
+    for depth, key in enumerate(keys):
+        if key is _APPEND:
+            if depth == last_depth and value == "":
+                return  # ``name[]=`` alone: the array exists but stays empty
             key = _next_index(node)
-        else:
-            key = php_key(segment)
-        if last:
+        if depth == last_depth:
             node[key] = value
             return
         child = node.get(key)

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from simulator import config_cache, db
 from simulator.clock import Clock
 from simulator.errors import SimError, Veto, method_not_found
-from simulator.events import EventBus, SimEvent, bound_handlers
+from simulator.events import EventBus, Shapes, SimEvent, bound_handlers
 from simulator.params import Params
 from simulator.registry import METHODS, Page
 from simulator.timefmt import DEFAULT_TIMEZONE, parse_portal_datetime, to_portal_iso, zone
@@ -71,8 +71,10 @@ class Ctx:
     events: list[SimEvent] = field(default_factory=list)
     # The portal's zone as it was when the call began (read before its transaction opened).
     zone: tzinfo | None = None
-    # Facts worked out once per call (the caller's CRM rights, ...).
-    cache: dict[str, Any] = field(default_factory=dict)
+    # People as this transaction has read them (user rows, departments, the caller's CRM
+    # rights): shared by the commands of one ``batch``, dropped whenever a command changes
+    # users, departments or rights, or is rolled back (simulator.people).
+    directory: dict[Any, Any] = field(default_factory=dict)
 
     @property
     def tz(self) -> tzinfo:
@@ -86,7 +88,8 @@ class Ctx:
 
     def before(self, name: str, **kwargs: Any) -> None:
         """Publish a *before* event; an in-process Veto stops the change here."""
-        self.sim.bus.run_before(self._event(name, **kwargs))
+        if self.sim.bus.has_before:
+            self.sim.bus.run_before(self._event(name, **kwargs))
 
     def emit(self, name: str, **kwargs: Any) -> SimEvent:
         """Queue an *after* event (published when this call commits)."""
@@ -98,14 +101,20 @@ class Ctx:
     def _event(self, name: str, *, data: dict[str, Any] | None = None,
                entity_type: str | None = None, entity_id: int | None = None,
                before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
-               ) -> SimEvent:
+               shapes: Shapes | None = None) -> SimEvent:
+        """``shapes``: ``before`` and ``after`` to work out only if someone reads them (an
+        in-process subscriber), instead of ``before``/``after``."""
         if data is None:
             data = {"FIELDS": {"ID": str(entity_id)}} if entity_id is not None else {}
         return SimEvent(
             name=name.upper(), data=data, ts=int(self.now.replace(tzinfo=UTC).timestamp()),
             actor_id=self.user_id, entity_type=entity_type, entity_id=entity_id, before=before,
-            after=after,
+            after=after, shapes=shapes,
         )
+
+    def directory_changed(self) -> None:
+        """Users, departments or rights changed: read them again from now on."""
+        self.directory.clear()
 
     def notify(self, user_id: int, message: str, **kwargs: Any) -> int | None:
         """Deliver a notification to ``user_id``'s inbox (see simulator.notices)."""
@@ -340,6 +349,9 @@ class CommandRunner:
         self.clock = clock
         self.zone = zone
         self.events: list[SimEvent] = []
+        self.directory: dict[Any, Any] = {}
+        dbapi: Any = conn.connection.dbapi_connection
+        self._raw = dbapi.cursor()
 
     def call(self, method: str, params: dict[str, Any] | Params | None = None
              ) -> dict[str, Any]:
@@ -352,17 +364,21 @@ class CommandRunner:
             raise SimError("ERROR_BATCH_METHOD_NOT_ALLOWED",
                            "Method is not allowed for batch usage", 405)
         args = params if isinstance(params, Params) else Params(params or {})
-        ctx = Ctx(self.sim, self.conn, self.user_id, name, self.clock(), zone=self.zone)
-        # A savepoint per call, in plain SQL (SQLAlchemy's nested transactions cost several
-        # times as much for what is the hot path of bulk writes).
-        self.conn.exec_driver_sql("SAVEPOINT sim_command")
+        ctx = Ctx(self.sim, self.conn, self.user_id, name, self.clock(), zone=self.zone,
+                  directory=self.directory)
+        # A savepoint per call, in plain SQL on the driver's connection (SQLAlchemy's nested
+        # transactions, even its exec_driver_sql, cost several times as much for what is the
+        # hot path of bulk writes).
+        raw = self._raw
+        raw.execute("SAVEPOINT sim_command")
         try:
             value = self.sim._run(spec, ctx, args)
         except BaseException:
-            self.conn.exec_driver_sql("ROLLBACK TO SAVEPOINT sim_command")
-            self.conn.exec_driver_sql("RELEASE SAVEPOINT sim_command")
+            raw.execute("ROLLBACK TO SAVEPOINT sim_command")
+            raw.execute("RELEASE SAVEPOINT sim_command")
+            self.directory.clear()
             raise
-        self.conn.exec_driver_sql("RELEASE SAVEPOINT sim_command")
+        raw.execute("RELEASE SAVEPOINT sim_command")
         self.events.extend(ctx.events)
         return _envelope(value)
 

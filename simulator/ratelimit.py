@@ -24,7 +24,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable
 from contextvars import ContextVar
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from simulator.errors import SimError
@@ -185,9 +185,11 @@ def limits_for(sim: Simulator) -> PortalLimits:
 
 
 def time_figures(sim: Simulator, started_at: datetime, *, duration: float, processing: float,
-                 operating: float) -> dict[str, Any]:
+                 operating: float, tz: tzinfo | None = None) -> dict[str, Any]:
     """The ``time`` block: ``started_at`` is portal time (naive UTC) when the request began;
-    the durations are measured in real seconds."""
+    the durations are measured in real seconds. ``tz``: the portal's zone, when the caller
+    has it already."""
+    zone = tz if tz is not None else sim.tz
     start = started_at.replace(tzinfo=None)
     start_ts = (start - datetime(1970, 1, 1)).total_seconds()
     finished_at = start + timedelta(seconds=duration)
@@ -196,8 +198,8 @@ def time_figures(sim: Simulator, started_at: datetime, *, duration: float, proce
         "finish": round(start_ts + duration, 6),
         "duration": duration,
         "processing": processing,
-        "date_start": to_portal_iso(start, sim.tz),
-        "date_finish": to_portal_iso(finished_at, sim.tz),
+        "date_start": to_portal_iso(start, zone),
+        "date_finish": to_portal_iso(finished_at, zone),
         "operating_reset_at": int(start_ts + OPERATING_WINDOW),
         "operating": round(operating, 6),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, tzinfo
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from simulator.errors import SimError
@@ -18,6 +19,15 @@ def to_portal_iso(value: datetime | None, tz: tzinfo) -> str:
     """Naive UTC -> ``2026-03-01T10:00:00+03:00``; ``""`` for no value (as the portal sends)."""
     if value is None:
         return ""
+    if value.tzinfo is not None:  # equal moments in other zones are equal keys: not cached
+        return value.replace(tzinfo=UTC).astimezone(tz).isoformat(timespec="seconds")
+    return _iso(value, tz)
+
+
+@lru_cache(maxsize=8192)
+def _iso(value: datetime, tz: tzinfo) -> str:
+    # The same moments come back again and again (the time of a call, stamped on every item
+    # a batch changes; an item's dates, rendered for its event before and after a change).
     return value.replace(tzinfo=UTC).astimezone(tz).isoformat(timespec="seconds")
 
 

@@ -38,6 +38,7 @@ from simulator.activity_fields import (
     MULTIPLE,
     apply_input,
     bindings_of,
+    changed_api,
     columns,
     field_descriptions,
     item_exists,
@@ -54,6 +55,7 @@ from simulator.crm_fields import load_record
 from simulator.crm_ops import display_title, touch_last_activity
 from simulator.crm_types import ENTITY_TYPES
 from simulator.errors import SimError, not_found
+from simulator.events import ShapePair, Shapes
 from simulator.listing import apply_filter, apply_order, paginate, resolve_select
 from simulator.registry import Page, method
 
@@ -63,6 +65,8 @@ if TYPE_CHECKING:
 
 A, B = db.activities, db.activity_bindings
 ALL_NAMES = list(FIELDS)
+# crm.activity.get answers COMMUNICATIONS too (crm.activity.list only when selected).
+GET_NAMES = [name for name in FIELDS if name != "BINDINGS"]
 _STAMPS = ("editor_id", "last_updated")  # written by every real change, not a change itself
 
 
@@ -151,7 +155,7 @@ def activity_get(ctx: Ctx, params: Params) -> dict[str, Any]:
     if row is None:
         raise not_found()
     check_activity(ctx, row, change=False)
-    return to_api(ctx, row)
+    return to_api(ctx, row, GET_NAMES)
 
 
 @method("crm.activity.update")
@@ -169,19 +173,23 @@ def activity_update(ctx: Ctx, params: Params) -> bool:
     if all(values[k] == stored[k] for k in stored if k not in _STAMPS) \
             and set(wanted) <= have:
         return True  # nothing changes: no events, LAST_UPDATED stays
-    before = to_api(ctx, row, ALL_NAMES, bindings=bindings)
     pairs = sorted(have | set(wanted))
     after_bindings = [{"OWNER_TYPE_ID": t, "OWNER_ID": i} for t, i in pairs]
-    after = to_api(ctx, {**values, "id": activity_id}, ALL_NAMES, bindings=after_bindings)
+
+    def render() -> ShapePair:
+        before = to_api(ctx, row, ALL_NAMES, bindings=bindings)
+        return before, changed_api(ctx, before, row, values, after_bindings)
+
+    shapes = Shapes(render)
     ctx.before("ONBEFORECRMACTIVITYUPDATE", entity_type="ACTIVITY", entity_id=activity_id,
-               before=before, after=after)
+               shapes=shapes)
     # Only the columns that changed (one statement shape per set of columns, compiled once).
     changes = {k: v for k, v in values.items() if k in stored and v != stored[k]}
     if changes:
         ctx.conn.execute(_UPDATE, {"b_activity_id": activity_id, **changes})
     _add_bindings(ctx, activity_id, wanted, have)
     ctx.emit("ONCRMACTIVITYUPDATE", entity_type="ACTIVITY", entity_id=activity_id,
-             before=before, after=after)
+             shapes=shapes)
     return True
 
 

@@ -155,7 +155,9 @@ def batch(ctx: Ctx, params: Params) -> dict[str, Any]:
                 if config is not None:
                     limits.check_operating(folded, config)
                 args = {k: v for k, v in phpquery.parse(query).items() if not k.startswith("__")}
-                envelope = runner.call(name, _substitute(args, sections))
+                if "$" in query or "%24" in query:  # a reference, maybe (``$`` may be encoded)
+                    args = _substitute(args, sections)
+                envelope = runner.call(name, args)
             except SimError as error:
                 sections["error"][key] = error.as_dict()
                 if halt:
@@ -178,9 +180,11 @@ def batch(ctx: Ctx, params: Params) -> dict[str, Any]:
                 sections["next"][key] = envelope["next"]
             timings.append((key, started_at, elapsed, folded))
 
+    zone = ctx.tz
     for key, started_at, elapsed, folded in timings:
         sections["time"][key] = time_figures(sim, started_at, duration=elapsed,
-                                             processing=elapsed, operating=meter.total(folded))
+                                             processing=elapsed, operating=meter.total(folded),
+                                             tz=zone)
 
     return {
         "result": phpquery.php_array(sections["result"]),

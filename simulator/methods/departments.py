@@ -126,8 +126,10 @@ def department_add(ctx: Ctx, params: Params) -> Any:
             raise SimError("ERROR_CORE", "There can only be one top-level department in the "
                            "company structure", 400)
     values = {"sort": 500, **_department_values(ctx, raw, own_id=None)}
-    return int(ctx.conn.execute(D.insert().values(**values)
-        .returning(D.c.id)).scalar_one())
+    department_id = int(ctx.conn.execute(D.insert().values(**values)
+                                         .returning(D.c.id)).scalar_one())
+    ctx.directory_changed()
+    return department_id
 
 
 def _department_or_error(ctx: Ctx, params: Params) -> Row[Any]:
@@ -151,6 +153,7 @@ def department_update(ctx: Ctx, params: Params) -> Any:
     values = _department_values(ctx, raw, own_id=row.id)
     if values:
         ctx.conn.execute(D.update().where(D.c.id == row.id).values(**values))
+        ctx.directory_changed()
     return True
 
 
@@ -165,6 +168,7 @@ def department_delete(ctx: Ctx, params: Params) -> Any:
         raise SimError("ERROR_CORE", "The department still has sub-departments or employees; "
                        "move them first", 400)
     ctx.conn.execute(D.delete().where(D.c.id == row.id))
+    ctx.directory_changed()
     return True
 
 

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import exists, false, func, literal_column, select
 
 from simulator import db
+from simulator.people import department_rows, get_user, is_admin
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Row
     from sqlalchemy.sql.elements import ColumnElement
 
     from simulator.params import Params
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 U = db.users
 D = db.departments
+__all__ = ["department_rows", "get_user", "heads_above", "is_admin", "json_array_has",
+           "subordinate_ids", "top_level_fields"]
 
 
 def json_array_has(ctx: Ctx, column: Any, values: list[Any]) -> ColumnElement[bool]:
@@ -50,23 +52,6 @@ def top_level_fields(params: Params) -> dict[str, Any]:
     if isinstance(nested, Mapping):
         raw.update({str(k).upper(): v for k, v in nested.items()})
     return raw
-
-
-def get_user(ctx: Ctx, user_id: Any) -> Row[Any] | None:
-    try:
-        number = int(str(user_id).strip())
-    except (TypeError, ValueError):
-        return None
-    return ctx.conn.execute(select(U).where(U.c.id == number)).first()
-
-
-def is_admin(ctx: Ctx, user_id: int) -> bool:
-    row = ctx.conn.execute(select(U.c.is_admin).where(U.c.id == user_id)).first()
-    return bool(row and row.is_admin)
-
-
-def department_rows(ctx: Ctx) -> dict[int, Row[Any]]:
-    return {row.id: row for row in ctx.conn.execute(select(D)).all()}
 
 
 def heads_above(ctx: Ctx, user_id: int) -> set[int]:

@@ -67,6 +67,7 @@ def access_grant(ctx: Ctx, params: Params) -> Any:
     if found is None:
         ctx.conn.execute(P.insert().values(user_id=user_id, owner_id=owner_id, access=access,
                                            granted_at=ctx.now))
+        ctx.directory_changed()
     return True
 
 
@@ -77,6 +78,7 @@ def access_revoke(ctx: Ctx, params: Params) -> Any:
     access = _access(params)
     removed = ctx.conn.execute(P.delete().where(
         P.c.user_id == user_id, P.c.owner_id == owner_id, P.c.access == access)).rowcount
+    ctx.directory_changed()
     return bool(removed)
 
 

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from simulator import db
 from simulator.errors import SimError
@@ -63,9 +63,12 @@ def task_id_param(params: Params, *names: str) -> int:
     return number
 
 
+_LOAD = select(T).where(T.c.id == bindparam("b_task_id"))
+
+
 def load_task(ctx: Ctx, task_id: int) -> dict[str, Any] | None:
     """The task's row as a plain dict of column values (the shape every helper here takes)."""
-    row = ctx.conn.execute(select(T).where(T.c.id == task_id)).first()
+    row = ctx.conn.execute(_LOAD, {"b_task_id": task_id}).first()
     return dict(row._mapping) if row is not None else None
 
 
@@ -120,10 +123,13 @@ def history_value(field: str, value: Any) -> str | None:
 
 def record_history(ctx: Ctx, task_id: int, field: str, before: Any = None, after: Any = None,
                    *, user_id: int | None = None) -> None:
-    ctx.conn.execute(H.insert().values(
-        task_id=task_id, created_date=ctx.now, field=field,
-        from_value=history_value(field, before), to_value=history_value(field, after),
-        user_id=user_id if user_id is not None else ctx.user_id))
+    ctx.conn.execute(_ADD_HISTORY, {
+        "task_id": task_id, "created_date": ctx.now, "field": field,
+        "from_value": history_value(field, before), "to_value": history_value(field, after),
+        "user_id": user_id if user_id is not None else ctx.user_id})
+
+
+_ADD_HISTORY = H.insert()
 
 
 def _history_user(ctx: Ctx, user_id: int, cache: dict[int, dict[str, Any]]) -> dict[str, Any]:

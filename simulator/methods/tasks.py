@@ -31,10 +31,11 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, false, not_, or_, select
+from sqlalchemy import and_, bindparam, false, not_, or_, select
 
 from simulator import db
 from simulator.errors import SimError
+from simulator.events import Shapes
 from simulator.listing import (
     TASK_PREFIXES,
     apply_filter,
@@ -98,6 +99,7 @@ _TRACKED = (("TITLE", "title"), ("DESCRIPTION", "description"), ("STATUS", "stat
             ("GROUP_ID", "group_id"), ("UF_CRM_TASK", "uf_crm_task"), ("PARENT_ID", "PARENT_ID"),
             ("ACCOMPLICES", "ACCOMPLICES"), ("AUDITORS", "AUDITORS"))
 _IN_FIELDS = {"PARENT_ID", "ACCOMPLICES", "AUDITORS"}
+_UPDATE = T.update().where(T.c.id == bindparam("b_task_id"))
 _NO_HISTORY = {"UF_CRM_TASK"}  # not among the history's field types
 
 
@@ -272,15 +274,17 @@ def tasks_task_update(ctx: Ctx, params: Params) -> Any:
             task["deadline"] is None or old["deadline"] is None
             or task["deadline"] > old["deadline"]):
         task["deadline_notice"] = None  # warn again about the new deadline
-    before, after = task_state(ctx, old), task_state(ctx, task)
-    ctx.before("ONBEFORETASKUPDATE", entity_type="TASK", entity_id=task_id, before=before,
-               after=after, data=_event_data(task_id, before=True, after=True))
-    values = {k: v for k, v in task.items() if k != "id"}
-    ctx.conn.execute(T.update().where(T.c.id == task_id).values(**values))
+    shapes = Shapes(lambda: (task_state(ctx, old), task_state(ctx, task)))
+    ctx.before("ONBEFORETASKUPDATE", entity_type="TASK", entity_id=task_id, shapes=shapes,
+               data=_event_data(task_id, before=True, after=True))
+    # Only the columns that changed (one statement shape per set of columns, compiled once).
+    changes = {k: v for k, v in task.items() if k != "id" and v != old[k]}
+    if changes:
+        ctx.conn.execute(_UPDATE, {"b_task_id": task_id, **changes})
     for field, key in changed:
         if field not in _NO_HISTORY:
             record_history(ctx, task_id, field, _get(old, key), _get(task, key))
-    ctx.emit("ONTASKUPDATE", entity_type="TASK", entity_id=task_id, before=before, after=after,
+    ctx.emit("ONTASKUPDATE", entity_type="TASK", entity_id=task_id, shapes=shapes,
              data=_event_data(task_id, before=True, after=True))
     if old["responsible_id"] != task["responsible_id"]:
         _notify_assigned(ctx, task)

@@ -235,6 +235,7 @@ def user_add(ctx: Ctx, params: Params) -> Any:
         password_hash=generate_password_hash(str(password)) if password else None,
         date_register=ctx.now, **values)
         .returning(U.c.id)).scalar_one())
+    ctx.directory_changed()
     api = user_as_api(ctx, get_user(ctx, user_id))  # type: ignore[arg-type]
     ctx.emit("ONUSERADD", data=user_event_data(api), entity_type="USER", entity_id=user_id,
              after=api)
@@ -265,6 +266,7 @@ def user_update(ctx: Ctx, params: Params) -> Any:
     before = user_as_api(ctx, row)
     if values:
         ctx.conn.execute(U.update().where(U.c.id == row.id).values(**values))
+        ctx.directory_changed()
     after = user_as_api(ctx, get_user(ctx, row.id))  # type: ignore[arg-type]
     if after != before:
         ctx.emit("ONUSERUPDATE", data=user_event_data(after), entity_type="USER",

@@ -54,7 +54,9 @@ def test_call_round_trip(portal: Simulator, deal: int) -> None:
     assert got["START_TIME"] == "2026-03-02T10:00:00+03:00"
     assert got["DEADLINE"] == got["START_TIME"]  # calls: the deadline is the start
     assert got["SETTINGS"] == {"CALL_FAILED_CODE": "304"}
-    assert "COMMUNICATIONS" not in got
+    assert got["COMMUNICATIONS"] == [{"VALUE": "+79001234567", "ENTITY_ID": deal,
+                                      "ENTITY_TYPE_ID": 2, "TYPE": "PHONE"}]
+    assert "BINDINGS" not in got
     assert result(portal, "crm.activity.update", {"id": activity_id, "fields": {
         "COMPLETED": "Y", "OWNER_ID": 999, "TYPE_ID": 4}}) is True
     got = result(portal, "crm.activity.get", {"id": activity_id})
@@ -165,6 +167,20 @@ def test_communications_bind_the_contact_and_select_shows_them(portal: Simulator
     assert result(portal, "crm.activity.list", {"filter": {"OWNER_TYPE_ID": 3}}) == []
     contact_after = result(portal, "crm.contact.get", {"id": contact})
     assert contact_after["LAST_COMMUNICATION_TIME"] and contact_after["LAST_ACTIVITY_BY"] == "1"
+
+
+def test_get_answers_the_communications_as_the_list_does(portal: Simulator, deal: int,
+                                                         contact: int) -> None:
+    activity_id = result(portal, "crm.activity.add", {"fields": call_fields(
+        deal, COMMUNICATIONS=[{"VALUE": "+7900", "ENTITY_TYPE_ID": 3, "ENTITY_ID": contact}])})
+    got = result(portal, "crm.activity.get", {"id": activity_id})
+    listed = result(portal, "crm.activity.list", {"filter": {"ID": activity_id},
+                                                  "select": ["*", "COMMUNICATIONS"]})
+    assert got["COMMUNICATIONS"] == listed[0]["COMMUNICATIONS"] == [
+        {"VALUE": "+7900", "ENTITY_ID": contact, "ENTITY_TYPE_ID": 3, "TYPE": "PHONE"}]
+    assert got == listed[0]  # the rest of the activity is the same too
+    batch = result(portal, "batch", {"cmd": {"a": f"crm.activity.get?id={activity_id}"}})
+    assert batch["result"]["a"]["COMMUNICATIONS"] == got["COMMUNICATIONS"]
 
 
 def test_binding_methods(portal: Simulator, deal: int, contact: int) -> None:
