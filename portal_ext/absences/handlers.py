@@ -44,9 +44,9 @@ def chart_entry_deleted(event: PortalEvent, *, portal: Portal, client: PortalCli
     remove_entry(portal_id=portal.id, entry_id=entry_id, client=client)
 
 
-@handles("ONCALENDARENTRYADD", "ONCALENDARENTRYUPDATE", "ONCALENDARENTRYDELETE")
+# In-process, the entry's ONABSENCE* twin carries it.
+@handles("ONCALENDARENTRYADD", "ONCALENDARENTRYUPDATE", "ONCALENDARENTRYDELETE",
+         sources=("webhook", "offline"))
 def calendar_entry_changed(event: PortalEvent, *, portal: Portal, client: PortalClient,
                            now: datetime) -> None:
-    if event.source == "inprocess":
-        return  # its ONABSENCE* twin carries the entry
     ask_for_poll(portal.id)

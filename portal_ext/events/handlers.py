@@ -33,13 +33,19 @@ An event may be recognised as not worth storing at all (the extension's own echo
 
 A true answer drops the event at intake, before it is stored, whatever way it came.
 
+A handler that only acts on events of some ways in (``inprocess``, ``webhook``, ``offline``)
+says so, and an event no handler acts on is stored already done, with no job to process it
+(it stays visible on the Events page)::
+
+    @handles("ONCRMDEALUPDATE", sources=("webhook", "offline"))
+
 A package with handlers lists its module in ``HANDLER_MODULES``.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,6 +58,7 @@ _AFTER: dict[str, list[Callable[..., Any]]] = {}
 _BEFORE: dict[str, list[Callable[..., Any]]] = {}
 _BATCH: dict[str, list[Callable[..., Any]]] = {}
 _IGNORES: dict[str, list[Callable[..., Any]]] = {}
+_SOURCES: dict[Callable[..., Any], frozenset[str]] = {}  # handlers acting on some sources only
 
 
 class Veto(Exception):
@@ -77,9 +84,18 @@ def _register(table: dict[str, list[Callable[..., Any]]], names: tuple[str, ...]
     return decorator
 
 
-def handles(*names: str) -> Callable[[F], F]:
-    """Register an after-event handler for the events ``names`` (case-insensitive)."""
-    return _register(_AFTER, names)
+def handles(*names: str, sources: Iterable[str] | None = None) -> Callable[[F], F]:
+    """Register an after-event handler for the events ``names`` (case-insensitive); with
+    ``sources``, only for events that came in one of those ways."""
+    register = _register(_AFTER, names)
+    if sources is None:
+        return register
+
+    def decorator(fn: F) -> F:
+        _SOURCES[fn] = frozenset(sources)
+        return register(fn)
+
+    return decorator
 
 
 def before(*names: str) -> Callable[[F], F]:
@@ -97,8 +113,17 @@ def ignores(*names: str) -> Callable[[F], F]:
     return _register(_IGNORES, names)
 
 
-def handlers_for(name: str) -> list[Callable[..., Any]]:
-    return list(_AFTER.get(name.upper(), []))
+def handlers_for(name: str, source: str | None = None) -> list[Callable[..., Any]]:
+    """The after-handlers of ``name``; with ``source``, those acting on events from it."""
+    registered = _AFTER.get(name.upper(), [])
+    if source is None:
+        return list(registered)
+    return [fn for fn in registered if source in _SOURCES.get(fn, (source,))]
+
+
+def acts_on(name: str, source: str) -> bool:
+    """Whether any handler acts on ``name`` coming from ``source`` (else nothing is to do)."""
+    return bool(_BATCH.get(name.upper())) or bool(handlers_for(name, source))
 
 
 def batch_handlers_for(name: str) -> list[Callable[..., Any]]:

@@ -22,8 +22,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from portal_ext.events.handlers import Veto, before_handlers_for, is_ignored
-from portal_ext.events.models import PENDING, InboxEvent
+from portal_ext.events.handlers import Veto, acts_on, before_handlers_for, is_ignored
+from portal_ext.events.models import DONE, PENDING, InboxEvent
 from portal_ext.events.portal_event import PortalEvent, as_int, entity_id_of, entity_type_of
 from portal_ext.extensions import db
 from portal_ext.portal.models import Portal
@@ -49,9 +49,12 @@ def _store(event: PortalEvent, *, portal_id: int, key: str, now: datetime) -> in
         else entity_id_of(event.data),
         "payload": event.payload(), "received_at": now, "state": PENDING, "attempts": 0,
     }
+    pending = acts_on(event.name, event.source)
+    if not pending:  # kept for the record; no handler acts on it, so no job either
+        values.update(state=DONE, processed_at=now)
     new_id = _insert_or_ignore(values)
     db.session.commit()
-    if new_id is not None:
+    if new_id is not None and pending:
         from portal_ext.events.processing import queue_processing
 
         queue_processing(new_id, event_name=event.name, portal_id=portal_id)

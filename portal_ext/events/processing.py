@@ -182,7 +182,7 @@ def _run(events: list[PortalEvent], work: _Work) -> None:
             for batch_handler in batch_handlers_for(name):
                 batch_handler(group, portal=work.portal, client=work.client, now=work.now)
         for event in events:
-            for handler in handlers_for(event.name):
+            for handler in handlers_for(event.name, event.source):
                 handler(event, portal=work.portal, client=work.client, now=work.now)
 
 

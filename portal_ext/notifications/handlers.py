@@ -32,6 +32,9 @@ from portal_ext.portal.client import PortalClient
 from portal_ext.portal.models import Portal
 
 INPROCESS = "inprocess"
+# In-process the portal's own notifications are intercepted; over REST they are derived from
+# the events below, which in-process need no processing.
+DERIVED_FROM = ("webhook", "offline")
 # What a REST portal must send the extension for the fan-out (portal_ext.events.bindings).
 REST_EVENTS: tuple[str, ...] = (*derived.CRM_EVENTS, "ONTASKADD", "ONTASKUPDATE",
                                 "ONCRMACTIVITYADD", "ONTASKCOMMENTADD")
@@ -54,33 +57,25 @@ def portal_notifications(events: list[PortalEvent], *, portal: Portal, client: P
         fan_out(notices, portal=portal)
 
 
-@handles(*derived.CRM_EVENTS)
+@handles(*derived.CRM_EVENTS, sources=DERIVED_FROM)
 def crm_item_changed(event: PortalEvent, *, portal: Portal, client: PortalClient,
                      now: datetime) -> None:
-    if event.source != INPROCESS:
-        fan_out(derived.crm_assignment(event, portal=portal, client=client, now=now),
-                portal=portal)
+    fan_out(derived.crm_assignment(event, portal=portal, client=client, now=now), portal=portal)
 
 
-@handles("ONTASKADD", "ONTASKUPDATE")
+@handles("ONTASKADD", "ONTASKUPDATE", sources=DERIVED_FROM)
 def task_changed(event: PortalEvent, *, portal: Portal, client: PortalClient,
                  now: datetime) -> None:
-    if event.source != INPROCESS:
-        fan_out(derived.task_assignment(event, portal=portal, client=client, now=now),
-                portal=portal)
+    fan_out(derived.task_assignment(event, portal=portal, client=client, now=now), portal=portal)
 
 
-@handles("ONCRMACTIVITYADD")
+@handles("ONCRMACTIVITYADD", sources=DERIVED_FROM)
 def activity_added(event: PortalEvent, *, portal: Portal, client: PortalClient,
                    now: datetime) -> None:
-    if event.source != INPROCESS:
-        fan_out(derived.incoming_email(event, portal=portal, client=client, now=now),
-                portal=portal)
+    fan_out(derived.incoming_email(event, portal=portal, client=client, now=now), portal=portal)
 
 
-@handles("ONTASKCOMMENTADD")
+@handles("ONTASKCOMMENTADD", sources=DERIVED_FROM)
 def task_comment_added(event: PortalEvent, *, portal: Portal, client: PortalClient,
                        now: datetime) -> None:
-    if event.source != INPROCESS:
-        fan_out(derived.task_comment(event, portal=portal, client=client, now=now),
-                portal=portal)
+    fan_out(derived.task_comment(event, portal=portal, client=client, now=now), portal=portal)

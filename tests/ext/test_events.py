@@ -164,6 +164,37 @@ def test_an_inprocess_event_is_stored_and_processed(app: Flask, demo_sim: Simula
         assert (user.full_name, user.department_ids, user.active) == ("Nina Novak", [2], True)
 
 
+def test_an_event_no_handler_acts_on_in_process_is_kept_done_without_a_job(
+        app: Flask, demo_sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process, a deal changing hands needs no processing (the portal's own notification
+    is intercepted instead); over a webhook the same event is processed (derived copies)."""
+    from portal_ext.events import processing
+
+    queued: list[int] = []
+    real = processing.queue_processing
+
+    def counting(inbox_id: int, **kwargs: Any) -> None:
+        queued.append(inbox_id)
+        real(inbox_id, **kwargs)
+
+    monkeypatch.setattr(processing, "queue_processing", counting)
+    deal = demo_sim.call("crm.deal.list", {"select": ["ID"]})["result"][0]["ID"]
+    demo_sim.call("crm.deal.update", {"id": deal, "fields": {"TITLE": "Renamed"}})
+    rows = [r for r in inbox(app) if r.event_name == "ONCRMDEALUPDATE"]
+    assert [(r.source, r.state, r.attempts) for r in rows] == [("inprocess", DONE, 0)]
+    assert rows[0].id not in queued
+    with app.app_context():
+        from portal_ext.events.intake import store_event
+        from portal_ext.events.portal_event import PortalEvent
+
+        webhook_id = store_event(
+            PortalEvent(name="ONCRMDEALUPDATE", source="webhook",
+                        data={"FIELDS": {"ID": str(deal)}}, ts=1),
+            portal=current_portal(), key="webhook:deal", now=utcnow())
+    assert webhook_id in queued
+    assert {r.id: (r.state, r.attempts) for r in inbox(app)}[webhook_id] == (DONE, 1)
+
+
 def test_the_same_inprocess_event_twice_is_one_row(app: Flask) -> None:
     event = SimEvent(name=effects.EVENT, data={"FIELDS": {"ID": "3"}}, ts=1).as_dict()
     with app.app_context():
