@@ -86,6 +86,7 @@ def wire_simulated(simulated: Any, config: dict[str, Any] | None = None) -> Flas
     """The extension app for the simulated portal ``simulated``: in-process calls and events,
     registered as the portal's OAuth application, with the portal's URLs mounted."""
     from portal_ext.events import Veto, inprocess_subscribers
+    from portal_ext.events.handlers import before_handlers_for
     from simulator import Veto as SimVeto
     from simulator.web import create_app as create_simulator_app
 
@@ -105,6 +106,8 @@ def wire_simulated(simulated: Any, config: dict[str, Any] | None = None) -> Flas
     before, after = inprocess_subscribers(flask_app)
 
     def on_before(event: Any) -> None:
+        if not before_handlers_for(event.name):
+            return  # nothing to ask: the item's shapes need not even be worked out
         try:
             before(event.as_dict())
         except Veto as veto:

@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -60,9 +60,13 @@ class SimEvent:
         return self
 
     def as_dict(self) -> dict[str, Any]:
-        out = asdict(self.resolve())
-        del out["shapes"]
-        return out
+        """The event as a plain dict for subscribers. The nested values are the event's own,
+        not copies (a deep copy of every item's shapes cost more than the change itself):
+        subscribers read them and must not change them."""
+        self.resolve()
+        return {"name": self.name, "data": self.data, "ts": self.ts, "id": self.id,
+                "actor_id": self.actor_id, "entity_type": self.entity_type,
+                "entity_id": self.entity_id, "before": self.before, "after": self.after}
 
 
 ShapePair = tuple[dict[str, Any] | None, dict[str, Any] | None]
