@@ -89,22 +89,33 @@ class OperatingMeter:
         self._clock = clock
         self.window = window
         self._records: deque[tuple[float, str, float]] = deque()
+        # Running sums per method: asked after every command of a batch, a total must not
+        # cost a pass over the window's records.
+        self._totals: dict[str, float] = {}
+        self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def _prune(self) -> None:
         cutoff = self._clock() - self.window
         while self._records and self._records[0][0] < cutoff:
-            self._records.popleft()
+            _at, method, seconds = self._records.popleft()
+            self._counts[method] -= 1
+            if self._counts[method]:
+                self._totals[method] = max(0.0, self._totals[method] - seconds)
+            else:  # the method's last record left the window: exactly nothing (no float dust)
+                del self._counts[method], self._totals[method]
 
     def record(self, method: str, seconds: float) -> None:
         with self._lock:
             self._records.append((self._clock(), method, seconds))
+            self._totals[method] = self._totals.get(method, 0.0) + seconds
+            self._counts[method] = self._counts.get(method, 0) + 1
             self._prune()
 
     def total(self, method: str) -> float:
         with self._lock:
             self._prune()
-            return sum(seconds for _, name, seconds in self._records if name == method)
+            return self._totals.get(method, 0.0)
 
 
 class PortalLimits:

@@ -248,6 +248,24 @@ def test_operating_time_adds_up_per_method_and_can_block_it(client: FlaskClient,
     assert client.get(WEBHOOK + "probe.fail").status_code == 403  # other methods keep working
 
 
+def test_operating_time_leaves_the_ten_minute_window() -> None:
+    from simulator.ratelimit import OperatingMeter
+
+    now = [0.0]
+    meter = OperatingMeter(lambda: now[0], window=600)
+    meter.record("crm.deal.update", 2.0)
+    now[0] = 300
+    meter.record("crm.deal.update", 3.0)
+    meter.record("tasks.task.update", 1.5)
+    assert (meter.total("crm.deal.update"), meter.total("tasks.task.update")) == (5.0, 1.5)
+    now[0] = 601  # the first record is older than ten minutes
+    assert meter.total("crm.deal.update") == 3.0
+    now[0] = 901
+    assert (meter.total("crm.deal.update"), meter.total("tasks.task.update")) == (0.0, 0.0)
+    meter.record("crm.deal.update", 0.25)
+    assert meter.total("crm.deal.update") == 0.25
+
+
 def test_batch_commands_are_held_to_their_own_methods_operating_time(client: FlaskClient,
                                                                      sim: Simulator) -> None:
     client.get(WEBHOOK + "probe.echo")  # probe.echo has used some operating time
