@@ -51,20 +51,13 @@ class PortalClient:
         items = (list(commands.items()) if isinstance(commands, Mapping)
                  else list(enumerate(commands)))
         results: dict[Any, Any] = {}
-        for start in range(0, len(items), BATCH_LIMIT):
-            chunk = items[start:start + BATCH_LIMIT]
-            keys = {f"c{i}": key for i, (key, _) in enumerate(chunk)}
-            cmd = {f"c{i}": command_string(method, params)
-                   for i, (_, (method, params)) in enumerate(chunk)}
-            body = self.call("batch", {"halt": 1 if halt else 0, "cmd": cmd}) or {}
-            done = _section(body, "result")
-            errors = _section(body, "result_error")
+        for keys, done, errors in self._batches(items, halt=halt):
             for wire, key in keys.items():
                 if wire in errors:
                     raise PortalError.from_body(errors[wire], 400)
                 if wire in done:
                     results[key] = done[wire]
-            if halt and len(done) < len(chunk):
+            if halt and len(done) < len(keys):
                 raise PortalError("ERROR_BATCH_HALTED", "batch stopped at a failed command")
         return results
 
@@ -73,22 +66,26 @@ class PortalClient:
         ``{key: result}``, or ``{key: PortalError}`` for a command the portal refused (the
         others in its request still ran). A command the answer does not mention is left out.
         A request refused as a whole raises its PortalError."""
-        items = list(commands.items())
         outcomes: dict[Any, Any] = {}
-        for start in range(0, len(items), BATCH_LIMIT):
-            chunk = items[start:start + BATCH_LIMIT]
-            keys = {f"c{i}": key for i, (key, _) in enumerate(chunk)}
-            cmd = {f"c{i}": command_string(method, params)
-                   for i, (_, (method, params)) in enumerate(chunk)}
-            body = self.call("batch", {"halt": 0, "cmd": cmd}) or {}
-            done = _section(body, "result")
-            errors = _section(body, "result_error")
+        for keys, done, errors in self._batches(list(commands.items()), halt=False):
             for wire, key in keys.items():
                 if wire in errors:
                     outcomes[key] = PortalError.from_body(errors[wire], 400)
                 elif wire in done:
                     outcomes[key] = done[wire]
         return outcomes
+
+    def _batches(self, items: list[tuple[Any, Command]], *, halt: bool
+                 ) -> Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
+        """One ``batch`` request per 50 commands: ``(wire key -> caller's key, results,
+        errors)`` for each."""
+        for start in range(0, len(items), BATCH_LIMIT):
+            chunk = items[start:start + BATCH_LIMIT]
+            keys = {f"c{i}": key for i, (key, _) in enumerate(chunk)}
+            cmd = {f"c{i}": command_string(method, params)
+                   for i, (_, (method, params)) in enumerate(chunk)}
+            body = self.call("batch", {"halt": 1 if halt else 0, "cmd": cmd}) or {}
+            yield keys, _section(body, "result"), _section(body, "result_error")
 
     # -- lists ----------------------------------------------------------------------------------
     def list_all(self, method: str, params: Mapping[str, Any] | None = None) -> list[Any]:
