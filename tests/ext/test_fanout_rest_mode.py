@@ -152,7 +152,6 @@ def test_the_deputy_gets_copies_of_a_lead_an_email_a_task_a_deadline_and_a_comme
         check_deadlines(portal_id=current_portal().id)  # the next tick: nothing twice
 
     got = [c["message"] for c in copies(sim, FEDOROV)]
-    assert len(got) == 5, got
     assert all(m.startswith("[B]Copy[/B] for О. Никитина, away until 14 Dec; you are the "
                             "deputy.") for m in got)
     expected = ['You have been made responsible for the lead "[URL=/crm/lead/details/'
@@ -163,10 +162,14 @@ def test_the_deputy_gets_copies_of_a_lead_an_email_a_task_a_deadline_and_a_comme
                 'The deadline of the task "Send the offer" is near']
     for text in expected:
         assert sum(text in m for m in got) == 1, (text, got)
+    # The demo's history is dated from the day the suite runs: a task of hers already past
+    # its deadline by Monday is copied as overdue, once.
+    others = [m for m in got if not any(text in m for text in expected)]
+    assert all("is overdue" in m for m in others) and len(set(others)) == len(others), others
     # The derived notices read like the portal's own, which it did send to Nikitina.
     own = {n["kind"] for n in inbox(sim, NIKITINA)}
     assert {"crm_assigned", "email_incoming", "task_assigned", "task_comment"} <= own
-    assert {d.source_kind for d in deliveries(rest.app)} == {
+    assert {d.source_kind for d in deliveries(rest.app)} - {"task_overdue"} == {
         "crm_assigned", "email_incoming", "task_assigned", "task_comment", "task_deadline_soon"}
 
 
