@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from flask import jsonify, request, url_for
-from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from portal_ext.absences import access, services
@@ -27,6 +26,7 @@ from portal_ext.blueprints.absences.api_docs import ABSENCES_QUERY, DEPUTIES_QUE
 from portal_ext.blueprints.absences.current import Here, here
 from portal_ext.blueprints.api import bp
 from portal_ext.blueprints.api.params import parse_query
+from portal_ext.blueprints.api.refusals import in_english
 from portal_ext.extensions import db
 from portal_ext.portal.clock import portal_zone
 from portal_ext.portal.errors import PortalError
@@ -35,14 +35,9 @@ EARLIEST, LATEST = datetime(1970, 1, 1), datetime(9999, 1, 1)
 FIELDS = ("user_id", "start", "end", "kind", "deputy_id", "note", "temporary_access")
 
 
-def _english(message: object) -> str:
-    with force_locale("en"):
-        return str(message)
-
-
 def _invalid(field: str, message: object) -> ApiError:
     db.session.rollback()
-    return ApiError(422, "validation", _english(message), field)
+    return ApiError(422, "validation", in_english(message), field)
 
 
 def _forbidden() -> ApiError:

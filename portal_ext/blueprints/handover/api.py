@@ -14,12 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import jsonify, request, url_for
-from flask_babel import force_locale
 
 from portal_ext.auth.api_auth import ApiError, api_auth, current_api_user
 from portal_ext.blueprints.absences.current import Here, here
 from portal_ext.blueprints.api import bp
-from portal_ext.extensions import db
+from portal_ext.blueprints.api.refusals import portal_unavailable, refused
 from portal_ext.handover import services
 from portal_ext.handover.engine import progress
 from portal_ext.handover.models import MoveBatch
@@ -30,23 +29,6 @@ from portal_ext.portal.errors import PortalError
 
 FIELDS = ("absence_id", "types", "include_closed", "include_new_leads")
 _STATUS = {"validation": 422, "forbidden": 403, "not_found": 404, "conflict": 409}
-
-
-def _english(message: object) -> str:
-    with force_locale("en"):
-        return str(message)
-
-
-def _refused(error: HandoverError) -> ApiError:
-    db.session.rollback()
-    return ApiError(_STATUS.get(error.code, 422), error.code, _english(error.message),
-                    error.field)
-
-
-def _unavailable(exc: PortalError) -> ApiError:
-    db.session.rollback()
-    return ApiError(503, "portal_unavailable",
-                    f"The portal did not answer ({exc}); nothing was changed. Try again later.")
 
 
 def handover_json(batch: MoveBatch, h: Here) -> dict[str, Any]:
@@ -107,9 +89,9 @@ def create_handover() -> Any:
             include_closed=values.get("include_closed", False),
             include_new_leads=values.get("include_new_leads", False), now=h.now)
     except HandoverError as error:
-        raise _refused(error) from None
+        raise refused(error, _STATUS) from None
     except PortalError as exc:
-        raise _unavailable(exc) from None
+        raise portal_unavailable(exc) from None
     response = jsonify(handover_json(batch, h))
     response.status_code = 201
     response.headers["Location"] = url_for("api.get_handover", handover_id=batch.id)
@@ -137,7 +119,7 @@ def apply_handover(handover_id: int) -> Any:
         services.apply_handover(batch=batch, actor=current_api_user(), confirmed=True,
                                 now=h.now)
     except HandoverError as error:
-        raise _refused(error) from None
+        raise refused(error, _STATUS) from None
     response = jsonify(handover_json(batch, h))
     response.status_code = 202
     return response
@@ -153,9 +135,9 @@ def restore_handover(handover_id: int) -> Any:
         services.restore_handover(batch=batch, actor=current_api_user(), client=h.client,
                                   now=h.now)
     except HandoverError as error:
-        raise _refused(error) from None
+        raise refused(error, _STATUS) from None
     except PortalError as exc:
-        raise _unavailable(exc) from None
+        raise portal_unavailable(exc) from None
     response = jsonify(handover_json(batch, h))
     response.status_code = 202
     return response

@@ -16,12 +16,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, jsonify, request, url_for
-from flask_babel import force_locale
 
 from portal_ext.absences.times import iso_local
 from portal_ext.auth.api_auth import ApiError, api_auth, current_api_user
 from portal_ext.blueprints.absences.current import Here, here
 from portal_ext.blueprints.api import bp
+from portal_ext.blueprints.api.refusals import portal_unavailable, refused
 from portal_ext.extensions import db
 from portal_ext.handover.models import MoveBatch
 from portal_ext.portal.errors import PortalError
@@ -30,17 +30,6 @@ from portal_ext.transfers.strategies import ENTITY_TYPES, STRATEGIES
 
 FIELDS = ("user_id", "strategy", "successors", "department_id", "types", "include_closed")
 _STATUS = {"validation": 422, "not_found": 404, "conflict": 409, "expired": 409}
-
-
-def _english(message: object) -> str:
-    with force_locale("en"):
-        return str(message)
-
-
-def _refused(error: services.TransferError) -> ApiError:
-    db.session.rollback()
-    return ApiError(_STATUS.get(error.code, 422), error.code, _english(error.message),
-                    error.field)
 
 
 def _invalid(field: str, message: str) -> ApiError:
@@ -103,12 +92,6 @@ def _found(h: Here, transfer_id: int) -> MoveBatch:
     return batch
 
 
-def _unavailable(exc: PortalError) -> ApiError:
-    db.session.rollback()
-    return ApiError(503, "portal_unavailable",
-                    f"The portal did not answer ({exc}); nothing was changed. Try again later.")
-
-
 @bp.post("/transfers")
 @api_auth("admin")
 def create_transfer() -> Any:
@@ -119,9 +102,9 @@ def create_transfer() -> Any:
                                          actor_id=current_api_user().portal_user_id,
                                          data=data, now=h.now)
     except services.TransferError as error:
-        raise _refused(error) from None
+        raise refused(error, _STATUS) from None
     except PortalError as exc:
-        raise _unavailable(exc) from None
+        raise portal_unavailable(exc) from None
     response = jsonify(transfer_body(batch, h))
     response.status_code = 201
     response.headers["Location"] = url_for("api.get_transfer", transfer_id=batch.id)
@@ -147,9 +130,9 @@ def _change(transfer_id: int, action: str) -> Any:
             services.undo_transfer(portal=h.portal, batch=batch, actor_id=actor, now=h.now,
                                    days=services.undo_days(current_app.config))
     except services.TransferError as error:
-        raise _refused(error) from None
+        raise refused(error, _STATUS) from None
     except PortalError as exc:
-        raise _unavailable(exc) from None
+        raise portal_unavailable(exc) from None
     db.session.refresh(batch)
     response = jsonify(transfer_body(batch, h))
     response.status_code = 202
