@@ -8,11 +8,15 @@ script creates ``.venv``, installs the project into it, and runs the job inside 
 from __future__ import annotations
 
 import argparse
+import calendar
+import itertools
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import time
+from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -24,6 +28,7 @@ PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 CHROMIUM = Path("/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+CI_BUDGET_SECONDS = 1800  # the whole test command in CI, on a 2-core machine
 
 
 def say(message: str) -> None:
@@ -80,27 +85,77 @@ def demo(args: argparse.Namespace) -> None:
                                    "--host", args.host, "--port", str(args.port)], env)
 
 
+def shifted_days(today: date) -> list[tuple[str, str]]:
+    """The other days the ``dated`` tests run as of: (what, ``--as-of`` value). Times are the
+    portal's (Moscow); 00:30 on a Sunday is still Saturday in UTC."""
+    sunday = today + timedelta(days=(6 - today.weekday()) % 7 or 7)
+    new_year_eve = date(today.year + (today.month == 12 and today.day == 31), 12, 31)
+    leap = next(y for y in itertools.count(today.year)
+                if calendar.isleap(y) and date(y, 2, 29) >= today)
+    return [("tomorrow", "+1"),
+            ("the next Sunday, 00:30", f"{sunday.isoformat()}T00:30"),
+            ("31 December, 22:30", f"{new_year_eve.isoformat()}T22:30"),
+            ("29 February", f"{leap}-02-29"),
+            ("400 days on", "+400")]
+
+
+class Tiers:
+    """Runs the suite's tiers one after another, timing each, within an optional budget."""
+
+    def __init__(self, budget: float | None) -> None:
+        self.budget = budget
+        self.started = time.monotonic()
+        self.failed = False
+        self.times: list[tuple[str, float]] = []
+
+    def run(self, title: str, command: list[str], env: dict[str, str]) -> None:
+        say(title)
+        began = time.monotonic()
+        code = run(*command, env=env, check=False)
+        self.times.append((title, time.monotonic() - began))
+        # 5: no test selected (e.g. no dated test among the arguments given)
+        self.failed = self.failed or code not in (0, 5)
+
+    def finish(self) -> None:
+        total = time.monotonic() - self.started
+        for title, seconds in self.times:
+            say(f"{seconds:6.0f} s  {title}")
+        say(f"{total:6.0f} s  in all" + (f" (budget {self.budget:.0f} s)" if self.budget else ""))
+        if self.budget and total > self.budget:
+            say(f"over the time budget of {self.budget:.0f} s")
+            self.failed = True
+        sys.exit(1 if self.failed else 0)
+
+
 def test(args: argparse.Namespace) -> None:
     ensure_venv("dev")
     ensure_chromium()
-    pytest = [str(PY), "-m", "pytest", *args.pytest_args]
+    tiers = Tiers(args.budget)
+    selected = args.pytest_args
+    pytest = [str(PY), "-m", "pytest", *selected]
+    parallel = ["-n", str(min(os.cpu_count() or 1, 2))]  # two processes on the CI machine
     env = {**os.environ}
-    env.pop("PORTAL_EXT_TEST_DATABASE_URL", None)
-    say("test suite on SQLite")
-    failed = run(*pytest, env=env, check=False) not in (0,)
+    for name in ("PORTAL_EXT_TEST_DATABASE_URL", "PORTAL_EXT_TEST_AS_OF"):
+        env.pop(name, None)
+    tiers.run("test suite on SQLite", [*pytest, *parallel], env)
 
     have_pg, have_redis = reachable("127.0.0.1", 5432), reachable("127.0.0.1", 6379)
     if have_pg and have_redis:
-        say("test suite again on PostgreSQL, with a real Celery worker on Redis")
         pg_env = {**env, "PORTAL_EXT_TEST_DATABASE_URL": PG_URL, "PORTAL_EXT_TEST_REDIS_URL":
                   REDIS_URL}
-        failed = run(*pytest, "-m", "not browser", env=pg_env, check=False) != 0 or failed
+        tiers.run("test suite again on PostgreSQL, with a real Celery worker on Redis",
+                  [*pytest, "-m", "not browser"], pg_env)
     elif IN_CI:
         say("PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) are required in CI")
-        failed = True
+        tiers.failed = True
     else:
         say("skipping the PostgreSQL/Redis run: servers not reachable on 127.0.0.1")
-    sys.exit(1 if failed else 0)
+
+    if not args.today_only:
+        for what, when in shifted_days(date.today()):
+            tiers.run(f"dated tests as of {what} (--as-of {when})",
+                      [*pytest, *parallel, "-m", "dated", "--as-of", when, "-q"], env)
+    tiers.finish()
 
 
 def main() -> None:
@@ -111,6 +166,12 @@ def main() -> None:
     demo_cmd.add_argument("--port", type=int, default=5000)
     demo_cmd.set_defaults(func=demo)
     test_cmd = commands.add_parser("test", help="install and run the whole test suite")
+    test_cmd.add_argument("--budget", type=float, metavar="SECONDS",
+                          default=CI_BUDGET_SECONDS if IN_CI else None,
+                          help="fail when all the tiers together take longer "
+                               f"(default in CI: {CI_BUDGET_SECONDS})")
+    test_cmd.add_argument("--today-only", action="store_true",
+                          help="skip the runs of the dated tests as of other days")
     test_cmd.add_argument("pytest_args", nargs=argparse.REMAINDER)
     test_cmd.set_defaults(func=test)
     args = parser.parse_args()

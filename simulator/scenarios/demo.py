@@ -377,7 +377,9 @@ class DemoPortal:
 
     def settings(self, writer: R.BulkWriter) -> None:
         values = {"portal_name": self.spec["company"],
-                  "deal_categories": self.spec["deal_categories"]}
+                  "deal_categories": self.spec["deal_categories"],
+                  # Every dated row is relative to this instant (naive UTC, portal time).
+                  "demo_seeded_at": self.now.isoformat()}
         writer.conn.execute(delete(db.settings).where(db.settings.c.key.in_(list(values))))
         writer.extend(db.settings, [{"key": k, "value": v} for k, v in values.items()])
 

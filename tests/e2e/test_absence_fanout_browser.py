@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import re
 import shutil
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from tests.conftest import require
+from tests.clock import TestClock
+from tests.conftest import first_free_weekday, require, seeded_clock
 from tests.e2e.conftest import LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -24,11 +25,20 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-quic"]
 NIKITINA, FEDOROV = 5, 6
-FRIDAY = "2026-12-04T10:00:00+03:00"
-MONDAY = "2026-12-07T10:00:00+03:00"
-AFTER = "2026-12-15T10:00:00+03:00"
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.dated]
+
+
+def vacation_week(server: LiveServer, user_id: int) -> tuple[TestClock, int]:
+    """The test clock, and the days from its today to a Monday on which ``user_id`` may start a
+    week's vacation (clear of the demo's own absences of theirs)."""
+    clock = seeded_clock(server.sim)
+    return clock, first_free_weekday(server.sim, clock, user_id)
+
+
+def day_month(day: date) -> str:
+    """``14 Dec``, as the pages and copies write a day (English)."""
+    return f"{day.day} {day:%b}"
 
 
 def set_clock(server: LiveServer, when: str) -> None:
@@ -62,7 +72,9 @@ def test_a_deputy_receives_marked_copies_during_the_vacation_only(
     from playwright.sync_api import expect, sync_playwright
 
     sim = live_server.sim
-    set_clock(live_server, FRIDAY)
+    clock, monday = vacation_week(live_server, NIKITINA)
+    last_day = clock.day(monday + 7)
+    set_clock(live_server, clock.iso(monday - 3))  # the Friday before
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM),
                                              args=CHROMIUM_ARGS)
@@ -72,22 +84,22 @@ def test_a_deputy_receives_marked_copies_during_the_vacation_only(
             log_in(admin, live_server, "admin@demo.portal")
             admin.goto(live_server.url + "/absences/new")
             admin.select_option("#user_id", str(NIKITINA))
-            admin.fill("#start", "2026-12-07")
-            admin.fill("#end", "2026-12-14")
+            admin.fill("#start", clock.day(monday).isoformat())
+            admin.fill("#end", last_day.isoformat())
             admin.select_option("#kind", "vacation")
             admin.select_option("#deputy_id", str(FEDOROV))
             admin.get_by_role("button", name="Save").click()
             expect(admin.get_by_text("The absence was recorded.")).to_be_visible()
 
             # The vacation begins; the salesperson's work keeps arriving.
-            set_clock(live_server, MONDAY)
+            set_clock(live_server, clock.iso(monday))
             lead = sim.call("crm.lead.add", {"fields": {
                 "TITLE": "Excavator for Stroymontazh", "ASSIGNED_BY_ID": NIKITINA}})["result"]
             sim.call("crm.activity.add", {"fields": {
                 "OWNER_TYPE_ID": 1, "OWNER_ID": lead, "TYPE_ID": 4, "DIRECTION": 1,
                 "SUBJECT": "Quote request", "RESPONSIBLE_ID": NIKITINA,
                 "COMMUNICATIONS": [{"VALUE": "buyer@stroymontazh.example", "TYPE": "EMAIL"}]}})
-            due = datetime.fromisoformat(MONDAY) + timedelta(minutes=40)
+            due = datetime.fromisoformat(clock.iso(monday)) + timedelta(minutes=40)
             sim.call("tasks.task.add", {"fields": {"TITLE": "Send the offer",
                                                    "RESPONSIBLE_ID": NIKITINA,
                                                    "DEADLINE": due.isoformat()}})
@@ -98,8 +110,8 @@ def test_a_deputy_receives_marked_copies_during_the_vacation_only(
             deputy_view = browser.new_context(locale="en-US").new_page()
             deputy_view.set_default_timeout(15_000)
             got = copies_in_inbox(deputy_view, live_server, FEDOROV)
-            assert all("for О. Никитина, away until 14 Dec; you are the deputy." in c
-                       for c in got), got
+            away = f"for О. Никитина, away until {day_month(last_day)}; you are the deputy."
+            assert all(away in c for c in got), got
             for text in ('responsible for the lead "Excavator for Stroymontazh"',
                          'New incoming e-mail "Quote request"',
                          'You have been assigned the task "Send the offer"',
@@ -128,7 +140,7 @@ def test_a_deputy_receives_marked_copies_during_the_vacation_only(
                 "deputy for Ольга Никитина")
 
             # After the vacation: the salesperson's new lead is hers alone.
-            set_clock(live_server, AFTER)
+            set_clock(live_server, clock.iso(monday + 8))
             sim.call("crm.lead.add", {"fields": {"TITLE": "Loader",
                                                  "ASSIGNED_BY_ID": NIKITINA}})
             assert len(copies_in_inbox(deputy_view, live_server, FEDOROV)) == len(got)

@@ -6,10 +6,12 @@ the previous responsible shown), then move the portal's clock past the vacation 
 deal back with Nikitina once the background tick has run.
 
 The background work runs in the embedded worker thread with a one-second tick, as in the
-one-command demo, in chunks small enough for the progress bar to be seen moving."""
+one-command demo, in chunks of 40 items; the test holds the chunks back until it has seen the
+progress bar between empty and full, so a fast machine cannot outrun it."""
 
 from __future__ import annotations
 
+import queue
 import re
 import shutil
 import time
@@ -28,23 +30,48 @@ from tests.e2e.test_absence_fanout_browser import (
     NIKITINA,
     log_in,
     set_clock,
+    vacation_week,
 )
 from tests.ext.handover_support import holders
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.dated]
 
-# After her vacation in the demo portal's absence chart (27 Nov - 10 Dec).
-FRIDAY = "2026-12-11T10:00:00+03:00"
-MONDAY = "2026-12-14T10:00:00+03:00"
-AFTER = "2026-12-21T10:00:00+03:00"
+
+class SteppedRunner(ThreadRunner):
+    """The embedded worker and scheduler, except that while ``hold`` is set each handover chunk
+    waits for ``step()``: the test sees the progress bar between two chunks whatever the
+    machine's speed, then lets the rest run freely with ``release()``."""
+
+    HELD = "portal_ext.handover.tasks.apply_batch"
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(app)
+        self.hold = True
+        self.held: queue.Queue[tuple[str, tuple[Any, ...]]] = queue.Queue()
+
+    def submit(self, name: str, args: tuple[Any, ...]) -> None:
+        if self.hold and name == self.HELD:
+            self.held.put((name, args))
+        else:
+            super().submit(name, args)
+
+    def step(self, timeout: float = 60) -> None:
+        """Let the next held chunk run (waiting for the page's action to queue it)."""
+        super().submit(*self.held.get(timeout=timeout))
+
+    def release(self) -> None:
+        self.hold = False
+        while not self.held.empty():
+            super().submit(*self.held.get_nowait())
 
 
 @pytest.fixture
 def background(live_server: LiveServer) -> Any:
-    """The embedded worker and scheduler (TASK_RUNNER=thread), ticking every second."""
+    """The embedded worker and scheduler (TASK_RUNNER=thread), ticking every second; one
+    handover chunk of 40 items per job."""
     app = live_server.app
-    app.config.update(TICK_SECONDS=1.0, HANDOVER_CHUNK_SIZE=40, HANDOVER_JOB_SECONDS=0.5)
-    runner = ThreadRunner(app)
+    app.config.update(TICK_SECONDS=1.0, HANDOVER_CHUNK_SIZE=40, HANDOVER_JOB_SECONDS=0)
+    runner = SteppedRunner(app)
     app.extensions["portal_ext.jobs"] = runner
     runner.start()
     yield runner
@@ -52,13 +79,15 @@ def background(live_server: LiveServer) -> Any:
 
 
 def test_an_admin_hands_a_client_base_over_and_gets_it_back(
-        live_server: LiveServer, background: ThreadRunner, tmp_path: Path) -> None:
+        live_server: LiveServer, background: SteppedRunner, tmp_path: Path) -> None:
     require(CHROMIUM.exists() or shutil.which("chromium") is not None,
             "Chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import expect, sync_playwright
 
     sim = live_server.sim
-    set_clock(live_server, FRIDAY)
+    clock, monday = vacation_week(live_server, NIKITINA)  # after her vacation in the demo
+    first_day = clock.day(monday)
+    set_clock(live_server, clock.iso(monday - 3))  # the Friday before
     before = holders(sim)
     hers = {key for key, owner in before.items() if owner == NIKITINA}
     deals = sorted(i for kind, i in hers if kind == "deal")
@@ -70,18 +99,19 @@ def test_an_admin_hands_a_client_base_over_and_gets_it_back(
             log_in(admin, live_server, "admin@demo.portal")
             admin.goto(live_server.url + "/absences/new")
             admin.select_option("#user_id", str(NIKITINA))
-            admin.fill("#start", "2026-12-14")
-            admin.fill("#end", "2026-12-18")
+            admin.fill("#start", first_day.isoformat())
+            admin.fill("#end", clock.day(monday + 4).isoformat())
             admin.select_option("#kind", "vacation")
             admin.select_option("#deputy_id", str(FEDOROV))
             admin.get_by_role("button", name="Save").click()
             errors = admin.locator(".errors").all_inner_texts()
             assert not errors, errors
             expect(admin.get_by_text("The absence was recorded.")).to_be_visible()
-            set_clock(live_server, MONDAY)
+            set_clock(live_server, clock.iso(monday))
 
             admin.get_by_role("link", name="Handovers").click()
-            admin.locator("#absences-to-cover tr", has_text="14 Dec 2026").get_by_role(
+            row_text = f"{first_day.day} {first_day:%b %Y}"
+            admin.locator("#absences-to-cover tr", has_text=row_text).get_by_role(
                 "link", name="Prepare handover").click()
             expect(admin.locator("h1")).to_contain_text("Ольга Никитина")
             admin.check("input[value=task]")  # every kind is ticked already
@@ -99,17 +129,13 @@ def test_an_admin_hands_a_client_base_over_and_gets_it_back(
 
             admin.check("#confirm")
             admin.get_by_role("button", name="Hand over").click()
-            seen: set[float] = set()
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                if admin.locator("#batch-state").inner_text() == "with the deputy":
-                    break
-                value = admin.locator("#progress-bar").get_attribute("value")
-                if value is not None:
-                    seen.add(float(value))
-                time.sleep(0.2)
-            expect(admin.locator("#batch-state")).to_have_text("with the deputy")
-            assert [v for v in seen if 0 < v < 100], f"no progress seen moving: {seen}"
+            # One chunk of 40 moves: the bar stands between empty and full.
+            background.step()
+            admin.wait_for_function(
+                "() => { const v = Number(document.querySelector('#progress-bar').value);"
+                " return v > 0 && v < 100; }")
+            background.release()
+            expect(admin.locator("#batch-state")).to_have_text("with the deputy", timeout=120_000)
             expect(admin.locator("#progress-percent")).to_have_text("100.0")
             expect(admin.locator("#report tr[data-type=deal] .moved")).to_have_text(
                 str(len(deals)))
@@ -126,7 +152,7 @@ def test_an_admin_hands_a_client_base_over_and_gets_it_back(
             assert {holders(sim)[key] for key in hers} == {FEDOROV}
 
             # The vacation is over; the tick gives everything back by itself.
-            set_clock(live_server, AFTER)
+            set_clock(live_server, clock.iso(monday + 7))
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
                 admin.reload()

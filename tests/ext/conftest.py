@@ -16,7 +16,8 @@ from one seeded once per session (seeding takes about a second; copying, millise
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from portal_ext.models import import_models
 from portal_ext.portal.client import PortalClient
 from portal_ext.portal.registration import client_for, close_clients, current_portal, utcnow
 from simulator import Simulator
+from tests.clock import TestClock
 from tests.conftest import TEST_DATABASE_URL
 from tests.ext.wsgi_http import wsgi_session
 from wsgi import wire_simulated
@@ -118,6 +120,22 @@ def demo_sim(sim: Simulator, demo_portal_template: Path | None) -> Simulator:
     sim.clock.invalidate()
     sim.apply_webhook_token()
     return sim
+
+
+@pytest.fixture
+def monday(test_clock: TestClock) -> datetime:
+    """The next Monday after the demo's today, 10:00 portal time (naive UTC): the first day of
+    the week-long absences the fan-out tests record."""
+    return test_clock.at(test_clock.next_weekday(0, after=1), 10)
+
+
+Day = Callable[[int], str]
+
+
+@pytest.fixture
+def day(test_clock: TestClock) -> Day:
+    """``day(35)``: the ISO date (``YYYY-MM-DD``) 35 days after the demo's today."""
+    return lambda offset: test_clock.day(offset).isoformat()
 
 
 def build_app(sim: Simulator, database_url: str, **config: Any) -> Flask:

@@ -3,9 +3,10 @@ reading the simulated portal's inboxes the way a person looks at them."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from babel.dates import format_date
 from flask import Flask
 from sqlalchemy import select
 
@@ -19,11 +20,18 @@ from portal_ext.portal.clock import portal_zone
 from portal_ext.portal.registration import current_portal, utcnow
 from simulator import Simulator
 from simulator import db as sim_db
+from tests.clock import PORTAL_ZONE
 
 # The demo portal (simulator/scenarios/demo.py): 1 the administrator, 4 head of Torg-Koms,
 # 5 Nikitina, 6 Fedorov, 7 Grigorieva (sales, Torg-Koms), 9 Smirnova, 10 Kuznetsov (TK-Lift).
 ADMIN, HEAD, NIKITINA, FEDOROV, GRIGORIEVA, SMIRNOVA, KUZNETSOV = 1, 4, 5, 6, 7, 9, 10
-MONDAY = datetime(2026, 12, 7, 7, 0)  # 10:00 in Moscow, naive UTC like every stored time
+WEEK = timedelta(days=7)
+
+
+def day_month(when: datetime, locale: str = "en") -> str:
+    """A naive UTC instant's day in the portal's zone as copies write it: ``14 Dec``, or
+    ``14 дек.`` in Russian."""
+    return format_date(when.replace(tzinfo=UTC).astimezone(PORTAL_ZONE), "d MMM", locale=locale)
 
 
 def freeze(sim: Simulator, when: datetime) -> None:

@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from simulator import Simulator
+from tests.clock import TestClock
 from tests.ext.absences_support import (
     ADMIN,
     EMAILS,
@@ -26,6 +27,7 @@ from tests.ext.absences_support import (
     stored_state,
     token,
 )
+from tests.ext.conftest import Day
 from tests.ext.oauth_login import LoginAs
 
 
@@ -46,7 +48,7 @@ def next_month(t0: datetime) -> date:
 
 
 def test_an_employee_records_an_absence_with_the_form(
-        app: Flask, client: FlaskClient, login_as: LoginAs, t0: datetime) -> None:
+        app: Flask, client: FlaskClient, login_as: LoginAs, t0: datetime, day: Day) -> None:
     login_as(client, EMAILS[FEDOROV])
     page: Any = client.get("/absences/new").get_data(as_text=True)
     # An employee records only their own absences; anyone active may be the deputy.
@@ -65,14 +67,16 @@ def test_an_employee_records_an_absence_with_the_form(
     assert "Мария Григорьева" in mine
 
 
-@pytest.mark.parametrize(("change", "field", "words"), [
-    ({"end": "2027-01-01", "start": "2027-01-10"}, "end", "must end after it starts"),
+@pytest.mark.parametrize(("change", "field", "words"), [  # days: offsets from the demo's today
+    ({"end": 25, "start": 34}, "end", "must end after it starts"),
     ({"deputy_id": FEDOROV}, "deputy_id", "their own deputy"),
-    ({"start": "", "end": "2027-01-10"}, "start", "Give the first day"),
+    ({"start": "", "end": 34}, "start", "Give the first day"),
 ])
 def test_a_rejected_form_shows_the_message_by_the_field_and_saves_nothing(
         app: Flask, client: FlaskClient, login_as: LoginAs, t0: datetime,
-        change: dict[str, object], field: str, words: str) -> None:
+        change: dict[str, object], field: str, words: str, day: Day) -> None:
+    change = {k: day(v) if k in ("start", "end") and isinstance(v, int) else v
+              for k, v in change.items()}
     login_as(client, EMAILS[FEDOROV])
     before = stored_state(app)
     first = next_month(t0)
@@ -85,9 +89,9 @@ def test_a_rejected_form_shows_the_message_by_the_field_and_saves_nothing(
 
 
 def test_an_employee_gets_403_for_someone_elses_absence(
-        app: Flask, client: FlaskClient, login_as: LoginAs, t0: datetime) -> None:
+        app: Flask, client: FlaskClient, login_as: LoginAs, t0: datetime, day: Day) -> None:
     answer: Any = client.post("/api/v1/absences", headers=token(app, FEDOROV),
-                         json={"start": "2027-01-11", "end": "2027-01-12"})
+                         json={"start": day(35), "end": day(36)})
     absence_id = answer.json["id"]
     login_as(client, EMAILS[NIKITINA])
     before = stored_state(app)
@@ -102,15 +106,16 @@ def test_an_employee_gets_403_for_someone_elses_absence(
 
 
 def test_a_head_edits_their_persons_absence_and_deletes_it(
-        app: Flask, client: FlaskClient, login_as: LoginAs, t0: datetime) -> None:
+        app: Flask, client: FlaskClient, login_as: LoginAs, t0: datetime, day: Day,
+        test_clock: TestClock) -> None:
     answer: Any = client.post("/api/v1/absences", headers=token(app, FEDOROV),
-                         json={"start": "2027-01-11", "end": "2027-01-12"})
+                         json={"start": day(35), "end": day(36)})
     absence_id = answer.json["id"]
     login_as(client, EMAILS[TORG_HEAD])
     page: Any = client.get(f"/absences/{absence_id}/edit").get_data(as_text=True)
-    assert 'value="2027-01-11"' in page and 'value="2027-01-12"' in page
+    assert f'value="{day(35)}"' in page and f'value="{day(36)}"' in page
     saved: Any = client.post(f"/absences/{absence_id}/edit",
-                        data=form(FEDOROV, date(2027, 1, 11), date(2027, 1, 15),
+                        data=form(FEDOROV, test_clock.day(35), test_clock.day(39),
                                   kind="business_trip"))
     assert saved.status_code == 302
     [row] = absences(app)
@@ -160,7 +165,7 @@ def test_standing_deputies_page(app: Flask, client: FlaskClient, login_as: Login
 
 
 def test_the_pages_speak_russian(app: Flask, client: FlaskClient, login_as: LoginAs,
-                                 t0: datetime) -> None:
+                                 t0: datetime, day: Day, test_clock: TestClock) -> None:
     client.post("/api/v1/absences", headers=token(app, FEDOROV), json={
         "start": iso(t0 + timedelta(days=40)), "end": iso(t0 + timedelta(days=41))})
     login_as(client, EMAILS[FEDOROV])
@@ -168,6 +173,6 @@ def test_the_pages_speak_russian(app: Flask, client: FlaskClient, login_as: Logi
     mine: Any = client.get("/absences/mine").get_data(as_text=True)
     assert "Мои отсутствия" in mine and "Отпуск" in mine
     rejected = client.post("/absences/new",
-                           data=form(FEDOROV, date(2027, 1, 10), date(2027, 1, 1)))
+                           data=form(FEDOROV, test_clock.day(34), test_clock.day(25)))
     html = rejected.get_data(as_text=True)
     assert "Отсутствие должно заканчиваться позже, чем начинается." in html

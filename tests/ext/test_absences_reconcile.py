@@ -28,6 +28,8 @@ from tests.ext.absences_support import (
     token,
 )
 
+pytestmark = pytest.mark.dated
+
 
 @pytest.fixture
 def t0(sim: Simulator, client: FlaskClient) -> datetime:

@@ -35,6 +35,8 @@ from tests.ext.transfers_support import (
     portal_context,
 )
 
+pytestmark = pytest.mark.dated
+
 
 def set_policy(app: Flask, **changes: Any) -> None:
     values = {"on_dismissal": CONFIRM, "auto_mode": True, "auto_on_absence": False,

@@ -27,6 +27,8 @@ from tests.ext.absences_support import (
 )
 from tests.ext.oauth_login import LoginAs
 
+pytestmark = pytest.mark.dated
+
 
 @dataclass
 class Scene:

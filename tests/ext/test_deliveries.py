@@ -3,7 +3,7 @@ the delivery log (page and API) with filters and per-viewer visibility."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -20,9 +20,9 @@ from tests.ext.fanout_support import (
     ADMIN,
     FEDOROV,
     GRIGORIEVA,
-    MONDAY,
     NIKITINA,
     SMIRNOVA,
+    WEEK,
     Outage,
     add_lead,
     bearer,
@@ -35,17 +35,15 @@ from tests.ext.fanout_support import (
     tick,
 )
 
-UNTIL = MONDAY + timedelta(days=7)
 
-
-def _away_with_deputy(app: Flask, sim: Simulator) -> None:
-    record_absence(app, NIKITINA, FEDOROV, MONDAY, UNTIL)
-    freeze(sim, MONDAY + timedelta(hours=1))
+def _away_with_deputy(app: Flask, sim: Simulator, monday: datetime) -> None:
+    record_absence(app, NIKITINA, FEDOROV, monday, monday + WEEK)
+    freeze(sim, monday + timedelta(hours=1))
 
 
 def test_processing_the_same_event_again_sends_no_second_copy(
-        app: Flask, demo_sim: Simulator) -> None:
-    _away_with_deputy(app, demo_sim)
+        app: Flask, demo_sim: Simulator, monday: datetime) -> None:
+    _away_with_deputy(app, demo_sim, monday)
     add_lead(demo_sim, "Compressor", NIKITINA)
     with app.app_context():
         row = db.session.scalars(select(InboxEvent).where(
@@ -61,8 +59,8 @@ def test_processing_the_same_event_again_sends_no_second_copy(
 
 
 def test_a_copy_sent_again_after_a_lost_drain_replaces_the_first(
-        app: Flask, demo_sim: Simulator) -> None:
-    _away_with_deputy(app, demo_sim)
+        app: Flask, demo_sim: Simulator, monday: datetime) -> None:
+    _away_with_deputy(app, demo_sim, monday)
     add_lead(demo_sim, "Generator", NIKITINA)
     # The drain died after the portal took the copy but before recording it: the row is
     # claimed, its lease long over.
@@ -82,10 +80,10 @@ def test_a_copy_sent_again_after_a_lost_drain_replaces_the_first(
 
 
 def test_a_refused_delivery_is_retried_with_growing_delays_then_sent(
-        app: Flask, demo_sim: Simulator) -> None:
+        app: Flask, demo_sim: Simulator, monday: datetime) -> None:
     app.config["NOTIFY_RETRY_BASE_SECONDS"] = 30.0
     outage = Outage(app)
-    _away_with_deputy(app, demo_sim)
+    _away_with_deputy(app, demo_sim, monday)
     add_lead(demo_sim, "Pump", NIKITINA)
 
     [first] = deliveries(app)
@@ -117,11 +115,11 @@ def test_a_refused_delivery_is_retried_with_growing_delays_then_sent(
 
 
 def test_a_delivery_fails_after_the_last_attempt_or_when_the_recipient_is_gone(
-        app: Flask, demo_sim: Simulator) -> None:
+        app: Flask, demo_sim: Simulator, monday: datetime) -> None:
     app.config.update(NOTIFY_RETRY_BASE_SECONDS=0.0, NOTIFY_MAX_ATTEMPTS=2)
     outage = Outage(app)
     record_team(app, "Equipment sales", ["new_lead"], [NIKITINA, SMIRNOVA, GRIGORIEVA])
-    _away_with_deputy(app, demo_sim)
+    _away_with_deputy(app, demo_sim, monday)
     add_lead(demo_sim, "Mixer", NIKITINA)
     tick(app)
     assert {d.state for d in deliveries(app)} == {"failed"}
@@ -136,10 +134,10 @@ def test_a_delivery_fails_after_the_last_attempt_or_when_the_recipient_is_gone(
 
 
 def test_a_copy_the_portal_refuses_fails_alone_and_the_rest_of_its_batch_is_sent(
-        app: Flask, demo_sim: Simulator) -> None:
+        app: Flask, demo_sim: Simulator, monday: datetime) -> None:
     outage = Outage(app)
     record_team(app, "Equipment sales", ["new_lead"], [NIKITINA, SMIRNOVA, GRIGORIEVA])
-    _away_with_deputy(app, demo_sim)
+    _away_with_deputy(app, demo_sim, monday)
     add_lead(demo_sim, "Press", NIKITINA)
     with app.app_context():  # a copy the portal will refuse: nothing to say (MESSAGE_EMPTY)
         db.session.execute(update(Delivery).where(Delivery.recipient_portal_user_id == SMIRNOVA)
@@ -157,9 +155,9 @@ def test_a_copy_the_portal_refuses_fails_alone_and_the_rest_of_its_batch_is_sent
 
 
 def test_a_copy_to_someone_dismissed_meanwhile_is_recorded_as_failed(
-        app: Flask, demo_sim: Simulator) -> None:
+        app: Flask, demo_sim: Simulator, monday: datetime) -> None:
     outage = Outage(app)
-    _away_with_deputy(app, demo_sim)
+    _away_with_deputy(app, demo_sim, monday)
     add_lead(demo_sim, "Drill", NIKITINA)
     demo_sim.call("user.update", {"ID": FEDOROV, "ACTIVE": "N"})
     outage.down = False
@@ -174,17 +172,17 @@ def test_a_copy_to_someone_dismissed_meanwhile_is_recorded_as_failed(
     assert copies(demo_sim, FEDOROV) == []
 
 
-def _two_reasons(app: Flask, sim: Simulator) -> None:
+def _two_reasons(app: Flask, sim: Simulator, monday: datetime) -> None:
     record_team(app, "Equipment sales", ["new_lead"], [NIKITINA, FEDOROV, GRIGORIEVA])
     record_team(app, "Containers", ["new_lead"], [SMIRNOVA, GRIGORIEVA])
-    _away_with_deputy(app, sim)
+    _away_with_deputy(app, sim, monday)
     add_lead(sim, "Boiler", NIKITINA)  # Fedorov: deputy+team; Grigorieva: team
     add_lead(sim, "Tank", SMIRNOVA)  # Grigorieva: team
 
 
 def test_the_api_filters_the_log_by_user_reason_state_and_time(
-        app: Flask, client: FlaskClient, demo_sim: Simulator) -> None:
-    _two_reasons(app, demo_sim)
+        app: Flask, client: FlaskClient, demo_sim: Simulator, monday: datetime) -> None:
+    _two_reasons(app, demo_sim, monday)
     headers = bearer(app, ADMIN)
 
     def ids(**query: object) -> list[tuple[int, str]]:
@@ -207,8 +205,8 @@ def test_the_api_filters_the_log_by_user_reason_state_and_time(
 
 
 def test_an_employee_sees_only_the_deliveries_that_concern_them(
-        app: Flask, client: FlaskClient, demo_sim: Simulator) -> None:
-    _two_reasons(app, demo_sim)
+        app: Flask, client: FlaskClient, demo_sim: Simulator, monday: datetime) -> None:
+    _two_reasons(app, demo_sim, monday)
 
     answer = client.get("/api/v1/deliveries", headers=bearer(app, SMIRNOVA))
     assert [(d["owner_id"], d["recipient_id"]) for d in body(answer)["items"]] == [
@@ -220,8 +218,9 @@ def test_an_employee_sees_only_the_deliveries_that_concern_them(
 
 
 def test_the_log_page_shows_why_each_copy_was_sent_and_filters(
-        app: Flask, client: FlaskClient, login_as: object, demo_sim: Simulator) -> None:
-    _two_reasons(app, demo_sim)
+        app: Flask, client: FlaskClient, login_as: object, demo_sim: Simulator,
+        monday: datetime) -> None:
+    _two_reasons(app, demo_sim, monday)
     login_as(client, "admin@demo.portal")  # type: ignore[operator]
 
     page = client.get("/deliveries").get_data(as_text=True)
@@ -231,6 +230,6 @@ def test_the_log_page_shows_why_each_copy_was_sent_and_filters(
                                                          "user": SMIRNOVA}).get_data(
         as_text=True)
     assert team_only.count('class="reason"') == 1 and "team Containers" in team_only
-    tomorrow = (MONDAY + timedelta(days=400)).date().isoformat()
-    empty = client.get("/deliveries", query_string={"from": tomorrow}).get_data(as_text=True)
+    later = (monday + timedelta(days=400)).date().isoformat()
+    empty = client.get("/deliveries", query_string={"from": later}).get_data(as_text=True)
     assert "No deliveries match these filters." in empty

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from portal_ext.absences.rules import MAX_DEPTH, Away, Roster, resolve_cover
 
-T = datetime(2026, 12, 1, 12, 0)
+T = datetime(2026, 12, 1, 12, 0)  # a pure rule takes its `now`: any instant serves
 AWAY = Away(T - timedelta(days=1), T + timedelta(days=7))
 
 

@@ -4,7 +4,7 @@ simulated portal's inboxes."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,11 +22,12 @@ from tests.ext.fanout_support import (
     GRIGORIEVA,
     HEAD,
     KUZNETSOV,
-    MONDAY,
     NIKITINA,
     SMIRNOVA,
+    WEEK,
     add_lead,
     copies,
+    day_month,
     deliveries,
     freeze,
     inbox,
@@ -34,20 +35,19 @@ from tests.ext.fanout_support import (
     record_team,
 )
 
-AWAY_FROM, AWAY_UNTIL = MONDAY, MONDAY + timedelta(days=7)  # until 14 Dec inclusive (local)
-
 
 def test_deputy_receives_a_marked_copy_of_a_lead_assigned_to_the_absent_user(
-        app: Flask, demo_sim: Simulator) -> None:
-    record_absence(app, NIKITINA, FEDOROV, AWAY_FROM, AWAY_UNTIL)
-    freeze(demo_sim, MONDAY + timedelta(hours=2))
+        app: Flask, demo_sim: Simulator, monday: datetime) -> None:
+    record_absence(app, NIKITINA, FEDOROV, monday, monday + WEEK)
+    freeze(demo_sim, monday + timedelta(hours=2))
 
     lead_id = add_lead(demo_sim, "Excavator for Stroymontazh", NIKITINA)
 
     original = [n for n in inbox(demo_sim, NIKITINA) if n["kind"] == "crm_assigned"]
     assert len(original) == 1
     [copy] = copies(demo_sim, FEDOROV)
-    assert copy["message"].startswith("[B]Copy[/B] for О. Никитина, away until 14 Dec; "
+    last = day_month(monday + WEEK)
+    assert copy["message"].startswith(f"[B]Copy[/B] for О. Никитина, away until {last}; "
                                       "you are the deputy.")
     assert "Excavator for Stroymontazh" in copy["message"]
     assert f"[URL=/crm/lead/details/{lead_id}/]" in copy["message"]
@@ -59,22 +59,22 @@ def test_deputy_receives_a_marked_copy_of_a_lead_assigned_to_the_absent_user(
 
 
 def test_no_copies_before_the_absence_starts_or_after_it_ends(
-        app: Flask, demo_sim: Simulator) -> None:
-    record_absence(app, NIKITINA, FEDOROV, AWAY_FROM, AWAY_UNTIL)
-    freeze(demo_sim, AWAY_FROM - timedelta(minutes=1))
+        app: Flask, demo_sim: Simulator, monday: datetime) -> None:
+    record_absence(app, NIKITINA, FEDOROV, monday, monday + WEEK)
+    freeze(demo_sim, monday - timedelta(minutes=1))
     add_lead(demo_sim, "Before", NIKITINA)
-    freeze(demo_sim, AWAY_UNTIL)
+    freeze(demo_sim, monday + WEEK)
     add_lead(demo_sim, "After", NIKITINA)
-    freeze(demo_sim, AWAY_FROM)
+    freeze(demo_sim, monday)
     add_lead(demo_sim, "During", NIKITINA)
 
     assert ["During" in c["message"] for c in copies(demo_sim, FEDOROV)] == [True]
 
 
 def test_the_person_who_caused_the_notification_gets_no_copy(
-        app: Flask, demo_sim: Simulator) -> None:
-    record_absence(app, NIKITINA, FEDOROV, AWAY_FROM, AWAY_UNTIL)
-    freeze(demo_sim, MONDAY + timedelta(hours=1))
+        app: Flask, demo_sim: Simulator, monday: datetime) -> None:
+    record_absence(app, NIKITINA, FEDOROV, monday, monday + WEEK)
+    freeze(demo_sim, monday + timedelta(hours=1))
 
     add_lead(demo_sim, "Handed over by the deputy himself", NIKITINA, by=FEDOROV)
 
@@ -83,9 +83,9 @@ def test_the_person_who_caused_the_notification_gets_no_copy(
 
 
 def test_team_members_get_copies_of_the_kinds_the_team_shares_only(
-        app: Flask, demo_sim: Simulator) -> None:
+        app: Flask, demo_sim: Simulator, monday: datetime) -> None:
     record_team(app, "Equipment sales", ["new_lead"], [NIKITINA, FEDOROV, GRIGORIEVA])
-    freeze(demo_sim, MONDAY)
+    freeze(demo_sim, monday)
 
     add_lead(demo_sim, "Crane", NIKITINA)
     task = demo_sim.call("tasks.task.add", {"fields": {"TITLE": "Call back",
@@ -100,10 +100,10 @@ def test_team_members_get_copies_of_the_kinds_the_team_shares_only(
 
 
 def test_a_deputy_in_the_owners_team_gets_one_copy_with_both_reasons(
-        app: Flask, demo_sim: Simulator) -> None:
+        app: Flask, demo_sim: Simulator, monday: datetime) -> None:
     record_team(app, "Equipment sales", ["new_lead"], [NIKITINA, FEDOROV, GRIGORIEVA])
-    record_absence(app, NIKITINA, FEDOROV, AWAY_FROM, AWAY_UNTIL)
-    freeze(demo_sim, MONDAY + timedelta(hours=3))
+    record_absence(app, NIKITINA, FEDOROV, monday, monday + WEEK)
+    freeze(demo_sim, monday + timedelta(hours=3))
 
     add_lead(demo_sim, "Loader", NIKITINA)
 
@@ -114,11 +114,11 @@ def test_a_deputy_in_the_owners_team_gets_one_copy_with_both_reasons(
 
 
 def test_an_absent_team_member_is_replaced_by_their_deputy_and_dismissed_ones_get_nothing(
-        app: Flask, demo_sim: Simulator) -> None:
+        app: Flask, demo_sim: Simulator, monday: datetime) -> None:
     record_team(app, "Containers", ["new_lead"], [SMIRNOVA, KUZNETSOV, GRIGORIEVA])
-    record_absence(app, KUZNETSOV, FEDOROV, AWAY_FROM, AWAY_UNTIL)
+    record_absence(app, KUZNETSOV, FEDOROV, monday, monday + WEEK)
     demo_sim.call("user.update", {"ID": GRIGORIEVA, "ACTIVE": "N"})
-    freeze(demo_sim, MONDAY + timedelta(hours=1))
+    freeze(demo_sim, monday + timedelta(hours=1))
 
     add_lead(demo_sim, "Container yard", SMIRNOVA)
 
@@ -129,13 +129,13 @@ def test_an_absent_team_member_is_replaced_by_their_deputy_and_dismissed_ones_ge
     assert {d.recipient_portal_user_id for d in deliveries(app)} == {FEDOROV}
 
 
-def test_copies_are_never_copied_again(app: Flask, demo_sim: Simulator) -> None:
+def test_copies_are_never_copied_again(app: Flask, demo_sim: Simulator, monday: datetime) -> None:
     # Fedorov is away too: his deputy Grigorieva covers for Nikitina, and shares every message
     # with her team. A copy reaching Grigorieva must not travel on to her team.
-    record_absence(app, NIKITINA, FEDOROV, AWAY_FROM, AWAY_UNTIL)
-    record_absence(app, FEDOROV, GRIGORIEVA, AWAY_FROM, AWAY_UNTIL)
+    record_absence(app, NIKITINA, FEDOROV, monday, monday + WEEK)
+    record_absence(app, FEDOROV, GRIGORIEVA, monday, monday + WEEK)
     record_team(app, "Marketing friends", ["message", "new_lead"], [GRIGORIEVA, SMIRNOVA])
-    freeze(demo_sim, MONDAY + timedelta(hours=1))
+    freeze(demo_sim, monday + timedelta(hours=1))
 
     add_lead(demo_sim, "Forklift", NIKITINA)
 
@@ -151,7 +151,7 @@ def test_copies_are_never_copied_again(app: Flask, demo_sim: Simulator) -> None:
 
 
 def test_a_burst_through_the_background_worker_copies_every_notification_once(
-        demo_sim: Simulator, ext_database_url: str) -> None:
+        demo_sim: Simulator, ext_database_url: str, monday: datetime) -> None:
     from portal_ext.directory.services import sync_directory
     from portal_ext.jobs import ThreadRunner, runner_for
     from portal_ext.portal.registration import client_for, current_portal
@@ -165,8 +165,8 @@ def test_a_burst_through_the_background_worker_copies_every_notification_once(
             portal = current_portal()
             sync_directory(portal=portal, client=client_for(portal), now=utcnow())
         assert runner.drain(30)
-        record_absence(app, NIKITINA, FEDOROV, AWAY_FROM, AWAY_UNTIL)
-        freeze(demo_sim, MONDAY + timedelta(hours=1))
+        record_absence(app, NIKITINA, FEDOROV, monday, monday + WEEK)
+        freeze(demo_sim, monday + timedelta(hours=1))
         for number in range(30):
             add_lead(demo_sim, f"Pallet {number}", NIKITINA)
         assert runner.drain(60)
@@ -182,14 +182,14 @@ def test_a_burst_through_the_background_worker_copies_every_notification_once(
 
 
 def test_a_notification_that_fails_in_a_batch_does_not_hold_back_the_others(
-        app: Flask, demo_sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+        app: Flask, demo_sim: Simulator, monkeypatch: pytest.MonkeyPatch, monday: datetime) -> None:
     from portal_ext.events import processing
     from portal_ext.notifications import services
 
     app.config["EVENT_RETRY_BASE_SECONDS"] = 30.0
-    record_absence(app, NIKITINA, FEDOROV, AWAY_FROM, AWAY_UNTIL)
-    record_absence(app, SMIRNOVA, KUZNETSOV, AWAY_FROM, AWAY_UNTIL)
-    freeze(demo_sim, MONDAY + timedelta(hours=1))
+    record_absence(app, NIKITINA, FEDOROV, monday, monday + WEEK)
+    record_absence(app, SMIRNOVA, KUZNETSOV, monday, monday + WEEK)
+    freeze(demo_sim, monday + timedelta(hours=1))
     with monkeypatch.context() as later:  # the events wait in the inbox, to go as one batch
         later.setattr(processing, "queue_processing", lambda *args, **kwargs: None)
         add_lead(demo_sim, "Crane", NIKITINA)
@@ -218,26 +218,28 @@ def test_a_notification_that_fails_in_a_batch_does_not_hold_back_the_others(
 
 
 def test_the_head_covers_when_the_absence_names_no_deputy(
-        app: Flask, demo_sim: Simulator) -> None:
-    record_absence(app, NIKITINA, None, AWAY_FROM, AWAY_UNTIL)
-    freeze(demo_sim, MONDAY)
+        app: Flask, demo_sim: Simulator, monday: datetime) -> None:
+    record_absence(app, NIKITINA, None, monday, monday + WEEK)
+    freeze(demo_sim, monday)
 
     add_lead(demo_sim, "Grader", NIKITINA)
 
     [copy] = copies(demo_sim, HEAD)
-    assert "away until 14 Dec; you head the department." in copy["message"]
+    assert f"away until {day_month(monday + WEEK)}; you head the department." in copy["message"]
     assert copies(demo_sim, ADMIN) == []
 
 
-def test_copies_are_written_in_the_configured_language(app: Flask, demo_sim: Simulator) -> None:
+def test_copies_are_written_in_the_configured_language(
+        app: Flask, demo_sim: Simulator, monday: datetime) -> None:
     app.config["NOTIFICATION_LANGUAGE"] = "ru"
-    record_absence(app, NIKITINA, FEDOROV, AWAY_FROM, AWAY_UNTIL)
-    freeze(demo_sim, MONDAY)
+    record_absence(app, NIKITINA, FEDOROV, monday, monday + WEEK)
+    freeze(demo_sim, monday)
 
     demo_sim.call("tasks.task.add", {"fields": {"TITLE": "Позвонить", "RESPONSIBLE_ID":
                                                 NIKITINA}})
 
     [copy] = copies(demo_sim, FEDOROV)
     assert copy["message"].startswith(
-        "[B]Копия[/B] адресат: О. Никитина, отсутствует до 14 дек.; вы заместитель.[BR]")
+        f"[B]Копия[/B] адресат: О. Никитина, отсутствует до {day_month(monday + WEEK, 'ru')}; "
+        "вы заместитель.[BR]")
     assert copy["message"].endswith("]Открыть на портале[/URL]")

@@ -8,7 +8,7 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -26,16 +26,15 @@ from simulator import Simulator
 from simulator.web import create_app as create_simulator_app
 from tests.ext.fanout_support import (
     FEDOROV,
-    MONDAY,
     NIKITINA,
+    WEEK,
     copies,
+    day_month,
     deliveries,
     freeze,
     inbox,
     record_absence,
 )
-
-UNTIL = MONDAY + timedelta(days=7)
 
 
 @dataclass
@@ -129,10 +128,10 @@ def test_the_bind_command_subscribes_every_handled_event_the_portal_offers(
 
 
 def test_the_deputy_gets_copies_of_a_lead_an_email_a_task_a_deadline_and_a_comment(
-        rest: RestSetup) -> None:
+        rest: RestSetup, monday: datetime) -> None:
     sim = rest.sim
-    record_absence(rest.app, NIKITINA, FEDOROV, MONDAY, UNTIL)
-    freeze(sim, MONDAY + timedelta(hours=2))
+    record_absence(rest.app, NIKITINA, FEDOROV, monday, monday + WEEK)
+    freeze(sim, monday + timedelta(hours=2))
 
     lead = sim.call("crm.lead.add", {"fields": {"TITLE": "Excavator", "ASSIGNED_BY_ID":
                                                 NIKITINA}})["result"]
@@ -152,7 +151,8 @@ def test_the_deputy_gets_copies_of_a_lead_an_email_a_task_a_deadline_and_a_comme
         check_deadlines(portal_id=current_portal().id)  # the next tick: nothing twice
 
     got = [c["message"] for c in copies(sim, FEDOROV)]
-    assert all(m.startswith("[B]Copy[/B] for О. Никитина, away until 14 Dec; you are the "
+    last = day_month(monday + WEEK)
+    assert all(m.startswith(f"[B]Copy[/B] for О. Никитина, away until {last}; you are the "
                             "deputy.") for m in got)
     expected = ['You have been made responsible for the lead "[URL=/crm/lead/details/'
                 f'{lead}/]Excavator[/URL]"',
@@ -174,17 +174,17 @@ def test_the_deputy_gets_copies_of_a_lead_an_email_a_task_a_deadline_and_a_comme
 
 
 def test_after_the_absence_no_more_copies_and_unchanged_items_are_not_copied(
-        rest: RestSetup) -> None:
+        rest: RestSetup, monday: datetime) -> None:
     sim = rest.sim
-    record_absence(rest.app, NIKITINA, FEDOROV, MONDAY, UNTIL)
-    freeze(sim, MONDAY + timedelta(hours=1))
+    record_absence(rest.app, NIKITINA, FEDOROV, monday, monday + WEEK)
+    freeze(sim, monday + timedelta(hours=1))
     lead = sim.call("crm.lead.add", {"fields": {"TITLE": "Crane", "ASSIGNED_BY_ID":
                                                 NIKITINA}})["result"]
     sim.call("crm.lead.update", {"id": lead, "fields": {"TITLE": "Crane, 25 t"}})
     _settled(sim)
     assert len(copies(sim, FEDOROV)) == 1
 
-    freeze(sim, UNTIL + timedelta(hours=1))
+    freeze(sim, monday + WEEK + timedelta(hours=1))
     sim.call("crm.lead.add", {"fields": {"TITLE": "Loader", "ASSIGNED_BY_ID": NIKITINA}})
     _settled(sim)
     assert len(copies(sim, FEDOROV)) == 1

@@ -13,7 +13,7 @@ from portal_ext.notifications.kinds import team_kind
 from portal_ext.notifications.rules import Absent, Recipient, TeamView, recipients
 
 ADMIN, IVANOVA, PETROV, SIDOROVA, KOZLOV = 1, 2, 3, 4, 5
-UNTIL = datetime(2026, 12, 14, 21, 0)
+UNTIL = datetime(2026, 12, 14, 21, 0)  # a pure rule takes its times: any instant serves
 EVERYONE = {ADMIN, IVANOVA, PETROV, SIDOROVA, KOZLOV}
 
 

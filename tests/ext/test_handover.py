@@ -39,6 +39,8 @@ from tests.ext.handover_support import (
     update_events,
 )
 
+pytestmark = pytest.mark.dated
+
 ALL_TYPES = ["lead", "deal", "contact", "company", "quote", "smart_invoice", "activity", "task"]
 CRM_WITH_FIELD = {"lead", "deal", "contact", "company", "quote"}
 

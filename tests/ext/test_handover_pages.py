@@ -30,6 +30,8 @@ from tests.ext.absences_support import (
 from tests.ext.handover_support import holders, owned_by, record_absence
 from tests.ext.oauth_login import LoginAs
 
+pytestmark = pytest.mark.dated
+
 
 @pytest.fixture
 def absence_id(app: Flask, demo_sim: Simulator, client: FlaskClient) -> int:

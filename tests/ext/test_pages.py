@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from flask import Flask
@@ -16,6 +16,7 @@ from portal_ext.events.models import InboxEvent
 from portal_ext.extensions import db
 from portal_ext.portal.registration import current_portal, utcnow
 from simulator import Simulator
+from tests.clock import TestClock
 from tests.ext.oauth_login import LoginAs, path_of
 
 ADMIN = "admin@demo.portal"  # Дмитрий Соколов, portal administrator
@@ -156,18 +157,20 @@ def test_events_page_lists_and_filters_the_inbox(app: Flask, client: FlaskClient
                                              ("Asia/Novosibirsk", "13:30")])
 def test_event_times_are_shown_in_the_portal_time_zone(app: Flask, client: FlaskClient,
                                                       login_as: LoginAs, zone: str,
-                                                      shown: str) -> None:
+                                                      shown: str, test_clock: TestClock) -> None:
+    received = test_clock.at(-17, 9, 30)  # 09:30 in Moscow, 13:30 in Novosibirsk
     app.config["PORTAL_TIMEZONE"] = zone
     with app.app_context():
         db.session.add(InboxEvent(
             portal_id=current_portal().id, idempotency_key="zone", event_name="ONCRMDEALADD",
             source="webhook", entity_type="DEAL", entity_id=1, payload={},
-            received_at=datetime(2026, 11, 20, 6, 30), state="done", attempts=0))
+            received_at=received, state="done", attempts=0))
         db.session.commit()
     login_as(client, ADMIN)
     for path in ("/events", "/"):
         body = _text(client, path).split("<tbody>", 1)[1].split("</tbody>", 1)[0]
-        assert "ONCRMDEALADD" in body and f"20 Nov 2026, {shown}" in body, (path, body)
+        day = test_clock.local(received).date()
+        assert "ONCRMDEALADD" in body and f"{day.day} {day:%b %Y}, {shown}" in body, (path, body)
 
 
 def test_events_page_pages_through_a_long_inbox(app: Flask, client: FlaskClient,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Flask
@@ -14,7 +15,6 @@ from tests.ext.fanout_support import (
     ADMIN,
     FEDOROV,
     GRIGORIEVA,
-    MONDAY,
     NIKITINA,
     SMIRNOVA,
     add_lead,
@@ -36,7 +36,8 @@ def _teams(app: Flask) -> list[tuple[str, list[str], list[int]]]:
 
 
 def test_an_administrator_creates_a_team_with_the_form_and_its_members_share_leads(
-        app: Flask, client: FlaskClient, login_as: Any, demo_sim: Simulator) -> None:
+        app: Flask, client: FlaskClient, login_as: Any, demo_sim: Simulator,
+        monday: datetime) -> None:
     login_as(client, "admin@demo.portal")
     form = client.get("/teams/new").get_data(as_text=True)
     assert "New lead" in form and "Ольга Никитина" in form
@@ -49,7 +50,7 @@ def test_an_administrator_creates_a_team_with_the_form_and_its_members_share_lea
     assert "Equipment sales" in listing and "Алексей Фёдоров" in listing
     assert _teams(app) == [("Equipment sales", ["new_lead"], [NIKITINA, FEDOROV])]
 
-    freeze(demo_sim, MONDAY)
+    freeze(demo_sim, monday)
     add_lead(demo_sim, "Bulldozer", NIKITINA)
     [copy] = copies(demo_sim, FEDOROV)
     assert "team Equipment sales" in copy["message"]

@@ -32,6 +32,8 @@ from tests.ext.transfers_support import (
     undo,
 )
 
+pytestmark = pytest.mark.dated
+
 
 def test_a_named_successor_takes_everything_closed_items_included(
         app: Flask, demo_sim: Simulator) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -19,6 +20,8 @@ from tests.ext.transfers_support import (
     SMIRNOVA,
     holdings,
 )
+
+pytestmark = pytest.mark.dated
 
 ADMIN_EMAIL, HEAD_EMAIL = "admin@demo.portal", "s.morozov@demo.portal"
 
