@@ -9,7 +9,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import create_engine, delete, make_url, select, text
+from sqlalchemy.exc import OperationalError
 
 from simulator import Simulator, db
 from tests.clock import TestClock, Travel, as_of_option
@@ -57,7 +58,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.dated)
 
 
-TEST_DATABASE_URL = os.environ.get("PORTAL_EXT_TEST_DATABASE_URL", "")
+def worker_database(url: str) -> str:
+    """The PostgreSQL tier's database for this test process: with two processes (pytest-xdist),
+    each has its own, ``<database>_<worker>`` (created when missing), so neither empties the
+    other's tables. An unreachable server is left for the tests to report."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    base = make_url(url)
+    own = base.set(database=f"{base.database}_{worker}")
+    try:
+        engine = create_engine(base, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                           {"name": own.database}) is None:
+                conn.execute(text(f'CREATE DATABASE "{own.database}"'))
+        engine.dispose()
+    except OperationalError:
+        pass
+    return own.render_as_string(hide_password=False)
+
+
+TEST_DATABASE_URL = worker_database(os.environ.get("PORTAL_EXT_TEST_DATABASE_URL", ""))
 
 
 def simulator_database_url(tmp_path: Path) -> str:

@@ -116,7 +116,7 @@ def test_invalid_absence_is_rejected_naming_the_field_and_nothing_is_saved(
         app: Flask, client: FlaskClient, t0: Any, case: str, change: dict[str, Any],
         field: str, words: str, day: Day) -> None:
     admin = token(app, ADMIN)
-    # Fedorov is away 18-25 Jan; Grigorieva 1-10 Mar without anyone to pass on to.
+    # Fedorov is away on days 42-49; Grigorieva on days 84-93 without anyone to pass on to.
     assert post(client, admin, user_id=FEDOROV, start=day(42),
                 end=day(49)).status_code == 201
     assert post(client, admin, user_id=GRIGORIEVA, start=day(84),
