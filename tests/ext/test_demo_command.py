@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -76,6 +77,7 @@ def test_the_demo_serves_the_portal_at_its_own_port(environment: list[tuple[str,
     assert "Portal webhook URL: http://127.0.0.1:5077/rest/1/testtoken/" in output
     assert "Extension:          http://127.0.0.1:5077/" in output
     assert ":5000" not in output
+    assert re.search(r"^  admin@demo\.portal +admin ", output, re.M)  # who can log in
     authorize, query = _login_redirect(server, "http://127.0.0.1:5077")
     assert authorize == "http://127.0.0.1:5077/oauth/authorize/"
     assert query["redirect_uri"] == ["http://127.0.0.1:5077/auth/callback"]
