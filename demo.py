@@ -3,15 +3,21 @@
 Seeds the demo portal when the simulator is empty, pulls its users into the extension, prints
 who can log in, then serves everything while a scenario plays a day of portal life (new leads,
 calls, e-mails, task changes) so notifications keep arriving.
+
+The portal's address is ``http://<--host>:<--port>`` (``PORTAL_EXT_PORTAL_URL`` when set, e.g.
+a public name in front of the demo); a host that means "every interface" is shown as
+127.0.0.1. Listening beyond loopback, the demo guards the portal's control plane ``/_sim/``
+with a token (``PORTAL_SIM_CONTROL_TOKEN``, else one made once and kept with the portal) and
+prints it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 from flask import current_app
@@ -32,9 +38,13 @@ def demo_command(host: str, port: int, life_interval: float) -> None:
     from portal_ext.portal.registration import client_for, current_portal, utcnow
     from simulator import db as sim_db
     from simulator.scenarios.life import run_life
+    from simulator.web.control import guard_beyond_loopback
+    from wsgi import serve_portal_at
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     sim = app.extensions["simulator"]
+    serve_portal_at(app, os.environ.get("PORTAL_EXT_PORTAL_URL") or address_of(host, port))
+    control_token = guard_beyond_loopback(app.extensions["simulator_web"], host)
     with sim.engine.connect() as conn:
         empty = conn.execute(sim_db.users.select().limit(1)).first() is None
     if empty:
@@ -45,11 +55,10 @@ def demo_command(host: str, port: int, life_interval: float) -> None:
     users = db.session.scalars(db.select(PortalUser).where(PortalUser.portal_id == portal.id,
                                                            PortalUser.active.is_(True))
                                .order_by(PortalUser.portal_user_id)).all()
-    expected = urlsplit(sim.portal_url)
-    if (expected.hostname, expected.port or 80) != (host, port):
+    if host in WILDCARD_HOSTS and not os.environ.get("PORTAL_EXT_PORTAL_URL"):
         click.secho(f"Note: the portal's address is {sim.portal_url}; log-in redirects go there."
-                    " Set PORTAL_EXT_PORTAL_URL to match --host/--port.", fg="yellow")
-    _print_banner(sim, users, counts, f"http://{host}:{port}")
+                    " Set PORTAL_EXT_PORTAL_URL to the address others use.", fg="yellow")
+    _print_banner(sim, users, counts, sim.portal_url, control_token)
 
     jobs.runner_for(app).start()
     stop = threading.Event()
@@ -64,11 +73,25 @@ def demo_command(host: str, port: int, life_interval: float) -> None:
         jobs.runner_for(app).stop()
 
 
-def _print_banner(sim: Any, users: Sequence[Any], counts: dict[str, Any], url: str) -> None:
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
+def address_of(host: str, port: int) -> str:
+    """The URL a browser on this machine uses for a server listening on ``host:port``."""
+    shown = "127.0.0.1" if host in WILDCARD_HOSTS else host
+    if ":" in shown:  # an IPv6 address
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+def _print_banner(sim: Any, users: Sequence[Any], counts: dict[str, Any], url: str,
+                  control_token: str | None) -> None:
     click.echo("")
     click.secho(f"Extension:          {url}/", bold=True)
     click.echo(f"Portal (simulator): {url}/portal/")
     click.echo(f"Portal webhook URL: {sim.webhook_url(1)}")
+    if control_token:
+        click.echo(f"Control token:      {control_token}  (send as 'X-Sim-Token' to {url}/_sim/)")
     click.echo(f"Synced from the portal: {counts}")
     click.echo("")
     click.echo("Log in with any of these (password: demo):")

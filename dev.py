@@ -167,7 +167,8 @@ def test(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    demo_cmd = commands.add_parser("demo", help="install and run the demo on :5000")
+    demo_cmd = commands.add_parser("demo", help="install and run the demo on :5000 "
+                                                "(--host, --port to move it)")
     demo_cmd.add_argument("--host", default="127.0.0.1")
     demo_cmd.add_argument("--port", type=int, default=5000)
     demo_cmd.set_defaults(func=demo)

@@ -8,6 +8,12 @@ the portal as a local OAuth application, whose client id, secret and application
 registration. ``/portal``, ``/rest``, ``/_sim`` and ``/oauth`` go to the simulator, everything
 else to the extension, paths unchanged.
 
+The portal's address (its links, the webhook URL, the OAuth application's redirect URI) is set
+by the server that serves it: ``flask --app wsgi demo`` from its ``--host`` and ``--port``, any
+other server (gunicorn, ``flask run``) from ``PORTAL_EXT_PORTAL_URL`` when it answers its first
+request. Other commands (``flask --app wsgi token create`` ...) leave it alone, so they can run
+beside a server on another port.
+
 Mode ``rest``: only the extension, calling the portal at ``PORTAL_EXT_PORTAL_WEBHOOK_URL``.
 
 Exposes ``app`` (the extension's Flask app serving both: ``flask --app wsgi ...``, gunicorn
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -64,7 +71,7 @@ def build_simulated() -> tuple[Flask, Any]:
     (ROOT / "instance").mkdir(exist_ok=True)
     default_db = f"sqlite:///{ROOT / 'instance' / 'simulator.db'}"
     simulated = Simulator(_env("PORTAL_SIM_DATABASE_URL", default_db), portal_url=portal_url)
-    return wire_simulated(simulated), simulated
+    return wire_simulated(simulated, serve=False), simulated
 
 
 def simulator_dispatch(simulated: Any) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
@@ -82,9 +89,14 @@ def simulator_dispatch(simulated: Any) -> Callable[[str, dict[str, Any]], dict[s
     return dispatch
 
 
-def wire_simulated(simulated: Any, config: dict[str, Any] | None = None) -> Flask:
+def wire_simulated(simulated: Any, config: dict[str, Any] | None = None, *,
+                   serve: bool = True) -> Flask:
     """The extension app for the simulated portal ``simulated``: in-process calls and events,
-    registered as the portal's OAuth application, with the portal's URLs mounted."""
+    with the portal's URLs mounted.
+
+    ``serve``: the portal is served at ``simulated.portal_url`` now (:func:`serve_portal_at`);
+    otherwise when the app answers its first request, unless a server (the demo) said where
+    before. A command that serves nothing never changes the portal's address."""
     from portal_ext.events import Veto, inprocess_subscribers
     from portal_ext.events.handlers import before_handlers_for
     from simulator import Veto as SimVeto
@@ -93,12 +105,12 @@ def wire_simulated(simulated: Any, config: dict[str, Any] | None = None) -> Flas
     portal_url = simulated.portal_url
     client_id = _env("PORTAL_EXT_OAUTH_CLIENT_ID", "portal-ext")
     client_secret = _env("PORTAL_EXT_OAUTH_CLIENT_SECRET") or _stored_secret(simulated)
-    application_token = simulated.register_app(client_id, client_secret,
-                                               f"{portal_url}/auth/callback", name="Cover")
+    # The address settings stay empty until the portal is served, so that a command does not
+    # write its own idea of the address into the extension's portal row.
     flask_app = create_app({
-        "PORTAL_MODE": "simulated", "PORTAL_URL": portal_url,
-        "PORTAL_WEBHOOK_URL": simulated.webhook_url(1),
-        "PORTAL_APPLICATION_TOKEN": application_token, "PORTAL_MEMBER_ID": simulated.member_id,
+        "PORTAL_MODE": "simulated", "PORTAL_URL": "", "PORTAL_WEBHOOK_URL": "",
+        "PORTAL_APPLICATION_TOKEN": simulated.application_token,
+        "PORTAL_MEMBER_ID": simulated.member_id,
         "OAUTH_CLIENT_ID": client_id, "OAUTH_CLIENT_SECRET": client_secret,
         **(config or {}), "PORTAL_DISPATCH": simulator_dispatch(simulated),
     })
@@ -119,9 +131,55 @@ def wire_simulated(simulated: Any, config: dict[str, Any] | None = None) -> Flas
     simulated.bus.subscribe_before(on_before)
     simulated.bus.subscribe_after(on_after)
     flask_app.extensions["simulator"] = simulated
-    flask_app.wsgi_app = PathDispatcher(  # type: ignore[method-assign]
-        flask_app.wsgi_app, create_simulator_app(simulated), SIMULATOR_PREFIXES)
+    simulator_app = create_simulator_app(simulated)
+    flask_app.extensions["simulator_web"] = simulator_app
+    dispatcher = PathDispatcher(flask_app.wsgi_app, simulator_app, SIMULATOR_PREFIXES)
+    if serve:
+        serve_portal_at(flask_app, portal_url)
+        flask_app.wsgi_app = dispatcher  # type: ignore[method-assign]
+    else:
+        flask_app.wsgi_app = ServeOnFirstRequest(  # type: ignore[method-assign]
+            flask_app, dispatcher, portal_url)
     return flask_app
+
+
+def serve_portal_at(flask_app: Flask, portal_url: str) -> None:
+    """The simulated portal is served at ``portal_url``: its own links and webhook URL, the
+    extension's portal settings, and its OAuth application's redirect URI follow."""
+    from portal_ext.portal.registration import reload_portal_settings
+
+    simulated = flask_app.extensions["simulator"]
+    portal_url = portal_url.rstrip("/")
+    simulated.portal_url = portal_url
+    simulated.register_app(flask_app.config["OAUTH_CLIENT_ID"],
+                           flask_app.config["OAUTH_CLIENT_SECRET"],
+                           f"{portal_url}/auth/callback", name="Cover")
+    flask_app.config["PORTAL_URL"] = portal_url
+    flask_app.config["PORTAL_WEBHOOK_URL"] = simulated.webhook_url(1)
+    reload_portal_settings(flask_app)
+    flask_app.extensions[SERVED_AT] = portal_url
+
+
+SERVED_AT = "simulated_portal_served_at"
+
+
+class ServeOnFirstRequest:
+    """A server (gunicorn ``wsgi:app``, ``flask run``) serves the portal at the configured
+    address: registered when the first request arrives, unless a server already set one."""
+
+    def __init__(self, flask_app: Flask, wrapped: WSGIApp, portal_url: str) -> None:
+        self.flask_app = flask_app
+        self.wrapped = wrapped
+        self.portal_url = portal_url
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
+        if SERVED_AT not in self.flask_app.extensions:
+            with self.lock:
+                if SERVED_AT not in self.flask_app.extensions:
+                    serve_portal_at(self.flask_app, self.portal_url)
+        return self.wrapped(environ, start_response)
 
 
 def _stored_secret(sim: Any) -> str:

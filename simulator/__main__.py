@@ -74,6 +74,7 @@ def serve(args: argparse.Namespace) -> int:
     from werkzeug.serving import run_simple
 
     from simulator.web import create_app
+    from simulator.web.control import guard_beyond_loopback
 
     if bool(args.cert) != bool(args.key):
         print("--cert and --key go together", file=sys.stderr)
@@ -83,13 +84,16 @@ def serve(args: argparse.Namespace) -> int:
     if args.seed:
         sim.reset()
         print(json.dumps(sim.seed(args.seed), default=str))
+    app = create_app(sim)
+    control_token = guard_beyond_loopback(app, args.host)
     print(f"Portal:          {sim.portal_url}/", flush=True)
     print(f"Incoming webhook: {sim.webhook_url(1)}", flush=True)
+    if control_token:
+        print(f"Control token:    {control_token}  (X-Sim-Token header)", flush=True)
     ssl_context: Any = (args.cert, args.key) if args.cert else None
     stop = background.start(sim, tick_seconds=args.tick_seconds, life_seconds=args.life)
     try:
-        run_simple(args.host, args.port, create_app(sim), threaded=True,
-                   ssl_context=ssl_context)
+        run_simple(args.host, args.port, app, threaded=True, ssl_context=ssl_context)
     finally:
         stop.set()
     return 0

@@ -298,7 +298,7 @@ class Simulator:
     # -- control plane --------------------------------------------------------------------------
     def reset(self) -> None:
         """Forget everything but the settings that identify the portal."""
-        keep = {"webhook_token", "application_token", "member_id", "timezone"}
+        keep = {"webhook_token", "control_token", "application_token", "member_id", "timezone"}
         with self._locked(), self.engine.begin() as conn:
             for table in reversed(db.metadata.sorted_tables):
                 if table is db.apps:  # installed applications are the portal's, not its data

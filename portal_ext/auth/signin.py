@@ -48,6 +48,8 @@ def sign_in(*, portal: Portal, identity: PortalIdentity, now: datetime) -> Porta
     if not user.active:
         raise LoginRefused("dismissed", _l("This account has been dismissed on the portal."))
     if user.is_admin != identity.is_admin:
+        if user.is_admin:  # no longer an administrator: sessions opened as one end
+            user.end_sessions()
         user.is_admin = identity.is_admin
         db.session.commit()
     return user

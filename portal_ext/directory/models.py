@@ -37,6 +37,13 @@ class PortalUser(UserMixin, db.Model):  # type: ignore[name-defined]
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     department_ids: Mapped[list[int]] = mapped_column(JSON, default=list)  # UF_DEPARTMENT
     synced_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Kept in the session at login and compared on every request (portal_ext.auth.session):
+    # raising it ends every session of the user, wherever it was opened.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    def end_sessions(self) -> None:
+        """Invalidate every open session of this user (no commit)."""
+        self.session_version = (self.session_version or 0) + 1
 
     @property
     def full_name(self) -> str:

@@ -44,6 +44,7 @@ def on_user_dismissed(fn: DismissalCallback) -> DismissalCallback:
 
 
 def _announce_dismissed(*, portal: Portal, user: PortalUser, now: datetime, source: str) -> None:
+    user.end_sessions()  # a copied session cookie must not outlive the dismissal
     for fn in list(_ON_DISMISSED):
         fn(portal=portal, user=user, now=now, source=source)
 # -- end of dismissal hook ----------------------------------------------------------------------
@@ -153,10 +154,35 @@ def mark_webhook_owner_admin(*, portal: Portal, client: PortalClient) -> int | N
     return owner_id
 
 
+def _privileged(portal: Portal) -> tuple[set[int], set[int]]:
+    """The portal user ids of the administrators and of the department heads, as stored."""
+    admins = set(db.session.scalars(select(PortalUser.portal_user_id).where(
+        PortalUser.portal_id == portal.id, PortalUser.is_admin.is_(True))))
+    heads = {head for head in db.session.scalars(select(Department.head_portal_user_id).where(
+        Department.portal_id == portal.id)) if head is not None}
+    return admins, heads
+
+
+def end_sessions_of_demoted(*, portal: Portal, before: tuple[set[int], set[int]]) -> int:
+    """End the sessions of users who were administrators or heads in ``before`` and are no
+    longer (no commit); returns how many."""
+    admins, heads = _privileged(portal)
+    demoted = (before[0] - admins) | (before[1] - heads)
+    if not demoted:
+        return 0
+    users = list(db.session.scalars(select(PortalUser).where(
+        PortalUser.portal_id == portal.id, PortalUser.portal_user_id.in_(demoted))))
+    for user in users:
+        user.end_sessions()
+    return len(users)
+
+
 def sync_directory(*, portal: Portal, client: PortalClient, now: datetime) -> dict[str, int]:
-    """Pull every user and department; upsert; mark dismissed. Returns counts."""
+    """Pull every user and department; upsert; mark dismissed; end the sessions of whoever
+    lost a role. Returns counts."""
     departments = client.departments()
     users = client.users()
+    privileged_before = _privileged(portal)
     counts = {"users": len(users), "created": 0, "updated": 0, "dismissed": 0,
               "unchanged": 0, "departments": 0}
     counts["departments"] = sync_departments(portal=portal, rows=departments)
@@ -170,6 +196,8 @@ def sync_directory(*, portal: Portal, client: PortalClient, now: datetime) -> di
     counts["dismissed"] += mark_missing_inactive(portal=portal, seen=seen, now=now)
     db.session.flush()
     mark_webhook_owner_admin(portal=portal, client=client)
+    db.session.flush()
+    end_sessions_of_demoted(portal=portal, before=privileged_before)
     db.session.commit()
     log.info("directory of portal %s synced: %s", portal.id, counts)
     return counts

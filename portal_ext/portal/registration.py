@@ -48,6 +48,12 @@ def current_portal() -> Portal:
     return portal
 
 
+def reload_portal_settings(app: Flask) -> None:
+    """The default portal's settings changed (a server learned its address): the next
+    :func:`current_portal` brings the row in line with them."""
+    _state(app).pop("portal_id", None)
+
+
 def ensure_portal(config: Any) -> Portal:
     """Create the default portal's row, or bring it in line with the settings."""
     portal = db.session.scalars(select(Portal).order_by(Portal.id).limit(1)).first()

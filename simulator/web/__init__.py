@@ -8,7 +8,10 @@
 
 ``create_app(sim)`` builds it. The Flask session (the login form's CSRF token) is signed with
 ``PORTAL_SIM_SECRET_KEY`` or a random key, and uses its own cookie name so it can share a host
-with another app.
+with another app. Every answer carries the same security headers as the extension's pages (no
+MIME sniffing, no framing, same-origin Referer, a Content-Security-Policy allowing only the
+portal's own scripts, styles and images); the login form may also post to the address it
+sends the code to.
 """
 
 from __future__ import annotations
@@ -37,6 +40,21 @@ PATH_PREFIXES = ("/rest/", "/oauth/", "/_sim/", "/portal/")
 def serves(path: str) -> bool:
     """Whether a request path belongs to the simulated portal."""
     return path.startswith(PATH_PREFIXES) or path in ("/portal", "/oauth", "/_sim")
+
+
+SECURITY_HEADERS: dict[str, str] = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": ("default-src 'self'; img-src 'self' data:; object-src 'none'; "
+                                "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"),
+}
+
+
+def _add_security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 def current_sim() -> Simulator:
@@ -96,12 +114,14 @@ def create_app(sim: Simulator, *, control_token: str | None = None,
     app.register_blueprint(oauth_views.bp)
     app.register_blueprint(control.bp)
     control.configure(app, control_token)
+    oauth_views.init_app(app)
 
     # The portal's own pages come from their own module; the API works without them.
     if importlib.util.find_spec("simulator.web.ui") is not None:
         ui = importlib.import_module("simulator.web.ui")
         app.register_blueprint(ui.bp)
 
+    app.after_request(_add_security_headers)
     app.register_error_handler(404, _not_found)
     app.register_error_handler(405, _method_not_allowed)
     return app

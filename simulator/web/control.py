@@ -2,10 +2,13 @@
 the simulated portal (moto's ``/moto-api/`` in spirit). Not part of the portal's API.
 
 Guard: when ``PORTAL_SIM_CONTROL_TOKEN`` is set (or ``create_app(control_token=...)``), every
-call must carry the token in the ``X-Sim-Token`` header or the ``token`` query parameter. The
-values ``1``, ``true``, ``yes`` and ``webhook`` mean "the incoming-webhook token of user 1";
-any other value is itself the token. Unset (the demo's default) means no guard. These are JSON
-calls from scripts, not forms, so CSRF does not apply.
+call must carry the token in the ``X-Sim-Token`` header, as ``Authorization: Bearer <token>``,
+or in the ``token`` query parameter; otherwise 401. The values ``1``, ``true``, ``yes`` and
+``webhook`` mean "the incoming-webhook token of user 1"; any other value is itself the token.
+Unset means no guard, but a server listening beyond loopback (the demo, ``python -m simulator
+serve --host 0.0.0.0``) calls :func:`guard_beyond_loopback`, which then makes a token once,
+keeps it in the portal's settings (as the webhook token is kept) and the server prints it.
+These are JSON calls from scripts, not forms, so CSRF does not apply.
 
 Bad input answers 400 ``{"error": "INVALID_ARG_VALUE", "error_description", "field"}`` and
 changes nothing.
@@ -16,6 +19,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import ipaddress
 import logging
 import os
 import secrets
@@ -38,6 +42,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("sim_control", __name__, url_prefix="/_sim")
 
 _WEBHOOK_WORDS = {"1", "true", "yes", "webhook"}
+CONTROL_TOKEN_SETTING = "control_token"  # where a generated token is kept (sim.settings)
 _GENERATOR_INTS = ("companies", "activities", "seed")  # when the generator can't be inspected
 
 
@@ -54,22 +59,51 @@ def configure(app: Flask, control_token: str | None) -> None:
     app.config["SIM_CONTROL_TOKEN"] = token or ""
 
 
-def _expected_token() -> str | None:
-    configured = current_app.config.get("SIM_CONTROL_TOKEN") or ""
+def _token_for(app: Flask) -> str | None:
+    configured = str(app.config.get("SIM_CONTROL_TOKEN") or "")
     if not configured:
         return None
-    return current_sim().webhook_token if configured.lower() in _WEBHOOK_WORDS else configured
+    sim = app.extensions["simulator"]
+    return str(sim.webhook_token) if configured.lower() in _WEBHOOK_WORDS else configured
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a server listening on ``host`` can be reached from this machine only."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def guard_beyond_loopback(app: Flask, host: str) -> str | None:
+    """Require a control token on ``app`` if it will listen on ``host`` beyond loopback: the
+    configured one, else one made once and kept in the portal's settings. Returns the token
+    callers must send, or None when the control plane stays open (loopback, none configured)."""
+    if not app.config.get("SIM_CONTROL_TOKEN") and not is_loopback(host):
+        sim = app.extensions["simulator"]
+        token = sim.settings.get(CONTROL_TOKEN_SETTING) or secrets.token_urlsafe(24)
+        sim.settings.set(CONTROL_TOKEN_SETTING, token)
+        app.config["SIM_CONTROL_TOKEN"] = token
+    return _token_for(app)
+
+
+def _given_token() -> str:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    bearer = value.strip() if scheme.lower() == "bearer" else ""
+    return request.headers.get("X-Sim-Token") or bearer or request.args.get("token") or ""
 
 
 @bp.before_request
 def _guard() -> Response | None:
-    expected = _expected_token()
+    expected = _token_for(current_app)
     if expected is None:
         return None
-    given = request.headers.get("X-Sim-Token") or request.args.get("token") or ""
-    if not secrets.compare_digest(given.encode(), expected.encode()):
+    if not secrets.compare_digest(_given_token().encode(), expected.encode()):
         return json_response({"error": "NO_AUTH_FOUND",
-                              "error_description": "Control token required (X-Sim-Token)",
+                              "error_description": "Control token required (X-Sim-Token or "
+                                                   "Authorization: Bearer)",
                               "field": "token"}, 401)
     return None
 

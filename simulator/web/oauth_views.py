@@ -11,19 +11,93 @@
   "unsupported_grant_type", "error_description"}`` with HTTP 400.
 
 The form is the portal's own, so it carries its own CSRF token, kept in the Flask session.
+
+Wrong passwords slow the form down (:class:`LoginThrottle`): after 5 failed sign-ins for one
+e-mail, or 20 from one client address, within 15 minutes, the form answers 429 with
+``Retry-After`` and checks no password, the right one included, until the oldest of those
+failures is 15 minutes old. A correct sign-in clears its e-mail's failures. The counts live in
+the server process (a restart forgets them; behind a proxy the address is the proxy's).
 """
 
 from __future__ import annotations
 
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, Response, redirect, render_template, request
+from flask import Blueprint, Flask, Response, current_app, redirect, render_template, request
 
 from simulator import oauth
-from simulator.web import csrf_token, csrf_valid, current_sim, json_response
+from simulator.web import SECURITY_HEADERS, csrf_token, csrf_valid, current_sim, json_response
 
-bp = Blueprint("sim_oauth", __name__, url_prefix="/oauth", template_folder="templates")
+bp = Blueprint("sim_oauth", __name__, url_prefix="/oauth", template_folder="templates",
+               static_folder="static", static_url_path="/static")
+
+
+class LoginThrottle:
+    """Failed sign-ins per e-mail and per client address over a sliding window."""
+
+    ACCOUNT_LIMIT = 5
+    ADDRESS_LIMIT = 20
+    WINDOW_SECONDS = 15 * 60
+    MAX_KEYS = 10_000  # forget the quietest keys beyond this many
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        times = self._failures.get(key)
+        if times is None:
+            return deque()
+        while times and times[0] <= now - self.WINDOW_SECONDS:
+            times.popleft()
+        if not times:
+            del self._failures[key]
+        return times
+
+    def retry_after(self, email: str, address: str) -> int:
+        """Seconds until a sign-in may be tried again; 0 when it may be tried now."""
+        now = self.clock()
+        waits = []
+        with self._lock:
+            for key, limit in ((f"email:{email.strip().lower()}", self.ACCOUNT_LIMIT),
+                               (f"addr:{address}", self.ADDRESS_LIMIT)):
+                times = self._recent(key, now)
+                if len(times) >= limit:
+                    waits.append(times[-limit] + self.WINDOW_SECONDS - now)
+        return max(1, math.ceil(max(waits))) if waits else 0
+
+    def failed(self, email: str, address: str) -> None:
+        now = self.clock()
+        with self._lock:
+            if len(self._failures) >= self.MAX_KEYS:
+                for key in [k for k, v in self._failures.items()
+                            if not v or v[-1] <= now - self.WINDOW_SECONDS]:
+                    del self._failures[key]
+                if len(self._failures) >= self.MAX_KEYS:
+                    self._failures.clear()
+            for key in (f"email:{email.strip().lower()}", f"addr:{address}"):
+                self._failures.setdefault(key, deque()).append(now)
+
+    def succeeded(self, email: str) -> None:
+        with self._lock:
+            self._failures.pop(f"email:{email.strip().lower()}", None)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["sim_login_throttle"] = LoginThrottle()
+
+
+def login_throttle() -> LoginThrottle:
+    throttle: LoginThrottle = current_app.extensions["sim_login_throttle"]
+    return throttle
+
 
 def _base_url() -> str:
     return request.url_root.rstrip("/")
@@ -57,10 +131,20 @@ def authorize() -> Any:
     if not csrf_valid():
         return _login_page(app, form, error="The form has expired. Please sign in again.",
                            status=400)
-    user_id = oauth.authenticate(sim, request.form.get("email", ""),
-                                 request.form.get("password", ""))
+    email, address = request.form.get("email", ""), request.remote_addr or ""
+    throttle = login_throttle()
+    wait = throttle.retry_after(email, address)
+    if wait:
+        page = _login_page(app, form, status=429,
+                           error="Too many failed sign-ins. Please try again in "
+                                 f"{math.ceil(wait / 60)} min.")
+        page.headers["Retry-After"] = str(wait)
+        return page
+    user_id = oauth.authenticate(sim, email, request.form.get("password", ""))
     if user_id is None:
+        throttle.failed(email, address)
         return _login_page(app, form, error="Incorrect e-mail or password.", status=200)
+    throttle.succeeded(email)
 
     code = oauth.issue_code(sim, client_id, user_id)
     domain = request.host
@@ -72,11 +156,18 @@ def authorize() -> Any:
 
 
 def _login_page(app: dict[str, Any], form: dict[str, str], *, error: str | None = None,
-                status: int = 200) -> tuple[str, int]:
+                status: int = 200) -> Response:
     html = render_template("oauth/login.html", app_name=app["name"] or app["client_id"],
                            domain=request.host, form=form, error=error,
                            csrf_token=csrf_token())
-    return html, status
+    response = Response(html, status=status, mimetype="text/html")
+    # A correct sign-in redirects the form's POST to the application: let it go there.
+    target = urlsplit(form["redirect_uri"])
+    if target.scheme in ("http", "https") and target.netloc:
+        policy = SECURITY_HEADERS["Content-Security-Policy"]
+        response.headers["Content-Security-Policy"] = policy.replace(
+            "form-action 'self'", f"form-action 'self' {target.scheme}://{target.netloc}")
+    return response
 
 
 @bp.route("/token/", methods=["GET", "POST"], strict_slashes=False)

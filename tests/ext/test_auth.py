@@ -212,3 +212,74 @@ def test_session_cookie_is_secure_when_configured(app: Flask, client: FlaskClien
     response = client.get("/auth/login/portal")
     cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("session="))
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def _session_cookie(client: FlaskClient) -> str:
+    """The session cookie's value, as someone copying it from the browser would see it."""
+    host = urlsplit(client.application.config["PORTAL_URL"]).hostname or "localhost"
+    cookie = client.get_cookie("session", domain=host)
+    assert cookie is not None
+    return cookie.value
+
+
+def _replay(client: FlaskClient, cookie: str) -> str:
+    """Present a copied session cookie again; returns where the extension sends the visitor
+    (the path of the redirect), or "" when the page is shown."""
+    host = urlsplit(client.application.config["PORTAL_URL"]).hostname or "localhost"
+    client.set_cookie("session", cookie, domain=host)
+    response = client.get("/")
+    return path_of(response.headers["Location"]) if response.status_code == 302 else ""
+
+
+def test_a_cookie_copied_before_logout_is_refused_after_it(client: FlaskClient,
+                                                           login_as: LoginAs) -> None:
+    login_as(client, EMPLOYEE)
+    copied = _session_cookie(client)
+    assert _replay(client, copied) == ""
+    client.post("/auth/logout")
+    assert _replay(client, copied) == "/auth/login?next=%2F"
+
+
+def test_logout_ends_the_users_sessions_in_other_browsers(app: Flask, login_as: LoginAs) -> None:
+    laptop, phone = app.test_client(), app.test_client()
+    login_as(laptop, EMPLOYEE)
+    login_as(phone, EMPLOYEE)
+    assert _logged_in(phone)
+    laptop.post("/auth/logout")
+    assert not _logged_in(phone)
+    login_as(phone, EMPLOYEE)  # logging in again works
+    assert _logged_in(phone)
+
+
+def test_a_cookie_from_before_a_dismissal_stays_dead_after_rehiring(
+        demo_sim: Simulator, client: FlaskClient, login_as: LoginAs) -> None:
+    login_as(client, EMPLOYEE)
+    copied = _session_cookie(client)
+    demo_sim.call("user.update", {"ID": 5, "ACTIVE": "N"})  # Ольга Никитина leaves
+    demo_sim.bus.flush()
+    demo_sim.call("user.update", {"ID": 5, "ACTIVE": "Y"})  # and is taken back
+    demo_sim.bus.flush()
+    assert _replay(client, copied) == "/auth/login?next=%2F"
+    login_as(client, EMPLOYEE)
+    assert _logged_in(client)
+
+
+def test_a_head_who_loses_the_department_is_logged_out_at_the_next_sync(
+        app: Flask, demo_sim: Simulator, client: FlaskClient, login_as: LoginAs) -> None:
+    from portal_ext.directory.services import sync_directory
+    from portal_ext.portal.registration import client_for, current_portal, utcnow
+
+    with app.app_context():
+        head = db.session.scalars(select(PortalUser).where(PortalUser.portal_user_id == 11)).one()
+        email = head.email
+    login_as(client, email)
+    assert client.get("/").status_code == 200
+    copied = _session_cookie(client)
+    other = app.test_client()
+    login_as(other, ADMIN)
+    demo_sim.call("department.update", {"ID": 5, "UF_HEAD": 12})  # no event exists for this
+    with app.app_context():
+        portal = current_portal()
+        sync_directory(portal=portal, client=client_for(portal), now=utcnow())
+    assert _replay(client, copied) == "/auth/login?next=%2F"
+    assert _logged_in(other)  # nobody else lost anything

@@ -217,6 +217,38 @@ def test_control_token_guards_every_control_call(sim: Simulator,
     assert own.get("/_sim/clock", headers={"X-Sim-Token": "s3cret"}).status_code == 200
 
 
+
+def test_a_server_beyond_loopback_guards_the_control_plane_with_a_kept_token(
+        sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    from simulator.web.control import guard_beyond_loopback
+
+    add_admin(sim)
+    monkeypatch.delenv("PORTAL_SIM_CONTROL_TOKEN", raising=False)
+    local = create_app(sim)
+    assert guard_beyond_loopback(local, "127.0.0.1") is None  # loopback stays open
+    assert local.test_client().get("/_sim/clock").status_code == 200
+
+    app = create_app(sim)
+    token = guard_beyond_loopback(app, "0.0.0.0")
+    assert token and len(token) >= 24
+    anyone = app.test_client()
+    settings = anyone.get("/_sim/settings")
+    assert settings.status_code == 401 and "rest/1/" not in settings.get_data(as_text=True)
+    assert anyone.post("/_sim/seed", json={"fixture": "demo"}).status_code == 401
+    assert anyone.post("/_sim/reset").status_code == 401
+    assert anyone.post("/_sim/clock", json={"advance_seconds": 3600}).status_code == 401
+    assert count(sim, db.users) == 1 and not sim.clock.describe()["frozen"]
+    bearer = anyone.get("/_sim/settings", headers={"Authorization": f"Bearer {token}"})
+    assert bearer.status_code == 200 and bearer.get_json()["webhook_url"].endswith("/testtoken/")
+    assert anyone.get("/_sim/clock", headers={"X-Sim-Token": token}).status_code == 200
+
+    sim.reset()  # kept with the portal, like the webhook token: a restart prints the same one
+    assert guard_beyond_loopback(create_app(sim), "192.0.2.7") == token
+    monkeypatch.setenv("PORTAL_SIM_CONTROL_TOKEN", "chosen")  # a configured one wins
+    assert guard_beyond_loopback(create_app(sim), "::") == "chosen"
+    assert guard_beyond_loopback(create_app(sim), "localhost") == "chosen"
+
+
 def test_unknown_control_paths_answer_json(client: FlaskClient) -> None:
     response = client.get("/_sim/nothing")
     assert response.status_code == 404

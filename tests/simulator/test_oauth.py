@@ -197,3 +197,55 @@ def test_the_login_form_needs_its_csrf_token(client: FlaskClient, sim: Simulator
     assert response.status_code == 400
     assert "expired" in response.get_data(as_text=True)
     assert codes_issued(sim) == 0
+
+
+# -- headers and the login throttle ---------------------------------------------------------------
+def test_the_login_form_carries_the_security_headers_and_no_inline_code(
+        client: FlaskClient) -> None:
+    page = client.get(f"/oauth/authorize/?client_id=ext-app&state=s&redirect_uri={CALLBACK}")
+    headers = page.headers
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "same-origin"
+    policy = headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    # the form posts here and is redirected to the application's callback, nowhere else
+    assert "form-action 'self' http://ext.local;" in policy
+    html = page.get_data(as_text=True)
+    assert "<style" not in html and "<script" not in html and " style=" not in html
+    stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+)"', html)
+    assert stylesheet and client.get(stylesheet.group(1)).status_code == 200
+    error = client.get("/oauth/authorize/?client_id=nobody")
+    assert error.status_code == 400 and error.headers["X-Frame-Options"] == "DENY"
+
+
+def test_wrong_passwords_lock_the_account_out_for_a_while(client: FlaskClient,
+                                                          sim: Simulator) -> None:
+    throttle = client.application.extensions["sim_login_throttle"]
+    now = [1000.0]
+    throttle.clock = lambda: now[0]
+    for _ in range(throttle.ACCOUNT_LIMIT):
+        assert "Incorrect e-mail or password" in sign_in(
+            client, "anna@test.portal", "guess").get_data(as_text=True)
+    locked = sign_in(client, "ANNA@test.portal", "anna-pass")  # even the right password
+    assert locked.status_code == 429
+    assert 0 < int(locked.headers["Retry-After"]) <= throttle.WINDOW_SECONDS
+    assert "Too many failed sign-ins" in locked.get_data(as_text=True)
+    assert codes_issued(sim) == 0
+    code_from(sign_in(client, "admin@test.portal", "admin"))  # other accounts are not locked
+    now[0] += throttle.WINDOW_SECONDS
+    code_from(sign_in(client, "anna@test.portal", "anna-pass"))
+
+
+def test_wrong_passwords_from_one_address_slow_down_every_account(client: FlaskClient) -> None:
+    throttle = client.application.extensions["sim_login_throttle"]
+    throttle.clock = lambda: 1000.0
+    for attempt in range(throttle.ADDRESS_LIMIT):
+        sign_in(client, f"nobody{attempt}@test.portal", "guess")
+    assert sign_in(client, "anna@test.portal", "anna-pass").status_code == 429
+    elsewhere = client.post  # the same form from another address still works
+    csrf = open_login(client)
+    answer = elsewhere("/oauth/authorize/", environ_base={"REMOTE_ADDR": "10.0.0.9"}, data={
+        "csrf_token": csrf, "client_id": "ext-app", "state": "st4te", "redirect_uri": CALLBACK,
+        "email": "anna@test.portal", "password": "anna-pass"})
+    code_from(answer)

@@ -110,3 +110,19 @@ def test_inbox_shows_a_new_notification_live(client: FlaskClient, demo_sim: Simu
     client.post("/portal/users/5/inbox/read", data={"csrf_token": token.group(1)})
     assert client.get("/portal/users/5/inbox.json").get_json()["unread"] == 0
     assert client.get("/portal/users/999/inbox.json").status_code == 404
+
+
+def test_the_portal_pages_carry_the_security_headers_and_no_inline_code(
+        client: FlaskClient, demo_sim: Simulator) -> None:
+    for url in ("/portal/", "/portal/users/1/inbox", "/portal/crm/companies", "/portal/tasks",
+                "/portal/activities", "/portal/absences"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response.headers["X-Frame-Options"] == "DENY", url
+        assert response.headers["X-Content-Type-Options"] == "nosniff", url
+        policy = response.headers["Content-Security-Policy"]
+        assert "default-src 'self'" in policy and "form-action 'self';" in policy, url
+        html = response.get_data(as_text=True)
+        assert "<script>" not in html and " style=" not in html and "<style" not in html, url
+        for script in re.findall(r'<script src="([^"]+)"', html):
+            assert client.get(script).status_code == 200, script

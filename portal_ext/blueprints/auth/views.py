@@ -3,7 +3,8 @@
 - ``GET  /auth/login``          the login page with its "Log in with the portal" button;
 - ``GET  /auth/login/portal``   keeps a random ``state`` in the session, goes to the portal;
 - ``GET  /auth/callback``       checks ``state``, exchanges the code, signs the user in;
-- ``POST /auth/logout``         (CSRF-protected) ends the session.
+- ``POST /auth/logout``         (CSRF-protected) ends the session, and every other session
+                                 of the same user (portal_ext.auth.session).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from urllib.parse import urlsplit
 import requests
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 
 from portal_ext.auth import oauth
+from portal_ext.auth.session import end_sessions, start_session
 from portal_ext.auth.signin import LoginRefused, sign_in
 from portal_ext.blueprints.auth import bp
 from portal_ext.blueprints.errors import error_page
@@ -105,7 +107,7 @@ def callback() -> Any:
 
     next_url = session.get(NEXT_KEY)
     _fresh_session()  # a new session on login (OWASP ASVS 5.0 7.2.4)
-    login_user(user)
+    start_session(user)
     log.info("login: portal user %s (%s)", user.portal_user_id, user.role)
     flash(_("Welcome, %(name)s.", name=user.full_name), "success")
     return redirect(safe_next(next_url) or url_for("dashboard.index"))
@@ -113,7 +115,7 @@ def callback() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
-    logout_user()
+    end_sessions(current_user._get_current_object() if current_user.is_authenticated else None)
     _fresh_session()
     flash(_("You have logged out."), "info")
     return redirect(url_for("auth.login"))
