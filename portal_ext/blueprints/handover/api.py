@@ -2,7 +2,9 @@
 ``{"error": {"code", "message", "field"}}``; messages in English).
 
 ``POST /handovers`` previews (counts per type and a sample; nothing moves), ``POST
-/handovers/<id>/apply`` is the explicit confirmation that starts the move, ``GET
+/handovers/<id>/apply`` is the explicit confirmation (``{"start": "absence_start"}``, the
+default, waits for an absence that has not begun: state ``scheduled``; ``"now"`` moves at
+once), ``GET
 /handovers/<id>`` tells the state, counts per type and progress, ``POST
 /handovers/<id>/restore`` gives everything back. A refused request changes nothing: 422
 ``validation`` naming the field, 403 ``forbidden``, 404 ``not_found``, 409 ``conflict`` (the
@@ -70,6 +72,24 @@ def _body() -> dict[str, Any]:
     return {**body, "types": types}
 
 
+def _start_field() -> str:
+    """``{"start": "absence_start" | "now"}``, optional (no body: ``absence_start``)."""
+    if not request.get_data():
+        return services.START_WITH_ABSENCE
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "bad_request", "Send a JSON object.")
+    for name in body:
+        if name != "start":
+            raise ApiError(400, "unknown_parameter", f"Unknown field '{name}'. Known: start.",
+                           name)
+    start = body.get("start", services.START_WITH_ABSENCE)
+    if start not in services.STARTS:
+        raise ApiError(422, "validation", "'start' must be one of: "
+                       + ", ".join(services.STARTS) + ".", "start")
+    return str(start)
+
+
 def _found(h: Here, handover_id: int) -> MoveBatch:
     batch = services.handover_of(h.portal, handover_id)
     if batch is None:
@@ -115,9 +135,10 @@ def apply_handover(handover_id: int) -> Any:
     """Confirm a previewed handover: its items start moving (202; poll GET for progress)."""
     h = here()
     batch = _found(h, handover_id)
+    start = _start_field()
     try:
         services.apply_handover(batch=batch, actor=current_api_user(), confirmed=True,
-                                now=h.now)
+                                now=h.now, start=start)
     except HandoverError as error:
         raise refused(error, _STATUS) from None
     response = jsonify(handover_json(batch, h))

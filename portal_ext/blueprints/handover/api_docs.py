@@ -24,6 +24,12 @@ SCHEMAS: dict[str, Any] = {
                               "description": "At restore, also give back new leads that "
                               "reached the deputy for these clients during the absence."},
     }, "additionalProperties": False},
+    "HandoverApply": {"type": "object", "properties": {
+        "start": {"type": "string", "enum": ["absence_start", "now"],
+                  "default": "absence_start",
+                  "description": "absence_start: an absence that has not begun waits for "
+                  "its start (state scheduled; the minute tick starts it); now: the items "
+                  "move at once."}}, "additionalProperties": False},
     "HandoverItem": {"type": "object", "properties": {
         "entity_type": {"type": "string", "enum": list(TYPE_NAMES)},
         "entity_id": {"type": "integer"}, "title": {"type": "string"},
@@ -80,8 +86,11 @@ PATHS: dict[str, Any] = {
                                path=False)},
     "/handovers/{handover_id}": {"get": _op("getHandover", "State, counts per type and "
                                             "progress", "200")},
-    "/handovers/{handover_id}/apply": {"post": _op("applyHandover", "Confirm the preview: "
-                                                   "the items start moving", "202")},
+    "/handovers/{handover_id}/apply": {"post": {
+        **_op("applyHandover", "Confirm the preview: the items move when the absence starts, "
+              "or now", "202"),
+        "requestBody": {"required": False, "content": {"application/json": {
+            "schema": openapi._ref("HandoverApply")}}}}},
     "/handovers/{handover_id}/restore": {"post": _op("restoreHandover", "Give back every "
                                                      "item still with the deputy", "202")},
 }
