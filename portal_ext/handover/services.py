@@ -317,35 +317,6 @@ def discard_preview(*, batch: MoveBatch, actor: PortalUser | None) -> None:
     db.session.commit()
 
 
-def announce(batch: MoveBatch, *, client: PortalClient) -> None:
-    """One portal notice for the whole handover (the per-item notices are switched off):
-    to the deputy when the items arrive, to the owner when they are back. Best effort."""
-    from flask import current_app
-    from flask_babel import force_locale, gettext
-    from sqlalchemy import func
-
-    moved = db.session.scalar(select(func.count()).select_from(MoveItem).where(
-        MoveItem.batch_id == batch.id, MoveItem.moved_at.is_not(None))) or 0
-    owner = person(batch.portal_id, batch.owner_id)
-    with force_locale(str(current_app.config.get("NOTIFICATION_LANGUAGE") or "en")):
-        if batch.state == APPLIED:
-            to, message = batch.to_user_id, gettext(
-                "The clients of %(name)s are yours while they are away: %(count)s items "
-                "(handover %(id)s).", name=owner.full_name if owner else batch.owner_id,
-                count=moved, id=batch.id)
-        else:
-            to, message = batch.owner_id, gettext(
-                "Your clients are back with you: %(count)s items (handover %(id)s).",
-                count=moved, id=batch.id)
-    if not to:
-        return
-    try:
-        client.call("im.notify.system.add", {"USER_ID": to, "MESSAGE": message,
-                                              "TAG": f"HANDOVER|{batch.id}|{batch.state}"})
-    except PortalError as exc:
-        log.warning("handover %s: notice not sent: %s", batch.id, exc)
-
-
 def handover_of(portal: Portal, batch_id: int) -> MoveBatch | None:
     batch = db.session.get(MoveBatch, batch_id)
     return batch if batch is not None and batch.portal_id == portal.id \

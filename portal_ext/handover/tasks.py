@@ -29,6 +29,7 @@ from portal_ext.handover.models import (
     HANDOVER,
     RESTORED,
     RESTORING,
+    TRANSFER,
     MoveBatch,
 )
 from portal_ext.portal.clock import portal_now
@@ -98,13 +99,14 @@ def _note_error(batch_id: int, error: str | None) -> None:
 
 
 def announce_end(batch_id: int, client: Any) -> None:
-    """Tell the deputy (handed over) or the owner (given back), once per handover and phase:
-    the notice's tag makes a second one replace the first on the portal."""
-    from portal_ext.handover.services import announce
+    """A run finished: one summary to each person concerned (portal_ext.handover.summary);
+    the notice's tag makes a second one for the same run replace the first on the portal."""
+    from portal_ext.handover.summary import send_summaries
 
     batch = db.session.get(MoveBatch, batch_id)
-    if batch is not None and batch.kind == HANDOVER and batch.state in (APPLIED, RESTORED):
-        announce(batch, client=client)
+    if batch is not None and batch.kind in (HANDOVER, TRANSFER) \
+            and batch.state in (APPLIED, RESTORED):
+        send_summaries(batch, client=client)
 
 
 @jobs.job
