@@ -8,6 +8,7 @@ calls, e-mails, task changes) so notifications keep arriving.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -34,6 +35,8 @@ def demo_command(host: str, port: int, life_interval: float) -> None:
     from simulator.scenarios.life import run_life
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not os.environ.get("PORTAL_EXT_NOTIFICATION_LANGUAGE"):
+        app.config["NOTIFICATION_LANGUAGE"] = "ru"  # the demo portal's people read Russian
     sim = app.extensions["simulator"]
     with sim.engine.connect() as conn:
         empty = conn.execute(sim_db.users.select().limit(1)).first() is None

@@ -43,8 +43,8 @@ from portal_ext.absences.models import (
 from portal_ext.absences.services import fallback_deputy, touch
 from portal_ext.absences.times import to_local
 from portal_ext.directory.models import PortalUser
-from portal_ext.handover.settle import settle_changed, settle_handovers
 from portal_ext.extensions import db
+from portal_ext.handover.settle import settle_changed, settle_handovers
 from portal_ext.portal.client import PortalClient
 from portal_ext.portal.clock import parse_portal_time, portal_zone
 from portal_ext.portal.models import Portal

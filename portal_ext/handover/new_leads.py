@@ -31,7 +31,7 @@ def _iso(value: datetime) -> str:
 def adopt_new_leads(batch: MoveBatch, *, client: PortalClient, now: datetime) -> int:
     """Journal the deputy's new leads for the owner's clients as moved; how many (committed)."""
     absence = db.session.get(Absence, batch.absence_id) if batch.absence_id else None
-    since = absence.start if absence is not None else _since((batch.options or {}))
+    since = absence.start if absence is not None else _since(batch.options or {})
     if since is None or batch.to_user_id is None:
         return 0
     clients = {(t, i) for t, i in db.session.execute(select(

@@ -45,7 +45,6 @@ from portal_ext.handover.models import (
 )
 from portal_ext.handover.types import TYPE_NAMES
 from portal_ext.portal.client import PortalClient
-from portal_ext.portal.errors import PortalError
 from portal_ext.portal.models import Portal
 
 log = logging.getLogger(__name__)
@@ -317,6 +316,19 @@ def discard_preview(*, batch: MoveBatch, actor: PortalUser | None) -> None:
     db.session.commit()
 
 
+def retry_handover(*, batch: MoveBatch, actor: PortalUser | None) -> int:
+    """Try again the items the last run (the handover, or its give-back) failed to move;
+    how many (the job does the work)."""
+    from portal_ext.handover.failures import NothingToRetry, retry_failed
+
+    _check_actor(batch, actor)
+    try:
+        return retry_failed(batch)
+    except NothingToRetry:
+        raise HandoverError(None, _l("Handover %(id)s has no failed items to try again.",
+                                     id=batch.id), code="conflict") from None
+
+
 def handover_of(portal: Portal, batch_id: int) -> MoveBatch | None:
     batch = db.session.get(MoveBatch, batch_id)
     return batch if batch is not None and batch.portal_id == portal.id \
@@ -324,4 +336,4 @@ def handover_of(portal: Portal, batch_id: int) -> MoveBatch | None:
 
 
 __all__ = ["APPLIED", "HandoverError", "apply_handover", "discard_preview", "preview_handover",
-           "restore_handover"]
+           "restore_handover", "retry_handover"]

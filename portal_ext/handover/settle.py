@@ -27,7 +27,6 @@ from portal_ext import jobs
 from portal_ext.absences.models import Absence
 from portal_ext.extensions import db
 from portal_ext.handover.engine import NOTE_STOPPED, start_phase
-from portal_ext.portal.errors import PortalError
 from portal_ext.handover.models import (
     APPLIED,
     APPLYING,
@@ -40,6 +39,7 @@ from portal_ext.handover.models import (
     MoveBatch,
     MoveItem,
 )
+from portal_ext.portal.errors import PortalError
 
 log = logging.getLogger(__name__)
 NOT_STARTED = (PREVIEW, SCHEDULED)

@@ -173,7 +173,7 @@ def test_the_administrator_may_hand_over_a_future_absence_now(
 def test_the_page_says_when_a_waiting_handover_starts(
         app: Flask, client: FlaskClient, demo_sim: Simulator,
         future_absence: tuple[int, datetime], admin: dict[str, str], login_as: Any) -> None:
-    absence_id, start = future_absence
+    absence_id, _start = future_absence
     shown = preview(client, admin, absence_id)
     login_as(client, EMAILS[ADMIN])
     page = client.get(f"/handovers/{shown['id']}").get_data(as_text=True)

@@ -42,7 +42,7 @@ def handover_json(batch: MoveBatch, h: Here) -> dict[str, Any]:
         "types": batch.types, "include_closed": bool(batch.options.get("include_closed")),
         "include_new_leads": bool(batch.options.get("include_new_leads")),
         "created_by": batch.created_by, "counts": report.rows, "totals": report.totals,
-        "progress": progress(batch),
+        "progress": (status := progress(batch)), "failed": status["failed"],
         "problems": [item.as_dict() for item in report.problems],
         "links": {"self": url_for("api.get_handover", handover_id=batch.id),
                   "page": url_for("handover.show", batch_id=batch.id)}}
@@ -159,6 +159,21 @@ def restore_handover(handover_id: int) -> Any:
         raise refused(error, _STATUS) from None
     except PortalError as exc:
         raise portal_unavailable(exc) from None
+    response = jsonify(handover_json(batch, h))
+    response.status_code = 202
+    return response
+
+
+@bp.post("/handovers/<int:handover_id>/retry")
+@api_auth("admin", "head")
+def retry_handover(handover_id: int) -> Any:
+    """Try again the items the handover or its give-back failed to move (202; poll GET)."""
+    h = here()
+    batch = _found(h, handover_id)
+    try:
+        services.retry_handover(batch=batch, actor=current_api_user())
+    except HandoverError as error:
+        raise refused(error, _STATUS) from None
     response = jsonify(handover_json(batch, h))
     response.status_code = 202
     return response

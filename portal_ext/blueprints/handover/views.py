@@ -195,6 +195,21 @@ def restore(batch_id: int) -> Any:
     return redirect(url_for("handover.show", batch_id=batch_id))
 
 
+@bp.post("/<int:batch_id>/retry")
+@role_required("admin", "head")
+def retry(batch_id: int) -> Any:
+    h = here()
+    batch = _batch_or_404(h, batch_id)
+    if ActionForm().validate_on_submit():
+        try:
+            count = services.retry_handover(batch=batch, actor=current_user)
+        except HandoverError as error:
+            _refuse(error)
+        else:
+            flash(_("Trying %(count)s failed items again.", count=count), "success")
+    return redirect(url_for("handover.show", batch_id=batch_id))
+
+
 @bp.post("/<int:batch_id>/discard")
 @role_required("admin", "head")
 def discard(batch_id: int) -> Any:

@@ -181,6 +181,9 @@ def _act(batch_id: int, action: str) -> Any:
             services.apply_transfer(portal=h.portal, client=h.client, batch=batch,
                                     actor_id=actor, now=h.now)
             flash(_("The transfer has started."), "success")
+        elif action == "retry":
+            count = services.retry_transfer(batch=batch)
+            flash(_("Trying %(count)s failed items again.", count=count), "success")
         elif action == "undo":
             services.undo_transfer(portal=h.portal, batch=batch, actor_id=actor, now=h.now,
                                    days=_undo_days())
@@ -208,6 +211,12 @@ def apply(batch_id: int) -> Any:
 @role_required("admin")
 def undo(batch_id: int) -> Any:
     return _act(batch_id, "undo")
+
+
+@bp.post("/<int:batch_id>/retry")
+@role_required("admin")
+def retry(batch_id: int) -> Any:
+    return _act(batch_id, "retry")
 
 
 @bp.post("/<int:batch_id>/discard")
