@@ -9,6 +9,8 @@ absence settles them now: a preview (nothing moved) is dropped with its journal;
 handover keeps its history and forgets the absence (one still with the deputy is then given
 back by the next tick, as for an absence that is over).
 """
+from contextlib import contextmanager
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -28,9 +30,10 @@ def upgrade():
                f"state = 'preview' AND {_ORPHAN})")
     op.execute(f"DELETE FROM move_batch WHERE state = 'preview' AND {_ORPHAN}")
     op.execute(f"UPDATE move_batch SET absence_id = NULL, live_key = NULL WHERE {_ORPHAN}")
-    with op.batch_alter_table('move_batch', schema=None) as batch_op:
-        batch_op.create_foreign_key(batch_op.f('fk_move_batch_absence_id_absence'), 'absence',
-                                    ['absence_id'], ['id'], ondelete='SET NULL')
+    with _sqlite_keys_off():
+        with op.batch_alter_table('move_batch', schema=None) as batch_op:
+            batch_op.create_foreign_key(batch_op.f('fk_move_batch_absence_id_absence'),
+                                        'absence', ['absence_id'], ['id'], ondelete='SET NULL')
     with op.batch_alter_table('portal_user', schema=None) as batch_op:
         batch_op.add_column(sa.Column('language', sa.String(length=8), nullable=True))
 
@@ -38,6 +41,24 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table('portal_user', schema=None) as batch_op:
         batch_op.drop_column('language')
-    with op.batch_alter_table('move_batch', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('fk_move_batch_absence_id_absence'),
-                                 type_='foreignkey')
+    with _sqlite_keys_off():
+        with op.batch_alter_table('move_batch', schema=None) as batch_op:
+            batch_op.drop_constraint(batch_op.f('fk_move_batch_absence_id_absence'),
+                                     type_='foreignkey')
+
+
+@contextmanager
+def _sqlite_keys_off():
+    """On SQLite, batch mode copies ``move_batch`` into a new table and drops the old one;
+    with foreign keys on, that drop would delete every journal row (``move_item`` cascades).
+    The pragma only takes effect outside a transaction."""
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        with op.get_context().autocommit_block():
+            op.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        if sqlite:
+            with op.get_context().autocommit_block():
+                op.execute("PRAGMA foreign_keys=ON")

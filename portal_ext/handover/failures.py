@@ -44,6 +44,22 @@ def failed_count(batch: MoveBatch) -> int:
                                  .where(_failed_in_run(batch))) or 0)
 
 
+def failed_counts(batches: list[MoveBatch]) -> dict[int, int]:
+    """``failed_count`` of each finished batch of a listing, in one query."""
+    finished = {b.id: b for b in batches if b.state in (APPLIED, RESTORED)}
+    if not finished:
+        return {}
+    had_moved = MoveItem.moved_at.is_not(None)
+    out: dict[int, int] = {}
+    for batch_id, moved, count in db.session.execute(
+            select(MoveItem.batch_id, had_moved, func.count()).where(
+                MoveItem.batch_id.in_(list(finished)), MoveItem.state == FAILED_ITEM)
+            .group_by(MoveItem.batch_id, had_moved)):
+        if bool(moved) == (finished[batch_id].state == RESTORED):
+            out[batch_id] = out.get(batch_id, 0) + int(count)
+    return out
+
+
 class NothingToRetry(ValueError):
     """The batch is not finished, or its last run left no failed item."""
 

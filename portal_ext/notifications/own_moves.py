@@ -16,7 +16,7 @@ the journal records that move within ``MOVE_WINDOW`` of the notice.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, tuple_
 
@@ -32,6 +32,8 @@ from portal_ext.handover.models import (
 )
 from portal_ext.notifications.sources import Notice
 
+# A journal row about one item: (from, to, item state, batch state, moved at, restored at).
+Move = tuple[int, int, str, str, datetime | None, datetime | None]
 ASSIGNMENT_KINDS = frozenset({"crm_assigned", "task_assigned"})
 MOVE_WINDOW = timedelta(minutes=15)
 _QUERY_CHUNK = 400
@@ -50,7 +52,7 @@ def caused_by_moves(portal_id: int, notices: Sequence[Notice]) -> set[str]:
     if not wanted:
         return set()
     pairs = sorted(set(wanted.values()))
-    moves: dict[tuple[str, int], list[tuple[int, int, str, str, object, object]]] = {}
+    moves: dict[tuple[str, int], list[Move]] = {}
     for start in range(0, len(pairs), _QUERY_CHUNK):
         chunk = pairs[start:start + _QUERY_CHUNK]
         rows = db.session.execute(select(
@@ -68,19 +70,19 @@ def caused_by_moves(portal_id: int, notices: Sequence[Notice]) -> set[str]:
         entity = wanted.get(notice.key)
         if entity is None:
             continue
-        for giver, taker, item_state, batch_state, moved_at, restored_at in moves.get(entity, ()):
-            if _explains(notice, giver, taker, item_state, batch_state, moved_at, restored_at):
+        for move in moves.get(entity, ()):
+            if _explains(notice, *move):
                 caused.add(notice.key)
                 break
     return caused
 
 
-def _near(notice: Notice, when: object) -> bool:
-    return when is not None and abs(notice.at - when) <= MOVE_WINDOW  # type: ignore[operator]
+def _near(notice: Notice, when: datetime | None) -> bool:
+    return when is not None and abs(notice.at - when) <= MOVE_WINDOW
 
 
 def _explains(notice: Notice, giver: int, taker: int, item_state: str, batch_state: str,
-              moved_at: object, restored_at: object) -> bool:
+              moved_at: datetime | None, restored_at: datetime | None) -> bool:
     owner = notice.owner_id
     if owner == taker:  # handed over (or transferred) to the notice's owner
         return (batch_state == APPLYING and item_state == PLANNED) or _near(notice, moved_at)

@@ -63,6 +63,7 @@ def test_an_undo_that_failed_for_some_items_says_so_and_retries_them(
     page = client.get(f"/transfers/{transfer}").get_data(as_text=True)
     assert chip(page) == f"badge-batch-partial|undone, {len(tasks)} failed"
     assert 'id="retry-form"' in page and "&lt;br" not in page and "<br>" not in page
+    assert f"undone, {len(tasks)} failed" in client.get("/transfers/").get_data(as_text=True)
     client.post("/language", data={"lang": "ru", "next": "/"})
     page = client.get(f"/transfers/{transfer}").get_data(as_text=True)
     assert chip(page) == f"badge-batch-partial|отменено, не удалось: {len(tasks)}"

@@ -24,6 +24,7 @@ from portal_ext.blueprints.handover.forms import (
 from portal_ext.extensions import db
 from portal_ext.handover import services
 from portal_ext.handover.engine import progress
+from portal_ext.handover.failures import failed_counts
 from portal_ext.handover.models import HANDOVER, LIVE_STATES, SCHEDULED, MoveBatch
 from portal_ext.handover.policy import policy_for, save_policy
 from portal_ext.handover.report import COLUMNS, build_report, samples
@@ -76,6 +77,7 @@ def index() -> Any:
     policy = policy_for(h.portal.id)
     policy_form = PolicyForm(obj=policy) if current_user.is_admin else None
     return render_template("handover/index.html", batches=batches, absences=absences,
+                           failed_by_batch=failed_counts(batches),
                            names=h.names(), tz=h.tz, policy_form=policy_form,
                            deputies={a.id: services.deputy_for(a) for a in absences},
                            **_labels())
