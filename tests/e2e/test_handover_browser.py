@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +34,14 @@ from tests.ext.handover_support import holders
 
 pytestmark = pytest.mark.browser
 
-# After her vacation in the demo portal's absence chart (27 Nov - 10 Dec).
-FRIDAY = "2026-12-11T10:00:00+03:00"
-MONDAY = "2026-12-14T10:00:00+03:00"
-AFTER = "2026-12-21T10:00:00+03:00"
+# Well after the vacations of the demo portal's absence chart, which is dated from the day
+# the suite runs.
+DAYS_AHEAD = 60
+
+
+def moscow(day: date) -> str:
+    """10:00 in Moscow on ``day``, as the simulator's clock control takes it."""
+    return f"{day.isoformat()}T10:00:00+03:00"
 
 
 @pytest.fixture
@@ -58,7 +63,9 @@ def test_an_admin_hands_a_client_base_over_and_gets_it_back(
     from playwright.sync_api import expect, sync_playwright
 
     sim = live_server.sim
-    set_clock(live_server, FRIDAY)
+    first = sim.clock.now().date() + timedelta(days=DAYS_AHEAD)  # the vacation's first day
+    last = first + timedelta(days=4)
+    set_clock(live_server, moscow(first - timedelta(days=3)))
     before = holders(sim)
     hers = {key for key, owner in before.items() if owner == NIKITINA}
     deals = sorted(i for kind, i in hers if kind == "deal")
@@ -70,18 +77,19 @@ def test_an_admin_hands_a_client_base_over_and_gets_it_back(
             log_in(admin, live_server, "admin@demo.portal")
             admin.goto(live_server.url + "/absences/new")
             admin.select_option("#user_id", str(NIKITINA))
-            admin.fill("#start", "2026-12-14")
-            admin.fill("#end", "2026-12-18")
+            admin.fill("#start", first.isoformat())
+            admin.fill("#end", last.isoformat())
             admin.select_option("#kind", "vacation")
             admin.select_option("#deputy_id", str(FEDOROV))
             admin.get_by_role("button", name="Save").click()
             errors = admin.locator(".errors").all_inner_texts()
             assert not errors, errors
             expect(admin.get_by_text("The absence was recorded.")).to_be_visible()
-            set_clock(live_server, MONDAY)
+            set_clock(live_server, moscow(first))
 
             admin.get_by_role("link", name="Handovers").click()
-            admin.locator("#absences-to-cover tr", has_text="14 Dec 2026").get_by_role(
+            admin.locator("#absences-to-cover tr", has_text=f"{first.day} {first:%b %Y}"
+                          ).get_by_role(
                 "link", name="Prepare handover").click()
             expect(admin.locator("h1")).to_contain_text("Ольга Никитина")
             admin.check("input[value=task]")  # every kind is ticked already
@@ -126,7 +134,7 @@ def test_an_admin_hands_a_client_base_over_and_gets_it_back(
             assert {holders(sim)[key] for key in hers} == {FEDOROV}
 
             # The vacation is over; the tick gives everything back by itself.
-            set_clock(live_server, AFTER)
+            set_clock(live_server, moscow(last + timedelta(days=3)))
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
                 admin.reload()
