@@ -1,8 +1,10 @@
 """Handing an absent user's client base to the deputy, and back.
 
 ``preview_handover`` journals what would move (nothing changes on the portal);
-``apply_handover`` starts moving it after an explicit confirmation; ``restore_handover`` gives
-back everything still with the deputy. The work itself runs in jobs (portal_ext.handover.tasks)
+``apply_handover`` starts moving it after an explicit confirmation (for an absence that has
+not begun, by default when it begins: ``scheduled``, started by ``start_scheduled`` on the
+tick); ``restore_handover`` gives back everything still with the deputy; ``retry_handover``
+tries again the items a run failed to move. The work itself runs in jobs (portal_ext.handover.tasks)
 through the move engine (portal_ext.handover.engine). Rejected input raises
 :class:`HandoverError` naming the field and leaves the database as it was.
 
