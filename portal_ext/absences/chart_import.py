@@ -44,6 +44,7 @@ from portal_ext.absences.services import fallback_deputy, touch
 from portal_ext.absences.times import to_local
 from portal_ext.directory.models import PortalUser
 from portal_ext.extensions import db
+from portal_ext.handover.settle import settle_changed, settle_handovers
 from portal_ext.portal.client import PortalClient
 from portal_ext.portal.clock import parse_portal_time, portal_zone
 from portal_ext.portal.models import Portal
@@ -147,7 +148,8 @@ def import_entry(*, portal_id: int, entry: ChartEntry, now: datetime) -> str:
                    and absence.updated_at == absence.recorded_at))
     if not changed:
         return "unchanged"
-    if absence.user_id != entry.user_id:
+    user_changed = absence.user_id != entry.user_id
+    if user_changed:
         absence.user_id = entry.user_id
         absence.deputy_id = fallback_deputy(portal_id=portal_id, user_id=entry.user_id)
     absence.start, absence.end = entry.start, entry.end
@@ -157,6 +159,7 @@ def import_entry(*, portal_id: int, entry: ChartEntry, now: datetime) -> str:
         absence.deputy_id = fallback_deputy(portal_id=portal_id, user_id=entry.user_id)
     absence.chart_signature = entry.signature
     absence.state = state_at(absence.start, absence.end, now)
+    settle_changed(absence, now=now, user_changed=user_changed)  # the tick resumes restores
     touch(portal_id)
     return "updated"
 
@@ -169,6 +172,7 @@ def remove_entry(*, portal_id: int, entry_id: int, client: PortalClient) -> str:
     if absence is None:
         return "missing"
     access.withdraw(client, absence)
+    settle_handovers(absence, now=absence.updated_at, gone=True)
     db.session.delete(absence)
     touch(portal_id)
     return "deleted"
@@ -212,6 +216,7 @@ def poll_chart(*, portal: Portal, client: PortalClient, now: datetime) -> dict[s
     for absence in list(gone):
         if absence.chart_entry_id not in seen:
             access.withdraw(client, absence)
+            settle_handovers(absence, now=now, gone=True)
             db.session.delete(absence)
             touch(portal.id)
             counts["deleted"] += 1

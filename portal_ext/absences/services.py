@@ -146,25 +146,36 @@ def update_absence(*, portal: Portal, actor: PortalUser, absence: Absence,
     validate(proposal, portal_id=portal.id, now=now, tz=tz, replacing=absence.id)
     values["note"] = proposal.note
     values["temporary_access"] = bool(values["temporary_access"])
+    user_changed = values["user_id"] != absence.user_id
     for name, value in values.items():
         setattr(absence, name, value)
     absence.updated_at = now
     absence.state = state_at(absence.start, absence.end, now)
     touch(portal.id)
+    from portal_ext.handover.settle import settle_changed, start_restores
+
+    restoring = settle_changed(absence, now=now, user_changed=user_changed)
     db.session.commit()
+    start_restores(restoring)
     return absence
 
 
 def delete_absence(*, portal: Portal, actor: PortalUser, absence: Absence,
-                   withdraw: Any = None) -> None:
+                   withdraw: Any = None, now: datetime | None = None) -> None:
     """Delete; ``withdraw(absence)`` first takes back temporary access if it was granted
-    (a failure there keeps the absence, so the access is not left behind)."""
+    (a failure there keeps the absence, so the access is not left behind). Its handover
+    settles (portal_ext.handover.settle): a preview is discarded, items with the deputy start
+    going back."""
+    from portal_ext.handover.settle import settle_handovers, start_restores
+
     check_may_edit(actor, absence.user_id)
     if absence.access_granted_at is not None and withdraw is not None:
         withdraw(absence)
+    restoring = settle_handovers(absence, now=now or absence.updated_at, gone=True)
     db.session.delete(absence)
     touch(portal.id)
     db.session.commit()
+    start_restores(restoring)
 
 
 def find_absences(*, portal_id: int, user_ids: list[int] | None = None,

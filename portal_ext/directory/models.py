@@ -36,6 +36,9 @@ class PortalUser(UserMixin, db.Model):  # type: ignore[name-defined]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     department_ids: Mapped[list[int]] = mapped_column(JSON, default=list)  # UF_DEPARTMENT
+    # The language the user chose on the extension's pages (None: never chose); what the
+    # extension writes to them on the portal speaks it.
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     synced_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     # Kept in the session at login and compared on every request (portal_ext.auth.session):
     # raising it ends every session of the user, wherever it was opened.

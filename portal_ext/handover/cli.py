@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from portal_ext.extensions import db
 from portal_ext.handover import engine, services
-from portal_ext.handover.models import APPLYING, PREVIEW, RESTORING, MoveBatch
+from portal_ext.handover.models import APPLYING, PREVIEW, RESTORING, SCHEDULED, MoveBatch
 from portal_ext.portal.clock import portal_now
 from portal_ext.portal.models import Portal
 from portal_ext.portal.registration import client_for
@@ -68,16 +68,18 @@ def _drive(batch: MoveBatch, state: str) -> dict[str, Any]:
 @click.argument("batch_id", type=int)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def apply_command(batch_id: int, yes: bool) -> None:
-    """Confirm a previewed handover and move its items (or resume one left moving)."""
+    """Confirm a previewed handover and move its items now, even if the absence has not
+    started yet (or resume one left moving)."""
     batch = _batch(batch_id)
-    if batch.state == PREVIEW:
+    if batch.state in (PREVIEW, SCHEDULED):
         total = sum((batch.counts or {}).values())
         if not yes:
             click.confirm(f"Move {total} items of user {batch.owner_id} to user "
                           f"{batch.to_user_id}?", abort=True)
         client = client_for(db.session.get(Portal, batch.portal_id))  # type: ignore[arg-type]
         services.apply_handover(batch=batch, actor=None, confirmed=True,
-                                now=portal_now(client), enqueue=False)
+                                now=portal_now(client), enqueue=False,
+                                start=services.START_NOW)
     elif batch.state != APPLYING:
         raise click.ClickException(f"Handover {batch_id} is {batch.state}; nothing to apply.")
     click.echo(json.dumps(_drive(batch, APPLYING)))

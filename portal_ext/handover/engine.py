@@ -54,6 +54,7 @@ from portal_ext.handover.portal_calls import (
     update_template,
 )
 from portal_ext.handover.portal_fields import ensure_prev_fields
+from portal_ext.handover.portal_text import clean
 from portal_ext.handover.types import ENTITY_TYPES, OWNER_PREFIXES, EntityKind
 from portal_ext.portal.client import PortalClient
 from portal_ext.portal.errors import PortalError
@@ -407,7 +408,7 @@ def _tell_deleted_from_refused(client: PortalClient, items: Sequence[Pending],
 
 
 def _note(error: PortalError) -> str:
-    return (error.description or error.code)[:500]
+    return (clean(error.description) or error.code)[:500]
 
 
 class _Way:
@@ -462,7 +463,8 @@ def start_phase(batch: MoveBatch, state: str) -> None:
 # -- progress ---------------------------------------------------------------------------------
 def progress(batch: MoveBatch) -> dict[str, Any]:
     """Where the batch stands: ``total``/``done`` of the current phase (apply, or restore),
-    ``percent``, ``rate_per_s``, ``eta_s`` and every type's count per item state."""
+    ``percent``, ``rate_per_s``, ``eta_s``, ``failed`` (items the portal refused in this
+    phase: a finished phase with failures says so) and every type's count per item state."""
     restoring = batch.state in (RESTORING, RESTORED)
     was_moved = MoveItem.moved_at.is_not(None)
     rows = db.session.execute(
@@ -483,11 +485,19 @@ def progress(batch: MoveBatch) -> dict[str, Any]:
     pace = batch.pace or {}
     rate = pace.get("rate") if batch.state in (APPLYING, RESTORING) else None
     eta = (pending / rate) if rate else None
+    failed = _failed_in_phase(batch.id, restoring)
     return {"state": batch.state, "phase": "restore" if restoring else "apply",
-            "total": total, "done": done,
+            "total": total, "done": done, "failed": failed,
             "percent": round(100.0 * done / total, 1) if total else 100.0,
             "rate_per_s": round(float(rate), 1) if rate else None,
             "eta_s": round(eta, 1) if eta is not None else None, "by_type": by_type}
+
+
+def _failed_in_phase(batch_id: int, restoring: bool) -> int:
+    """Items the portal refused in this phase (a give-back's had moved; a move's had not)."""
+    moved = MoveItem.moved_at.is_not(None) if restoring else MoveItem.moved_at.is_(None)
+    return int(db.session.scalar(select(func.count()).select_from(MoveItem).where(
+        MoveItem.batch_id == batch_id, MoveItem.state == FAILED_ITEM, moved)) or 0)
 
 
 def items_for(batch_id: int, states: Iterable[str] | None = None) -> Any:

@@ -29,11 +29,12 @@ from portal_ext.extensions import db
 HANDOVER, TRANSFER = "handover", "transfer"
 KINDS = (HANDOVER, TRANSFER)
 
-# Batch states.
+# Batch states. ``scheduled``: a confirmed handover waiting for its absence to start.
 PREVIEW, APPLYING, APPLIED = "preview", "applying", "applied"
 RESTORING, RESTORED, FAILED, CANCELLED = "restoring", "restored", "failed", "cancelled"
-BATCH_STATES = (PREVIEW, APPLYING, APPLIED, RESTORING, RESTORED, FAILED, CANCELLED)
-LIVE_STATES = (PREVIEW, APPLYING, APPLIED, RESTORING)
+SCHEDULED = "scheduled"
+BATCH_STATES = (PREVIEW, SCHEDULED, APPLYING, APPLIED, RESTORING, RESTORED, FAILED, CANCELLED)
+LIVE_STATES = (PREVIEW, SCHEDULED, APPLYING, APPLIED, RESTORING)
 
 # Item states.
 PLANNED, MOVED, RESTORED_ITEM = "planned", "moved", "restored"
@@ -56,7 +57,10 @@ class MoveBatch(db.Model):  # type: ignore[name-defined]
     state: Mapped[str] = mapped_column(String(16), default=PREVIEW)
     owner_id: Mapped[int] = mapped_column(Integer)  # portal user whose items move
     to_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # one successor
-    absence_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    # The absence a handover belongs to. Deleting the absence settles the handover first
+    # (portal_ext.handover.settle); the key never points at a deleted (or reused) id.
+    absence_id: Mapped[int | None] = mapped_column(
+        ForeignKey("absence.id", ondelete="SET NULL"), nullable=True, index=True)
     live_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # {"types": [...], "include_closed": bool, "include_new_leads": bool,
     #  "uf_fields": {type: field name or None} once the portal's fields were ensured}

@@ -31,7 +31,8 @@ def _iso(value: datetime) -> str:
 def adopt_new_leads(batch: MoveBatch, *, client: PortalClient, now: datetime) -> int:
     """Journal the deputy's new leads for the owner's clients as moved; how many (committed)."""
     absence = db.session.get(Absence, batch.absence_id) if batch.absence_id else None
-    if absence is None or batch.to_user_id is None:
+    since = absence.start if absence is not None else _since(batch.options or {})
+    if since is None or batch.to_user_id is None:
         return 0
     clients = {(t, i) for t, i in db.session.execute(select(
         MoveItem.entity_type, MoveItem.entity_id).where(
@@ -45,7 +46,7 @@ def adopt_new_leads(batch: MoveBatch, *, client: PortalClient, now: datetime) ->
     lead_kind = replace(kind, select=(*kind.select, "COMPANY_ID", "CONTACT_ID"))
     rows: list[dict[str, Any]] = []
     for row in list_rows(client, lead_kind, {"ASSIGNED_BY_ID": batch.to_user_id,
-                                             ">=DATE_CREATE": _iso(absence.start)}):
+                                             ">=DATE_CREATE": _iso(since)}):
         lead_id = lead_kind.row_id(row)
         company, contact = _int(row.get("COMPANY_ID")), _int(row.get("CONTACT_ID"))
         if lead_id in known or not (("company", company) in clients
@@ -59,6 +60,14 @@ def adopt_new_leads(batch: MoveBatch, *, client: PortalClient, now: datetime) ->
         db.session.execute(insert(MoveItem.__table__), rows)
         db.session.commit()
     return len(rows)
+
+
+def _since(options: dict[str, Any]) -> datetime | None:
+    """Where a handover settled after its absence was deleted keeps the absence's start."""
+    try:
+        return datetime.fromisoformat(str(options["adopt_from"]))
+    except (KeyError, ValueError):
+        return None
 
 
 def _int(value: Any) -> int | None:

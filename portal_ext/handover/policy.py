@@ -99,7 +99,7 @@ def apply_policy(*, portal: Portal, client: PortalClient, now: datetime) -> dict
                 portal=portal, client=client, actor=None, absence_id=absence.id,
                 types=policy.types, include_closed=policy.include_closed,
                 include_new_leads=policy.include_new_leads, now=now)
-            apply_handover(batch=batch, actor=None, confirmed=True, now=now)
+            apply_handover(batch=batch, actor=None, confirmed=True, now=now, start="now")
             started += 1
         except (HandoverError, PortalError) as exc:
             db.session.rollback()

@@ -33,6 +33,7 @@ from portal_ext.handover.models import (
     MoveBatch,
     MoveItem,
 )
+from portal_ext.handover.portal_text import clean, explained
 from portal_ext.handover.types import ENTITY_TYPES, PREFIX_TYPES
 
 COLUMNS = ("planned", "moved", "restored", "conflicts", "skipped", "missing", "failed")
@@ -52,6 +53,7 @@ class ReportItem:
     from_user_id: int
     to_user_id: int
     why: str = ""  # the note as a sentence, in the reader's language
+    portal_message: str | None = None  # a failed item: the portal's words, as plain text
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -94,14 +96,18 @@ def explain(note: str | None, names: dict[int, str] | None = None) -> str:
              NOTE_NO_SUCCESSOR: _("nobody to hand it to"),
              NOTE_STOPPED: _("the handover was stopped before this item moved"),
              NOTE_NEW_LEAD: _("a new lead that reached the deputy during the absence")}
-    return fixed.get(note, note)
+    if note in fixed:
+        return fixed[note]
+    sentence = explained(note)  # a refusal of the portal the extension knows
+    return str(sentence) if sentence is not None else clean(note)
 
 
 def report_item(item: MoveItem, links: PortalLinks,
                 names: dict[int, str] | None = None) -> ReportItem:
     return ReportItem(item.entity_type, item.entity_id, item.title or f"#{item.entity_id}",
                       item.state, item.note, item_link(item, links), item.from_user_id,
-                      item.to_user_id, explain(item.note, names))
+                      item.to_user_id, explain(item.note, names),
+                      clean(item.note) if item.state == FAILED_ITEM else None)
 
 
 def build_report(batch: MoveBatch, links: PortalLinks, *, names: dict[int, str] | None = None,

@@ -1,8 +1,10 @@
 """Handing an absent user's client base to the deputy, and back.
 
 ``preview_handover`` journals what would move (nothing changes on the portal);
-``apply_handover`` starts moving it after an explicit confirmation; ``restore_handover`` gives
-back everything still with the deputy. The work itself runs in jobs (portal_ext.handover.tasks)
+``apply_handover`` starts moving it after an explicit confirmation (for an absence that has
+not begun, by default when it begins: ``scheduled``, started by ``start_scheduled`` on the
+tick); ``restore_handover`` gives back everything still with the deputy; ``retry_handover``
+tries again the items a run failed to move. The work itself runs in jobs (portal_ext.handover.tasks)
 through the move engine (portal_ext.handover.engine). Rejected input raises
 :class:`HandoverError` naming the field and leaves the database as it was.
 
@@ -32,18 +34,19 @@ from portal_ext.handover import engine
 from portal_ext.handover.models import (
     APPLIED,
     APPLYING,
+    CANCELLED,
     HANDOVER,
     LIVE_STATES,
     PLANNED,
     PREVIEW,
     RESTORING,
+    SCHEDULED,
     SKIPPED,
     MoveBatch,
     MoveItem,
 )
 from portal_ext.handover.types import TYPE_NAMES
 from portal_ext.portal.client import PortalClient
-from portal_ext.portal.errors import PortalError
 from portal_ext.portal.models import Portal
 
 log = logging.getLogger(__name__)
@@ -190,25 +193,51 @@ def _check_actor(batch: MoveBatch, actor: PortalUser | None) -> None:
                                      "head may do this."), code="forbidden")
 
 
+START_NOW, START_WITH_ABSENCE = "now", "absence_start"
+STARTS = (START_WITH_ABSENCE, START_NOW)
+
+
 def apply_handover(*, batch: MoveBatch, actor: PortalUser | None, confirmed: bool,
-                   now: datetime, enqueue: bool = True) -> MoveBatch:
+                   now: datetime, enqueue: bool = True, start: Any = START_WITH_ABSENCE
+                   ) -> MoveBatch:
     """Start moving a previewed handover (the job does the work, unless ``enqueue`` is off:
     the caller drives it, as the CLI does). ``confirmed`` is the explicit confirmation the
-    person gave after seeing the preview."""
+    person gave after seeing the preview.
+
+    ``start``: ``absence_start`` (the default) lets a handover of an absence that has not
+    begun wait, ``scheduled``, until it begins (the minute tick starts it:
+    :func:`start_scheduled`); ``now`` moves the items at once. A scheduled handover may
+    still be started now."""
     _check_actor(batch, actor)
+    if start not in STARTS:
+        raise HandoverError("start", _l("Choose when the items move: %(choices)s.",
+                                        choices=", ".join(STARTS)))
     if not confirmed:
         raise HandoverError("confirm", _l("Confirm that the items shown should move to the "
                                           "deputy."))
+    absence = db.session.get(Absence, batch.absence_id) if batch.absence_id else None
+    wait = start == START_WITH_ABSENCE and absence is not None and absence.start > now
+    if batch.state == SCHEDULED and wait:
+        raise HandoverError(None, _l("Handover %(id)s is already %(state)s.", id=batch.id,
+                                     state=batch.state), code="conflict")
     # Only one request can turn a preview into a running handover (double submission).
     started = db.session.execute(  # type: ignore[attr-defined]
-        update(MoveBatch).where(MoveBatch.id == batch.id, MoveBatch.state == PREVIEW)
-        .values(state=APPLYING).execution_options(synchronize_session=False)).rowcount
+        update(MoveBatch).where(MoveBatch.id == batch.id,
+                                MoveBatch.state.in_((PREVIEW, SCHEDULED)))
+        .values(state=SCHEDULED if wait else APPLYING)
+        .execution_options(synchronize_session=False)).rowcount
     if not started:
         db.session.rollback()
         db.session.refresh(batch)
         raise HandoverError(None, _l("Handover %(id)s is already %(state)s.", id=batch.id,
                                      state=batch.state), code="conflict")
     db.session.refresh(batch)
+    batch.options = {**(batch.options or {}), "start": start,
+                     "confirmed_by": actor.portal_user_id if actor is not None else None,
+                     "confirmed_at": now.isoformat()}
+    if wait:
+        db.session.commit()
+        return batch
     engine.start_phase(batch, APPLYING)
     db.session.commit()
     from portal_ext.handover.tasks import apply_batch
@@ -216,6 +245,38 @@ def apply_handover(*, batch: MoveBatch, actor: PortalUser | None, confirmed: boo
     if enqueue:
         jobs.enqueue(apply_batch, batch.id)
     return batch
+
+
+def start_scheduled(*, portal: Portal, now: datetime) -> dict[str, int]:
+    """Level-triggered, every tick: each scheduled handover whose absence has started starts
+    moving (however late the tick: after an outage the first one catches up); one whose
+    absence is already over by then has nothing left to do and is cancelled."""
+    from portal_ext.handover.tasks import apply_batch
+
+    due = list(db.session.scalars(select(MoveBatch).join(
+        Absence, Absence.id == MoveBatch.absence_id).where(
+        MoveBatch.portal_id == portal.id, MoveBatch.kind == HANDOVER,
+        MoveBatch.state == SCHEDULED, Absence.start <= now).order_by(MoveBatch.id)))
+    counts = {"scheduled_started": 0, "scheduled_cancelled": 0}
+    for batch in due:
+        absence = db.session.get(Absence, batch.absence_id)
+        if absence is not None and absence.end <= now:
+            batch.state, batch.live_key = CANCELLED, None
+            db.session.commit()
+            counts["scheduled_cancelled"] += 1
+            continue
+        taken = db.session.execute(  # type: ignore[attr-defined]
+            update(MoveBatch).where(MoveBatch.id == batch.id, MoveBatch.state == SCHEDULED)
+            .values(state=APPLYING).execution_options(synchronize_session=False)).rowcount
+        if not taken:  # another tick started it
+            db.session.rollback()
+            continue
+        db.session.refresh(batch)
+        engine.start_phase(batch, APPLYING)
+        db.session.commit()
+        jobs.enqueue(apply_batch, batch.id)
+        counts["scheduled_started"] += 1
+    return counts
 
 
 def restore_handover(*, batch: MoveBatch, actor: PortalUser | None, client: PortalClient,
@@ -247,42 +308,27 @@ def restore_handover(*, batch: MoveBatch, actor: PortalUser | None, client: Port
 
 
 def discard_preview(*, batch: MoveBatch, actor: PortalUser | None) -> None:
-    """Drop a preview nobody confirmed (its journal goes with it)."""
+    """Drop a preview nobody confirmed, or a confirmed handover still waiting for its
+    absence to start (its journal goes with it): nothing had moved."""
     _check_actor(batch, actor)
-    if batch.state != PREVIEW:
+    if batch.state not in (PREVIEW, SCHEDULED):
         raise HandoverError(None, _l("Handover %(id)s is already %(state)s.", id=batch.id,
                                      state=batch.state), code="conflict")
     db.session.delete(batch)
     db.session.commit()
 
 
-def announce(batch: MoveBatch, *, client: PortalClient) -> None:
-    """One portal notice for the whole handover (the per-item notices are switched off):
-    to the deputy when the items arrive, to the owner when they are back. Best effort."""
-    from flask import current_app
-    from flask_babel import force_locale, gettext
-    from sqlalchemy import func
+def retry_handover(*, batch: MoveBatch, actor: PortalUser | None) -> int:
+    """Try again the items the last run (the handover, or its give-back) failed to move;
+    how many (the job does the work)."""
+    from portal_ext.handover.failures import NothingToRetry, retry_failed
 
-    moved = db.session.scalar(select(func.count()).select_from(MoveItem).where(
-        MoveItem.batch_id == batch.id, MoveItem.moved_at.is_not(None))) or 0
-    owner = person(batch.portal_id, batch.owner_id)
-    with force_locale(str(current_app.config.get("NOTIFICATION_LANGUAGE") or "en")):
-        if batch.state == APPLIED:
-            to, message = batch.to_user_id, gettext(
-                "The clients of %(name)s are yours while they are away: %(count)s items "
-                "(handover %(id)s).", name=owner.full_name if owner else batch.owner_id,
-                count=moved, id=batch.id)
-        else:
-            to, message = batch.owner_id, gettext(
-                "Your clients are back with you: %(count)s items (handover %(id)s).",
-                count=moved, id=batch.id)
-    if not to:
-        return
+    _check_actor(batch, actor)
     try:
-        client.call("im.notify.system.add", {"USER_ID": to, "MESSAGE": message,
-                                              "TAG": f"HANDOVER|{batch.id}|{batch.state}"})
-    except PortalError as exc:
-        log.warning("handover %s: notice not sent: %s", batch.id, exc)
+        return retry_failed(batch)
+    except NothingToRetry:
+        raise HandoverError(None, _l("Handover %(id)s has no failed items to try again.",
+                                     id=batch.id), code="conflict") from None
 
 
 def handover_of(portal: Portal, batch_id: int) -> MoveBatch | None:
@@ -292,4 +338,4 @@ def handover_of(portal: Portal, batch_id: int) -> MoveBatch | None:
 
 
 __all__ = ["APPLIED", "HandoverError", "apply_handover", "discard_preview", "preview_handover",
-           "restore_handover"]
+           "restore_handover", "retry_handover"]

@@ -7,7 +7,8 @@ batch's lease keeps a second copy from touching the same items at the same time.
 
 The periodic tick is level-triggered (ARCHITECTURE "How data flows" 5): it resumes every batch
 left ``applying`` or ``restoring`` (a worker killed, a message lost), restores handovers whose
-absence is over, even long after (an outage), and applies the portal-wide handover policy.
+absence is over, even long after (an outage), starts the confirmed handovers waiting for their
+absence to begin, and applies the portal-wide handover policy.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from portal_ext.handover.models import (
     HANDOVER,
     RESTORED,
     RESTORING,
+    TRANSFER,
     MoveBatch,
 )
 from portal_ext.portal.clock import portal_now
@@ -57,6 +59,8 @@ def _work(batch_id: int, state: str) -> int:
     done = 0
     while True:
         try:
+            if state == RESTORING and "adopt_from" in (batch.options or {}):
+                _adopt_new_leads(batch, client)
             processed = step(batch_id, client=client, now=portal_now(client), size=size,
                              lease_seconds=lease)
         except PortalError as exc:
@@ -76,6 +80,17 @@ def _work(batch_id: int, state: str) -> int:
             return done
 
 
+def _adopt_new_leads(batch: MoveBatch, client: Any) -> None:
+    """A handover settled when its absence was deleted: adopt the deputy's new leads for the
+    owner's clients (what ``restore_handover`` does first) before giving things back."""
+    from portal_ext.handover.new_leads import adopt_new_leads
+
+    if (batch.options or {}).get("include_new_leads"):
+        adopt_new_leads(batch, client=client, now=portal_now(client))
+    batch.options = {k: v for k, v in (batch.options or {}).items() if k != "adopt_from"}
+    db.session.commit()
+
+
 def _note_error(batch_id: int, error: str | None) -> None:
     batch = db.session.get(MoveBatch, batch_id)
     if batch is not None and batch.error != (error[:500] if error else None):
@@ -84,13 +99,14 @@ def _note_error(batch_id: int, error: str | None) -> None:
 
 
 def announce_end(batch_id: int, client: Any) -> None:
-    """Tell the deputy (handed over) or the owner (given back), once per handover and phase:
-    the notice's tag makes a second one replace the first on the portal."""
-    from portal_ext.handover.services import announce
+    """A run finished: one summary to each person concerned (portal_ext.handover.summary);
+    the notice's tag makes a second one for the same run replace the first on the portal."""
+    from portal_ext.handover.summary import send_summaries
 
     batch = db.session.get(MoveBatch, batch_id)
-    if batch is not None and batch.kind == HANDOVER and batch.state in (APPLIED, RESTORED):
-        announce(batch, client=client)
+    if batch is not None and batch.kind in (HANDOVER, TRANSFER) \
+            and batch.state in (APPLIED, RESTORED):
+        send_summaries(batch, client=client)
 
 
 @jobs.job
@@ -122,6 +138,7 @@ def resume_batches(portal_id: int) -> dict[str, int]:
 @jobs.periodic
 def handover_tick() -> dict[int, dict[str, Any]]:
     from portal_ext.handover.policy import apply_policy, restore_due
+    from portal_ext.handover.services import start_scheduled
 
     results: dict[int, dict[str, Any]] = {}
     for portal_id in list(db.session.scalars(select(Portal.id).order_by(Portal.id))):
@@ -131,6 +148,7 @@ def handover_tick() -> dict[int, dict[str, Any]]:
             client = client_for(portal)
             now = portal_now(client)
             counts: dict[str, Any] = dict(restore_due(portal=portal, now=now))
+            counts.update(start_scheduled(portal=portal, now=now))
             counts.update(apply_policy(portal=portal, client=client, now=now))
             counts.update(resume_batches(portal_id))
             results[portal_id] = counts

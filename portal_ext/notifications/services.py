@@ -33,6 +33,7 @@ from portal_ext.extensions import db
 from portal_ext.notifications import index
 from portal_ext.notifications.copies import copy_language, copy_message
 from portal_ext.notifications.models import FAILED, PENDING, SENT, Delivery
+from portal_ext.notifications.own_moves import caused_by_moves
 from portal_ext.notifications.rules import Absent, Reason, Recipient, recipients
 from portal_ext.notifications.sources import Notice, copy_tag
 from portal_ext.notifications.trigger import request_drain
@@ -77,13 +78,17 @@ def fan_out(notices: Sequence[Notice], *, portal: Portal, now: datetime | None =
             ) -> FanOut:
     """Record the copies of ``notices`` as pending deliveries (no commit) and ask for a drain
     once the caller commits. A notice meant for a dismissed user is not copied (the portal
-    delivers nothing to them either)."""
+    delivers nothing to them either), nor one the extension's own mass moves caused
+    (portal_ext.notifications.own_moves)."""
     now = now or utcnow()
     teams = index.team_index(portal.id)
     names = index.short_names(portal.id)
     language, tz = copy_language(), portal_zone()
     rows: list[dict[str, Any]] = []
+    ours = caused_by_moves(portal.id, notices)  # summarised per run instead
     for notice in notices:
+        if notice.key in ours:
+            continue
         roster = build_roster(portal_id=portal.id, at=notice.at)
         if notice.owner_id not in roster.active:
             continue

@@ -35,7 +35,9 @@ from portal_ext.events.portal_event import PortalEvent, as_int
 from portal_ext.notifications.kinds import team_kind
 from portal_ext.portal.clock import parse_portal_time
 
-COPY_TAG_PREFIX = "portal_ext:copy:"
+OWN_TAG_PREFIX = "portal_ext:"
+COPY_TAG_PREFIX = f"{OWN_TAG_PREFIX}copy:"
+SUMMARY_TAG_PREFIX = f"{OWN_TAG_PREFIX}summary:"
 # Notices no person's action caused: the portal's own timers send them (the in-process event
 # names the administrator as the acting user, which would wrongly exclude them).
 TIME_DRIVEN = frozenset({"task_deadline_soon", "task_overdue"})
@@ -67,7 +69,9 @@ class Notice:
 
 
 def is_copy(tag: Any) -> bool:
-    return isinstance(tag, str) and tag.startswith(COPY_TAG_PREFIX)
+    """Sent by the extension itself: a copy, or a summary of a mass move (any tag of the
+    ``portal_ext:`` family)."""
+    return isinstance(tag, str) and tag.startswith(OWN_TAG_PREFIX)
 
 
 def copy_tag(delivery_id: int) -> str:

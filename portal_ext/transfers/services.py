@@ -351,6 +351,22 @@ def undo_transfer(*, portal: Portal, batch: MoveBatch | None, actor_id: int | No
     return batch
 
 
+def retry_transfer(*, batch: MoveBatch | None) -> int:
+    """Try again the items the transfer (or its undo) failed to move; how many."""
+    from portal_ext.handover.failures import NothingToRetry, retry_failed
+
+    batch = _transfer(batch)
+    try:
+        return retry_failed(batch)
+    except NothingToRetry:
+        raise TransferError("state", _l("This transfer has no failed items to try again."),
+                            "conflict") from None
+    except PortalError as exc:  # inline runner: the handover tick resumes the batch
+        log.warning("transfer %s: the portal failed (%s); it resumes on the next tick",
+                    batch.id, exc)
+        return 0
+
+
 def _start(job: Any, batch_id: int) -> None:
     try:
         jobs.enqueue(job, batch_id)

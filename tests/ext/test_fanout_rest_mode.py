@@ -188,3 +188,37 @@ def test_after_the_absence_no_more_copies_and_unchanged_items_are_not_copied(
     sim.call("crm.lead.add", {"fields": {"TITLE": "Loader", "ASSIGNED_BY_ID": NIKITINA}})
     _settled(sim)
     assert len(copies(sim, FEDOROV)) == 1
+
+
+def test_a_handover_over_rest_makes_no_copies_of_its_own_moves(rest: RestSetup) -> None:
+    """Over REST every moved deal comes back as an update event, from which the extension
+    derives "you are responsible" for the deputy: the team must not get copies of those."""
+    from portal_ext.handover.services import apply_handover, preview_handover
+    from portal_ext.portal.clock import portal_now
+    from tests.ext.fanout_support import SMIRNOVA, record_team
+
+    sim = rest.sim
+    now = sim.clock.now().replace(microsecond=0)
+    freeze(sim, now)
+    record_team(rest.app, "Desk", ["client_assigned", "deal_change", "new_lead"],
+                [NIKITINA, FEDOROV, SMIRNOVA])
+    # Deals the extension has seen created (it knows their responsible, so a change of it is
+    # a notice it derives and would copy).
+    for n in range(5):
+        sim.call("crm.deal.add", {"fields": {"TITLE": f"Crane {n}", "ASSIGNED_BY_ID": NIKITINA}})
+    _settled(sim)
+    before = len(deliveries(rest.app))
+    assert before > 0  # the new deals were copied to the team, as they should be
+    absence_id = record_absence(rest.app, NIKITINA, FEDOROV, now - timedelta(hours=1),
+                                now + timedelta(days=7), now=now)
+    with rest.app.app_context():
+        portal = current_portal()
+        client = client_for(portal)
+        batch = preview_handover(portal=portal, client=client, actor=None,
+                                 absence_id=absence_id, types=["deal"], include_closed=True,
+                                 now=portal_now(client))
+        apply_handover(batch=batch, actor=None, confirmed=True, now=portal_now(client),
+                       start="now")
+        assert batch.state == "applied"
+    _settled(sim)
+    assert len(deliveries(rest.app)) == before

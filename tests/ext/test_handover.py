@@ -137,10 +137,11 @@ def test_every_kind_goes_to_the_deputy_and_comes_back_exactly(
     assert state["state"] == "restored"
     assert holders(demo_sim) == before
     # One notice each for the whole handover, not one per item (params.REGISTER_SONET_EVENT).
-    assert notices(demo_sim, FEDOROV, "are yours while they are away") == [
-        f"The clients of Ольга Никитина are yours while they are away: {len(hers)} items "
-        f"(handover {shown['id']})."]
-    assert len(notices(demo_sim, NIKITINA, "Your clients are back with you")) == 1
+    (summary,) = notices(demo_sim, FEDOROV, "items are yours until")
+    assert summary.startswith(f"{len(hers)} of Ольга Никитина's items are yours until ")
+    assert summary.endswith(f"(handover {shown['id']}).")
+    assert len(notices(demo_sim, NIKITINA, "of your items are with you again")) == 1
+    assert len(notices(demo_sim, FEDOROV, "items went back to them")) == 1
     cleared = prev_responsible(demo_sim)
     assert {cleared[k] for k in hers if k[0] in CRM_WITH_FIELD} == {None}
     assert {t: (r["moved"], r["restored"], r["conflicts"]) for t, r in state["counts"].items()} \

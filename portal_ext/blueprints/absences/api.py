@@ -208,7 +208,7 @@ def delete_absence(absence_id: int) -> Any:
     absence = _found(h, absence_id)
     try:
         services.delete_absence(portal=h.portal, actor=actor, absence=absence,
-                                withdraw=lambda a: access.withdraw(h.client, a))
+                                withdraw=lambda a: access.withdraw(h.client, a), now=h.now)
     except NotAllowed:
         raise _forbidden() from None
     except PortalError as exc:

@@ -140,7 +140,7 @@ def delete(absence_id: int) -> Any:
     absence = _absence_or_404(h, absence_id)
     try:
         services.delete_absence(portal=h.portal, actor=current_user, absence=absence,
-                                withdraw=lambda a: access.withdraw(h.client, a))
+                                withdraw=lambda a: access.withdraw(h.client, a), now=h.now)
     except NotAllowed:
         abort(403)
     except PortalError:

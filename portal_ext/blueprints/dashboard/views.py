@@ -125,6 +125,9 @@ def set_language() -> Any:
     language = request.form.get("lang", "")
     if language in LANGUAGES:
         session[LANGUAGE_KEY] = language
+        if current_user.is_authenticated:  # what the extension writes to them speaks it too
+            current_user.language = language
+            db.session.commit()
     return redirect(safe_next(request.form.get("next")) or url_for("dashboard.index"))
 
 

@@ -2,7 +2,9 @@
 ``{"error": {"code", "message", "field"}}``; messages in English).
 
 ``POST /handovers`` previews (counts per type and a sample; nothing moves), ``POST
-/handovers/<id>/apply`` is the explicit confirmation that starts the move, ``GET
+/handovers/<id>/apply`` is the explicit confirmation (``{"start": "absence_start"}``, the
+default, waits for an absence that has not begun: state ``scheduled``; ``"now"`` moves at
+once), ``GET
 /handovers/<id>`` tells the state, counts per type and progress, ``POST
 /handovers/<id>/restore`` gives everything back. A refused request changes nothing: 422
 ``validation`` naming the field, 403 ``forbidden``, 404 ``not_found``, 409 ``conflict`` (the
@@ -40,7 +42,7 @@ def handover_json(batch: MoveBatch, h: Here) -> dict[str, Any]:
         "types": batch.types, "include_closed": bool(batch.options.get("include_closed")),
         "include_new_leads": bool(batch.options.get("include_new_leads")),
         "created_by": batch.created_by, "counts": report.rows, "totals": report.totals,
-        "progress": progress(batch),
+        "progress": (status := progress(batch)), "failed": status["failed"],
         "problems": [item.as_dict() for item in report.problems],
         "links": {"self": url_for("api.get_handover", handover_id=batch.id),
                   "page": url_for("handover.show", batch_id=batch.id)}}
@@ -68,6 +70,24 @@ def _body() -> dict[str, Any]:
         if not isinstance(body.get(name, False), bool):
             raise ApiError(422, "validation", f"'{name}' must be true or false.", name)
     return {**body, "types": types}
+
+
+def _start_field() -> str:
+    """``{"start": "absence_start" | "now"}``, optional (no body: ``absence_start``)."""
+    if not request.get_data():
+        return services.START_WITH_ABSENCE
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "bad_request", "Send a JSON object.")
+    for name in body:
+        if name != "start":
+            raise ApiError(400, "unknown_parameter", f"Unknown field '{name}'. Known: start.",
+                           name)
+    start = body.get("start", services.START_WITH_ABSENCE)
+    if start not in services.STARTS:
+        raise ApiError(422, "validation", "'start' must be one of: "
+                       + ", ".join(services.STARTS) + ".", "start")
+    return str(start)
 
 
 def _found(h: Here, handover_id: int) -> MoveBatch:
@@ -115,9 +135,10 @@ def apply_handover(handover_id: int) -> Any:
     """Confirm a previewed handover: its items start moving (202; poll GET for progress)."""
     h = here()
     batch = _found(h, handover_id)
+    start = _start_field()
     try:
         services.apply_handover(batch=batch, actor=current_api_user(), confirmed=True,
-                                now=h.now)
+                                now=h.now, start=start)
     except HandoverError as error:
         raise refused(error, _STATUS) from None
     response = jsonify(handover_json(batch, h))
@@ -138,6 +159,21 @@ def restore_handover(handover_id: int) -> Any:
         raise refused(error, _STATUS) from None
     except PortalError as exc:
         raise portal_unavailable(exc) from None
+    response = jsonify(handover_json(batch, h))
+    response.status_code = 202
+    return response
+
+
+@bp.post("/handovers/<int:handover_id>/retry")
+@api_auth("admin", "head")
+def retry_handover(handover_id: int) -> Any:
+    """Try again the items the handover or its give-back failed to move (202; poll GET)."""
+    h = here()
+    batch = _found(h, handover_id)
+    try:
+        services.retry_handover(batch=batch, actor=current_api_user())
+    except HandoverError as error:
+        raise refused(error, _STATUS) from None
     response = jsonify(handover_json(batch, h))
     response.status_code = 202
     return response

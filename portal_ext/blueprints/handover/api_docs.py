@@ -24,17 +24,25 @@ SCHEMAS: dict[str, Any] = {
                               "description": "At restore, also give back new leads that "
                               "reached the deputy for these clients during the absence."},
     }, "additionalProperties": False},
+    "HandoverApply": {"type": "object", "properties": {
+        "start": {"type": "string", "enum": ["absence_start", "now"],
+                  "default": "absence_start",
+                  "description": "absence_start: an absence that has not begun waits for "
+                  "its start (state scheduled; the minute tick starts it); now: the items "
+                  "move at once."}}, "additionalProperties": False},
     "HandoverItem": {"type": "object", "properties": {
         "entity_type": {"type": "string", "enum": list(TYPE_NAMES)},
         "entity_id": {"type": "integer"}, "title": {"type": "string"},
         "state": {"type": "string", "enum": list(ITEM_STATES)},
         "note": {"type": ["string", "null"]}, "why": {"type": "string"},
+        "portal_message": {"type": ["string", "null"], "description": "A failed item: the "
+                           "portal's refusal as plain text (its HTML removed)."},
         "link": {"type": ["string", "null"], "description": "The item on the portal."},
         "from_user_id": {"type": "integer"}, "to_user_id": {"type": "integer"}}},
     "HandoverProgress": {"type": "object", "properties": {
         "state": {"type": "string", "enum": list(BATCH_STATES)},
         "phase": {"type": "string", "enum": ["apply", "restore"]},
-        "total": _COUNT, "done": _COUNT, "percent": {"type": "number"},
+        "total": _COUNT, "done": _COUNT, "failed": _COUNT, "percent": {"type": "number"},
         "rate_per_s": {"type": ["number", "null"]}, "eta_s": {"type": ["number", "null"]},
         "by_type": {"type": "object", "description": "type -> item state -> count",
                     "additionalProperties": {"type": "object",
@@ -50,6 +58,9 @@ SCHEMAS: dict[str, Any] = {
                                             "additionalProperties": _COUNT}},
         "totals": {"type": "object", "additionalProperties": _COUNT},
         "progress": openapi._ref("HandoverProgress"),
+        "failed": {"type": "integer", "description": "Items the portal refused in the last "
+                   "run (the handover, or its give-back): non-zero means the run ended with "
+                   "failures; POST .../retry tries them again."},
         "problems": {"type": "array", "items": openapi._ref("HandoverItem"),
                      "description": "Conflicts, deleted, skipped and failed items."},
         "sample": {"type": "object", "description": "Preview only: a few items per type.",
@@ -80,10 +91,16 @@ PATHS: dict[str, Any] = {
                                path=False)},
     "/handovers/{handover_id}": {"get": _op("getHandover", "State, counts per type and "
                                             "progress", "200")},
-    "/handovers/{handover_id}/apply": {"post": _op("applyHandover", "Confirm the preview: "
-                                                   "the items start moving", "202")},
+    "/handovers/{handover_id}/apply": {"post": {
+        **_op("applyHandover", "Confirm the preview: the items move when the absence starts, "
+              "or now", "202"),
+        "requestBody": {"required": False, "content": {"application/json": {
+            "schema": openapi._ref("HandoverApply")}}}}},
     "/handovers/{handover_id}/restore": {"post": _op("restoreHandover", "Give back every "
                                                      "item still with the deputy", "202")},
+    "/handovers/{handover_id}/retry": {"post": _op("retryHandover", "Try again the items the "
+                                                   "handover or its give-back failed to "
+                                                   "move", "202")},
 }
 
 openapi.SCHEMAS.update(SCHEMAS)

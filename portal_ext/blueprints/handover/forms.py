@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectMultipleField
+from wtforms import BooleanField, IntegerField, RadioField, SelectMultipleField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -30,6 +31,14 @@ class HandoverForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     confirm = BooleanField(_l("I have checked the preview: move these items to the deputy"))
+    # Only asked when the absence has not started yet; otherwise the items move at once.
+    start = RadioField(_l("When"), choices=[
+        SelectChoice("absence_start", _l("When the absence starts")),
+        SelectChoice("now", _l("Now"))], default="absence_start")
+
+
+class StartNowForm(FlaskForm):
+    """Start a scheduled handover at once (the CSRF token; ``start`` is always now)."""
 
 
 class ActionForm(FlaskForm):

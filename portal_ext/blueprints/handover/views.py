@@ -14,11 +14,18 @@ from portal_ext.absences.models import Absence
 from portal_ext.auth.roles import role_required
 from portal_ext.blueprints.absences.current import Here, here
 from portal_ext.blueprints.handover import bp
-from portal_ext.blueprints.handover.forms import ActionForm, ConfirmForm, HandoverForm, PolicyForm
+from portal_ext.blueprints.handover.forms import (
+    ActionForm,
+    ConfirmForm,
+    HandoverForm,
+    PolicyForm,
+    StartNowForm,
+)
 from portal_ext.extensions import db
 from portal_ext.handover import services
 from portal_ext.handover.engine import progress
-from portal_ext.handover.models import HANDOVER, LIVE_STATES, MoveBatch
+from portal_ext.handover.failures import failed_counts
+from portal_ext.handover.models import HANDOVER, LIVE_STATES, SCHEDULED, MoveBatch
 from portal_ext.handover.policy import policy_for, save_policy
 from portal_ext.handover.report import COLUMNS, build_report, samples
 from portal_ext.handover.services import HandoverError
@@ -38,7 +45,8 @@ def _batch_or_404(h: Here, batch_id: int) -> MoveBatch:
 def _labels() -> dict[str, Any]:
     return {"type_labels": {name: kind.label for name, kind in ENTITY_TYPES.items()},
             "batch_state_labels": {
-                "preview": _("preview"), "applying": _("moving"), "applied": _("with the deputy"),
+                "preview": _("preview"), "scheduled": _("waiting for the absence"),
+                "applying": _("moving"), "applied": _("with the deputy"),
                 "restoring": _("giving back"), "restored": _("given back"),
                 "failed": _("failed"), "cancelled": _("cancelled")},
             "column_labels": {
@@ -69,6 +77,7 @@ def index() -> Any:
     policy = policy_for(h.portal.id)
     policy_form = PolicyForm(obj=policy) if current_user.is_admin else None
     return render_template("handover/index.html", batches=batches, absences=absences,
+                           failed_by_batch=failed_counts(batches),
                            names=h.names(), tz=h.tz, policy_form=policy_form,
                            deputies={a.id: services.deputy_for(a) for a in absences},
                            **_labels())
@@ -123,7 +132,7 @@ def show(batch_id: int) -> Any:
         samples=samples(batch, links) if batch.state == "preview" else {},
         absence=h.absence(batch.absence_id) if batch.absence_id else None,
         names=names, tz=h.tz, confirm_form=ConfirmForm(), action_form=ActionForm(),
-        **_labels())
+        start_now_form=StartNowForm(), now=h.now, **_labels())
 
 
 @bp.get("/<int:batch_id>/progress")
@@ -141,7 +150,28 @@ def apply(batch_id: int) -> Any:
     if form.validate_on_submit():
         try:
             services.apply_handover(batch=batch, actor=current_user,
-                                    confirmed=bool(form.confirm.data), now=h.now)
+                                    confirmed=bool(form.confirm.data), now=h.now,
+                                    start=form.start.data or services.START_WITH_ABSENCE)
+        except HandoverError as error:
+            _refuse(error)
+        else:
+            if batch.state == SCHEDULED:
+                flash(_("The handover is confirmed; it starts when the absence starts."),
+                      "success")
+            else:
+                flash(_("The handover has started."), "success")
+    return redirect(url_for("handover.show", batch_id=batch_id))
+
+
+@bp.post("/<int:batch_id>/start-now")
+@role_required("admin", "head")
+def start_now(batch_id: int) -> Any:
+    h = here()
+    batch = _batch_or_404(h, batch_id)
+    if StartNowForm().validate_on_submit():
+        try:
+            services.apply_handover(batch=batch, actor=current_user, confirmed=True,
+                                    now=h.now, start=services.START_NOW)
         except HandoverError as error:
             _refuse(error)
         else:
@@ -167,6 +197,21 @@ def restore(batch_id: int) -> Any:
     return redirect(url_for("handover.show", batch_id=batch_id))
 
 
+@bp.post("/<int:batch_id>/retry")
+@role_required("admin", "head")
+def retry(batch_id: int) -> Any:
+    h = here()
+    batch = _batch_or_404(h, batch_id)
+    if ActionForm().validate_on_submit():
+        try:
+            count = services.retry_handover(batch=batch, actor=current_user)
+        except HandoverError as error:
+            _refuse(error)
+        else:
+            flash(_("Trying %(count)s failed items again.", count=count), "success")
+    return redirect(url_for("handover.show", batch_id=batch_id))
+
+
 @bp.post("/<int:batch_id>/discard")
 @role_required("admin", "head")
 def discard(batch_id: int) -> Any:
@@ -178,7 +223,7 @@ def discard(batch_id: int) -> Any:
         except HandoverError as error:
             _refuse(error)
             return redirect(url_for("handover.show", batch_id=batch_id))
-        flash(_("The preview was discarded; nothing moved."), "success")
+        flash(_("The handover was discarded; nothing moved."), "success")
     return redirect(url_for("handover.index"))
 
 

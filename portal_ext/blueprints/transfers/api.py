@@ -24,6 +24,7 @@ from portal_ext.blueprints.api import bp
 from portal_ext.blueprints.api.refusals import portal_unavailable, refused
 from portal_ext.extensions import db
 from portal_ext.handover.models import MoveBatch
+from portal_ext.handover.report import build_report
 from portal_ext.portal.errors import PortalError
 from portal_ext.transfers import report, services
 from portal_ext.transfers.strategies import ENTITY_TYPES, STRATEGIES
@@ -47,6 +48,8 @@ def transfer_body(batch: MoveBatch, h: Here) -> dict[str, Any]:
                                 iso=lambda t: iso_local(t, h.tz))
     body["links"] = {"self": url_for("api.get_transfer", transfer_id=batch.id),
                      "page": url_for("transfers.show", batch_id=batch.id)}
+    body["problems"] = [item.as_dict() for item in
+                        build_report(batch, h.links, names=h.names()).problems]
     return body
 
 
@@ -126,6 +129,8 @@ def _change(transfer_id: int, action: str) -> Any:
         if action == "apply":
             services.apply_transfer(portal=h.portal, client=h.client, batch=batch,
                                     actor_id=actor, now=h.now)
+        elif action == "retry":
+            services.retry_transfer(batch=batch)
         else:
             services.undo_transfer(portal=h.portal, batch=batch, actor_id=actor, now=h.now,
                                    days=services.undo_days(current_app.config))
@@ -151,3 +156,10 @@ def apply_transfer(transfer_id: int) -> Any:
 def undo_transfer(transfer_id: int) -> Any:
     """Give back every item its successor still holds (202; poll GET for progress)."""
     return _change(transfer_id, "undo")
+
+
+@bp.post("/transfers/<int:transfer_id>/retry")
+@api_auth("admin")
+def retry_transfer(transfer_id: int) -> Any:
+    """Try again the items the transfer or its undo failed to move (202; poll GET)."""
+    return _change(transfer_id, "retry")

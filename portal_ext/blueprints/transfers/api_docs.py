@@ -60,7 +60,14 @@ SCHEMAS: dict[str, Any] = {
         "by_state": {"type": "object", "description": "type -> item state -> count"},
         "created_by": {"type": ["integer", "null"], "description": "null: the policy."},
         "created_at": _TIME, "applied_at": _TIME, "restored_at": _TIME,
-        "undo_until": _TIME, "can_undo": {"type": "boolean"}, "links": {"type": "object"}}},
+        "undo_until": _TIME, "can_undo": {"type": "boolean"},
+        "failed": {"type": "integer", "description": "Items the portal refused in the last "
+                   "run (the transfer, or its undo): non-zero means the run ended with "
+                   "failures; POST .../retry tries them again."},
+        "problems": {"type": "array", "items": {"type": "object"}, "description": "Conflicts, "
+                     "deleted, skipped and failed items: `why` in plain words, "
+                     "`portal_message` the portal's own (HTML removed)."},
+        "links": {"type": "object"}}},
 }
 
 _ERRORS = {
@@ -92,6 +99,9 @@ PATHS: dict[str, Any] = {
     "/transfers/{transfer_id}/undo": {"post": _op("undoTransfer", "Give back every item the "
                                                   "successors still hold (within the undo "
                                                   "period)", "202")},
+    "/transfers/{transfer_id}/retry": {"post": _op("retryTransfer", "Try again the items the "
+                                                   "transfer or its undo failed to move",
+                                                   "202")},
 }
 
 openapi.SCHEMAS.update(SCHEMAS)

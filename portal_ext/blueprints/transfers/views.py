@@ -25,6 +25,7 @@ from portal_ext.blueprints.transfers.forms import (
 from portal_ext.directory.models import Department
 from portal_ext.extensions import db
 from portal_ext.handover.engine import progress
+from portal_ext.handover.failures import failed_counts
 from portal_ext.handover.models import MoveBatch
 from portal_ext.handover.report import COLUMNS, build_report
 from portal_ext.handover.types import ENTITY_TYPES as KINDS
@@ -68,9 +69,10 @@ def _batch_or_404(h: Here, batch_id: int) -> MoveBatch:
 def index() -> Any:
     h = here()
     pending, others = report.waiting(h.portal.id)
+    transfers = report.recent_transfers(h.portal.id)
     return render_template(
         "transfers/index.html", pending=pending, others=others,
-        transfers=report.recent_transfers(h.portal.id), names=h.names(),
+        transfers=transfers, failed_by_batch=failed_counts(list(transfers)), names=h.names(),
         policy=auto_mode.get_policy(h.portal.id), action_form=ActionForm(), **_labels())
 
 
@@ -181,6 +183,9 @@ def _act(batch_id: int, action: str) -> Any:
             services.apply_transfer(portal=h.portal, client=h.client, batch=batch,
                                     actor_id=actor, now=h.now)
             flash(_("The transfer has started."), "success")
+        elif action == "retry":
+            count = services.retry_transfer(batch=batch)
+            flash(_("Trying %(count)s failed items again.", count=count), "success")
         elif action == "undo":
             services.undo_transfer(portal=h.portal, batch=batch, actor_id=actor, now=h.now,
                                    days=_undo_days())
@@ -208,6 +213,12 @@ def apply(batch_id: int) -> Any:
 @role_required("admin")
 def undo(batch_id: int) -> Any:
     return _act(batch_id, "undo")
+
+
+@bp.post("/<int:batch_id>/retry")
+@role_required("admin")
+def retry(batch_id: int) -> Any:
+    return _act(batch_id, "retry")
 
 
 @bp.post("/<int:batch_id>/discard")
