@@ -11,7 +11,8 @@ checks that every item ended where it started. Paths:
 - ``floor``: the same rows reassigned by single UPDATE statements in the simulator's database
   (over and back): the physical floor, no portal logic at all;
 - ``engine_only``: the engine against an in-memory portal stub (bench/handover_stub.py): the
-  extension's own cost (commands, planning, journal);
+  extension's own cost (commands, planning, journal) plus the stub's, which reads every
+  command with the simulator's query parser; ``stub_s`` is the stub's part;
 - ``inprocess``: the engine calling the simulated portal in-process through ``batch`` (the
   portal's own work per item included), without and with the extension receiving the portal's
   events (``inprocess_with_events``: the composition root's wiring);
@@ -153,7 +154,9 @@ def bench_engine_only(tmp: Path, size: int) -> dict[str, Any]:
         for _ in range(count):
             holdings[kind][next_id] = wl.OWNER
             next_id += 1
-    return run_engine(extension(tmp, PORTAL_DISPATCH=StubPortal(holdings)), size)
+    stub = StubPortal(holdings)
+    result = run_engine(extension(tmp, PORTAL_DISPATCH=stub), size)
+    return {**result, "stub_s": round(stub.seconds, 3)}
 
 
 def bench_inprocess(tmp: Path, size: int, *, events: bool = False) -> dict[str, Any]:

@@ -5,23 +5,23 @@ references. It does nothing else and keeps no history, so the time spent against
 extension's own: building commands, planning and journaling (bench/handover.py,
 "engine_only").
 
-Every command of a ``batch`` is parsed from its query string as the portal parses it (PHP's
-``parse_str``, simulator/phpquery.py): :func:`parse_query` gives the same structure as
-``phpquery.parse`` with less work per pair, and hands any query it does not take apart the
-simple way (a malformed bracket) to ``phpquery.parse`` itself."""
+Every command of a ``batch`` is read from its query string by the simulator's own parser
+(PHP's ``parse_str``, simulator/phpquery.py), so the stub reads a command exactly as the
+simulated portal does; tests/ext/test_handover_stub.py checks that it answers the engine's
+commands as the simulator does. The stub counts the time it spends answering
+(:attr:`StubPortal.seconds`), so the bench can tell the extension's share from the stub's."""
 
 from __future__ import annotations
 
 import bisect
 import re
+import time
 from typing import Any
-from urllib.parse import unquote_plus
 
 from simulator import phpquery
 
 PAGE = 50
 _REF = re.compile(r"^\$result\[([^\]]+)\]((?:\[[^\]]*\])+)$")
-_INT_KEY = re.compile(r"(0|-?[1-9][0-9]{0,17})")
 # family: (kind, responsible field in filters/updates, row id key, responsible row key,
 # rows wrapped under, the previous-responsible user field's name in rows and updates)
 Family = tuple[str, str, str, str, str | None, str | None]
@@ -37,122 +37,13 @@ FAMILIES: dict[str, Family] = {
     "crm.activity.": ("activity", "RESPONSIBLE_ID", "ID", "RESPONSIBLE_ID", None, None),
     "tasks.task.": ("task", "RESPONSIBLE_ID", "id", "responsibleId", "tasks", None),
 }
+# crm.item.* answers numbers where the old CRM methods and tasks answer strings
+_VALUE: dict[str, Any] = {"smart_invoice": int}
+# what an update answers: the item under this key (the old CRM methods answer true)
+_ANSWERED_WITH = {"smart_invoice": "item", "task": "task"}
 # lower-case method -> (family, "list" | "update")
 METHODS = {f"{prefix}{action}": (family, action)
            for prefix, family in FAMILIES.items() for action in ("list", "update")}
-
-
-def parse_query(query: str) -> dict[str, Any]:
-    """``phpquery.parse(query)``: PHP's nested names (``a[b][]=1``), integer-like keys as
-    integers, arrays keyed 0..n-1 as lists, ``name[]=`` alone as an empty array."""
-    decode = "%" in query or "+" in query
-    numbered = False  # no integer key and no empty array: every array is an object already
-    root: dict[str, Any] = {}
-    for pair in query.split("&"):
-        name, _, value = pair.partition("=")
-        if decode:
-            name, value = unquote_plus(name), unquote_plus(value)
-        try:
-            base, inner, last, numeric = _NAMES[name]
-        except KeyError:
-            path = _name_path(name)
-            if path is None:
-                return phpquery.parse(query)  # PHP's rules for odd brackets: the long way
-            base, inner, last, numeric = path
-        if last is None:
-            if base:
-                root[base] = value
-            continue
-        node = root.get(base)
-        if type(node) is not dict:
-            root[base] = node = {}
-        if not numeric:
-            for key in inner:
-                child = node.get(key)
-                if type(child) is not dict:
-                    node[key] = child = {}
-                node = child
-            node[last] = value
-            continue
-        numbered = True
-        for key in inner:
-            if key == "":
-                key = _next_index(node)
-            child = node.get(key)
-            if type(child) is not dict:
-                node[key] = child = {}
-            node = child
-        if last == "":
-            if value == "":
-                continue  # ``name[]=`` alone: the array exists but stays empty ([])
-            last = _next_index(node)
-        node[last] = value
-    if numbered:
-        for name, value in root.items():
-            if type(value) is dict:
-                root[name] = _finish(value)
-    return root
-
-
-# A parameter name taken apart: (base, the keys of its brackets but the last, the last key,
-# whether any key is an integer or ``[]``), integer-like keys as integers and "" for ``[]``.
-# The last key is None for a name without brackets; an empty base is a pair PHP drops.
-# Names repeat from command to command, so each is taken apart once.
-NamePath = tuple[str, tuple[int | str, ...], int | str | None, bool]
-_NAMES: dict[str, NamePath] = {}
-
-
-def _name_path(name: str) -> NamePath | None:
-    """``name`` taken apart (and remembered), or None for brackets PHP reads its own way (one
-    left open, text after the last)."""
-    text = name.lstrip(" ")
-    open_at = text.find("[")
-    if open_at <= 0:
-        path: NamePath = (text if open_at < 0 else "", (), None, False)
-    else:
-        inner = text[open_at + 1:-1]
-        segments = inner.split("][")
-        separators = len(segments) - 1
-        if text[-1] != "]" or inner.count("[") != separators \
-                or inner.count("]") != separators:
-            return None
-        keys = [_key(segment) for segment in segments]
-        numeric = any(type(key) is int or key == "" for key in keys)
-        path = (text[:open_at], tuple(keys[:-1]), keys[-1], numeric)
-    if len(_NAMES) > 10_000:
-        _NAMES.clear()
-    _NAMES[name] = path
-    return path
-
-
-def _key(segment: str) -> int | str:
-    if segment[:1] in ("-", *"0123456789") and _INT_KEY.fullmatch(segment):
-        return int(segment)
-    return segment
-
-
-def _next_index(node: dict[Any, Any]) -> int:
-    top = -1
-    for key in node:
-        if type(key) is int and key > top:
-            top = key
-    return top + 1
-
-
-def _finish(node: dict[Any, Any]) -> Any:
-    """PHP's ``json_encode`` of an array: a list when keyed 0..n-1 in order."""
-    listed, numbered = True, False
-    for n, (key, value) in enumerate(node.items()):
-        if type(value) is dict:
-            node[key] = _finish(value)
-        if type(key) is int:
-            numbered = True
-            listed = listed and key == n
-        else:
-            listed = False
-    if listed:
-        return list(node.values())
-    return {str(k): v for k, v in node.items()} if numbered else node
 
 
 class StubPortal:
@@ -161,8 +52,16 @@ class StubPortal:
         self.order = {kind: sorted(ids) for kind, ids in holdings.items()}  # no adds here
         self.prev: dict[str, dict[int, Any]] = {kind: {} for kind in holdings}
         self.fields: set[str] = set()
+        self.seconds = 0.0  # time spent answering: not the extension's
 
     def __call__(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            return self._answer(method, params)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         name = method.lower()
         found = METHODS.get(name)
         if found is not None:
@@ -205,34 +104,39 @@ class StubPortal:
                         break
         page = ids[max(start, 0):max(start, 0) + PAGE]
         prev = self.prev[kind]
-        rows = [{id_key: str(i), row_key: str(owned[i]), uf: prev.get(i)} for i in page] \
-            if uf else [{id_key: str(i), row_key: str(owned[i])} for i in page]
+        value = _VALUE.get(kind, str)
+        rows = [{id_key: value(i), row_key: value(owned[i]), uf: prev.get(i)} for i in page] \
+            if uf else [{id_key: value(i), row_key: value(owned[i])} for i in page]
         envelope: dict[str, Any] = {"result": {wrap: rows} if wrap else rows}
         if start >= 0:
             envelope["total"] = len(ids)
         return envelope
 
-    def _update(self, family: Family, params: dict[str, Any]) -> bool:
-        kind, field, uf = family[0], family[1], family[5]
+    def _update(self, family: Family, params: dict[str, Any]) -> Any:
+        kind, field, id_key, row_key, uf = family[0], family[1], family[2], family[3], family[5]
         item_id = int(params.get("id") or params.get("taskId"))  # type: ignore[arg-type]
         fields = params.get("fields") or {}
         self.holders[kind][item_id] = int(fields[field])
+        value = _VALUE.get(kind, str)
         if uf and uf in fields:
-            self.prev[kind][item_id] = fields[uf] or None
+            self.prev[kind][item_id] = value(fields[uf]) if fields[uf] else None
+        if kind in _ANSWERED_WITH:
+            return {_ANSWERED_WITH[kind]: {id_key: value(item_id),
+                                           row_key: value(self.holders[kind][item_id])}}
         return True
 
     def _batch(self, commands: dict[str, str]) -> dict[str, Any]:
         results: dict[str, Any] = {}
         for key, command in commands.items():
             method, _, query = command.partition("?")
-            params = parse_query(query)
+            params = phpquery.parse(query)
             if "$result" in query or "%24result" in query:
                 params = self._resolve(params, results)
             found = METHODS.get(method.lower())
             if found is not None and found[1] == "update":
                 results[key] = self._update(found[0], params)
             else:
-                results[key] = self(method, params)["result"]
+                results[key] = self._answer(method, params)["result"]
         return {"result": results, "result_error": []}
 
     def _resolve(self, value: Any, results: dict[str, Any]) -> Any:

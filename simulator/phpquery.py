@@ -143,9 +143,23 @@ def _assign(root: dict[Any, Any], keys: list[Any], value: Any) -> None:
 
 
 def _finish(value: Any) -> Any:
-    if isinstance(value, dict):
-        return php_array({k: _finish(v) for k, v in value.items()})
-    return value
+    """:func:`php_array` of a parsed array, inner arrays first. Its keys are PHP keys already
+    (:func:`_keys`), so integers are told apart by type, and an array with only string keys
+    is an object as it stands (``batch`` reads tens of thousands of such commands)."""
+    if type(value) is not dict:
+        return value
+    listed, numbered = True, False
+    for index, (key, inner) in enumerate(value.items()):
+        if type(inner) is dict:
+            value[key] = _finish(inner)
+        if type(key) is int:
+            numbered = True
+            listed = listed and key == index
+        else:
+            listed = False
+    if listed:
+        return list(value.values())
+    return {str(k): v for k, v in value.items()} if numbered else value
 
 
 def build(params: Mapping[str, Any]) -> str:

@@ -212,3 +212,21 @@ def calendar_accessibility_get(ctx: Ctx, params: Params) -> Any:
     for row in list_absences(ctx, ids, start, end):
         result[str(row.user_id)].append(_entry(ctx, row))
     return result
+
+
+# The portal-wide working calendar, which the portal's tasks also use to skip weekends
+# ([D] api-reference/calendar/calendar-settings-get.md). Kept in the settings store under
+# ``calendar_settings`` (``sim.settings.set("calendar_settings", {...})``); a field not stored
+# there answers the docs' sample value.
+CALENDAR_SETTINGS: dict[str, Any] = {
+    "work_time_start": "9", "work_time_end": "19",
+    "year_holidays": "1.01,2.01,7.01,23.02,8.03,1.05,9.05,12.06,4.11", "year_workdays": "31.12",
+    "week_holidays": ["SA", "SU"], "week_start": "MO",
+}
+
+
+@method("calendar.settings.get")
+def calendar_settings_get(ctx: Ctx, params: Params) -> Any:
+    stored = ctx.conn.execute(select(db.settings.c.value).where(
+        db.settings.c.key == "calendar_settings")).scalar()
+    return {**CALENDAR_SETTINGS, **(stored if isinstance(stored, dict) else {})}

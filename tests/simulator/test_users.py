@@ -215,3 +215,20 @@ def test_bad_absences_and_bad_requests_are_refused(portal: Simulator) -> None:
                                          '"calendar.accessibility.get" is not set')
     with portal.engine.connect() as conn:
         assert conn.execute(db.absences.select()).first() is None
+
+
+def test_calendar_settings_answer_the_stored_working_calendar(portal: Simulator) -> None:
+    answer = portal.call("calendar.settings.get")["result"]
+    assert (answer["work_time_start"], answer["work_time_end"]) == ("9", "19")
+    assert answer["week_holidays"] == ["SA", "SU"] and answer["week_start"] == "MO"
+    assert answer["year_holidays"].split(",")[:2] == ["1.01", "2.01"]
+    assert answer["year_workdays"] == "31.12"
+    portal.settings.set("calendar_settings", {"work_time_start": "8.30",
+                                              "work_time_end": "17", "week_holidays": ["SU"],
+                                              "year_holidays": "1.05,9.05"})
+    changed = portal.call("calendar.settings.get")["result"]
+    assert (changed["work_time_start"], changed["work_time_end"]) == ("8.30", "17")
+    assert (changed["week_holidays"], changed["year_holidays"]) == (["SU"], "1.05,9.05")
+    assert changed["week_start"] == "MO"  # not stored: the portal's default
+    in_batch = portal.call("batch", {"cmd": {"c": "calendar.settings.get"}})["result"]
+    assert in_batch["result"]["c"] == changed
