@@ -29,6 +29,8 @@ from tests.ext.absences_support import (
 )
 from tests.ext.handover_support import owned_by, record_absence
 
+pytestmark = pytest.mark.dated
+
 TYPES = ["deal", "contact", "company"]
 
 

@@ -29,6 +29,8 @@ from tests.ext.absences_support import (
 )
 from tests.ext.handover_support import owned_by, record_absence
 
+pytestmark = pytest.mark.dated
+
 # The kinds whose per-item notice the portal lets a caller switch off (REGISTER_SONET_EVENT).
 QUIET_TYPES = ["lead", "deal", "contact", "company", "quote"]
 ITEMS = 200

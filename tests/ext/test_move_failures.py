@@ -8,6 +8,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -16,6 +17,8 @@ from tests.ext.absences_support import freeze, start_of_hour
 from tests.ext.handover_support import owned_by, record_absence
 from tests.ext.test_api import bearer, create_token
 from tests.ext.transfers_support import FEDOROV, GRIGORIEVA, NIKITINA
+
+pytestmark = pytest.mark.dated
 
 ADMIN_EMAIL = "admin@demo.portal"
 
