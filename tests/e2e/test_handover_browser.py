@@ -131,9 +131,9 @@ def test_an_admin_hands_a_client_base_over_and_gets_it_back(
             admin.get_by_role("button", name="Hand over").click()
             # One chunk of 40 moves: the bar stands between empty and full.
             background.step()
-            admin.wait_for_function(
-                "() => { const v = Number(document.querySelector('#progress-bar').value);"
-                " return v > 0 && v < 100; }")
+            admin.wait_for_function(  # the page may still be loading at first
+                "() => { const bar = document.querySelector('#progress-bar');"
+                " return bar !== null && bar.value > 0 && bar.value < 100; }")
             background.release()
             expect(admin.locator("#batch-state")).to_have_text("with the deputy", timeout=120_000)
             expect(admin.locator("#progress-percent")).to_have_text("100.0")
