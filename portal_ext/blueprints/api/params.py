@@ -59,8 +59,13 @@ class QueryParam:
         return raw
 
     def _parse_int(self, raw: str) -> int:
+        digits = raw.lstrip("+-0")
+        if raw.isascii() and digits.isdigit() and len(digits) > 19:  # far past any limit
+            raise self._invalid("must be a whole number from "
+                                f"{self.minimum if self.minimum is not None else 0} to "
+                                f"{self.maximum if self.maximum is not None else MAX_ID}")
         try:
-            if not raw.isascii() or len(raw.lstrip("+-0")) > 19:
+            if not raw.isascii():
                 raise ValueError(raw)
             value = int(raw)
         except ValueError:
