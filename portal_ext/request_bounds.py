@@ -26,8 +26,7 @@ WEBHOOK_PATH = "/events/webhook"
 API_PREFIX = "/api/"
 MAX_JSON_DEPTH = 32
 MAX_ID = 2**63 - 1  # ids are 64-bit signed columns: a valid one is 1 .. MAX_ID
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-_JSON_BRACKET = re.compile(r"[\[\]{}]")
+_JSON_SPECIAL = re.compile(r'[\\"\[\]{}]')
 
 
 def body_limit(config: Mapping[str, Any], path: str) -> int:
@@ -95,16 +94,26 @@ class JSONTooDeep(ValueError):
 
 def check_json_depth(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> None:
     """Raise :class:`JSONTooDeep` when ``text`` nests arrays and objects deeper than ``limit``
-    (brackets inside strings do not count). Linear, without recursion."""
+    (brackets inside strings do not count). One pass over the characters that matter."""
     if isinstance(text, bytes | bytearray):
         text = bytes(text).decode("utf-8", errors="replace")
-    depth = 0
-    for bracket in _JSON_BRACKET.finditer(_JSON_STRING.sub("", text)):
-        if bracket.group() in "[{":
+    depth, in_string, escaped_until = 0, False, -1
+    for found in _JSON_SPECIAL.finditer(text):
+        position, char = found.start(), found.group()
+        if position < escaped_until:
+            continue
+        if in_string:
+            if char == "\\":
+                escaped_until = position + 2
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
             depth += 1
             if depth > limit:
                 raise JSONTooDeep(f"JSON nested more than {limit} levels deep")
-        else:
+        elif char in "]}":
             depth -= 1
 
 

@@ -18,6 +18,7 @@ from portal_ext.config import BaseConfig, settings_from
 from portal_ext.events.models import InboxEvent
 from portal_ext.extensions import db
 from portal_ext.notifications.models import Team
+from portal_ext.request_bounds import JSONTooDeep, check_json_depth
 from simulator import Simulator
 from tests.ext.test_api import ADMIN, bearer, create_token, json_of
 
@@ -253,3 +254,17 @@ def test_json_of_an_ordinary_depth_is_still_read(client: FlaskClient,
                          content_type="application/json")
     assert answer.status_code == 201, answer.json
     assert json_of(answer)["name"] == "Deep [[[{{{ note"
+
+
+@pytest.mark.parametrize(("text", "limit", "too_deep"), [
+    ('["[[[[", "{{{{"]', 1, False),             # brackets in strings do not count
+    ('["\\\\", "\\"[[[["]', 1, False),            # nor after escaped quotes and backslashes
+    ('[[]]', 1, True), ('{"a": {"b": [1]}}', 3, False), ('{"a": {"b": [1]}}', 2, True),
+    ('"\\\\' * 100_000, 32, False),               # a long run of escapes: one pass, no backtracking
+])
+def test_json_depth_counts_structure_not_text(text: str, limit: int, too_deep: bool) -> None:
+    if too_deep:
+        with pytest.raises(JSONTooDeep):
+            check_json_depth(text, limit)
+    else:
+        check_json_depth(text, limit)
