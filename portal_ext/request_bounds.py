@@ -8,7 +8,7 @@ stored. Errors are JSON on the webhook and the API, a page elsewhere.
 
 JSON nested deeper than ``MAX_JSON_DEPTH`` is not valid JSON to the app (``get_json`` fails as
 for a syntax error), so no parser recursion can exhaust the stack. An ``<int:...>`` in a route
-matches only 0 .. 2**63 - 1 (ids are 64-bit signed columns): a larger number is 404."""
+matches only 0 .. ``MAX_ID``: a larger number is 404."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ from werkzeug.routing import IntegerConverter
 WEBHOOK_PATH = "/events/webhook"
 API_PREFIX = "/api/"
 MAX_JSON_DEPTH = 32
-MAX_ID = 2**63 - 1  # ids are 64-bit signed columns: a valid one is 1 .. MAX_ID
+# Ids, the portal's and the extension's own, are kept in INTEGER columns (32-bit signed on
+# PostgreSQL, which refuses a larger value even in a comparison): a valid id is 1 .. MAX_ID.
+MAX_ID = 2**31 - 1
 _JSON_SPECIAL = re.compile(r'[\\"\[\]{}]')
 
 

@@ -7,11 +7,11 @@ verifies and stores, and answers fast. ``auth[application_token]`` must equal th
 registered token (safe-event-handlers.md); it is compared in constant time. Errors are JSON
 ``{"error": {"code", "message", "field"}}``: 401 for a missing or wrong token, 400 naming the
 field for a payload the portal would not send (a name nested deeper than the portal's, an id
-or ``ts`` that is not a whole number from 1 to 2**63 - 1), 413 for a request or a field larger
-than the settings allow (``WEBHOOK_MAX_BYTES``, ``WEBHOOK_MAX_FIELD_BYTES``). Nothing is stored
-in any of these cases. The token is checked before the rest of the form is parsed. An event the
-extension ignores (its own notification copy) is answered ``{"accepted": false, "duplicate":
-false, "ignored": true}`` and not stored.
+outside 1 .. 2**31 - 1, a ``ts`` that is not Unix seconds up to the year 9999), 413 for a
+request or a field larger than the settings allow (``WEBHOOK_MAX_BYTES``,
+``WEBHOOK_MAX_FIELD_BYTES``). Nothing is stored in any of these cases. The token is checked
+before the rest of the form is parsed. An event the extension ignores (its own notification
+copy) is answered ``{"accepted": false, "duplicate": false, "ignored": true}`` and not stored.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("events_webhook", __name__)
 
+MAX_TS = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
 _EVENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{1,99}$")
 TOKEN_FIELD = "auth[application_token]"
 
@@ -96,8 +97,10 @@ def receive() -> Any:
             return _error(400, "invalid_field", f"{field} must be a whole number from 1 to "
                           f"{MAX_ID}.", field)
     ts = form.get("ts", "")
-    if not isinstance(ts, str) or (ts and positive_id(ts) is None):
-        return _error(400, "invalid_field", "ts must be a Unix timestamp.", "ts")
+    if not isinstance(ts, str) or (ts and not (ts.isascii() and ts.isdigit() and len(ts) <= 12
+                                               and int(ts) <= MAX_TS)):
+        return _error(400, "invalid_field", "ts must be a Unix timestamp (whole seconds, up "
+                                            "to the year 9999).", "ts")
     handler_id = form.get("event_handler_id", "")
     if not isinstance(handler_id, str):
         return _error(400, "invalid_field", "event_handler_id must be a single value.",

@@ -1,5 +1,6 @@
 """Hostile input gets a clear 4xx and changes nothing: form fields nested too deep, bodies
-too large (per route, from the settings), ids past 64 bits, JSON nested 10,000 deep."""
+too large (per route, from the settings), ids past what an id column holds (2^31 - 1) and
+past 2^63, JSON nested 10,000 deep."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ from simulator import Simulator
 from tests.ext.test_api import ADMIN, bearer, create_token, json_of
 
 WEBHOOK = "/events/webhook"
-TOO_BIG_ID = 2**63  # one past the largest 64-bit signed id
+TOO_BIG_ID = 2**63  # past any 64-bit integer
+PAST_THE_RANGE = 2**31  # one past the largest id an INTEGER column holds
 HUGE_ID = 22945606687625060352
 
 
@@ -144,16 +146,17 @@ def test_the_limits_come_from_the_settings(app: Flask, client: FlaskClient,
 
 
 # -- big integers ---------------------------------------------------------------------------
-def test_an_id_past_64_bits_in_a_path_is_404(client: FlaskClient,
+def test_an_id_past_the_id_range_in_a_path_is_404(client: FlaskClient,
                                               admin: dict[str, str]) -> None:
     for path in (f"/api/v1/teams/{HUGE_ID}", f"/api/v1/absences/{TOO_BIG_ID}",
                  f"/api/v1/absences/{'9' * 5000}/cover", f"/api/v1/handovers/{TOO_BIG_ID}",
                  f"/api/v1/transfers/{TOO_BIG_ID}"):
         assert error_of(client.get(path, headers=admin), 404)["code"] == "not_found", path
-    assert client.get("/api/v1/teams/9223372036854775807", headers=admin).status_code == 404
+    for path in (f"/api/v1/teams/{PAST_THE_RANGE}", "/api/v1/teams/9223372036854775807"):
+        assert error_of(client.get(path, headers=admin), 404)["code"] == "not_found", path
 
 
-def test_an_id_past_64_bits_in_a_path_of_a_change_is_404(app: Flask, client: FlaskClient,
+def test_an_id_past_the_id_range_in_a_path_of_a_change_is_404(app: Flask, client: FlaskClient,
                                                          admin: dict[str, str]) -> None:
     before = stored(app)
     answer = client.put(f"/api/v1/deputies/{TOO_BIG_ID}", headers=admin, json={"deputy_id": 5})
@@ -164,10 +167,10 @@ def test_an_id_past_64_bits_in_a_path_of_a_change_is_404(app: Flask, client: Fla
 @pytest.mark.parametrize(("path", "name"), [
     ("/api/v1/absences", "deputy"), ("/api/v1/absences", "user"), ("/api/v1/users", "department"),
     ("/api/v1/deliveries", "user"), ("/api/v1/deputies", "user"), ("/api/v1/users", "page")])
-def test_an_id_past_64_bits_in_a_query_is_422_naming_it(client: FlaskClient,
+def test_an_id_past_the_id_range_in_a_query_is_422_naming_it(client: FlaskClient,
                                                         admin: dict[str, str], path: str,
                                                         name: str) -> None:
-    for value in (str(TOO_BIG_ID), "1062607967679" + "0" * 40, "9" * 5000):
+    for value in (str(PAST_THE_RANGE), str(TOO_BIG_ID), "1062607967679" + "0" * 40, "9" * 5000):
         answer = client.get(path, headers=admin, query_string={name: value})
         assert error_of(answer, 422)["field"] == name
 
@@ -180,6 +183,9 @@ def test_an_id_past_64_bits_in_a_query_is_422_naming_it(client: FlaskClient,
     ("post", "/api/v1/absences", {"user_id": TOO_BIG_ID}, "user_id"),
     ("post", "/api/v1/absences", {"deputy_id": HUGE_ID}, "deputy_id"),
     ("put", "/api/v1/deputies/5", {"deputy_id": TOO_BIG_ID}, "deputy_id"),
+    ("put", "/api/v1/deputies/5", {"deputy_id": PAST_THE_RANGE}, "deputy_id"),
+    ("post", "/api/v1/teams", {"name": "T", "kinds": ["new_lead"],
+                               "members": [5, PAST_THE_RANGE]}, "members"),
     ("post", "/api/v1/handovers", {"absence_id": TOO_BIG_ID}, "absence_id"),
     ("post", "/api/v1/transfers", {"user_id": TOO_BIG_ID, "strategy": "person",
                                    "successors": [5]}, "user_id"),
@@ -188,7 +194,7 @@ def test_an_id_past_64_bits_in_a_query_is_422_naming_it(client: FlaskClient,
     ("post", "/api/v1/transfers", {"user_id": 6, "strategy": "spread",
                                    "department_id": HUGE_ID}, "department_id"),
 ])
-def test_an_id_past_64_bits_in_a_body_is_422_naming_it(
+def test_an_id_past_the_id_range_in_a_body_is_422_naming_it(
         app: Flask, client: FlaskClient, admin: dict[str, str], days: dict[str, str],
         method: str, path: str, body: dict[str, Any], field: str) -> None:
     before = stored(app)
@@ -203,10 +209,12 @@ def test_an_id_past_64_bits_in_a_body_is_422_naming_it(
     ({"data[FIELDS][ID]": "1" * 30}, "data[FIELDS][ID]"),
     ({"data[FIELDS][ID]": str(TOO_BIG_ID)}, "data[FIELDS][ID]"),
     ({"data[FIELDS][ID]": "0"}, "data[FIELDS][ID]"),
+    ({"data[FIELDS][ID]": str(PAST_THE_RANGE)}, "data[FIELDS][ID]"),
+    ({"ts": "253402300800"}, "ts"),  # the first second after the year 9999
     ({"data[FIELDS_AFTER][ID]": "9" * 25}, "data[FIELDS_AFTER][ID]"),
     ({"ts": "7" * 1000}, "ts"),
 ])
-def test_a_webhook_id_or_ts_past_64_bits_is_400_and_not_stored(
+def test_a_webhook_id_or_ts_past_the_id_range_is_400_and_not_stored(
         app: Flask, client: FlaskClient, fields: dict[str, str], field: str) -> None:
     before = stored(app)
     answer = post_webhook(client, webhook_form(app, fields))
