@@ -66,13 +66,22 @@ class LimitedRequest(Request):
         self._max_form_memory_size = value
 
 
-def _refuse_declared_oversize() -> None:
+def _refuse_oversize() -> None:
     """A body declared larger than the route's limit is refused before anything reads it
-    (authentication included)."""
+    (authentication included). A chunked body, which declares no length, is read up to one
+    byte past the limit (the stream stops there) and refused if it got that far."""
     limit = request.max_content_length
-    if limit is not None and request.content_length is not None \
-            and request.content_length > limit:
-        raise RequestEntityTooLarge()
+    if limit is None:
+        return
+    if request.content_length is not None:
+        if request.content_length > limit:
+            raise RequestEntityTooLarge()
+    elif request.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        request.max_content_length = limit + 1
+        if len(request.get_data(cache=True)) > limit:
+            request.max_content_length = limit
+            raise RequestEntityTooLarge()
+        request.max_content_length = limit
 
 
 def too_large(error: RequestEntityTooLarge) -> Any:
@@ -151,5 +160,5 @@ def init_app(app: Flask) -> None:
     app.json = BoundedJSONProvider(app)
     app.request_class = LimitedRequest
     # First of the before-request functions: CSRF protection reads the form in its own.
-    app.before_request_funcs.setdefault(None, []).insert(0, _refuse_declared_oversize)
+    app.before_request_funcs.setdefault(None, []).insert(0, _refuse_oversize)
     app.register_error_handler(RequestEntityTooLarge, too_large)

@@ -4,6 +4,7 @@ past 2^63, JSON nested 10,000 deep."""
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import timedelta
 from typing import Any
@@ -104,6 +105,27 @@ def test_a_50_mb_webhook_is_413_before_its_token_is_read(app: Flask,
     for candidate in (body, webhook_form(app, {"data[FIELDS][X]": "x" * 70_000}, token=False)):
         assert error_of(post_webhook(client, candidate), 413)["code"] == "too_large"
     assert stored(app) == before
+
+
+# As a WSGI server hands over a chunked body: no length, the stream ends where the body does.
+CHUNKED = {"Transfer-Encoding": "chunked", "Content-Type": "application/x-www-form-urlencoded"}
+
+
+def test_a_chunked_webhook_past_the_limit_is_413(app: Flask, client: FlaskClient) -> None:
+    """No Content-Length to refuse at once: the body is read up to the limit, then refused."""
+    before = stored(app)
+    limit = app.config["WEBHOOK_MAX_BYTES"]
+    for size, status in ((limit + 1, 413), (5 * limit, 413)):
+        body = webhook_form(app, {"data[FIELDS][X]": "x" * size}).encode()
+        answer = client.post(WEBHOOK, input_stream=io.BytesIO(body), headers=CHUNKED,
+                             environ_base={"wsgi.input_terminated": True})
+        assert error_of(answer, status)["code"] == "too_large"
+    assert stored(app) == before
+    small = webhook_form(app).encode()
+    answer = client.post(WEBHOOK, input_stream=io.BytesIO(small), headers=CHUNKED,
+                         environ_base={"wsgi.input_terminated": True})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert stored(app)["inbox"] == before["inbox"] + 1
 
 
 def test_a_field_larger_than_the_setting_is_413_naming_it(app: Flask,
