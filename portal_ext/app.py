@@ -32,6 +32,7 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     _configure_secret_key(app)
     _configure_database(app)
 
+    from portal_ext import request_bounds
     from portal_ext.extensions import csrf, db, login_manager, migrate
     from portal_ext.models import import_models
 
@@ -42,6 +43,7 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
+    request_bounds.init_app(app)
     _init_babel(app)
 
     from portal_ext import cli, jobs

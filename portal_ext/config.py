@@ -85,6 +85,14 @@ class BaseConfig:
     HANDOVER_LEASE_SECONDS: float = 120.0
     HANDOVER_JOB_SECONDS: float = 20.0
 
+    # Request size limits in bytes (a larger request is answered 413 and nothing is stored):
+    # the portal's event webhook, one field of it (an event carries ids, not documents), the
+    # JSON API, and the pages' forms.
+    WEBHOOK_MAX_BYTES: int = 65536
+    WEBHOOK_MAX_FIELD_BYTES: int = 4096
+    API_MAX_BYTES: int = 1048576
+    FORM_MAX_BYTES: int = 1048576
+
     # Comma-separated modules imported at start-up, e.g. to register extra event handlers in a
     # worker process (tests use it for a handler that counts its effects).
     EXTRA_MODULES: str = ""

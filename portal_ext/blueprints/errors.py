@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal_ext.auth.api_auth import ApiError
 
@@ -31,7 +31,8 @@ def handle_http_error(error: HTTPException) -> Any:
     status = error.code or 500
     if request.path.startswith(API_PREFIX):
         code = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                405: "method_not_allowed", 422: "invalid_parameter"}.get(status, "error")
+                405: "method_not_allowed", 415: "unsupported_media_type",
+                422: "invalid_parameter"}.get(status, "error")
         return ApiError(status, code, error.description or error.name).body(), status
     if status == 400 and "CSRF" in (error.description or ""):
         return error_page(400, _("The form has expired"),
@@ -48,7 +49,16 @@ def handle_api_error(error: ApiError) -> Any:
     return response
 
 
+def handle_server_error(error: InternalServerError) -> Any:
+    """An unexpected failure: the API still answers in its own shape (the traceback is
+    logged by Flask); pages keep the server's plain error page."""
+    if request.path.startswith(API_PREFIX):
+        return ApiError(500, "internal_error", "Something went wrong on the server.").body(), 500
+    return error
+
+
 def init_app(app: Flask) -> None:
-    for status in (400, 403, 404, 405):
+    for status in (400, 403, 404, 405, 415):
         app.register_error_handler(status, handle_http_error)
+    app.register_error_handler(InternalServerError, handle_server_error)
     app.register_error_handler(ApiError, handle_api_error)

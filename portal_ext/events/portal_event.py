@@ -6,11 +6,29 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from portal_ext.request_bounds import MAX_ID
+
 # ONCRMDEALUPDATE -> DEAL, ONTASKCOMMENTADD -> TASK_COMMENT, ONUSERADD -> USER ...
 _NAME = re.compile(r"^ON(CRM)?(?P<entity>[A-Z_]+?)(?P<action>ADD|UPDATE|DELETE|SETSTATUS|"
                    r"MOVETOCATEGORY|START|END)$")
 _ENTITIES = {"DYNAMICITEM": "DYNAMIC_ITEM", "TASKCOMMENT": "TASK_COMMENT",
              "CALENDARENTRY": "CALENDAR_ENTRY", "IMNOTIFY": "NOTIFICATION"}
+
+
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def positive_id(value: Any) -> int | None:
+    """``value`` (an int or its decimal digits) as an id of 1 .. MAX_ID, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        if not _DIGITS.fullmatch(value):
+            return None
+        value = int(value)
+    if isinstance(value, int) and 0 < value <= MAX_ID:
+        return value
+    return None
 
 
 @dataclass(frozen=True)
@@ -56,9 +74,9 @@ def entity_id_of(data: Any) -> int | None:
         return None
     for holder in (data.get("FIELDS"), data.get("FIELDS_AFTER"), data):
         if isinstance(holder, dict):
-            value = holder.get("ID", holder.get("id"))
-            if value is not None and str(value).isdigit():
-                return int(value)
+            value = positive_id(holder.get("ID", holder.get("id")))
+            if value is not None:
+                return value
     return None
 
 

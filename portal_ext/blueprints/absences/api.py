@@ -25,7 +25,7 @@ from portal_ext.auth.api_auth import ApiError, api_auth, current_api_user
 from portal_ext.blueprints.absences.api_docs import ABSENCES_QUERY, DEPUTIES_QUERY
 from portal_ext.blueprints.absences.current import Here, here
 from portal_ext.blueprints.api import bp
-from portal_ext.blueprints.api.params import parse_query
+from portal_ext.blueprints.api.params import body_id, json_object, parse_query
 from portal_ext.blueprints.api.refusals import in_english
 from portal_ext.extensions import db
 from portal_ext.portal.clock import portal_zone
@@ -67,28 +67,20 @@ def absence_json(absence: Absence, h: Here, names: dict[int, str], *,
 
 
 def _body(*, partial: bool) -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "bad_request", "Send a JSON object.")
-    for name in body:
-        if name not in FIELDS:
-            raise ApiError(400, "unknown_parameter",
-                           f"Unknown field '{name}'. Known: {', '.join(FIELDS)}.", name)
+    body = json_object(FIELDS)
     values: dict[str, Any] = {}
     for name in ("user_id", "deputy_id"):
         if name in body:
             value = body[name]
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                raise _invalid(name, f"'{name}' must be a portal user id (a whole number).")
-            if value is None and name == "user_id":
-                raise _invalid(name, "'user_id' must be a portal user id.")
+            if value is not None or name == "user_id":
+                value = body_id(value, name, what="a portal user id")
             values[name] = value
     h_tz = portal_zone()
     for name in ("start", "end"):
         if name in body:
             try:
                 values[name] = parse_bound(body[name], end=name == "end", tz=h_tz)
-            except TimeFormatError:
+            except (TimeFormatError, OverflowError):
                 raise _invalid(name, f"'{name}' must be an ISO 8601 date or date-time, e.g. "
                                      "2026-12-01 or 2026-12-01T09:00:00+03:00.") from None
         elif not partial:
@@ -110,6 +102,8 @@ def _bound(value: str | None, name: str, h: Here) -> datetime | None:
         return None
     try:
         return parse_bound(value, end=name == "to", tz=h.tz)
+    except OverflowError:  # past the calendar's first or last day: as far as it goes
+        return EARLIEST if value.lstrip().startswith("0001") else LATEST
     except TimeFormatError:
         raise ApiError(422, "invalid_parameter", f"'{name}' must be an ISO 8601 date or "
                        "date-time, e.g. 2026-12-01.", name) from None
@@ -247,6 +241,14 @@ def _deputy_json(row: StandingDeputy, names: dict[int, str]) -> dict[str, Any]:
             "set_by_id": row.set_by_id}
 
 
+def _deputy_refused(error: AbsenceError, user_id: int) -> ApiError:
+    """The user in the path unknown is 404; anything else about the body is 422."""
+    if error.field == "user_id":
+        db.session.rollback()
+        return ApiError(404, "not_found", f"There is no user {user_id} on the portal.")
+    return _invalid(error.field, error.message)
+
+
 @bp.get("/deputies")
 @api_auth()
 def list_deputies() -> Any:
@@ -263,20 +265,20 @@ def list_deputies() -> Any:
 @api_auth()
 def set_deputy(user_id: int) -> Any:
     h, actor = here(), current_api_user()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or set(body) - {"deputy_id"}:
-        raise ApiError(400, "bad_request", "Send {\"deputy_id\": <portal user id or null>}.",
-                       "deputy_id")
-    deputy_id = body.get("deputy_id")
-    if deputy_id is not None and (isinstance(deputy_id, bool) or not isinstance(deputy_id, int)):
-        raise _invalid("deputy_id", "'deputy_id' must be a portal user id or null.")
+    body = json_object(("deputy_id",))
+    if "deputy_id" not in body:
+        raise _invalid("deputy_id", "'deputy_id' is required: a portal user id, or null to "
+                                    "clear the standing deputy.")
+    deputy_id = body["deputy_id"]
+    if deputy_id is not None:
+        deputy_id = body_id(deputy_id, "deputy_id", what="a portal user id or null")
     try:
         row = services.set_standing_deputy(portal=h.portal, actor=actor, user_id=user_id,
                                            deputy_id=deputy_id, now=h.now)
     except NotAllowed:
         raise _forbidden() from None
     except AbsenceError as error:
-        raise _invalid(error.field, error.message) from None
+        raise _deputy_refused(error, user_id) from None
     if row is None:
         return "", 204
     return jsonify(_deputy_json(row, h.names()))
@@ -292,5 +294,5 @@ def clear_deputy(user_id: int) -> Any:
     except NotAllowed:
         raise _forbidden() from None
     except AbsenceError as error:
-        raise _invalid(error.field, error.message) from None
+        raise _deputy_refused(error, user_id) from None
     return "", 204

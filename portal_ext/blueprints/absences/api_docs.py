@@ -7,27 +7,27 @@ from typing import Any
 
 from portal_ext.absences.models import KINDS, STATES
 from portal_ext.blueprints.api import openapi
-from portal_ext.blueprints.api.params import PAGING, QueryParam
+from portal_ext.blueprints.api.params import ID_SCHEMA, PAGING, QueryParam, id_param, path_id
 
 ABSENCES_QUERY: tuple[QueryParam, ...] = (
-    QueryParam("user", "integer", "Only this portal user's absences.", minimum=1),
-    QueryParam("deputy", "integer", "Only absences naming this portal user as deputy.",
-               minimum=1),
+    id_param("user", "Only this portal user's absences."),
+    id_param("deputy", "Only absences naming this portal user as deputy."),
     QueryParam("state", "string", "Only absences in this state.", enum=STATES),
-    QueryParam("from", "string", "Only absences still running at or after this date or time "
-               "(ISO 8601; without an offset, portal time)."),
-    QueryParam("to", "string", "Only absences starting by this date (inclusive) or time."),
+    QueryParam("from", "date-or-time", "Only absences still running at or after this date "
+               "or time (ISO 8601; without an offset, portal time)."),
+    QueryParam("to", "date-or-time", "Only absences starting by this date (inclusive) or "
+               "time."),
     *PAGING,
 )
 DEPUTIES_QUERY: tuple[QueryParam, ...] = (
-    QueryParam("user", "integer", "Only this portal user's standing deputy.", minimum=1),
+    id_param("user", "Only this portal user's standing deputy."),
 )
 
 _TIME = {"type": "string", "format": "date-time",
          "description": "ISO 8601. Input without an offset is portal time; a bare date "
                         "(2026-12-14) is a whole day, so an end date is inclusive."}
-_USER_ID = {"type": "integer", "description": "A portal user id."}
-_NULLABLE_USER = {"type": ["integer", "null"], "description": "A portal user id."}
+_USER_ID = {**ID_SCHEMA, "description": "A portal user id."}
+_NULLABLE_USER = {"anyOf": [ID_SCHEMA, {"type": "null"}], "description": "A portal user id."}
 
 SCHEMAS: dict[str, Any] = {
     "Absence": {"type": "object", "properties": {
@@ -48,7 +48,7 @@ SCHEMAS: dict[str, Any] = {
         "covered_now_by": {"type": ["object", "null"],
                            "description": "GET of one absence: who covers now, and how."},
     }},
-    "AbsenceInput": {"type": "object", "properties": {
+    "AbsenceInput": {"type": "object", "required": ["start", "end"], "properties": {
         "user_id": {**_USER_ID, "description": "Who is away (default: you)."},
         "start": _TIME, "end": _TIME, "kind": {"type": "string", "enum": list(KINDS),
                                                "default": "vacation"},
@@ -83,13 +83,13 @@ _ERRORS = {
     "400": openapi._error_response("Not a JSON object, or an unknown field (`field`)."),
     "401": openapi._error_response("Missing, unknown or revoked token."),
     "403": openapi._error_response("You may not change this user's absences."),
-    "422": openapi._error_response("Rejected (code `validation`; `field` names the input); "
-                                   "nothing was saved."),
+    "422": openapi._error_response("Rejected (code `validation` or `invalid_parameter`; "
+                                   "`field` names the input); nothing was saved."),
 }
-_ABSENCE_ID = {"name": "absence_id", "in": "path", "required": True,
-               "schema": {"type": "integer"}}
-_USER_PATH = {"name": "user_id", "in": "path", "required": True,
-              "schema": {"type": "integer"}, "description": "A portal user id."}
+_NOT_FOUND = {"404": openapi._error_response("No such absence or user.")}
+_TOO_LARGE = {"413": openapi._error_response("The body is larger than the API accepts.")}
+_ABSENCE_ID = path_id("absence_id", "An absence's id.")
+_USER_PATH = path_id("user_id", "A portal user id.")
 
 
 def _json(schema: str, description: str = "OK") -> dict[str, Any]:
@@ -102,7 +102,8 @@ def _op(op_id: str, summary: str, responses: dict[str, Any], *, params: Any = ()
     operation: dict[str, Any] = {
         "operationId": op_id, "summary": summary, "security": [{"bearerAuth": []}],
         "parameters": [*path, *(p.openapi() for p in params)],
-        "responses": {**responses, **_ERRORS}}
+        "responses": {**responses, **_ERRORS, **(_NOT_FOUND if path else {}),
+                      **(_TOO_LARGE if body else {})}}
     if body is not None:
         operation["requestBody"] = {"required": True, "content": {
             "application/json": {"schema": openapi._ref(body)}}}
@@ -121,7 +122,7 @@ PATHS: dict[str, Any] = {
     "/absences/{absence_id}": {
         "get": _op("getAbsence", "One absence", {"200": _json("Absence")}, path=(_ABSENCE_ID,)),
         "patch": _op("updateAbsence", "Change some fields", {"200": _json("Absence")},
-                     body="AbsenceInput", path=(_ABSENCE_ID,)),
+                     body="AbsenceChange", path=(_ABSENCE_ID,)),
         "delete": _op("deleteAbsence", "Delete an absence (temporary access is withdrawn)",
                       _NO_CONTENT, path=(_ABSENCE_ID,)),
     },
@@ -143,5 +144,7 @@ PATHS: dict[str, Any] = {
     },
 }
 
+SCHEMAS["AbsenceChange"] = {key: value for key, value in SCHEMAS["AbsenceInput"].items()
+                            if key != "required"}
 openapi.SCHEMAS.update(SCHEMAS)
 openapi.EXTRA_PATHS.update(PATHS)

@@ -34,7 +34,7 @@ def operation_maker(schema: str, input_schema: str, errors: dict[str, Any],
             "operationId": op_id, "summary": summary, "security": [{"bearerAuth": []}],
             "parameters": [id_param] if path else [],
             "responses": {status: {"description": "OK", "content": {"application/json": {
-                "schema": _ref(schema)}}}, **errors}}
+                "schema": _ref(schema)}}}, **errors, **(TOO_LARGE if body else {})}}
         if body:
             built["requestBody"] = {"required": True, "content": {
                 "application/json": {"schema": _ref(input_schema)}}}
@@ -43,6 +43,7 @@ def operation_maker(schema: str, input_schema: str, errors: dict[str, Any],
     return operation
 
 
+TOO_LARGE = {"413": _error_response("The body is larger than the API accepts.")}
 _ERRORS = {
     "400": _error_response("Unknown query parameter (`field` names it)."),
     "401": _error_response("Missing, unknown or revoked token."),

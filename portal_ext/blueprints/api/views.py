@@ -12,14 +12,13 @@ from portal_ext.auth.roles import ROLES
 from portal_ext.blueprints import listings
 from portal_ext.blueprints.api import bp
 from portal_ext.blueprints.api.openapi import build_document
-from portal_ext.blueprints.api.params import PAGING, QueryParam, parse_query
+from portal_ext.blueprints.api.params import PAGING, QueryParam, id_param, parse_query
 from portal_ext.events.models import STATES
 from portal_ext.portal.registration import current_portal
 
 USERS_QUERY: tuple[QueryParam, ...] = (
     QueryParam("active", "boolean", "true: only active users; false: only dismissed ones."),
-    QueryParam("department", "integer", "Only members of this portal department (its id).",
-               minimum=1),
+    id_param("department", "Only members of this portal department (its id)."),
     QueryParam("role", "string", "Only users with this role.", enum=ROLES),
     *PAGING,
 )

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, request, url_for
+from flask import jsonify, url_for
 
 from portal_ext.auth.api_auth import ApiError, api_auth, current_api_user
 from portal_ext.blueprints.absences.current import Here, here
 from portal_ext.blueprints.api import bp
+from portal_ext.blueprints.api.params import body_id, json_object
 from portal_ext.blueprints.api.refusals import portal_unavailable, refused
 from portal_ext.handover import services
 from portal_ext.handover.engine import progress
@@ -53,15 +54,10 @@ def handover_json(batch: MoveBatch, h: Here) -> dict[str, Any]:
 
 
 def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "bad_request", "Send a JSON object.")
-    for name in body:
-        if name not in FIELDS:
-            raise ApiError(400, "unknown_parameter",
-                           f"Unknown field '{name}'. Known: {', '.join(FIELDS)}.", name)
+    body = json_object(FIELDS)
     if "absence_id" not in body:
         raise ApiError(422, "validation", "'absence_id' is required.", "absence_id")
+    body_id(body["absence_id"], "absence_id", what="an absence id")
     types = body.get("types", list(TYPE_NAMES))
     if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
         raise ApiError(422, "validation", "'types' must be a list of: "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from portal_ext.blueprints.api import openapi
+from portal_ext.blueprints.api.params import ID_SCHEMA, path_id
 from portal_ext.handover.models import BATCH_STATES, ITEM_STATES
 from portal_ext.handover.report import COLUMNS
 from portal_ext.handover.types import TYPE_NAMES
@@ -14,7 +15,7 @@ _COUNT = {"type": "integer"}
 
 SCHEMAS: dict[str, Any] = {
     "HandoverInput": {"type": "object", "required": ["absence_id"], "properties": {
-        "absence_id": {"type": "integer", "description": "The absence whose user's client "
+        "absence_id": {**ID_SCHEMA, "description": "The absence whose user's client "
                        "base goes to the deputy (the absence's, else the standing deputy, "
                        "else the department head)."},
         "types": {**_TYPES, "description": "Which kinds of items (default: all)."},
@@ -79,7 +80,7 @@ _ERRORS = {
     "422": openapi._error_response("Rejected (`field` names the input); nothing was changed."),
     "503": openapi._error_response("The portal did not answer; nothing was changed."),
 }
-_ID = {"name": "handover_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_ID = path_id("handover_id", "A handover's id.")
 
 
 _op = openapi.operation_maker("Handover", "HandoverInput", _ERRORS, _ID)

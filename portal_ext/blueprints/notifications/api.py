@@ -14,7 +14,7 @@ from flask_babel import force_locale
 
 from portal_ext.auth.api_auth import ApiError, api_auth, current_api_user
 from portal_ext.blueprints.api import bp
-from portal_ext.blueprints.api.params import parse_query
+from portal_ext.blueprints.api.params import body_id, json_object, parse_query
 from portal_ext.blueprints.notifications.api_docs import DELIVERIES_QUERY
 from portal_ext.extensions import db
 from portal_ext.notifications import teams as team_service
@@ -26,13 +26,11 @@ TEAM_FIELDS = ("name", "kinds", "members")
 
 
 def _body(*, required: bool) -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "bad_request", "Send a JSON object.")
-    for name in body:
-        if name not in TEAM_FIELDS:
-            raise ApiError(400, "unknown_parameter",
-                           f"Unknown field '{name}'. Known: {', '.join(TEAM_FIELDS)}.", name)
+    body = json_object(TEAM_FIELDS)
+    members = body.get("members")
+    if isinstance(members, list):
+        for member in members:
+            body_id(member, "members", what="a list of portal user ids")
     if required:
         for name in TEAM_FIELDS:
             if name not in body:

@@ -6,15 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from portal_ext.blueprints.api import openapi
-from portal_ext.blueprints.api.params import PAGING, QueryParam
+from portal_ext.blueprints.api.params import ID_SCHEMA, PAGING, QueryParam, id_param, path_id
 from portal_ext.notifications.kinds import PORTAL_KINDS, TEAM_KINDS
 from portal_ext.notifications.log import REASON_FILTERS
 from portal_ext.notifications.models import DELIVERY_STATES
 from portal_ext.notifications.rules import REASONS
 
 DELIVERIES_QUERY: tuple[QueryParam, ...] = (
-    QueryParam("user", "integer", "Only copies this portal user received, or copies of "
-               "notifications meant for them.", minimum=1),
+    id_param("user", "Only copies this portal user received, or copies of notifications "
+             "meant for them."),
     QueryParam("reason", "string", "Only copies sent for this reason (a copy sent for both "
                "matches either).", enum=REASON_FILTERS),
     QueryParam("state", "string", "Only deliveries in this state.", enum=DELIVERY_STATES),
@@ -24,7 +24,7 @@ DELIVERIES_QUERY: tuple[QueryParam, ...] = (
     *PAGING,
 )
 
-_USER_ID = {"type": "integer", "description": "A portal user id."}
+_USER_ID = {**ID_SCHEMA, "description": "A portal user id."}
 _TIME = {"type": ["string", "null"], "format": "date-time"}
 SCHEMAS: dict[str, Any] = {
     "Team": {"type": "object", "properties": {
@@ -32,8 +32,9 @@ SCHEMAS: dict[str, Any] = {
         "kinds": {"type": "array", "items": {"type": "string", "enum": list(TEAM_KINDS)}},
         "members": {"type": "array", "items": _USER_ID},
         "created_at": _TIME, "updated_at": _TIME}},
-    "TeamInput": {"type": "object", "additionalProperties": False, "properties": {
-        "name": {"type": "string", "maxLength": 120},
+    "TeamInput": {"type": "object", "additionalProperties": False,
+                  "required": ["name", "kinds", "members"], "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 120},
         "kinds": {"type": "array", "minItems": 1,
                   "items": {"type": "string", "enum": list(TEAM_KINDS)}},
         "members": {"type": "array", "minItems": 2, "items": _USER_ID}}},
@@ -66,11 +67,12 @@ _ERRORS = {
     "400": openapi._error_response("Not a JSON object, or an unknown field (`field`)."),
     "401": openapi._error_response("Missing, unknown or revoked token."),
     "403": openapi._error_response("Only administrators manage teams."),
-    "404": openapi._error_response("No such team."),
     "422": openapi._error_response("Rejected (code `validation`; `field` names the input); "
                                    "nothing was saved."),
 }
-_TEAM_ID = {"name": "team_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_TEAM_ID = path_id("team_id", "A team's id.")
+_NOT_FOUND = {"404": openapi._error_response("No such team.")}
+_TOO_LARGE = {"413": openapi._error_response("The body is larger than the API accepts.")}
 
 
 def _json(schema: str, description: str = "OK") -> dict[str, Any]:
@@ -83,7 +85,8 @@ def _op(op_id: str, summary: str, responses: dict[str, Any], *, roles: str,
     operation: dict[str, Any] = {
         "operationId": op_id, "summary": summary, "description": f"Roles: {roles}.",
         "security": [{"bearerAuth": []}], "parameters": list(path),
-        "responses": {**responses, **_ERRORS}}
+        "responses": {**responses, **_ERRORS, **(_NOT_FOUND if path else {}),
+                      **(_TOO_LARGE if body else {})}}
     if body is not None:
         operation["requestBody"] = {"required": True, "content": {
             "application/json": {"schema": openapi._ref(body)}}}
@@ -101,7 +104,7 @@ PATHS: dict[str, Any] = {
         "get": _op("getTeam", "One team", {"200": _json("Team")}, roles="everyone",
                    path=(_TEAM_ID,)),
         "patch": _op("updateTeam", "Change a team's name, kinds or members (each optional)",
-                     {"200": _json("Team")}, roles="admin", body="TeamInput", path=(_TEAM_ID,)),
+                     {"200": _json("Team")}, roles="admin", body="TeamChange", path=(_TEAM_ID,)),
         "delete": _op("deleteTeam", "Delete a team", {"204": {"description": "Deleted."}},
                       roles="admin", path=(_TEAM_ID,)),
     },
@@ -113,5 +116,7 @@ PATHS: dict[str, Any] = {
         params=DELIVERIES_QUERY, schema="DeliveryPage", roles="everyone")},
 }
 
+SCHEMAS["TeamChange"] = {key: value for key, value in SCHEMAS["TeamInput"].items()
+                         if key != "required"}
 openapi.SCHEMAS.update(SCHEMAS)
 openapi.EXTRA_PATHS.update(PATHS)

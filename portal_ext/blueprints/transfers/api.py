@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, jsonify, request, url_for
+from flask import current_app, jsonify, url_for
 
 from portal_ext.absences.times import iso_local
 from portal_ext.auth.api_auth import ApiError, api_auth, current_api_user
 from portal_ext.blueprints.absences.current import Here, here
 from portal_ext.blueprints.api import bp
+from portal_ext.blueprints.api.params import body_id, json_object
 from portal_ext.blueprints.api.refusals import portal_unavailable, refused
 from portal_ext.extensions import db
 from portal_ext.handover.models import MoveBatch
@@ -28,6 +29,7 @@ from portal_ext.handover.report import build_report
 from portal_ext.portal.errors import PortalError
 from portal_ext.transfers import report, services
 from portal_ext.transfers.strategies import ENTITY_TYPES, STRATEGIES
+from portal_ext.transfers.successors import department_exists
 
 FIELDS = ("user_id", "strategy", "successors", "department_id", "types", "include_closed")
 _STATUS = {"validation": 422, "not_found": 404, "conflict": 409, "expired": 409}
@@ -38,9 +40,7 @@ def _invalid(field: str, message: str) -> ApiError:
 
 
 def _user_id(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _invalid(field, f"'{field}' must hold portal user ids (whole numbers).")
-    return value
+    return body_id(value, field, what="a portal user id")
 
 
 def transfer_body(batch: MoveBatch, h: Here) -> dict[str, Any]:
@@ -53,14 +53,8 @@ def transfer_body(batch: MoveBatch, h: Here) -> dict[str, Any]:
     return body
 
 
-def _input() -> services.TransferInput:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "bad_request", "Send a JSON object.")
-    for name in body:
-        if name not in FIELDS:
-            raise ApiError(400, "unknown_parameter",
-                           f"Unknown field '{name}'. Known: {', '.join(FIELDS)}.", name)
+def _input(portal_id: int) -> services.TransferInput:
+    body = json_object(FIELDS)
     if "user_id" not in body:
         raise _invalid("user_id", "'user_id' is required.")
     strategy = body.get("strategy")
@@ -76,7 +70,13 @@ def _input() -> services.TransferInput:
     else:
         data.successors = [_user_id(successors, "successors")]
     if body.get("department_id") is not None:
-        data.department_id = _user_id(body["department_id"], "department_id")
+        department_id = body_id(body["department_id"], "department_id", what="a department id")
+        if strategy != "spread":
+            raise _invalid("department_id", "'department_id' applies to the spread strategy "
+                                            "only.")
+        if not department_exists(portal_id, department_id):
+            raise _invalid("department_id", f"There is no department {department_id}.")
+        data.department_id = department_id
     types = body.get("types")
     if types is not None and (not isinstance(types, list)
                               or not all(isinstance(t, str) for t in types)):
@@ -99,7 +99,8 @@ def _found(h: Here, transfer_id: int) -> MoveBatch:
 @api_auth("admin")
 def create_transfer() -> Any:
     """Preview a transfer of a user's items: who would get what, per type and successor."""
-    h, data = here(), _input()
+    h = here()
+    data = _input(h.portal.id)
     try:
         batch = services.create_transfer(portal=h.portal, client=h.client,
                                          actor_id=current_api_user().portal_user_id,

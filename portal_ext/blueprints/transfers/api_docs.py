@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from portal_ext.blueprints.api import openapi
+from portal_ext.blueprints.api.params import ID_SCHEMA, path_id
 from portal_ext.handover.models import BATCH_STATES
 from portal_ext.transfers.strategies import ENTITY_TYPES, STRATEGIES
 
@@ -15,7 +16,7 @@ _TIME = {"type": ["string", "null"], "format": "date-time"}
 
 SCHEMAS: dict[str, Any] = {
     "TransferInput": {"type": "object", "required": ["user_id", "strategy"], "properties": {
-        "user_id": {"type": "integer", "description": "The portal user whose items move "
+        "user_id": {**ID_SCHEMA, "description": "The portal user whose items move "
                     "(usually a dismissed one)."},
         "strategy": {"type": "string", "enum": list(STRATEGIES), "description":
                      "person: everything to one successor; head: to the nearest active "
@@ -26,11 +27,11 @@ SCHEMAS: dict[str, Any] = {
         "successors": {"description": "person: one user id (or a list of one); spread: a "
                        "list of user ids; per_type: an object type -> user id. Successors "
                        "must be active and not the user.",
-                       "oneOf": [{"type": "integer"},
-                                 {"type": "array", "items": {"type": "integer"}},
-                                 {"type": "object", "additionalProperties": _COUNT}]},
-        "department_id": {"type": ["integer", "null"], "description": "spread: everyone in "
-                          "this portal department and its sub-departments."},
+                       "oneOf": [ID_SCHEMA, {"type": "array", "items": ID_SCHEMA},
+                                 {"type": "object", "additionalProperties": ID_SCHEMA}]},
+        "department_id": {"anyOf": [ID_SCHEMA, {"type": "null"}], "description": "spread: "
+                          "everyone in this portal department and its sub-departments (no "
+                          "other strategy takes it)."},
         "types": {**_TYPES, "description": "Which kinds of items (default: all; per_type: "
                   "the types given in `successors`)."},
         "include_closed": {"type": "boolean", "default": True,
@@ -83,7 +84,7 @@ _ERRORS = {
                                    "changed."),
     "503": openapi._error_response("The portal did not answer; nothing was changed."),
 }
-_ID = {"name": "transfer_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_ID = path_id("transfer_id", "A transfer's id.")
 
 
 _op = openapi.operation_maker("Transfer", "TransferInput", _ERRORS, _ID)
