@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, url_for
+from flask import jsonify, request, url_for
 
 from portal_ext.auth.api_auth import ApiError, api_auth, current_api_user
 from portal_ext.blueprints.absences.current import Here, here
@@ -72,14 +72,7 @@ def _start_field() -> str:
     """``{"start": "absence_start" | "now"}``, optional (no body: ``absence_start``)."""
     if not request.get_data():
         return services.START_WITH_ABSENCE
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "bad_request", "Send a JSON object.")
-    for name in body:
-        if name != "start":
-            raise ApiError(400, "unknown_parameter", f"Unknown field '{name}'. Known: start.",
-                           name)
-    start = body.get("start", services.START_WITH_ABSENCE)
+    start = json_object(["start"]).get("start", services.START_WITH_ABSENCE)
     if start not in services.STARTS:
         raise ApiError(422, "validation", "'start' must be one of: "
                        + ", ".join(services.STARTS) + ".", "start")

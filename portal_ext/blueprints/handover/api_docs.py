@@ -84,6 +84,8 @@ _ID = path_id("handover_id", "A handover's id.")
 
 
 _op = openapi.operation_maker("Handover", "HandoverInput", _ERRORS, _ID)
+_apply = _op("applyHandover", "Confirm the preview: the items move when the absence starts, "
+             "or now", "202")
 
 
 PATHS: dict[str, Any] = {
@@ -93,8 +95,7 @@ PATHS: dict[str, Any] = {
     "/handovers/{handover_id}": {"get": _op("getHandover", "State, counts per type and "
                                             "progress", "200")},
     "/handovers/{handover_id}/apply": {"post": {
-        **_op("applyHandover", "Confirm the preview: the items move when the absence starts, "
-              "or now", "202"),
+        **_apply, "responses": {**_apply["responses"], **openapi.TOO_LARGE},
         "requestBody": {"required": False, "content": {"application/json": {
             "schema": openapi._ref("HandoverApply")}}}}},
     "/handovers/{handover_id}/restore": {"post": _op("restoreHandover", "Give back every "
