@@ -18,7 +18,7 @@ import re
 import time
 from typing import Any
 
-from simulator import phpquery
+from simulator.core import phpquery
 
 PAGE = 50
 _REF = re.compile(r"^\$result\[([^\]]+)\]((?:\[[^\]]*\])+)$")

@@ -29,7 +29,7 @@ from werkzeug.serving import make_server
 from portal_ext.portal.client import PortalClient
 from portal_ext.portal.transports import HttpTransport
 from simulator import Simulator
-from simulator.ratelimit import limits_for
+from simulator.core.ratelimit import limits_for
 from simulator.web import create_app
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import delete, select
 from werkzeug.security import check_password_hash
 
 from simulator import db
-from simulator.errors import SimError
+from simulator.core.errors import SimError
 
 if TYPE_CHECKING:
     from simulator.portal import Simulator

@@ -14,20 +14,21 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import create_engine, delete, event, select
 from sqlalchemy.engine import Connection, Engine
 
-from simulator import config_cache, db
+from simulator import db
 from simulator.clock import Clock
-from simulator.errors import SimError, Veto, method_not_found
-from simulator.events import EventBus, Shapes, SimEvent, bound_handlers
-from simulator.params import Params
-from simulator.registry import METHODS, Page
-from simulator.timefmt import DEFAULT_TIMEZONE, parse_portal_datetime, to_portal_iso, zone
+from simulator.core import config_cache
+from simulator.core.bus import EventBus, SimEvent, bound_handlers
+from simulator.core.context import Ctx
+from simulator.core.errors import SimError, Veto, method_not_found
+from simulator.core.params import Params
+from simulator.core.registry import METHODS, Page
+from simulator.core.timefmt import DEFAULT_TIMEZONE, to_portal_iso, zone
 
 log = logging.getLogger(__name__)
 
@@ -59,76 +60,12 @@ class Settings:
             self._on_change(key)
 
 
-@dataclass
-class Ctx:
-    """What a method handler works with: one transaction, the calling user, portal time."""
-
-    sim: Simulator
-    conn: Connection
-    user_id: int
-    method: str
-    now: datetime
-    events: list[SimEvent] = field(default_factory=list)
-    # The portal's zone as it was when the call began (read before its transaction opened).
-    zone: tzinfo | None = None
-    # People as this transaction has read them (user rows, departments, the caller's CRM
-    # rights): shared by the commands of one ``batch``, dropped whenever a command changes
-    # users, departments or rights, or is rolled back (simulator.people).
-    directory: dict[Any, Any] = field(default_factory=dict)
-
-    @property
-    def tz(self) -> tzinfo:
-        return self.zone if self.zone is not None else self.sim.tz
-
-    def iso(self, value: datetime | None) -> str:
-        return to_portal_iso(value, self.tz)
-
-    def parse_dt(self, value: object, field_name: str = "date") -> datetime | None:
-        return parse_portal_datetime(value, self.tz, field=field_name)
-
-    def before(self, name: str, **kwargs: Any) -> None:
-        """Publish a *before* event; an in-process Veto stops the change here."""
-        if self.sim.bus.has_before:
-            self.sim.bus.run_before(self._event(name, **kwargs))
-
-    def emit(self, name: str, **kwargs: Any) -> SimEvent:
-        """Queue an *after* event (published when this call commits)."""
-        ev = self._event(name, **kwargs)
-        self.sim.bus.record_offline(self.conn, ev)
-        self.events.append(ev)
-        return ev
-
-    def _event(self, name: str, *, data: dict[str, Any] | None = None,
-               entity_type: str | None = None, entity_id: int | None = None,
-               before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
-               shapes: Shapes | None = None) -> SimEvent:
-        """``shapes``: ``before`` and ``after`` to work out only if someone reads them (an
-        in-process subscriber), instead of ``before``/``after``."""
-        if data is None:
-            data = {"FIELDS": {"ID": str(entity_id)}} if entity_id is not None else {}
-        return SimEvent(
-            name=name.upper(), data=data, ts=int(self.now.replace(tzinfo=UTC).timestamp()),
-            actor_id=self.user_id, entity_type=entity_type, entity_id=entity_id, before=before,
-            after=after, shapes=shapes,
-        )
-
-    def directory_changed(self) -> None:
-        """Users, departments or rights changed: read them again from now on."""
-        self.directory.clear()
-
-    def notify(self, user_id: int, message: str, **kwargs: Any) -> int | None:
-        """Deliver a notification to ``user_id``'s inbox (see simulator.notices)."""
-        from simulator.notices import add_notification
-
-        return add_notification(self, user_id, message, **kwargs)
-
-
 class Simulator:
     def __init__(self, database_url: str = "sqlite:///:memory:", *,
                  webhook_token: str | None = None, webhook_timeout: float = 5.0,
                  portal_url: str = "http://127.0.0.1:5000") -> None:
-        # Import the handler modules so every method is registered.
-        import simulator.methods  # noqa: F401
+        # Import the services so every method is registered.
+        import simulator.services  # noqa: F401
 
         self.database_url = database_url
         self.engine = _make_engine(database_url)
@@ -219,6 +156,12 @@ class Simulator:
         from simulator.oauth import register_app
 
         return register_app(self, client_id, client_secret, redirect_uri, name=name)
+
+    def deliver_notice(self, ctx: Ctx, user_id: int, message: str, **kwargs: Any) -> int | None:
+        """``Ctx.notify``: the im service delivers the notice (see simulator.im.notices)."""
+        from simulator.im import add_notification
+
+        return add_notification(ctx, user_id, message, **kwargs)
 
     def check_webhook(self, user_id: int, token: str) -> bool:
         with self.engine.connect() as conn:

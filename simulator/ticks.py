@@ -4,7 +4,7 @@ would have done by now. It is idempotent: running it twice in a row changes noth
 time, and two runs at once never tell anyone twice (each notice is claimed with a conditional
 update before it is sent).
 
-Task deadlines (kinds ``task_deadline_soon`` and ``task_overdue``, see simulator.notices):
+Task deadlines (kinds ``task_deadline_soon`` and ``task_overdue``, see simulator.im.notices):
 - a task waiting or in progress (status 2 or 3) whose deadline is less than
   :data:`DEADLINE_SOON` ahead gets one "deadline soon" notice to its responsible. One hour is a
   choice: the portal's "almost overdue" counter uses a day, but a notice a day ahead would
@@ -24,7 +24,8 @@ from sqlalchemy import or_, select
 from simulator import db
 
 if TYPE_CHECKING:
-    from simulator.portal import Ctx, Simulator
+    from simulator.core.context import Ctx
+    from simulator.portal import Simulator
 
 DEADLINE_SOON = timedelta(hours=1)
 _OPEN = (2, 3)

@@ -34,7 +34,7 @@ KIND_LABELS = {
     MESSAGE: _l("Other message"),
 }
 
-# The portal's notice kinds (simulator.notices.KINDS mirrors the portal's).
+# The portal's notice kinds (simulator.im.notices.KINDS mirrors the portal's).
 PORTAL_KINDS: tuple[str, ...] = ("crm_assigned", "task_assigned", "task_deadline_soon",
                                  "task_overdue", "email_incoming", "task_comment", "message")
 

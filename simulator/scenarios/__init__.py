@@ -14,7 +14,7 @@ def seed(sim: Simulator, *, fixture: str | None = "demo", **generator: Any) -> d
 
         return load_demo(sim)
     if fixture:
-        from simulator.errors import SimError
+        from simulator.core.errors import SimError
 
         raise SimError("INVALID_ARG_VALUE", f"Unknown fixture '{fixture}'", 400)
     from simulator.scenarios.generator import generate

@@ -24,7 +24,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from simulator import db
-from simulator.errors import SimError
+from simulator.core.errors import SimError
 from simulator.scenarios import rows as R
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from simulator import db
-from simulator.errors import SimError
+from simulator.core.errors import SimError
 from simulator.scenarios import rows as R
 
 if TYPE_CHECKING:

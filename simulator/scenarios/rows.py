@@ -24,8 +24,8 @@ from sqlalchemy.engine import Connection
 from werkzeug.security import generate_password_hash
 
 from simulator import db
-from simulator.activity_fields import deadline_of
-from simulator.errors import SimError
+from simulator.core.errors import SimError
+from simulator.crm import deadline_of
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
 
@@ -248,7 +248,7 @@ def activity_row(activity_id: int, *, owner: tuple[int, int], type_id: int, dire
                  created: datetime | None = None) -> dict[str, Any]:
     """One activity. Calls and e-mails carry their provider as the portal's telephony and
     mail modules record them; the deadline comes from the times as for activities added over
-    REST (simulator.activity_fields.deadline_of: START_TIME for calls, meetings and
+    REST (simulator.crm.activity_fields.deadline_of: START_TIME for calls, meetings and
     e-mails)."""
     provider, provider_type = PROVIDERS.get(type_id, ("CRM_TODO", "TODO"))
     settings: dict[str, Any] = {"CALL_FAILED_CODE": outcome} if outcome else {}

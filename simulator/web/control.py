@@ -32,9 +32,9 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from simulator import db, oauth
-from simulator.errors import SimError
-from simulator.ratelimit import limits_for
-from simulator.timefmt import parse_portal_datetime
+from simulator.core.errors import SimError
+from simulator.core.ratelimit import limits_for
+from simulator.core.timefmt import parse_portal_datetime
 from simulator.web import current_sim, json_response
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ general-principles.md, local-integrations/local-webhooks.md, error-codes.md).
   ``auth=<access_token>`` in the query or the body. ``.json`` after the method is the default
   transport. ``.xml`` is not simulated: it answers HTTP 400 ``INVALID_REQUEST`` in JSON, so a
   client learns at once instead of failing to parse XML.
-- Parameters: the query string (PHP-style nesting, simulator.phpquery) merged with the body,
+- Parameters: the query string (PHP-style nesting, simulator.core.phpquery) merged with the body,
   which may be JSON, urlencoded or multipart; body names win over query names.
 - Method names fold case (fast_bitrix24 lowercases them).
 - Wrong webhook token, or a dismissed webhook owner: 401 ``NO_AUTH_FOUND`` "Wrong authorization
@@ -30,9 +30,10 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from simulator import oauth, phpquery
-from simulator.errors import SimError
-from simulator.ratelimit import OVER_HTTP, limits_for, time_figures
+from simulator import oauth
+from simulator.core import phpquery
+from simulator.core.errors import SimError
+from simulator.core.ratelimit import OVER_HTTP, limits_for, time_figures
 from simulator.web import current_sim, json_response
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from portal_ext.portal.registration import current_portal
 from portal_ext.portal.transports import HttpTransport
 from simulator import Simulator
 from simulator import db as sim_db
-from simulator.methods.users import add_absence, delete_absence, update_absence
+from simulator.calendar import add_absence, delete_absence, update_absence
 from simulator.web import create_app as create_simulator_app
 from tests.ext.absences_support import (
     ADMIN,

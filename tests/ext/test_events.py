@@ -25,7 +25,7 @@ from portal_ext.portal.errors import PortalError
 from portal_ext.portal.registration import current_portal, utcnow
 from simulator import SimEvent, Simulator
 from simulator import Veto as SimVeto
-from simulator.events import flatten_form
+from simulator.core.bus import flatten_form
 from tests.ext import effects
 
 WEBHOOK = "/events/webhook"

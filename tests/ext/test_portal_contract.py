@@ -17,7 +17,7 @@ from portal_ext.portal.client import PortalClient
 from portal_ext.portal.errors import PortalError
 from portal_ext.portal.transports import HttpTransport, InProcessTransport
 from simulator import Simulator, db
-from simulator.ratelimit import limits_for
+from simulator.core.ratelimit import limits_for
 from simulator.web import create_app as create_simulator_app
 from tests.conftest import simulator_database_url
 from wsgi import simulator_dispatch

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from simulator import Simulator, db
-from simulator.errors import SimError
+from simulator import SimError, Simulator, db
 
 PEOPLE = [(1, "Anna", "Admin", True), (2, "Boris", "Sales", True), (3, "Vera", "Sales", True),
           (4, "Gleb", "Gone", False)]  # user 4 is dismissed

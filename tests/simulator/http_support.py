@@ -10,11 +10,10 @@ from typing import Any
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from simulator import Simulator, db
-from simulator.errors import SimError
-from simulator.params import Params
-from simulator.portal import Ctx
-from simulator.registry import METHODS, MethodSpec, Page
+from simulator import SimError, Simulator, db
+from simulator.core.context import Ctx
+from simulator.core.params import Params
+from simulator.core.registry import METHODS, MethodSpec, Page
 
 WEBHOOK = "/rest/1/testtoken/"
 

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from simulator import Simulator, db
-from simulator.errors import Veto
+from simulator import Simulator, Veto, db
 from tests.simulator.crm_helpers import (
     add_people,
     captured_events,

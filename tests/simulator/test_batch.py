@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from simulator import Simulator, phpquery
+from simulator import Simulator
+from simulator.core import phpquery
 from simulator.web import create_app
 from tests.simulator.http_support import WEBHOOK, add_admin, probe_methods, probe_value
 

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from simulator import SimError, Simulator, db
-from simulator.crm_ops import create_item
-from simulator.registry import METHODS, MethodSpec
+from simulator.core.registry import METHODS, MethodSpec
+from simulator.crm.ops import create_item
 from tests.simulator.crm_helpers import add_people, captured_events, notifications, result
 from tests.simulator.test_events import Endpoint
 

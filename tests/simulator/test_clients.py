@@ -16,7 +16,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from simulator import Simulator
-from simulator.ratelimit import LeakyBucket, limits_for
+from simulator.core.ratelimit import LeakyBucket, limits_for
 from simulator.web import create_app
 from tests.simulator.http_support import SteppingMonotonic, add_admin, add_user
 

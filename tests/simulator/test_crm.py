@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
-from simulator import Simulator, db
-from simulator.crm_ops import build_row
-from simulator.crm_userfields import ensure_company_category
-from simulator.errors import Veto
+from simulator import Simulator, Veto, db
+from simulator.crm.ops import build_row
+from simulator.crm.userfields import ensure_company_category
 from tests.simulator.crm_helpers import (
     add_people,
     captured_events,

@@ -10,8 +10,9 @@ from datetime import datetime
 import pytest
 from flask.testing import FlaskClient
 
-from simulator import Simulator, db, phpquery
-from simulator.ratelimit import limits_for
+from simulator import Simulator, db
+from simulator.core import phpquery
+from simulator.core.ratelimit import limits_for
 from simulator.web import create_app
 from tests.simulator.http_support import (
     WEBHOOK,
@@ -249,7 +250,7 @@ def test_operating_time_adds_up_per_method_and_can_block_it(client: FlaskClient,
 
 
 def test_operating_time_leaves_the_ten_minute_window() -> None:
-    from simulator.ratelimit import OperatingMeter
+    from simulator.core.ratelimit import OperatingMeter
 
     now = [0.0]
     meter = OperatingMeter(lambda: now[0], window=600)

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from simulator import Simulator, db
-from simulator.crm_ops import build_row
-from simulator.listing import parse_bool, parse_start, resolve_select, split_key
+from simulator.core.listing import parse_bool, parse_start, resolve_select, split_key
+from simulator.crm.ops import build_row
 from tests.simulator.crm_helpers import add_people, result
 
 

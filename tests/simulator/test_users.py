@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from simulator import SimError, SimEvent, Simulator, db
-from simulator.methods.users import add_absence, delete_absence, update_absence
+from simulator.calendar import add_absence, delete_absence, update_absence
 from tests.simulator.staff import ACCOUNTANT, ADMIN, HEAD, SALES, SELLER, SELLER2, add_staff
 
 

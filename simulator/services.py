@@ -1,0 +1,8 @@
+"""The portal's services, one package each; importing them registers their REST methods
+(simulator.core.registry). The transport's own methods (``batch``, ``server.time``) live in
+simulator.core."""
+
+from simulator import calendar, crm, events, im, tasks, users
+from simulator.core import batch, server
+
+__all__ = ["batch", "calendar", "crm", "events", "im", "server", "tasks", "users"]
