@@ -21,7 +21,7 @@ from sqlalchemy import delete, select
 from werkzeug.security import check_password_hash
 
 from simulator import db
-from simulator.core.errors import SimError
+from simulator.core.errors import ExpiredToken, InvalidToken, NoAuth
 
 if TYPE_CHECKING:
     from simulator.portal import Simulator
@@ -167,11 +167,11 @@ def user_for_access_token(sim: Simulator, access_token: str) -> int:
                            .where(db.oauth_tokens.c.access_token == access_token)).first()
         active = row is not None and _user_active(conn, int(row.user_id))
     if row is None:
-        raise SimError("invalid_token", "The access token provided is invalid.", 401)
+        raise InvalidToken()
     if row.expires_at < sim.clock.now():
-        raise SimError("expired_token", "The access token provided has expired.", 401)
+        raise ExpiredToken()
     if not active:
-        raise SimError("NO_AUTH_FOUND", "Wrong authorization data", 401)
+        raise NoAuth()
     return int(row.user_id)
 
 

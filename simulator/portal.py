@@ -25,7 +25,13 @@ from simulator.clock import Clock
 from simulator.core import config_cache
 from simulator.core.bus import EventBus, SimEvent, bound_handlers
 from simulator.core.context import Ctx
-from simulator.core.errors import SimError, Veto, method_not_found
+from simulator.core.errors import (
+    AccessDenied,
+    BatchMethodNotAllowed,
+    MethodNotFound,
+    SimError,
+    Veto,
+)
 from simulator.core.params import Params
 from simulator.core.registry import METHODS, Page
 from simulator.core.timefmt import DEFAULT_TIMEZONE, to_portal_iso, zone
@@ -178,7 +184,7 @@ class Simulator:
             name = name[:-5]
         spec = METHODS.get(name)
         if spec is None:
-            raise method_not_found(method)
+            raise MethodNotFound()
         args = params if isinstance(params, Params) else Params(params or {})
         online: Any = None
         if spec.transactional:
@@ -203,6 +209,7 @@ class Simulator:
             return spec.handler(ctx, args)
         except Veto as veto:
             code = "" if ctx.method.startswith(_OLD_CRM_PREFIXES) else "ERROR_CORE"
+            # Inline on purpose: a subscriber's own words, under the code of the method's family.
             raise SimError(code, veto.message, 400) from veto
 
     @contextmanager
@@ -229,7 +236,7 @@ class Simulator:
             row = ctx.conn.execute(select(db.users.c.is_admin)
                                    .where(db.users.c.id == ctx.user_id)).first()
             if not row or not row.is_admin:
-                raise SimError("ACCESS_DENIED", "Access denied!", 403)
+                raise AccessDenied()
 
     def _locked(self) -> Any:
         return self._lock if self._lock is not None else _NullLock()
@@ -302,10 +309,9 @@ class CommandRunner:
         name = method.strip().lower().removesuffix(".json")
         spec = METHODS.get(name)
         if spec is None:
-            raise method_not_found(method)
+            raise MethodNotFound()
         if not spec.transactional:
-            raise SimError("ERROR_BATCH_METHOD_NOT_ALLOWED",
-                           "Method is not allowed for batch usage", 405)
+            raise BatchMethodNotAllowed()
         args = params if isinstance(params, Params) else Params(params or {})
         ctx = Ctx(self.sim, self.conn, self.user_id, name, self.clock(), zone=self.zone,
                   directory=self.directory)

@@ -76,6 +76,52 @@ def test_services_use_each_other_only_through_their_packages() -> None:
     assert bad == []
 
 
+def _module_level_graph() -> dict[str, set[str]]:
+    """simulator module -> the simulator modules it imports when it loads (not in functions,
+    not for annotations). ``from simulator.core import batch`` names ``simulator.core.batch``."""
+    paths = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+             for p in SIM.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        deps: set[str] = set()
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ImportFrom) and node.module:
+                subs = {f"{node.module}.{a.name}" for a in node.names} & paths.keys()
+                deps |= subs or ({node.module} & paths.keys())
+            elif isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names} & paths.keys()
+        graph[name] = deps - {name, "simulator"}  # the root package loads first anyway
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str]:
+    done: set[str] = set()
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        if node in path:
+            return [*path[path.index(node):], node]
+        if node in done:
+            return []
+        path.append(node)
+        for dep in sorted(graph.get(node, ())):
+            if found := visit(dep):
+                return found
+        path.pop()
+        done.add(node)
+        return []
+
+    for start in sorted(graph):
+        if found := visit(start):
+            return found
+    return []
+
+
+def test_no_import_cycle_when_the_simulator_loads() -> None:
+    assert _cycle({"a": {"b"}, "b": {"a"}}) == ["a", "b", "a"]
+    assert _cycle(_module_level_graph()) == []
+
+
 def test_the_checks_see_a_reach_into_another_service(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("from typing import TYPE_CHECKING\n"
@@ -84,3 +130,41 @@ def test_the_checks_see_a_reach_into_another_service(tmp_path: Path) -> None:
     assert _service_of("simulator.users.people") == "users"
     assert "simulator.users.people" in _top_level_imports(module)
     assert "simulator.portal" not in _top_level_imports(module)
+
+
+def _expand(pattern: str) -> list[str]:
+    """``crm.{lead,deal}.get`` -> ``crm.lead.get``, ``crm.deal.get``."""
+    start = pattern.find("{")
+    if start < 0:
+        return [pattern]
+    end = pattern.index("}", start)
+    return [name for choice in pattern[start + 1:end].split(",")
+            for name in _expand(pattern[:start] + choice + pattern[end + 1:])]
+
+
+def _documented_modules() -> dict[str, str]:
+    text = (ROOT / "docs" / "simulator.md").read_text(encoding="utf-8")
+    table = text.split("### Where each method lives", 1)[1].split("\n### ", 1)[0]
+    found: dict[str, str] = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 2 or not cells[1].startswith("`simulator/"):
+            continue
+        module = cells[1].strip("`").removesuffix(".py").replace("/", ".")
+        for pattern in _backticked(cells[0]):
+            for name in _expand(pattern):
+                assert name not in found, f"{name} is listed twice"
+                found[name] = module
+    return found
+
+
+def _backticked(cell: str) -> list[str]:
+    return cell.split("`")[1::2]
+
+
+def test_the_docs_say_where_each_method_lives() -> None:
+    import simulator.services  # noqa: F401
+    from simulator.core.registry import METHODS
+
+    registered = {name: spec.handler.__module__ for name, spec in METHODS.items()}
+    assert _documented_modules() == registered

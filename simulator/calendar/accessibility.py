@@ -31,7 +31,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from simulator import db
-from simulator.core.errors import SimError
+from simulator.calendar.errors import (
+    AbsenceEndsBeforeStart,
+    RequiredParameterNotSet,
+    UnknownAbsenceType,
+)
+from simulator.core.errors import ArgumentRequired, NotFound, SimError, UserNotFound
 from simulator.core.registry import method
 
 if TYPE_CHECKING:
@@ -67,7 +72,7 @@ def _bound(ctx: Ctx, value: Any, *, end: bool, field: str) -> datetime:
         return local.astimezone(UTC).replace(tzinfo=None)
     parsed = ctx.parse_dt(value, field)
     if parsed is None:
-        raise SimError("INVALID_ARG_VALUE", f"The field {field} is required", 400)
+        raise ArgumentRequired(name=field)
     return parsed
 
 
@@ -75,8 +80,7 @@ def _absence_type(value: Any) -> str:
     kind = str(value or "").strip().upper()
     kind = _TYPE_ALIASES.get(kind, kind)
     if kind not in ABSENCE_TYPES:
-        raise SimError("INVALID_ARG_VALUE", f"Unknown absence type '{value}'; expected one of "
-                       f"{', '.join(ABSENCE_TYPES)}", 400)
+        raise UnknownAbsenceType(value=value, types=', '.join(ABSENCE_TYPES))
     return kind
 
 
@@ -89,7 +93,7 @@ def absence_as_dict(ctx: Ctx, row: Row[Any]) -> dict[str, Any]:
 def _row(ctx: Ctx, absence_id: int) -> Row[Any]:
     row = ctx.conn.execute(select(A).where(A.c.id == int(absence_id))).first()
     if row is None:
-        raise SimError("", "Not found", 400)
+        raise NotFound()
     return row
 
 
@@ -103,7 +107,7 @@ def _emit(ctx: Ctx, action: str, absence_id: int, before: dict[str, Any] | None,
 
 def _check_period(date_from: datetime, date_to: datetime) -> None:
     if date_to < date_from:
-        raise SimError("INVALID_ARG_VALUE", "The absence ends before it starts", 400)
+        raise AbsenceEndsBeforeStart()
 
 
 def add_absence(ctx: Ctx, user_id: int, date_from: Any, date_to: Any,
@@ -111,7 +115,7 @@ def add_absence(ctx: Ctx, user_id: int, date_from: Any, date_to: Any,
     """Put an absence on the chart; returns its id."""
     user = ctx.conn.execute(select(db.users.c.id).where(db.users.c.id == int(user_id))).first()
     if user is None:
-        raise SimError("INVALID_ARG_VALUE", f"User {user_id} not found", 400)
+        raise UserNotFound(user_id=user_id)
     start = _bound(ctx, date_from, end=False, field="DATE_FROM")
     finish = _bound(ctx, date_to, end=True, field="DATE_TO")
     _check_period(start, finish)
@@ -167,8 +171,7 @@ def list_absences(ctx: Ctx, user_ids: list[int] | None, start: datetime,
 
 # -- REST ------------------------------------------------------------------------------------
 def _required(name: str) -> SimError:
-    return SimError("", f'The required parameter "{name}" for the method '
-                    f'"calendar.accessibility.get" is not set', 400)
+    return RequiredParameterNotSet(name=name)
 
 
 def _entry(ctx: Ctx, row: Row[Any]) -> dict[str, Any]:

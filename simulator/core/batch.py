@@ -32,7 +32,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from simulator.core import phpquery
-from simulator.core.errors import SimError
+from simulator.core.errors import (
+    BatchBadCommand,
+    BatchLengthExceeded,
+    BatchMethodNotAllowed,
+    BatchNotCommands,
+    SimError,
+)
 from simulator.core.ratelimit import OVER_HTTP, limits_for, time_figures
 from simulator.core.registry import method
 
@@ -57,11 +63,10 @@ def _commands(raw: Any) -> list[tuple[str, str]]:
     elif isinstance(raw, list):
         items = [(str(i), v) for i, v in enumerate(raw)]
     else:
-        raise SimError("INVALID_ARG_VALUE", "Parameter 'cmd' must be an array of commands", 400)
+        raise BatchNotCommands()
     for key, command in items:
         if not isinstance(command, str) or not command.split("?", 1)[0].strip():
-            raise SimError("INVALID_ARG_VALUE",
-                           f"Command '{key}' must be a string 'method?parameters'", 400)
+            raise BatchBadCommand(key=key)
     return items
 
 
@@ -132,7 +137,7 @@ def _method_name(command: str) -> tuple[str, str]:
 def batch(ctx: Ctx, params: Params) -> dict[str, Any]:
     commands = _commands(params.get("cmd"))
     if len(commands) > MAX_COMMANDS:
-        raise SimError("ERROR_BATCH_LENGTH_EXCEEDED", "Max batch length exceeded", 400)
+        raise BatchLengthExceeded()
     halt = _flag(params.get("halt"))
     sim = ctx.sim
     limits = limits_for(sim)
@@ -150,8 +155,7 @@ def batch(ctx: Ctx, params: Params) -> dict[str, Any]:
             began = time.perf_counter()
             try:
                 if folded == "batch":
-                    raise SimError("ERROR_BATCH_METHOD_NOT_ALLOWED",
-                                   "Method is not allowed for batch usage", 405)
+                    raise BatchMethodNotAllowed()
                 if config is not None:
                     limits.check_operating(folded, config)
                 args = {k: v for k, v in phpquery.parse(query).items() if not k.startswith("__")}

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from simulator.core.errors import SimError
+from simulator.core.errors import SimError, UnknownFilterField
 from simulator.core.timefmt import parse_portal_datetime
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ def filter_conditions(filter: Mapping[str, Any] | None,
                                                   op, value, ctx))
                 continue
         if unknown == "error":
-            raise SimError("INVALID_ARG_VALUE", f"Unknown filter field '{name}'", 400)
+            raise UnknownFilterField(name=name)
     return conditions
 
 

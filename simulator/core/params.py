@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from simulator.core.errors import SimError
+from simulator.core.errors import NotAnObject, NotDefinedOrInvalid, SimError
 
 Dict = dict  # ``Params.dict`` shadows the builtin inside the class body
 
@@ -45,9 +45,9 @@ class Params(Mapping[str, Any]):
             return {}
         if isinstance(value, list):
             # PHP-style arrays with numeric keys arrive as lists; a filter can't be one.
-            raise SimError("INVALID_ARG_VALUE", f"Parameter '{key}' must be an object", 400)
+            raise NotAnObject(key=key)
         if not isinstance(value, Mapping):
-            raise SimError("INVALID_ARG_VALUE", f"Parameter '{key}' must be an object", 400)
+            raise NotAnObject(key=key)
         return dict(value)
 
     def filter(self, key: str = "filter") -> Dict[str, Any]:
@@ -61,21 +61,21 @@ class Params(Mapping[str, Any]):
             return {}
         normalized = normalize_filter(value)
         if normalized is None:
-            raise SimError("INVALID_ARG_VALUE", f"Parameter '{key}' must be an object", 400)
+            raise NotAnObject(key=key)
         return normalized
 
     def int(self, *names: str, required: bool = True, error: SimError | None = None) -> int | None:
         value = self.first(*names)
         if value is None or value == "":
             if required:
-                raise error or SimError("", f"{names[0]} is not defined or invalid", 400)
+                raise error or NotDefinedOrInvalid(name=names[0])
             return None
         try:
             number = int(str(value).strip())
         except ValueError:
-            raise error or SimError("", f"{names[0]} is not defined or invalid", 400) from None
+            raise error or NotDefinedOrInvalid(name=names[0]) from None
         if number <= 0 and required:
-            raise error or SimError("", f"{names[0]} is not defined or invalid", 400)
+            raise error or NotDefinedOrInvalid(name=names[0])
         return number
 
     @property

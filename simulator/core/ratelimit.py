@@ -27,7 +27,7 @@ from contextvars import ContextVar
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from simulator.core.errors import SimError
+from simulator.core.errors import OperationTimeLimit, QueryLimitExceeded
 from simulator.core.timefmt import to_portal_iso
 
 if TYPE_CHECKING:
@@ -40,15 +40,6 @@ OVER_HTTP: ContextVar[bool] = ContextVar("simulator_over_http", default=False)
 DEFAULTS: dict[str, Any] = {"enabled": False, "x": 50, "y": 2.0, "operating_limit": None}
 OPERATING_WINDOW = 600.0  # ten one-minute baskets
 _SETTINGS_CACHE_SECONDS = 1.0
-
-
-def query_limit_exceeded() -> SimError:
-    # The real body; the docs once misspelled it (bitrix-tools/b24-rest-docs#193).
-    return SimError("QUERY_LIMIT_EXCEEDED", "Too many requests", 503)
-
-
-def operation_time_limit() -> SimError:
-    return SimError("OPERATION_TIME_LIMIT", "Method is blocked due to operation time limit.", 429)
 
 
 class LeakyBucket:
@@ -166,7 +157,7 @@ class PortalLimits:
         if method != "batch":
             self._check_operating(config, method)
         if not self.bucket.admit():
-            raise query_limit_exceeded()
+            raise QueryLimitExceeded()
 
     def check_operating(self, method: str, config: dict[str, Any] | None = None) -> None:
         """429 ``OPERATION_TIME_LIMIT`` when ``method`` used up its operating time (a ``batch``
@@ -179,7 +170,7 @@ class PortalLimits:
     def _check_operating(self, config: dict[str, Any], method: str) -> None:
         limit = config.get("operating_limit")
         if limit and self.operating.total(method) >= float(limit):
-            raise operation_time_limit()
+            raise OperationTimeLimit()
 
 
 _PORTALS: weakref.WeakKeyDictionary[Simulator, PortalLimits] = weakref.WeakKeyDictionary()

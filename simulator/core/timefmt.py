@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from simulator.core.errors import SimError
+from simulator.core.errors import InvalidDate
 
 DEFAULT_TIMEZONE = "Europe/Moscow"
 
@@ -54,7 +54,7 @@ def parse_portal_datetime(value: object, tz: tzinfo, *, field: str = "date") -> 
                 except ValueError:
                     continue
         if parsed_opt is None:
-            raise SimError("INVALID_ARG_VALUE", f"Invalid date value in field {field}", 400)
+            raise InvalidDate(field=field)
         parsed = parsed_opt
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)

@@ -24,8 +24,15 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from simulator import db
-from simulator.core.errors import SimError
+from simulator.core.errors import ArgumentRequired, UserNotFound
 from simulator.core.registry import method
+from simulator.crm.errors import (
+    AccessUnknownFilterField,
+    NotAUserId,
+    OwnItems,
+    UnknownAccess,
+    UserDismissed,
+)
 
 if TYPE_CHECKING:
     from simulator.core.context import Ctx
@@ -36,22 +43,21 @@ ACCESS_LEVELS = ("read",)
 
 
 def _user(ctx: Ctx, params: Params, name: str, *, active: bool) -> int:
-    user_id = params.int(name, error=SimError("INVALID_ARG_VALUE",
-                                              f"The field {name} is required", 400))
+    user_id = params.int(name, error=ArgumentRequired(name=name))
     assert user_id is not None
     row = ctx.conn.execute(select(db.users.c.id, db.users.c.active)
                            .where(db.users.c.id == user_id)).first()
     if row is None:
-        raise SimError("INVALID_ARG_VALUE", f"User {user_id} not found", 400)
+        raise UserNotFound(user_id=user_id)
     if active and not row.active:
-        raise SimError("INVALID_ARG_VALUE", f"User {user_id} is dismissed", 400)
+        raise UserDismissed(user_id=user_id)
     return user_id
 
 
 def _access(params: Params) -> str:
     access = str(params.get("access") or "read").strip().lower()
     if access not in ACCESS_LEVELS:
-        raise SimError("INVALID_ARG_VALUE", f"Unknown access '{access}'; expected read", 400)
+        raise UnknownAccess(access=access)
     return access
 
 
@@ -60,7 +66,7 @@ def access_grant(ctx: Ctx, params: Params) -> Any:
     user_id = _user(ctx, params, "USER_ID", active=True)
     owner_id = _user(ctx, params, "OWNER_ID", active=False)
     if user_id == owner_id:
-        raise SimError("INVALID_ARG_VALUE", "A user already reads their own items", 400)
+        raise OwnItems()
     access = _access(params)
     found = ctx.conn.execute(select(P.c.id).where(
         P.c.user_id == user_id, P.c.owner_id == owner_id, P.c.access == access)).first()
@@ -89,11 +95,11 @@ def access_list(ctx: Ctx, params: Params) -> Any:
         name = str(key).upper()
         column = {"USER_ID": P.c.user_id, "OWNER_ID": P.c.owner_id}.get(name)
         if column is None:
-            raise SimError("INVALID_ARG_VALUE", f"Unknown filter field {key}", 400)
+            raise AccessUnknownFilterField(name=key)
         try:
             stmt = stmt.where(column == int(str(value)))
         except ValueError:
-            raise SimError("INVALID_ARG_VALUE", f"{key} must be a user id", 400) from None
+            raise NotAUserId(name=key) from None
     return [{"ID": str(row.id), "USER_ID": str(row.user_id), "OWNER_ID": str(row.owner_id),
              "ACCESS": row.access, "GRANTED_AT": ctx.iso(row.granted_at)}
             for row in ctx.conn.execute(stmt)]

@@ -32,7 +32,7 @@ from sqlalchemy import and_, bindparam, delete, exists, or_, select
 
 from simulator import db
 from simulator.core.bus import ShapePair, Shapes
-from simulator.core.errors import SimError, not_found
+from simulator.core.errors import NotDefinedOrInvalid, NotFound, SimError
 from simulator.core.listing import apply_filter, apply_order, paginate, resolve_select
 from simulator.core.registry import Page, method
 from simulator.crm.activity_fields import (
@@ -50,12 +50,21 @@ from simulator.crm.activity_fields import (
     to_api,
 )
 from simulator.crm.entity_types import ENTITY_TYPES
+from simulator.crm.errors import (
+    ActivityAlreadyBound,
+    BindingNotFound,
+    BindingParameterNotFound,
+    EntityNotFound,
+    ItemAccessDenied,
+    LastBindingCannotBeDeleted,
+    OldAccessDenied,
+    OwnerNotFound,
+)
 from simulator.crm.fields import load_record
 from simulator.crm.ops import display_title, touch_last_activity
 from simulator.crm.rights import (
     check_activity,
     check_item,
-    old_api_denied,
     readable_activities,
 )
 
@@ -71,7 +80,7 @@ _STAMPS = ("editor_id", "last_updated")  # written by every real change, not a c
 
 
 def _id(params: Params) -> int:
-    value = params.int("id", error=SimError("", "ID is not defined or invalid", 400))
+    value = params.int("id", error=NotDefinedOrInvalid(name="ID"))
     assert value is not None
     return value
 
@@ -113,7 +122,7 @@ def activity_add(ctx: Ctx, params: Params) -> int:
     values = apply_input(ctx, None, params.dict("fields"))
     # Adding an activity changes its owner item (reference §7: binding needs edit access).
     check_item(ctx, values["owner_type_id"], values["owner_id"], change=True,
-               denied=old_api_denied())
+               denied=OldAccessDenied())
     pairs = _wanted_bindings(values)
     proposed = to_api(ctx, {**values, "id": 0}, [n for n in ALL_NAMES if n != "BINDINGS"])
     proposed["BINDINGS"] = [{"OWNER_TYPE_ID": str(t), "OWNER_ID": str(i)} for t, i in pairs]
@@ -153,7 +162,7 @@ def _notify_incoming_email(ctx: Ctx, activity_id: int, values: dict[str, Any]) -
 def activity_get(ctx: Ctx, params: Params) -> dict[str, Any]:
     row = _load(ctx, _id(params))
     if row is None:
-        raise not_found()
+        raise NotFound()
     check_activity(ctx, row, change=False)
     return to_api(ctx, row, GET_NAMES)
 
@@ -163,7 +172,7 @@ def activity_update(ctx: Ctx, params: Params) -> bool:
     activity_id = _id(params)
     row = _load(ctx, activity_id)
     if row is None:
-        raise not_found()
+        raise NotFound()
     check_activity(ctx, row, change=True)
     stored = {k: v for k, v in row._mapping.items() if k != "id"}
     values = apply_input(ctx, dict(row._mapping), params.dict("fields"))
@@ -198,7 +207,7 @@ def activity_delete(ctx: Ctx, params: Params) -> bool:
     activity_id = _id(params)
     row = _load(ctx, activity_id)
     if row is None:
-        raise not_found()
+        raise NotFound()
     check_activity(ctx, row, change=True)
     before = to_api(ctx, row, ALL_NAMES)
     ctx.before("ONBEFORECRMACTIVITYDELETE", entity_type="ACTIVITY", entity_id=activity_id,
@@ -263,8 +272,7 @@ def _binding_args(params: Params, *, with_entity: bool = True) -> tuple[int, int
     names = ("activityId", "entityTypeId", "entityId") if with_entity else ("activityId",)
     numbers = []
     for name in names:
-        value = params.int(name, error=SimError(
-            "100", f"Could not find value for parameter {{{name}}}", 400))
+        value = params.int(name, error=BindingParameterNotFound(name=name))
         assert value is not None
         numbers.append(value)
     numbers += [0] * (3 - len(numbers))
@@ -274,11 +282,11 @@ def _binding_args(params: Params, *, with_entity: bool = True) -> tuple[int, int
 def _activity_or_error(ctx: Ctx, activity_id: int, *, change: bool) -> Any:
     row = _load(ctx, activity_id)
     if row is None:
-        raise SimError("NOT_FOUND", "Entity not found", 400)
+        raise EntityNotFound()
     try:
         check_activity(ctx, row, change=change)
     except SimError:
-        raise SimError("ACCESS_DENIED", "Access denied", 400) from None
+        raise ItemAccessDenied() from None
     return row
 
 
@@ -287,13 +295,12 @@ def binding_add(ctx: Ctx, params: Params) -> bool:
     activity_id, type_id, item_id = _binding_args(params)
     _activity_or_error(ctx, activity_id, change=True)
     if not item_exists(ctx, type_id, item_id):
-        raise SimError("OWNER_NOT_FOUND", "Owner of the entity not found", 400)
+        raise OwnerNotFound()
     check_item(ctx, type_id, item_id, change=True,
-               denied=SimError("ACCESS_DENIED", "Access denied", 400))
+               denied=ItemAccessDenied())
     if (type_id, item_id) in {(b["OWNER_TYPE_ID"], b["OWNER_ID"])
                               for b in bindings_of(ctx.conn, activity_id)}:
-        raise SimError("ACTIVITY_IS_ALREADY_BOUND", "The activity is already bound to this "
-                                                    "entity", 400)
+        raise ActivityAlreadyBound()
     ctx.conn.execute(B.insert().values(activity_id=activity_id, owner_type_id=type_id,
                                        owner_id=item_id))
     return True
@@ -314,10 +321,9 @@ def binding_delete(ctx: Ctx, params: Params) -> bool:
     current = bindings_of(ctx.conn, activity_id)
     pairs = [(b["OWNER_TYPE_ID"], b["OWNER_ID"]) for b in current]
     if (type_id, item_id) not in pairs:
-        raise SimError("BINDING_NOT_FOUND", "Activity not linked to this entity", 400)
+        raise BindingNotFound()
     if len(pairs) == 1:
-        raise SimError("LAST_BINDING_CANNOT_BE_DELETED",
-                       "Cannot delete the only binding of the activity", 400)
+        raise LastBindingCannotBeDeleted()
     ctx.conn.execute(delete(B).where(B.c.activity_id == activity_id,
                                      B.c.owner_type_id == type_id, B.c.owner_id == item_id))
     if (row.owner_type_id, row.owner_id) == (type_id, item_id):

@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, select
 
 from simulator import db
-from simulator.core.errors import SimError, field_required
+from simulator.core.errors import FieldRequired
 from simulator.core.listing import parse_bool
 from simulator.crm.entity_types import ENTITY_TYPES
+from simulator.crm.errors import BindingOwnerNotFound, UnknownUser
 from simulator.users import get_user
 
 if TYPE_CHECKING:
@@ -196,17 +197,16 @@ def _int(name: str, value: Any, allowed: tuple[int, ...] | None = None) -> int:
     try:
         number = int(str(value).strip())
     except (TypeError, ValueError):
-        raise field_required(name) from None
+        raise FieldRequired(name=name) from None
     if allowed is not None and number not in allowed:
-        raise field_required(name)
+        raise FieldRequired(name=name)
     return number
 
 
 def _user(ctx: Ctx, name: str, value: Any) -> int:
     user_id = _int(name, value)
     if get_user(ctx, user_id) is None:
-        raise SimError("", f"The field {name} refers to a user who does not exist: {user_id}",
-                       400)
+        raise UnknownUser(name=name, user_id=user_id)
     return user_id
 
 
@@ -221,17 +221,17 @@ def item_exists(ctx: Ctx, type_id: int, item_id: int) -> bool:
 def _communications(ctx: Ctx, values: dict[str, Any], raw: Any) -> list[dict[str, Any]]:
     entries = list(raw.values()) if isinstance(raw, Mapping) else raw
     if not isinstance(entries, list):
-        raise field_required("COMMUNICATIONS")
+        raise FieldRequired(name="COMMUNICATIONS")
     kind = COMMUNICATION_TYPES.get(values["type_id"], "")
     result: list[dict[str, Any]] = []
     for entry in entries:
         if not isinstance(entry, Mapping):
-            raise field_required("COMMUNICATIONS")
+            raise FieldRequired(name="COMMUNICATIONS")
         entry = {str(k).upper(): v for k, v in entry.items()}
         type_id = _int("COMMUNICATIONS", entry.get("ENTITY_TYPE_ID") or values["owner_type_id"])
         entity_id = _int("COMMUNICATIONS", entry.get("ENTITY_ID") or values["owner_id"])
         if not item_exists(ctx, type_id, entity_id):
-            raise field_required("COMMUNICATIONS")
+            raise FieldRequired(name="COMMUNICATIONS")
         result.append({"VALUE": str(entry.get("VALUE") or ""), "ENTITY_ID": entity_id,
                        "ENTITY_TYPE_ID": type_id, "TYPE": str(entry.get("TYPE") or kind)})
     return result
@@ -241,32 +241,53 @@ def apply_input(ctx: Ctx, current: Mapping[str, Any] | None, fields: Mapping[str
                 ) -> dict[str, Any]:
     """Caller fields -> the activity's new column values (``fields`` JSON included).
 
-    ``current`` is the stored row as a mapping (None when adding). Raises SimError."""
+    ``current`` is the stored row as a mapping (None when adding). Raises SimError; the steps
+    run in the order the fields are checked, so the first problem is the one reported."""
     raw = {str(k).upper(): v for k, v in fields.items()}
     creating = current is None
     values: dict[str, Any] = {k: v for k, v in (current or {}).items() if k != "id"}
     extra = dict(values.get("fields") or {})
     if creating:
-        for name in REQUIRED:
-            if raw.get(name) in (None, ""):
-                raise field_required(name)
-        values["owner_type_id"] = _int("OWNER_TYPE_ID", raw["OWNER_TYPE_ID"])
-        values["owner_id"] = _int("OWNER_ID", raw["OWNER_ID"])
-        values["type_id"] = _int("TYPE_ID", raw["TYPE_ID"], tuple(TYPES))
-        if not item_exists(ctx, values["owner_type_id"], values["owner_id"]):
-            raise SimError("", "Could not build binding: the owner is not found", 400)
-        provider, provider_type = PROVIDERS[values["type_id"]]
-        values["provider_id"] = str(raw.get("PROVIDER_ID") or provider)
-        extra["PROVIDER_TYPE_ID"] = str(raw.get("PROVIDER_TYPE_ID") or provider_type)
-        values["author_id"] = _user(ctx, "AUTHOR_ID", raw.get("AUTHOR_ID") or ctx.user_id)
-        values["created"] = ctx.now.replace(microsecond=0)
-        values["direction"] = 2 if values["type_id"] in COMMUNICATION_TYPES else 0
-        values.update(completed=False, status=1, description="", start_time=None,
-                      end_time=None)
-        extra.update(PRIORITY=2, DESCRIPTION_TYPE=1, SETTINGS={})
+        _new_activity(ctx, raw, values, extra)
+    _subject_and_people(ctx, raw, values)
+    _times(ctx, raw, values)
+    _status(raw, values)
+    _extra_fields(raw, extra)
+    if "COMMUNICATIONS" in raw:
+        extra["COMMUNICATIONS"] = _communications(ctx, values, raw["COMMUNICATIONS"])
+    if creating and values["type_id"] in COMMUNICATION_TYPES and not extra.get("COMMUNICATIONS"):
+        raise FieldRequired(name="COMMUNICATIONS")
+    values["fields"] = extra
+    values["editor_id"] = ctx.user_id
+    values["last_updated"] = ctx.now.replace(microsecond=0)
+    return values
+
+
+def _new_activity(ctx: Ctx, raw: Mapping[str, Any], values: dict[str, Any],
+                  extra: dict[str, Any]) -> None:
+    """What only ``crm.activity.add`` sets: owner, type, provider, author and defaults."""
+    for name in REQUIRED:
+        if raw.get(name) in (None, ""):
+            raise FieldRequired(name=name)
+    values["owner_type_id"] = _int("OWNER_TYPE_ID", raw["OWNER_TYPE_ID"])
+    values["owner_id"] = _int("OWNER_ID", raw["OWNER_ID"])
+    values["type_id"] = _int("TYPE_ID", raw["TYPE_ID"], tuple(TYPES))
+    if not item_exists(ctx, values["owner_type_id"], values["owner_id"]):
+        raise BindingOwnerNotFound()
+    provider, provider_type = PROVIDERS[values["type_id"]]
+    values["provider_id"] = str(raw.get("PROVIDER_ID") or provider)
+    extra["PROVIDER_TYPE_ID"] = str(raw.get("PROVIDER_TYPE_ID") or provider_type)
+    values["author_id"] = _user(ctx, "AUTHOR_ID", raw.get("AUTHOR_ID") or ctx.user_id)
+    values["created"] = ctx.now.replace(microsecond=0)
+    values["direction"] = 2 if values["type_id"] in COMMUNICATION_TYPES else 0
+    values.update(completed=False, status=1, description="", start_time=None, end_time=None)
+    extra.update(PRIORITY=2, DESCRIPTION_TYPE=1, SETTINGS={})
+
+
+def _subject_and_people(ctx: Ctx, raw: Mapping[str, Any], values: dict[str, Any]) -> None:
     if "SUBJECT" in raw:
         if raw["SUBJECT"] in (None, ""):
-            raise field_required("SUBJECT")
+            raise FieldRequired(name="SUBJECT")
         values["subject"] = str(raw["SUBJECT"])[:255]
     if "RESPONSIBLE_ID" in raw:
         values["responsible_id"] = _user(ctx, "RESPONSIBLE_ID", raw["RESPONSIBLE_ID"])
@@ -274,6 +295,10 @@ def apply_input(ctx: Ctx, current: Mapping[str, Any] | None, fields: Mapping[str
         values["direction"] = _int("DIRECTION", raw["DIRECTION"], (0, 1, 2))
     if "DESCRIPTION" in raw:
         values["description"] = str(raw["DESCRIPTION"] or "")
+
+
+def _times(ctx: Ctx, raw: Mapping[str, Any], values: dict[str, Any]) -> None:
+    """Start and end (each defaulting to the other, then to now) and the deadline they give."""
     for name, column in (("START_TIME", "start_time"), ("END_TIME", "end_time")):
         if name in raw:
             values[column] = ctx.parse_dt(raw[name], name)
@@ -282,15 +307,23 @@ def apply_input(ctx: Ctx, current: Mapping[str, Any] | None, fields: Mapping[str
     if values.get("end_time") is None:
         values["end_time"] = values["start_time"]
     values["deadline"] = deadline_of(values["type_id"], values["start_time"], values["end_time"])
+
+
+def _status(raw: Mapping[str, Any], values: dict[str, Any]) -> None:
+    """``STATUS`` and ``COMPLETED`` set each other; ``COMPLETED`` wins when both are given."""
     if raw.get("STATUS") not in (None, ""):
         values["status"] = _int("STATUS", raw["STATUS"], (1, 2, 3))
         values["completed"] = values["status"] != 1
     if raw.get("COMPLETED") not in (None, ""):
         flag = parse_bool(raw["COMPLETED"])
         if flag is None:
-            raise field_required("COMPLETED")
+            raise FieldRequired(name="COMPLETED")
         values["completed"] = flag
         values["status"] = 2 if flag else 1
+
+
+def _extra_fields(raw: Mapping[str, Any], extra: dict[str, Any]) -> None:
+    """The fields kept in the ``fields`` JSON: priority, notifications, origin, settings."""
     for name, allowed in (("PRIORITY", (1, 2, 3)), ("DESCRIPTION_TYPE", (1, 2, 3)),
                           ("NOTIFY_TYPE", (0, 1, 2, 3)), ("NOTIFY_VALUE", None)):
         if raw.get(name) not in (None, ""):
@@ -301,13 +334,5 @@ def apply_input(ctx: Ctx, current: Mapping[str, Any] | None, fields: Mapping[str
     if "SETTINGS" in raw:
         if not isinstance(raw["SETTINGS"], Mapping | list | type(None)) or \
                 (isinstance(raw["SETTINGS"], list) and raw["SETTINGS"]):
-            raise field_required("SETTINGS")
+            raise FieldRequired(name="SETTINGS")
         extra["SETTINGS"] = {**(extra.get("SETTINGS") or {}), **dict(raw["SETTINGS"] or {})}
-    if "COMMUNICATIONS" in raw:
-        extra["COMMUNICATIONS"] = _communications(ctx, values, raw["COMMUNICATIONS"])
-    if creating and values["type_id"] in COMMUNICATION_TYPES and not extra.get("COMMUNICATIONS"):
-        raise field_required("COMMUNICATIONS")
-    values["fields"] = extra
-    values["editor_id"] = ctx.user_id
-    values["last_updated"] = ctx.now.replace(microsecond=0)
-    return values

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from simulator.core.errors import SimError
 from simulator.core.registry import method
 from simulator.crm.categories import deal_categories
 from simulator.crm.entity_types import SMART_INVOICE_CATEGORY
+from simulator.crm.errors import EntityTypeNotSupported
 from simulator.crm.item import entity_from_params
 
 if TYPE_CHECKING:
@@ -31,8 +31,7 @@ def category_list(ctx: Ctx, params: Params) -> dict[str, Any]:
     elif et.id == 31:
         found = [{"id": SMART_INVOICE_CATEGORY, "name": "Invoices", "sort": 500}]
     else:
-        raise SimError("ENTITY_TYPE_NOT_SUPPORTED", f"Entity type {et.name} is not supported",
-                       400)
+        raise EntityTypeNotSupported(name=et.name)
     default = found[0]["id"] if et.id == 31 else 0
     return {"categories": [
         {"id": c["id"], "name": c["name"], "sort": c["sort"], "entityTypeId": et.id,

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from simulator import db
-from simulator.core.errors import SimError, not_found
+from simulator.core.errors import NotDefinedOrInvalid, NotFound
 from simulator.core.listing import apply_filter, apply_order, paginate, resolve_select
 from simulator.core.registry import Handler, Page, method
 from simulator.crm.entity_types import BY_CODE, EntityType
+from simulator.crm.errors import OldAccessDenied
 from simulator.crm.fields import (
     FieldError,
     Schema,
@@ -31,7 +32,7 @@ from simulator.crm.fields import (
     to_old_api,
 )
 from simulator.crm.ops import ItemNotFound, create_item, delete_item, update_item
-from simulator.crm.rights import check_item, crm_scope, old_api_denied, readable_items
+from simulator.crm.rights import check_item, crm_scope, readable_items
 from simulator.crm.userfields import create_userfield, get_userfield, load_userfields
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def item_query(ctx: Ctx, schema: Schema, filter: dict[str, Any]) -> Any:
 
 
 def _id(params: Params) -> int:
-    item_id = params.int("id", error=SimError("", "ID is not defined or invalid", 400))
+    item_id = params.int("id", error=NotDefinedOrInvalid(name="ID"))
     assert item_id is not None
     return item_id
 
@@ -82,9 +83,9 @@ def _get(ctx: Ctx, params: Params, et: EntityType) -> dict[str, Any]:
     item_id = _id(params)
     record = load_record(ctx.conn, et, item_id)
     if record is None:
-        raise not_found()
+        raise NotFound()
     if not crm_scope(ctx).may_read(record.get("ASSIGNED_BY_ID")):
-        raise old_api_denied()
+        raise OldAccessDenied()
     return to_old_api(ctx, Schema.load(ctx.conn, et), record)
 
 
@@ -108,12 +109,12 @@ def _add(ctx: Ctx, params: Params, et: EntityType) -> int:
 
 def _update(ctx: Ctx, params: Params, et: EntityType) -> bool:
     item_id = _id(params)
-    check_item(ctx, et.id, item_id, change=True, denied=old_api_denied())
+    check_item(ctx, et.id, item_id, change=True, denied=OldAccessDenied())
     try:
         update_item(ctx, et, item_id, params.dict("fields"),
                     notify=_register_sonet_event(params))
     except ItemNotFound:
-        raise not_found() from None
+        raise NotFound() from None
     except FieldError as error:
         raise error.old_error() from None
     return True
@@ -121,11 +122,11 @@ def _update(ctx: Ctx, params: Params, et: EntityType) -> bool:
 
 def _delete(ctx: Ctx, params: Params, et: EntityType) -> bool:
     item_id = _id(params)
-    check_item(ctx, et.id, item_id, change=True, denied=old_api_denied())
+    check_item(ctx, et.id, item_id, change=True, denied=OldAccessDenied())
     try:
         delete_item(ctx, et, item_id)
     except ItemNotFound:
-        raise not_found() from None
+        raise NotFound() from None
     return True
 
 
@@ -142,7 +143,7 @@ def _uf_get(ctx: Ctx, params: Params, et: EntityType) -> dict[str, Any]:
     field_id = _id(params)
     found = get_userfield(ctx.conn, et.uf_entity, field_id=field_id)
     if found is None:
-        raise not_found()
+        raise NotFound()
     return found.as_api()
 
 

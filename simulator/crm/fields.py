@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, select
 
 from simulator import db
 from simulator.core import config_cache
-from simulator.core.errors import SimError
+from simulator.core.errors import FieldRequired, SimError
 from simulator.crm.entity_types import (
     CHAR_TYPES,
     DATE_TYPES,
@@ -27,6 +27,12 @@ from simulator.crm.entity_types import (
     FieldDef,
     is_closed,
     semantic,
+)
+from simulator.crm.errors import (
+    ItemFieldNotValid,
+    ItemFieldRequired,
+    ItemFieldUnknownUser,
+    UnknownUser,
 )
 from simulator.crm.userfields import UserField, load_userfields
 
@@ -47,21 +53,24 @@ DERIVED = {"HAS_PHONE", "HAS_EMAIL", "STATUS_SEMANTIC_ID", "STAGE_SEMANTIC_ID", 
 class FieldError(Exception):
     """Bad input for one field; each API layer renders it in its own error shape."""
 
-    def __init__(self, field: str, *, required: bool = False, detail: str = "") -> None:
-        super().__init__(f"{field}: {detail or ('required' if required else 'invalid')}")
+    def __init__(self, field: str, *, required: bool = False,
+                 unknown_user: int | None = None) -> None:
+        super().__init__(f"{field}: {'required' if required else 'invalid'}")
         self.field = field
         self.required = required
-        self.detail = detail
+        self.unknown_user = unknown_user  # the field names a user who does not exist
 
     def old_error(self) -> SimError:
-        return SimError("", self.detail or f"The field {self.field} is not defined or invalid",
-                        400)
+        if self.unknown_user is not None:
+            return UnknownUser(name=self.field, user_id=self.unknown_user)
+        return FieldRequired(name=self.field)
 
     def item_error(self, item_name: str) -> SimError:
         if self.required:
-            return SimError("CRM_FIELD_ERROR_REQUIRED", f'Field "{item_name}" is required', 400)
-        return SimError("CRM_FIELD_ERROR_VALUE_NOT_VALID",
-                        self.detail or f'Invalid value of the field "{item_name}"', 400)
+            return ItemFieldRequired(name=item_name)
+        if self.unknown_user is not None:
+            return ItemFieldUnknownUser(name=self.field, user_id=self.unknown_user)
+        return ItemFieldNotValid(name=item_name)
 
 
 class Schema:

@@ -193,8 +193,7 @@ def _check_reference(ctx: Ctx, name: str, kind: str, number: int) -> None:
         if number == 0 and name != "ASSIGNED_BY_ID":
             return
         if get_user(ctx, number) is None:
-            raise FieldError(name, detail=f"The field {name} refers to a user who does not "
-                                          f"exist: {number}")
+            raise FieldError(name, unknown_user=number)
         return
     target = {"crm_company": 4, "crm_contact": 3, "crm_lead": 1, "crm_deal": 2,
               "crm_quote": 7}.get(kind)

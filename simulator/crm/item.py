@@ -23,6 +23,14 @@ from simulator.core.listing import apply_order, paginate, parse_bool, split_pref
 from simulator.core.registry import Page, method
 from simulator.crm.entities import filter_columns, item_query
 from simulator.crm.entity_types import ENTITY_TYPES, EntityType
+from simulator.crm.errors import (
+    EntityTypeNotSupported,
+    ItemAccessDenied,
+    ItemReadDenied,
+    ParameterNotFound,
+    UnknownItem,
+    UnknownSmartProcess,
+)
 from simulator.crm.fields import (
     FieldError,
     Schema,
@@ -32,7 +40,7 @@ from simulator.crm.fields import (
     to_item_api,
 )
 from simulator.crm.ops import ItemNotFound, create_item, delete_item, update_item
-from simulator.crm.rights import check_item, crm_scope, item_change_denied, item_read_denied
+from simulator.crm.rights import check_item, crm_scope
 
 if TYPE_CHECKING:
     from simulator.core.context import Ctx
@@ -41,31 +49,23 @@ if TYPE_CHECKING:
 T = db.crm_items
 
 
-def _missing(name: str) -> SimError:
-    return SimError("", f"Could not find value for parameter {{{name}}}", 400)
-
-
-def item_not_found() -> SimError:
-    return SimError("NOT_FOUND", "Item not found", 400)
-
-
 def entity_from_params(params: Params) -> EntityType:
     raw = params.first("entityTypeId")
     if raw in (None, ""):
-        raise _missing("entityTypeId")
+        raise ParameterNotFound(name="entityTypeId")
     try:
         type_id = int(str(raw).strip())
     except ValueError:
-        raise _missing("entityTypeId") from None
+        raise ParameterNotFound(name="entityTypeId") from None
     if type_id == 5:
-        raise SimError("ENTITY_TYPE_NOT_SUPPORTED", "Entity type INVOICE is not supported", 400)
+        raise EntityTypeNotSupported(name="INVOICE")
     if type_id not in ENTITY_TYPES:
-        raise SimError("NOT_FOUND", "SPA not found", 400)
+        raise UnknownSmartProcess()
     return ENTITY_TYPES[type_id]
 
 
 def _item_id(params: Params) -> int:
-    item_id = params.int("id", error=_missing("id"))
+    item_id = params.int("id", error=ParameterNotFound(name="id"))
     assert item_id is not None
     return item_id
 
@@ -168,10 +168,10 @@ def _render(ctx: Ctx, schema: Schema, item_id: int, params: Params, *,
             check_read: bool = False) -> dict[str, Any]:
     record = load_record(ctx.conn, schema.et, item_id)
     if record is None:
-        raise item_not_found()
+        raise UnknownItem()
     # add and update answer the item as written, even one just handed to someone else
     if check_read and not crm_scope(ctx).may_read(record.get("ASSIGNED_BY_ID")):
-        raise item_read_denied()
+        raise ItemReadDenied()
     return {"item": to_item_api(ctx, schema, record, original_uf_names=_original(params))}
 
 
@@ -197,12 +197,12 @@ def item_add(ctx: Ctx, params: Params) -> dict[str, Any]:
 def item_update(ctx: Ctx, params: Params) -> dict[str, Any]:
     et = entity_from_params(params)
     item_id = _item_id(params)
-    check_item(ctx, et.id, item_id, change=True, denied=item_change_denied())
+    check_item(ctx, et.id, item_id, change=True, denied=ItemAccessDenied())
     schema = Schema.load(ctx.conn, et)
     try:
         update_item(ctx, et, item_id, _translate_fields(schema, params.dict("fields")))
     except ItemNotFound:
-        raise item_not_found() from None
+        raise UnknownItem() from None
     except FieldError as error:
         raise _field_error(schema, error) from None
     return _render(ctx, schema, item_id, params)
@@ -212,11 +212,11 @@ def item_update(ctx: Ctx, params: Params) -> dict[str, Any]:
 def item_delete(ctx: Ctx, params: Params) -> list[Any]:
     et = entity_from_params(params)
     item_id = _item_id(params)
-    check_item(ctx, et.id, item_id, change=True, denied=item_change_denied())
+    check_item(ctx, et.id, item_id, change=True, denied=ItemAccessDenied())
     try:
         delete_item(ctx, et, item_id)
     except ItemNotFound:
-        raise item_not_found() from None
+        raise UnknownItem() from None
     return []
 
 

@@ -8,8 +8,8 @@ the shape most portals give their employees, keyed on each item's responsible pe
 - administrators (user 1, who owns the incoming webhook, and anyone with ``is_admin``) read and
   change everything;
 - anyone else reads and changes the items they are responsible for and the items of everyone
-  in the departments they head, and in every department below those (simulator.methods.
-  directory.subordinate_ids);
+  in the departments they head, and in every department below those
+  (simulator.users.subordinate_ids);
 - ``crm.access.grant`` (simulator.crm.access) adds read-only access to another
   person's items.
 
@@ -34,6 +34,7 @@ from sqlalchemy import exists, or_, select
 
 from simulator import db
 from simulator.core.errors import SimError
+from simulator.crm.errors import OldAccessDenied
 from simulator.users import is_admin, subordinate_ids
 
 if TYPE_CHECKING:
@@ -93,18 +94,6 @@ def _work_out(ctx: Ctx) -> CrmScope:
 
 
 # -- errors, as each API family reports them --------------------------------------------------
-def old_api_denied() -> SimError:
-    return SimError("", "Access denied", 400)
-
-
-def item_read_denied() -> SimError:
-    return SimError("ACCESS_DENIED", "You do not have permission to view this item", 400)
-
-
-def item_change_denied() -> SimError:
-    return SimError("ACCESS_DENIED", "Access denied", 400)
-
-
 # -- items ------------------------------------------------------------------------------------
 def readable_items(ctx: Ctx) -> ColumnElement[bool] | None:
     """The WHERE condition on ``sim_crm_item`` for the caller's lists (None: no limit)."""
@@ -154,4 +143,4 @@ def check_activity(ctx: Ctx, activity: Any, *, change: bool) -> None:
         return
     _found, assigned = _assigned(ctx, activity.owner_type_id, activity.owner_id)
     if not (scope.may_change(assigned) if change else scope.may_read(assigned)):
-        raise old_api_denied()
+        raise OldAccessDenied()

@@ -17,9 +17,10 @@ from sqlalchemy import select
 
 from simulator import db
 from simulator.core import config_cache
-from simulator.core.errors import SimError
+from simulator.core.errors import FieldRequired
 from simulator.core.listing import parse_bool
 from simulator.crm.entity_types import FieldDef
+from simulator.crm.errors import InvalidUserFieldName, UserFieldExists
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -171,15 +172,15 @@ def create_userfield(conn: Connection, uf_entity: str, fields: Mapping[str, Any]
     fields = {str(k).upper(): v for k, v in fields.items()}
     raw_name = str(fields.get("FIELD_NAME") or "").strip()
     if not raw_name:
-        raise SimError("", "The field FIELD_NAME is not defined or invalid", 400)
+        raise FieldRequired(name="FIELD_NAME")
     name = normalize_field_name(raw_name)
     if not _NAME_RE.match(name):
-        raise SimError("", f"Invalid FIELD_NAME: {name}", 400)
+        raise InvalidUserFieldName(name=name)
     user_type = str(fields.get("USER_TYPE_ID") or "string").strip().lower()
     if user_type not in USER_TYPES:
-        raise SimError("", "The field USER_TYPE_ID is not defined or invalid", 400)
+        raise FieldRequired(name="USER_TYPE_ID")
     if get_userfield(conn, uf_entity, field_name=name) is not None:
-        raise SimError("", f'A field with the name "{name}" already exists', 400)
+        raise UserFieldExists(name=name)
     settings: dict[str, Any] = {
         "SORT": int(fields.get("SORT") or 100),
         "XML_ID": fields.get("XML_ID"),

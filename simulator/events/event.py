@@ -19,7 +19,7 @@ Facts mirrored (reference §8; [D] api-reference/events/*.md):
   update, so on PostgreSQL a row claimed by a concurrent call is skipped. With ``clear=0`` the
   rows stay, hidden under the process id, until ``event.offline.clear{process_id, id[] |
   message_id[]}``. ``event.offline.list`` reads the queue without changing it.
-- ``ONUSERUPDATE`` is bindable here although no real portal offers it (see methods/users.py).
+- ``ONUSERUPDATE`` is bindable here although no real portal offers it (see simulator/users/user.py).
 """
 
 from __future__ import annotations
@@ -31,9 +31,18 @@ from sqlalchemy import delete, false, select
 
 from simulator import db
 from simulator.core import config_cache
-from simulator.core.errors import SimError
+from simulator.core.errors import AccessDenied, SimError
 from simulator.core.listing import apply_filter, apply_order, paginate, parse_bool
 from simulator.core.registry import method
+from simulator.events.errors import (
+    AuthTypeNotUser,
+    EventNotFound,
+    HandlerAlreadyExists,
+    HandlerNotUrl,
+    NullOrEmpty,
+    RecordIdsInvalid,
+    WrongEventType,
+)
 from simulator.users import is_admin
 
 if TYPE_CHECKING:
@@ -64,11 +73,10 @@ H = db.event_handlers
 Q = db.offline_events
 OFFLINE_COLUMNS: dict[str, Any] = {"ID": Q.c.id, "TIMESTAMP_X": Q.c.timestamp_x,
                                    "EVENT_NAME": Q.c.event_name, "MESSAGE_ID": Q.c.message_id}
-_DENIED = SimError("ACCESS_DENIED", "Access denied!", 403)
 
 
 def _null_or_empty(name: str) -> SimError:
-    return SimError("ERROR_ARGUMENT", f"Argument '{name}' is null or empty", 400)
+    return NullOrEmpty(name=name)
 
 
 def _auth_type(params: Params) -> int | None:
@@ -78,13 +86,13 @@ def _auth_type(params: Params) -> int | None:
     try:
         return int(str(value).strip())
     except ValueError:
-        raise SimError("ERROR_ARGUMENT", "auth_type must be a user id", 400) from None
+        raise AuthTypeNotUser() from None
 
 
 def _event_type(params: Params) -> str:
     kind = str(params.get("event_type") or "online").strip().lower()
     if kind not in ("online", "offline"):
-        raise SimError("ERROR_ARGUMENT", "event_type must be online or offline", 400)
+        raise WrongEventType()
     return kind
 
 
@@ -92,23 +100,23 @@ def _event_type(params: Params) -> str:
 def event_bind(ctx: Ctx, params: Params) -> Any:
     name = str(params.get("event") or "").strip().upper()
     if name not in KNOWN_EVENTS:
-        raise SimError("ERROR_EVENT_NOT_FOUND", "Event not found", 400)
+        raise EventNotFound()
     kind = _event_type(params)
     auth_type = _auth_type(params) or 0
     if not is_admin(ctx, ctx.user_id) and (kind == "offline"
                                            or auth_type not in (0, ctx.user_id)):
-        raise _DENIED
+        raise AccessDenied()
     handler = "" if kind == "offline" else str(params.get("handler") or "").strip()
     if kind == "online":
         if not handler:
             raise _null_or_empty("handler")
         if not handler.lower().startswith(("http://", "https://")):
-            raise SimError("ERROR_ARGUMENT", "The handler must be an http(s) URL", 400)
+            raise HandlerNotUrl()
     duplicate = ctx.conn.execute(select(H.c.id).where(
         H.c.event == name, H.c.handler == handler, H.c.auth_type == auth_type,
         H.c.event_type == kind)).first()
     if duplicate is not None:
-        raise SimError("ERROR_HANDLER_ALREADY_EXIST", "Handler already exists!", 400)
+        raise HandlerAlreadyExists()
     ctx.conn.execute(H.insert().values(event=name, handler=handler, auth_type=auth_type,
                                        event_type=kind,
                                        application_token=ctx.sim.application_token))
@@ -119,7 +127,7 @@ def event_bind(ctx: Ctx, params: Params) -> Any:
 @method("event.unbind")
 def event_unbind(ctx: Ctx, params: Params) -> Any:
     if not is_admin(ctx, ctx.user_id):
-        raise _DENIED
+        raise AccessDenied()
     name = str(params.get("event") or "").strip().upper()
     if not name:
         raise _null_or_empty("event")
@@ -217,7 +225,7 @@ def event_offline_clear(ctx: Ctx, params: Params) -> Any:
         try:
             stmt = stmt.where(Q.c.id.in_([int(str(i)) for i in ids]))
         except ValueError:
-            raise SimError("ERROR_ARGUMENT", "id must list record ids", 400) from None
+            raise RecordIdsInvalid() from None
     elif message_ids:
         stmt = stmt.where(Q.c.message_id.in_([str(m) for m in message_ids]))
     ctx.conn.execute(stmt)

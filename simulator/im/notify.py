@@ -23,9 +23,15 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import update
 
 from simulator import db
-from simulator.core.errors import SimError
 from simulator.core.listing import parse_bool
 from simulator.core.registry import method
+from simulator.im.errors import (
+    AttachError,
+    AttachOversize,
+    MessageEmpty,
+    ParamsError,
+    UserIdEmpty,
+)
 
 if TYPE_CHECKING:
     from simulator.core.context import Ctx
@@ -41,13 +47,13 @@ def _attach_size(value: Any) -> int:
         try:
             parsed = json.loads(value)
         except ValueError:
-            raise SimError("ATTACH_ERROR", "Incorrect attach params", 400) from None
+            raise AttachError() from None
         if not isinstance(parsed, dict | list):
-            raise SimError("ATTACH_ERROR", "Incorrect attach params", 400)
+            raise AttachError()
         return len(value)
     if isinstance(value, dict | list):
         return len(json.dumps(value, ensure_ascii=False))
-    raise SimError("ATTACH_ERROR", "Incorrect attach params", 400)
+    raise AttachError()
 
 
 def _send(ctx: Ctx, params: Params, *, notify_type: str) -> int | bool:
@@ -56,13 +62,12 @@ def _send(ctx: Ctx, params: Params, *, notify_type: str) -> int | bool:
     except ValueError:
         user_id = 0
     if user_id <= 0:
-        raise SimError("USER_ID_EMPTY", "User ID can't be empty", 400)
+        raise UserIdEmpty()
     message = str(params.get("MESSAGE") or "").strip()
     if not message:
-        raise SimError("MESSAGE_EMPTY", "Message can't be empty", 400)
+        raise MessageEmpty()
     if _attach_size(params.get("ATTACH")) > ATTACH_LIMIT:
-        raise SimError("ATTACH_OVERSIZE",
-                       "You have exceeded the maximum allowable size of attach", 400)
+        raise AttachOversize()
     notification_id = ctx.notify(
         user_id, message, kind="message", notify_type=notify_type,
         from_user_id=ctx.user_id if notify_type == "personal" else None,
@@ -95,7 +100,7 @@ def im_notify_read(ctx: Ctx, params: Params) -> Any:
     except ValueError:
         notification_id = 0
     if notification_id <= 0:
-        raise SimError("PARAMS_ERROR", "Incorrect params", 400)
+        raise ParamsError()
     n = db.notifications
     same = n.c.id == notification_id if parse_bool(params.get("ONLY_CURRENT")) \
         else n.c.id >= notification_id

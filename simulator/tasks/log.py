@@ -32,6 +32,16 @@ from simulator import db
 from simulator.core.errors import SimError
 from simulator.core.listing import TASK_PREFIXES, apply_filter, apply_order, split_key
 from simulator.core.registry import method
+from simulator.tasks.errors import (
+    CommentActionFailed,
+    CommentAuthorNotFound,
+    CommentDenied,
+    CommentTextMissing,
+    HistoryAccessDenied,
+    TaskIdMissing,
+    WrongArguments,
+    WrongTaskId,
+)
 from simulator.users import get_user, heads_above, is_admin
 
 if TYPE_CHECKING:
@@ -44,22 +54,19 @@ T = db.tasks
 H = db.task_history
 C = db.task_comments
 
-NOT_ALLOWED = SimError("0", "Action on the task is not allowed (internal error)", 400)
-_COMMENT_FAILED = "TASKS_ERROR_EXCEPTION_#8; Action failed; 8/TE/ACTION_FAILED_TO_BE_PROCESSED<br>"
 
 
 def task_id_param(params: Params, *names: str) -> int:
     """``taskId`` as the portal reads it: absent -> error 100, not a number -> error 0."""
     value = params.first(*(names or ("taskId", "id")))
     if value in (None, ""):
-        raise SimError("100", "CTaskItem All parameters in the constructor must have real class "
-                       "type (internal error)", 400)
+        raise TaskIdMissing()
     try:
         number = int(str(value).strip())
     except ValueError:
-        raise SimError("0", "wrong task id", 400) from None
+        raise WrongTaskId() from None
     if number <= 0:
-        raise SimError("0", "wrong task id", 400)
+        raise WrongTaskId()
     return number
 
 
@@ -153,7 +160,7 @@ def tasks_task_history_list(ctx: Ctx, params: Params) -> Any:
     if task is None:
         return {"list": []}
     if not can_see(ctx, task, ctx.user_id):
-        raise SimError("0", "Access denied. (internal error)", 400)
+        raise HistoryAccessDenied()
     stmt = select(H).where(H.c.task_id == task_id)
     wanted = params.dict("filter").get("FIELD") or params.dict("filter").get("field")
     if wanted:
@@ -182,8 +189,7 @@ def comment_as_api(ctx: Ctx, row: Row[Any]) -> dict[str, Any]:
 
 
 def _wrong_args(param: str, detail: str) -> SimError:
-    return SimError("ERROR_CORE", f"TASKS_ERROR_EXCEPTION_#256; {param} {detail}.; "
-                    "256/TE/WRONG_ARGUMENTS<br>", 400)
+    return WrongArguments(param=param, detail=detail)
 
 
 def _comment_task_id(params: Params, method_name: str) -> int:
@@ -206,13 +212,13 @@ def task_commentitem_add(ctx: Ctx, params: Params) -> Any:
                               f'for method ctaskcommentitem::add() must not contain key "{key}"')
     task = load_task(ctx, task_id)
     if task is None or not can_see(ctx, task, ctx.user_id):
-        raise SimError("ERROR_CORE", "Insufficient permissions to add a comment.<br>", 400)
+        raise CommentDenied()
     text = str(fields.get("POST_MESSAGE") or "").strip()
     if not text:
-        raise SimError("ERROR_CORE", "Comment text not specified<br>", 400)
+        raise CommentTextMissing()
     author = get_user(ctx, fields.get("AUTHOR_ID") or ctx.user_id)
     if author is None:
-        raise SimError("ERROR_CORE", "The comment author was not found<br>", 400)
+        raise CommentAuthorNotFound()
     posted = ctx.parse_dt(fields.get("POST_DATE"), "POST_DATE") or ctx.now
     comment_id = int(ctx.conn.execute(C.insert().values(
         task_id=task_id, author_id=author.id, post_message=text, post_date=posted,
@@ -263,7 +269,7 @@ def task_commentitem_getlist(ctx: Ctx, params: Params) -> Any:
                               f'must not contain key "{key}"')
     task = load_task(ctx, task_id)
     if task is None or not can_see(ctx, task, ctx.user_id):
-        raise SimError("ERROR_CORE", _COMMENT_FAILED, 400)
+        raise CommentActionFailed()
     stmt = select(C).where(C.c.task_id == task_id)
     stmt = apply_filter(stmt, filter_, _COMMENT_COLUMNS, ctx=ctx, prefixes=TASK_PREFIXES)
     stmt = apply_order(stmt, order, _COMMENT_COLUMNS, default=[C.c.id.desc()])
@@ -281,5 +287,5 @@ def task_commentitem_get(ctx: Ctx, params: Params) -> Any:
         item_id = 0
     row = ctx.conn.execute(select(C).where(C.c.id == item_id, C.c.task_id == task_id)).first()
     if task is None or row is None or not can_see(ctx, task, ctx.user_id):
-        raise SimError("ERROR_CORE", _COMMENT_FAILED, 400)
+        raise CommentActionFailed()
     return comment_as_api(ctx, row)

@@ -1,4 +1,4 @@
-"""Tasks: ``tasks.task.add/update/get/list/delete`` (history and comments: task_log.py).
+"""Tasks: ``tasks.task.add/update/get/list/delete`` (history and comments: log.py).
 
 Facts mirrored (reference §2, §8, §9; [D] api-reference/tasks/tasks-task-*.md, fields.md,
 events-tasks/on-task-*.md):
@@ -35,7 +35,6 @@ from sqlalchemy import and_, bindparam, false, not_, or_, select
 
 from simulator import db
 from simulator.core.bus import Shapes
-from simulator.core.errors import SimError
 from simulator.core.listing import (
     TASK_PREFIXES,
     apply_filter,
@@ -47,9 +46,9 @@ from simulator.core.listing import (
     split_key,
 )
 from simulator.core.registry import method
+from simulator.tasks.errors import DeadlineDenied, SelectNotArray, TaskActionNotAllowed
 from simulator.tasks.input import apply_input, as_int, as_list, fields_param
 from simulator.tasks.log import (
-    NOT_ALLOWED,
     can_edit,
     can_see,
     load_task,
@@ -67,8 +66,6 @@ if TYPE_CHECKING:
 
 T = db.tasks
 OPEN_STATUSES = (2, 3)
-DEADLINE_DENIED = SimError(
-    "ERROR_CORE", "Access denied: you may not change the deadline of this task<br>", 400)
 
 # select name -> output key, in the portal's order.
 SELECT_KEYS = {
@@ -249,7 +246,7 @@ def tasks_task_update(ctx: Ctx, params: Params) -> Any:
     raw = fields_param(params)
     old = load_task(ctx, task_id)
     if old is None or not can_see(ctx, old, ctx.user_id):
-        raise NOT_ALLOWED
+        raise TaskActionNotAllowed()
     task = apply_input(ctx, raw, old, adding=False)
     if task["status"] == 5 and old["status"] != 5 and task["task_control"] \
             and ctx.user_id != task["created_by"] and not is_admin(ctx, ctx.user_id):
@@ -261,12 +258,12 @@ def tasks_task_update(ctx: Ctx, params: Params) -> Any:
     for field, _key in changed:
         if field == "DEADLINE":
             if not may_change_deadline(ctx, old, ctx.user_id):
-                raise DEADLINE_DENIED
+                raise DeadlineDenied()
         elif field == "STATUS":
             if not may_change_status(ctx, old, ctx.user_id):
-                raise NOT_ALLOWED
+                raise TaskActionNotAllowed()
         elif not editor:
-            raise NOT_ALLOWED
+            raise TaskActionNotAllowed()
     _mark_status(ctx, task, old["status"])
     task["changed_date"] = ctx.now
     task["fields"]["CHANGED_BY"] = ctx.user_id
@@ -295,8 +292,7 @@ def _select_param(params: Params) -> Any:
     requested = params.get("select")
     if requested in (None, "", []) or isinstance(requested, list | Mapping):
         return list(requested.values()) if isinstance(requested, Mapping) else requested
-    raise SimError("100", f"Invalid value {requested} to match with parameter {{select}}. "
-                   "Should be value of type array. (internal error)", 400)
+    raise SelectNotArray(value=requested)
 
 
 @method("tasks.task.get")
@@ -314,7 +310,7 @@ def tasks_task_delete(ctx: Ctx, params: Params) -> Any:
     task_id = task_id_param(params)
     row = load_task(ctx, task_id)
     if row is None or not can_edit(ctx, row, ctx.user_id):
-        raise NOT_ALLOWED
+        raise TaskActionNotAllowed()
     before = task_state(ctx, row)
     ctx.conn.execute(T.delete().where(T.c.id == task_id))
     ctx.emit("ONTASKDELETE", entity_type="TASK", entity_id=task_id, before=before, after=None,

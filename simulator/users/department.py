@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from simulator import db
-from simulator.core.errors import SimError
 from simulator.core.listing import apply_filter, apply_order, paginate, split_key
 from simulator.core.registry import method
 from simulator.users.directory import (
@@ -28,6 +27,17 @@ from simulator.users.directory import (
     is_admin,
     json_array_has,
     top_level_fields,
+)
+from simulator.users.errors import (
+    DepartmentAccessDenied,
+    DepartmentBelowItself,
+    DepartmentNameMissing,
+    DepartmentNotEmpty,
+    DepartmentNotFound,
+    HeadNotFound,
+    ParentDepartmentNotFound,
+    SecondTopDepartment,
+    SortNotNumber,
 )
 
 if TYPE_CHECKING:
@@ -73,7 +83,7 @@ def department_get(ctx: Ctx, params: Params) -> Any:
 
 def _require_structure_admin(ctx: Ctx) -> None:
     if not is_admin(ctx, ctx.user_id):
-        raise SimError("ERROR_CORE", "Access denied", 400)
+        raise DepartmentAccessDenied()
 
 
 def _department_values(ctx: Ctx, raw: dict[str, Any], *, own_id: int | None) -> dict[str, Any]:
@@ -81,13 +91,13 @@ def _department_values(ctx: Ctx, raw: dict[str, Any], *, own_id: int | None) -> 
     if "NAME" in raw:
         name = str(raw["NAME"] or "").strip()
         if not name:
-            raise SimError("ERROR_CORE", "The department name is not provided.<br>", 400)
+            raise DepartmentNameMissing()
         values["name"] = name
     if "SORT" in raw:
         try:
             values["sort"] = int(str(raw["SORT"]).strip() or 500)
         except ValueError:
-            raise SimError("ERROR_CORE", "SORT must be a number", 400) from None
+            raise SortNotNumber() from None
     if "UF_HEAD" in raw:
         head = raw["UF_HEAD"]
         if head in (None, "", 0, "0"):
@@ -95,7 +105,7 @@ def _department_values(ctx: Ctx, raw: dict[str, Any], *, own_id: int | None) -> 
         else:
             user = get_user(ctx, head)
             if user is None:
-                raise SimError("ERROR_CORE", f"User {head} not found", 400)
+                raise HeadNotFound(user_id=head)
             values["head"] = user.id
     if "PARENT" in raw:
         tree = department_rows(ctx)
@@ -104,11 +114,11 @@ def _department_values(ctx: Ctx, raw: dict[str, Any], *, own_id: int | None) -> 
         except ValueError:
             parent = 0
         if parent not in tree:
-            raise SimError("ERROR_CORE", "Parent department not found", 400)
+            raise ParentDepartmentNotFound()
         node: Any = tree.get(parent)
         while node is not None:  # refuse to hang a department below itself
             if node.id == own_id:
-                raise SimError("ERROR_CORE", "A department cannot be moved below itself", 400)
+                raise DepartmentBelowItself()
             node = tree.get(node.parent) if node.parent else None
         values["parent"] = parent
     return values
@@ -123,8 +133,7 @@ def department_add(ctx: Ctx, params: Params) -> Any:
     if raw.get("PARENT") in (None, "", 0, "0"):
         raw.pop("PARENT", None)
         if has_root:
-            raise SimError("ERROR_CORE", "There can only be one top-level department in the "
-                           "company structure", 400)
+            raise SecondTopDepartment()
     values = {"sort": 500, **_department_values(ctx, raw, own_id=None)}
     department_id = int(ctx.conn.execute(D.insert().values(**values)
                                          .returning(D.c.id)).scalar_one())
@@ -139,7 +148,7 @@ def _department_or_error(ctx: Ctx, params: Params) -> Row[Any]:
         dept_id = 0
     row = ctx.conn.execute(select(D).where(D.c.id == dept_id)).first()
     if row is None:
-        raise SimError("ERROR_CORE", "Department not found", 400)
+        raise DepartmentNotFound()
     return row
 
 
@@ -165,8 +174,7 @@ def department_delete(ctx: Ctx, params: Params) -> Any:
     member = ctx.conn.execute(select(U.c.id).where(
         json_array_has(ctx, U.c.departments, [row.id]))).first()
     if child is not None or member is not None:
-        raise SimError("ERROR_CORE", "The department still has sub-departments or employees; "
-                       "move them first", 400)
+        raise DepartmentNotEmpty()
     ctx.conn.execute(D.delete().where(D.c.id == row.id))
     ctx.directory_changed()
     return True

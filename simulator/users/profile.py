@@ -13,7 +13,7 @@ from datetime import UTC
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from simulator.core.errors import SimError
+from simulator.core.errors import NoAuth
 from simulator.core.registry import method
 from simulator.users.directory import get_user
 
@@ -39,7 +39,7 @@ def _offset(ctx: Ctx, zone_name: str) -> int:
 def profile(ctx: Ctx, params: Params) -> Any:
     row = get_user(ctx, ctx.user_id)
     if row is None:
-        raise SimError("NO_AUTH_FOUND", "Wrong authorization data", 401)
+        raise NoAuth()
     fields = row.fields or {}
     zone_name = str(fields.get("TIME_ZONE") or "")
     result: dict[str, Any] = {

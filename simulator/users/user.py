@@ -1,4 +1,4 @@
-"""Users: ``user.get/current/admin/add/update/fields`` (departments: departments.py).
+"""Users: ``user.get/current/admin/add/update/fields`` (departments: department.py).
 
 Facts mirrored (reference §10; [D] api-reference/user/user-get.md, user-add.md, user-update.md,
 api-reference/common/events/on-user-add.md):
@@ -30,7 +30,7 @@ from sqlalchemy import and_, false, func, not_, or_, select
 from werkzeug.security import generate_password_hash
 
 from simulator import db
-from simulator.core.errors import SimError
+from simulator.core.errors import NoAuth
 from simulator.core.listing import apply_filter, apply_order, paginate, parse_bool, split_key
 from simulator.core.registry import method
 from simulator.users.directory import (
@@ -39,6 +39,15 @@ from simulator.users.directory import (
     is_admin,
     json_array_has,
     top_level_fields,
+)
+from simulator.users.errors import (
+    ActiveNotYN,
+    DepartmentIdsInvalid,
+    EmailTaken,
+    NoExtranetField,
+    UnknownDepartment,
+    UserAccessDenied,
+    WrongEmail,
 )
 
 if TYPE_CHECKING:
@@ -161,7 +170,7 @@ def _special_user_filter(ctx: Ctx, name: str, op: str, value: Any) -> ColumnElem
 def user_current(ctx: Ctx, params: Params) -> Any:
     row = get_user(ctx, ctx.user_id)
     if row is None:
-        raise SimError("NO_AUTH_FOUND", "Wrong authorization data", 401)
+        raise NoAuth()
     return user_as_api(ctx, row)
 
 
@@ -180,21 +189,21 @@ def _departments(ctx: Ctx, value: Any) -> list[int]:
     try:
         ids = [int(str(v).strip()) for v in values]
     except ValueError:
-        raise SimError("ERROR_CORE", "UF_DEPARTMENT must list department ids", 400) from None
+        raise DepartmentIdsInvalid() from None
     known = department_rows(ctx)
     missing = [d for d in ids if d not in known]
     if missing:
-        raise SimError("ERROR_CORE", f"Department {missing[0]} not found", 400)
+        raise UnknownDepartment(department_id=missing[0])
     return ids
 
 
 def _email(ctx: Ctx, value: Any, *, except_id: int | None = None) -> str:
     email = str(value or "").strip()
     if not _EMAIL.match(email):
-        raise SimError("ERROR_ARGUMENT", "wrong_email", 400)
+        raise WrongEmail()
     clash = ctx.conn.execute(select(U.c.id).where(func.lower(U.c.email) == email.lower())).first()
     if clash is not None and clash.id != except_id:
-        raise SimError("ERROR_ARGUMENT", "User with this email already exists", 400)
+        raise EmailTaken()
     return email
 
 
@@ -214,14 +223,14 @@ def _columns_and_fields(raw: dict[str, Any], fields: dict[str, Any]) -> dict[str
 @method("user.add")
 def user_add(ctx: Ctx, params: Params) -> Any:
     if not is_admin(ctx, ctx.user_id):
-        raise SimError("ERROR_CORE", "access_denied", 400)
+        raise UserAccessDenied()
     raw = top_level_fields(params)
     email = _email(ctx, raw.get("EMAIL"))
     if parse_bool(raw.get("EXTRANET")):
-        raise SimError("ERROR_ARGUMENT", "no_extranet_field", 400)  # extranet isn't simulated
+        raise NoExtranetField()  # extranet isn't simulated
     department_ids = _departments(ctx, raw.get("UF_DEPARTMENT"))
     if not department_ids:
-        raise SimError("ERROR_ARGUMENT", "no_extranet_field", 400)
+        raise NoExtranetField()
     values = {"name": "", "last_name": "", "second_name": "", "work_position": "",
               "fields": {}, **_columns_and_fields(raw, {})}
     # Simulator-only: PASSWORD lets a scenario create a user who can sign in at once (the
@@ -245,9 +254,9 @@ def user_update(ctx: Ctx, params: Params) -> Any:
     row = get_user(ctx, raw.get("ID"))
     admin = is_admin(ctx, ctx.user_id)
     if row is None or (not admin and row.id != ctx.user_id):
-        raise SimError("ERROR_CORE", "access_denied", 400)
+        raise UserAccessDenied()
     if not admin and ("ACTIVE" in raw or "UF_DEPARTMENT" in raw):
-        raise SimError("ERROR_CORE", "access_denied", 400)
+        raise UserAccessDenied()
     values = _columns_and_fields(raw, dict(row.fields or {}))
     if "EMAIL" in raw:
         values["email"] = _email(ctx, raw["EMAIL"], except_id=row.id)
@@ -256,7 +265,7 @@ def user_update(ctx: Ctx, params: Params) -> Any:
     if "ACTIVE" in raw:
         active = parse_bool(raw["ACTIVE"])
         if active is None:
-            raise SimError("ERROR_CORE", "ACTIVE must be Y or N", 400)
+            raise ActiveNotYN()
         values["active"] = active
     if raw.get("PASSWORD"):
         values["password_hash"] = generate_password_hash(str(raw["PASSWORD"]))
