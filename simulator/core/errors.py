@@ -133,3 +133,16 @@ class InvalidToken(NamedError):
 
 class ExpiredToken(NamedError):
     code, text, status = "expired_token", "The access token provided has expired.", 401
+
+
+# -- the REST endpoint's request parsing ----------------------------------------------------------
+class XmlNotSimulated(NamedError):
+    code, text = "INVALID_REQUEST", "The XML transport is not simulated; call the method with .json"
+
+
+class MalformedJson(NamedError):
+    code, text = "INVALID_REQUEST", "Malformed JSON in the request body: {detail}"
+
+
+class BodyNotParameters(NamedError):
+    code, text = "INVALID_REQUEST", "The JSON body must be an object or an array of parameters"

@@ -14,9 +14,9 @@ def seed(sim: Simulator, *, fixture: str | None = "demo", **generator: Any) -> d
 
         return load_demo(sim)
     if fixture:
-        from simulator.core.errors import SimError
+        from simulator.scenarios.errors import UnknownFixture
 
-        raise SimError("INVALID_ARG_VALUE", f"Unknown fixture '{fixture}'", 400)
+        raise UnknownFixture(fixture=fixture)
     from simulator.scenarios.generator import generate
 
     return generate(sim, **generator)

@@ -24,8 +24,8 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from simulator import db
-from simulator.core.errors import SimError
 from simulator.scenarios import rows as R
+from simulator.scenarios.errors import NoAdministrator, NotACount
 
 if TYPE_CHECKING:
     from simulator.portal import Simulator
@@ -338,10 +338,9 @@ def generate(sim: Simulator, *, companies: int = 1000, contacts_per_company: int
               "users": users}
     for name, value in counts.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise SimError("INVALID_ARG_VALUE", f"'{name}' must be an integer >= 0", 400)
+            raise NotACount(name=name)
     if users < 1:
-        raise SimError("INVALID_ARG_VALUE", "'users' must be at least 1 (the administrator)",
-                       400)
+        raise NoAdministrator()
     started = perf_counter()
     estimate = (users + companies * (1 + contacts_per_company) + leads + deals
                 + int(activities * 2.15) + tasks * 2)

@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from simulator import db
 from simulator.core.errors import SimError
 from simulator.scenarios import rows as R
+from simulator.scenarios.errors import PortalEmpty, UnknownAction
 
 if TYPE_CHECKING:
     from simulator.portal import Simulator
@@ -48,7 +49,7 @@ class Scene:
         self.active = [row.id for row in self.read(
             select(db.users.c.id).where(db.users.c.active.is_(True)).order_by(db.users.c.id))]
         if not self.active:
-            raise SimError("PORTAL_EMPTY", "The portal has no active users to play with", 400)
+            raise PortalEmpty()
 
     def read(self, stmt: Any) -> list[Any]:
         with self.sim.engine.connect() as conn:
@@ -262,7 +263,7 @@ def step(sim: Simulator, rng: Random, *, action: str | None = None) -> str:
     """Do one plausible thing (``action`` picks which; see :data:`ACTIONS`); returns what."""
     name = action or rng.choices(list(WEIGHTS), list(WEIGHTS.values()))[0]
     if name not in ACTIONS:
-        raise SimError("INVALID_ARG_VALUE", f"Unknown action '{name}'", 400)
+        raise UnknownAction(name=name)
     return ACTIONS[name](Scene(sim, rng))
 
 

@@ -24,8 +24,8 @@ from sqlalchemy.engine import Connection
 from werkzeug.security import generate_password_hash
 
 from simulator import db
-from simulator.core.errors import SimError
 from simulator.crm import deadline_of
+from simulator.scenarios.errors import PortalNotEmpty
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
 
@@ -316,8 +316,7 @@ def absence_row(user_id: int, *, date_from: datetime, date_to: datetime, absence
 def ensure_empty(conn: Connection) -> None:
     """Seeding writes explicit ids, so it only runs on an empty portal."""
     if conn.execute(select(func.count()).select_from(db.users)).scalar_one():
-        raise SimError("PORTAL_NOT_EMPTY",
-                       "The portal already has users; reset it before seeding", 400)
+        raise PortalNotEmpty()
 
 
 class BulkWriter:

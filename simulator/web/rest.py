@@ -32,7 +32,13 @@ from flask import Blueprint, Response, request
 
 from simulator import oauth
 from simulator.core import phpquery
-from simulator.core.errors import SimError
+from simulator.core.errors import (
+    BodyNotParameters,
+    MalformedJson,
+    NoAuth,
+    SimError,
+    XmlNotSimulated,
+)
 from simulator.core.ratelimit import OVER_HTTP, limits_for, time_figures
 from simulator.web import current_sim, json_response
 
@@ -41,14 +47,13 @@ log = logging.getLogger(__name__)
 bp = Blueprint("sim_rest", __name__)
 
 _METHODS = ["GET", "POST"]
-NO_AUTH = ("NO_AUTH_FOUND", "Wrong authorization data", 401)
 
 
 @bp.route("/rest/<int:user_id>/<token>/<method>", methods=_METHODS)
 def webhook_call(user_id: int, token: str, method: str) -> Response:
     def authenticate(_params: dict[str, Any]) -> int:
         if not current_sim().check_webhook(user_id, token):
-            raise SimError(*NO_AUTH)
+            raise NoAuth()
         return user_id
 
     return _serve(method, authenticate)
@@ -59,7 +64,7 @@ def oauth_call(method: str) -> Response:
     def authenticate(params: dict[str, Any]) -> int:
         token = params.get("auth")
         if not token or not isinstance(token, str):
-            raise SimError(*NO_AUTH)
+            raise NoAuth()
         return oauth.user_for_access_token(current_sim(), token)
 
     return _serve(method, authenticate)
@@ -100,8 +105,7 @@ def _serve(method: str, authenticate: Callable[[dict[str, Any]], int]) -> Respon
 def _method_name(method: str) -> str:
     name = method.strip().lower()
     if name.endswith(".xml"):
-        raise SimError("INVALID_REQUEST",
-                       "The XML transport is not simulated; call the method with .json", 400)
+        raise XmlNotSimulated()
     return name.removesuffix(".json")
 
 
@@ -126,14 +130,12 @@ def _body() -> dict[str, Any]:
         try:
             body = json.loads(text)
         except ValueError as exc:
-            raise SimError("INVALID_REQUEST", f"Malformed JSON in the request body: {exc}",
-                           400) from None
+            raise MalformedJson(detail=exc) from None
         if isinstance(body, list):
             # Positional parameters, as PHP reads a JSON array: keys 0, 1, ... (fast_bitrix24's
             # ``call("task.commentitem.add", [task_id, {...}], raw=True)``).
             return {str(index): value for index, value in enumerate(body)}
         if not isinstance(body, dict):
-            raise SimError("INVALID_REQUEST",
-                           "The JSON body must be an object or an array of parameters", 400)
+            raise BodyNotParameters()
         return body
     return phpquery.parse(text)
