@@ -1,5 +1,6 @@
-"""The calendar: the absence chart and ``calendar.accessibility.get`` (accessibility.py), with
-its Python API for scenarios and tests."""
+"""The calendar: the absence chart and ``calendar.accessibility.get``, the working calendar and
+``calendar.settings.get`` (accessibility.py), with the absence chart's Python API for scenarios
+and tests."""
 
 from simulator.calendar.accessibility import add_absence, delete_absence, update_absence
 
