@@ -37,6 +37,7 @@ from portal_ext.portal.registration import client_for, close_clients, current_po
 from simulator import Simulator
 from tests.clock import TestClock
 from tests.conftest import TEST_DATABASE_URL
+from tests.ext.absences_support import ADMIN, freeze, start_of_hour, token
 from tests.ext.wsgi_http import wsgi_session
 from wsgi import wire_simulated
 
@@ -130,6 +131,21 @@ def monday(test_clock: TestClock) -> datetime:
 
 
 Day = Callable[[int], str]
+
+
+@pytest.fixture
+def t0(demo_sim: Simulator, client: FlaskClient) -> datetime:
+    """The portal's clock frozen on the current whole hour (naive UTC), set the way a tester
+    does it: ``POST /_sim/clock``."""
+    moment = start_of_hour(demo_sim)
+    freeze(client, moment)
+    return moment
+
+
+@pytest.fixture
+def admin(app: Flask) -> dict[str, str]:
+    """An ``Authorization`` header with a fresh API token of the portal's administrator."""
+    return token(app, ADMIN)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from portal_ext.absences.services import cover_for
 from portal_ext.directory.models import PortalUser
 from portal_ext.extensions import db
 from portal_ext.portal.registration import current_portal
-from simulator import Simulator
 from tests.ext.absences_support import (
     ADMIN,
     FEDOROV,
@@ -24,21 +23,11 @@ from tests.ext.absences_support import (
     NIKITINA,
     SMIRNOVA,
     TORG_HEAD,
-    freeze,
     iso,
-    start_of_hour,
     stored_state,
     token,
 )
 from tests.ext.conftest import Day
-
-
-@pytest.fixture
-def t0(sim: Simulator, client: FlaskClient) -> Any:
-    """The portal's clock, frozen on a whole hour."""
-    moment = start_of_hour(sim)
-    freeze(client, moment)
-    return moment
 
 
 def post(client: FlaskClient, headers: dict[str, str], **body: Any) -> Any:

@@ -11,7 +11,6 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from simulator import Simulator
 from tests.clock import TestClock
 from tests.ext.absences_support import (
     ADMIN,
@@ -21,21 +20,12 @@ from tests.ext.absences_support import (
     NIKITINA,
     TORG_HEAD,
     absences,
-    freeze,
     iso,
-    start_of_hour,
     stored_state,
     token,
 )
 from tests.ext.conftest import Day
 from tests.ext.oauth_login import LoginAs
-
-
-@pytest.fixture
-def t0(sim: Simulator, client: FlaskClient) -> datetime:
-    moment = start_of_hour(sim)
-    freeze(client, moment)
-    return moment
 
 
 def form(user: int, first: date, last: date, **extra: object) -> dict[str, object]:

@@ -23,19 +23,11 @@ from tests.ext.absences_support import (
     freeze,
     grants,
     iso,
-    start_of_hour,
     tick,
     token,
 )
 
 pytestmark = pytest.mark.dated
-
-
-@pytest.fixture
-def t0(sim: Simulator, client: FlaskClient) -> datetime:
-    moment = start_of_hour(sim)
-    freeze(client, moment)
-    return moment
 
 
 def record(app: Flask, client: FlaskClient, start: datetime, end: datetime, *,

@@ -32,19 +32,11 @@ from tests.ext.absences_support import (
     TORG_HEAD,
     absences,
     freeze,
-    start_of_hour,
     tick,
     token,
 )
 
 pytestmark = pytest.mark.dated
-
-
-@pytest.fixture
-def t0(sim: Simulator, client: FlaskClient) -> datetime:
-    moment = start_of_hour(sim)
-    freeze(client, moment)
-    return moment
 
 
 def imported(app: Flask, user_id: int) -> list[dict[str, object]]:

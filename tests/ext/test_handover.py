@@ -27,7 +27,6 @@ from tests.ext.absences_support import (
     SMIRNOVA,
     TORG_HEAD,
     freeze,
-    start_of_hour,
     token,
 )
 from tests.ext.handover_support import (
@@ -46,21 +45,9 @@ CRM_WITH_FIELD = {"lead", "deal", "contact", "company", "quote"}
 
 
 @pytest.fixture
-def t0(demo_sim: Simulator, client: FlaskClient) -> datetime:
-    moment = start_of_hour(demo_sim)
-    freeze(client, moment)
-    return moment
-
-
-@pytest.fixture
 def absence_id(app: Flask, t0: datetime) -> int:
     return record_absence(app, user=NIKITINA, deputy=FEDOROV, start=t0 - timedelta(hours=1),
                           end=t0 + timedelta(days=7))
-
-
-@pytest.fixture
-def admin(app: Flask) -> dict[str, str]:
-    return token(app, ADMIN)
 
 
 def preview(client: FlaskClient, auth: dict[str, str], absence_id: int, **body: Any) -> Any:

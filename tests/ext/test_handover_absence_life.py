@@ -24,26 +24,12 @@ from tests.ext.absences_support import (
     NIKITINA,
     freeze,
     iso,
-    start_of_hour,
-    token,
 )
 from tests.ext.handover_support import owned_by, record_absence
 
 pytestmark = pytest.mark.dated
 
 TYPES = ["deal", "contact", "company"]
-
-
-@pytest.fixture
-def t0(demo_sim: Simulator, client: FlaskClient) -> datetime:
-    moment = start_of_hour(demo_sim)
-    freeze(client, moment)
-    return moment
-
-
-@pytest.fixture
-def admin(app: Flask) -> dict[str, str]:
-    return token(app, ADMIN)
 
 
 def preview(client: FlaskClient, auth: dict[str, str], absence_id: int) -> dict[str, Any]:

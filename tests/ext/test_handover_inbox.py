@@ -18,14 +18,10 @@ from portal_ext.notifications.models import Delivery
 from simulator import Simulator
 from simulator import db as sim_db
 from tests.ext.absences_support import (
-    ADMIN,
     FEDOROV,
     GRIGORIEVA,
     NIKITINA,
     SMIRNOVA,
-    freeze,
-    start_of_hour,
-    token,
 )
 from tests.ext.handover_support import owned_by, record_absence
 
@@ -34,18 +30,6 @@ pytestmark = pytest.mark.dated
 # The kinds whose per-item notice the portal lets a caller switch off (REGISTER_SONET_EVENT).
 QUIET_TYPES = ["lead", "deal", "contact", "company", "quote"]
 ITEMS = 200
-
-
-@pytest.fixture
-def t0(demo_sim: Simulator, client: FlaskClient) -> datetime:
-    moment = start_of_hour(demo_sim)
-    freeze(client, moment)
-    return moment
-
-
-@pytest.fixture
-def admin(app: Flask) -> dict[str, str]:
-    return token(app, ADMIN)
 
 
 def last_notification(sim: Simulator) -> int:
