@@ -112,6 +112,21 @@ def test_callback_with_a_state_this_browser_did_not_start_is_refused(
     assert not _logged_in(client)
 
 
+def test_a_response_that_rewrites_the_session_mid_login_does_not_lose_the_login(
+        client: FlaskClient, login_as: LoginAs) -> None:
+    """A request the browser sent before the login started (its favicon, another tab) may be
+    answered after it, with a session cookie of its own; the login still completes."""
+    action, fields = portal_login_form(client)
+    with client.session_transaction() as session:
+        session.clear()
+        session["_fresh"] = False  # what an anonymous page view writes back
+    answer = submit_portal_form(client, action, fields, ADMIN, "demo")
+    response = client.get(path_of(answer.headers["Location"]))
+    assert response.status_code == 302
+    assert path_of(response.headers["Location"]) == "/"
+    assert _logged_in(client)
+
+
 def test_callback_without_a_started_login_is_refused(client: FlaskClient) -> None:
     response = client.get("/auth/callback?code=abc&state=xyz")
     assert response.status_code == 400
@@ -120,9 +135,8 @@ def test_callback_without_a_started_login_is_refused(client: FlaskClient) -> Non
 
 def test_a_code_the_portal_does_not_know_is_refused(client: FlaskClient,
                                                      login_as: LoginAs) -> None:
-    client.get("/auth/login/portal")
-    with client.session_transaction() as session:
-        state = session["oauth_state"]
+    started = client.get("/auth/login/portal")
+    state = parse_qs(urlsplit(started.headers["Location"]).query)["state"][0]
     response = client.get("/auth/callback", query_string={"code": "made-up", "state": state})
     assert response.status_code == 400
     assert "invalid_grant" in response.get_data(as_text=True)
@@ -207,9 +221,15 @@ def test_dismissal_on_the_portal_ends_the_session(demo_sim: Simulator, client: F
     assert not _logged_in(client)
 
 
-def test_session_cookie_is_secure_when_configured(app: Flask, client: FlaskClient) -> None:
+def test_session_and_login_cookies_are_secure_when_configured(
+        app: Flask, client: FlaskClient, login_as: LoginAs) -> None:
     app.config["SESSION_COOKIE_SECURE"] = True  # PORTAL_EXT_SESSION_COOKIE_SECURE=1
-    response = client.get("/auth/login/portal")
+    started = client.get("/auth/login/portal")
+    login = next(c for c in started.headers.getlist("Set-Cookie")
+                 if c.startswith("portal_ext_login="))
+    assert "Secure" in login and "HttpOnly" in login and "SameSite=Lax" in login
+    assert "Path=/auth/callback" in login and "Max-Age=600" in login
+    response = login_as(client, ADMIN)
     cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("session="))
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
 

@@ -1,7 +1,8 @@
 """Login with the portal (OAuth 2.0 authorization code, see portal_ext.auth.oauth) and logout.
 
 - ``GET  /auth/login``          the login page with its "Log in with the portal" button;
-- ``GET  /auth/login/portal``   keeps a random ``state`` in the session, goes to the portal;
+- ``GET  /auth/login/portal``   keeps a random ``state`` in a short-lived login cookie of its
+                                 own, goes to the portal;
 - ``GET  /auth/callback``       checks ``state``, exchanges the code, signs the user in;
 - ``POST /auth/logout``         (CSRF-protected) ends the session, and every other session
                                  of the same user (portal_ext.auth.session).
@@ -18,6 +19,8 @@ import requests
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.wrappers import Response
 
 from portal_ext.auth import oauth
 from portal_ext.auth.session import end_sessions, start_session
@@ -29,8 +32,11 @@ from portal_ext.portal.registration import current_portal, utcnow
 
 log = logging.getLogger(__name__)
 
-STATE_KEY = "oauth_state"
-NEXT_KEY = "login_next"
+# The login under way lives in a cookie of its own, not in the session: the session cookie is
+# rewritten by any response that touches the session, and a request the browser sent before the
+# login started (a favicon, a second tab) would otherwise answer after it and drop the state.
+LOGIN_COOKIE = "portal_ext_login"
+LOGIN_MAX_AGE = 600  # seconds a visitor has to sign in on the portal's form
 
 
 @bp.get("/login")
@@ -51,26 +57,27 @@ def start() -> Any:
                           _("The extension is not registered with the portal: set "
                             "PORTAL_EXT_OAUTH_CLIENT_ID and PORTAL_EXT_OAUTH_CLIENT_SECRET."))
     state = secrets.token_urlsafe(32)
-    session[STATE_KEY] = state
-    next_url = safe_next(request.args.get("next"))
-    if next_url:
-        session[NEXT_KEY] = next_url
-    else:
-        session.pop(NEXT_KEY, None)
-    return redirect(oauth.authorize_url(portal_url=_portal_url(portal), client_id=client_id,
-                                        state=state, redirect_uri=callback_url()))
+    response = redirect(oauth.authorize_url(portal_url=_portal_url(portal), client_id=client_id,
+                                            state=state, redirect_uri=callback_url()))
+    _remember_login(response, state=state, next_url=safe_next(request.args.get("next")))
+    return response
 
 
 @bp.get("/callback")
 def callback() -> Any:
-    expected = session.pop(STATE_KEY, None)
+    started = _started_login()
+    expected = started.get("state")
     given = request.args.get("state", "")
     # The state ties the answer to a login this browser started (RFC 6749 section 10.12).
     if not expected or not given or not secrets.compare_digest(str(expected), given):
         log.warning("login: OAuth state mismatch from %s", request.remote_addr)
-        return error_page(400, _("Login failed"),
-                          _("This login link was not started here or has expired. "
-                            "Please log in again."))
+        return _forget_login(error_page(
+            400, _("Login failed"),
+            _("This login link was not started here or has expired. Please log in again.")))
+    return _forget_login(_finish_login(started))
+
+
+def _finish_login(started: dict[str, Any]) -> Any:
     if request.args.get("error"):
         flash(_("The portal did not allow the login: %(reason)s",
                 reason=request.args.get("error_description") or request.args["error"]), "error")
@@ -105,7 +112,7 @@ def callback() -> Any:
         if injected is None:
             http.close()
 
-    next_url = session.get(NEXT_KEY)
+    next_url = started.get("next")
     _fresh_session()  # a new session on login (OWASP ASVS 5.0 7.2.4)
     start_session(user)
     log.info("login: portal user %s (%s)", user.portal_user_id, user.role)
@@ -131,6 +138,38 @@ def safe_next(target: str | None) -> str | None:
         return None
     parts = urlsplit(target)
     return target if not parts.scheme and not parts.netloc else None
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key or "", salt="portal-ext-login")
+
+
+def _remember_login(response: Response, *, state: str, next_url: str | None) -> None:
+    response.set_cookie(
+        LOGIN_COOKIE, _serializer().dumps({"state": state, "next": next_url}),
+        max_age=LOGIN_MAX_AGE, path=url_for("auth.callback"), httponly=True,
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")), samesite="Lax")
+
+
+def _started_login() -> dict[str, Any]:
+    """The login this browser started here less than LOGIN_MAX_AGE ago, or {}."""
+    value = request.cookies.get(LOGIN_COOKIE)
+    if not value:
+        return {}
+    try:
+        started = _serializer().loads(value, max_age=LOGIN_MAX_AGE)
+    except BadSignature:
+        return {}
+    return started if isinstance(started, dict) else {}
+
+
+def _forget_login(answer: Any) -> Response:
+    """A started login is used once, whatever the callback's outcome."""
+    response = current_app.make_response(answer)
+    response.delete_cookie(LOGIN_COOKIE, path=url_for("auth.callback"), httponly=True,
+                           secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+                           samesite="Lax")
+    return response
 
 
 def _fresh_session() -> None:
