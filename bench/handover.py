@@ -54,8 +54,8 @@ from bench import handover_workload as wl  # noqa: E402
 from bench.handover_stub import StubPortal  # noqa: E402
 from portal_ext import create_app  # noqa: E402
 from portal_ext.extensions import db  # noqa: E402
-from portal_ext.handover import engine  # noqa: E402
-from portal_ext.handover.models import APPLYING, RESTORING, MoveBatch  # noqa: E402
+from portal_ext.moves import engine  # noqa: E402
+from portal_ext.moves.models import APPLYING, RESTORING, MoveBatch  # noqa: E402
 from portal_ext.portal.registration import (  # noqa: E402
     client_for,
     close_clients,

@@ -17,7 +17,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from flask import Flask, current_app
 
@@ -31,13 +31,29 @@ _STATE = "portal_ext.jobs"
 
 
 def job_name(fn: Callable[..., Any]) -> str:
-    return f"{fn.__module__}.{fn.__name__}"
+    pinned: str | None = getattr(fn, "job_name", None)
+    return pinned or f"{fn.__module__}.{fn.__name__}"
 
 
-def job(fn: F) -> F:
-    """Register ``fn`` as a job (its Celery task has the same name)."""
-    JOBS[job_name(fn)] = fn
-    return fn
+@overload
+def job(fn: F, *, name: str | None = None) -> F: ...
+
+
+@overload
+def job(fn: None = None, *, name: str | None = None) -> Callable[[F], F]: ...
+
+
+def job(fn: F | None = None, *, name: str | None = None) -> F | Callable[[F], F]:
+    """Register ``fn`` as a job (its Celery task has the same name): by default its module
+    and function name; ``@job(name=...)`` pins the name, so that moving the function to
+    another module does not rename the task (messages already queued keep finding it)."""
+    def register(fn: F) -> F:
+        if name is not None:
+            fn.job_name = name  # type: ignore[attr-defined]
+        JOBS[job_name(fn)] = fn
+        return fn
+
+    return register(fn) if fn is not None else register
 
 
 def periodic(fn: F) -> F:

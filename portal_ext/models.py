@@ -12,6 +12,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "portal_ext.events.models",
     "portal_ext.absences.models",
     "portal_ext.notifications.models",
+    "portal_ext.moves.models",
     "portal_ext.handover.models",
     "portal_ext.transfers.models",
 )

@@ -11,6 +11,7 @@ JOB_MODULES: tuple[str, ...] = (
     "portal_ext.directory.services",
     "portal_ext.absences.tasks",
     "portal_ext.notifications.tasks",
+    "portal_ext.moves.tasks",
     "portal_ext.handover.tasks",
     "portal_ext.transfers.dismissals",
 )

@@ -21,8 +21,9 @@ from flask.cli import AppGroup
 from tqdm import tqdm
 
 from portal_ext.extensions import db
-from portal_ext.handover import engine, services
-from portal_ext.handover.models import APPLYING, PREVIEW, RESTORING, SCHEDULED, MoveBatch
+from portal_ext.handover import services
+from portal_ext.moves import engine
+from portal_ext.moves.models import APPLYING, PREVIEW, RESTORING, SCHEDULED, MoveBatch
 from portal_ext.portal.clock import portal_now
 from portal_ext.portal.models import Portal
 from portal_ext.portal.registration import client_for

@@ -12,14 +12,15 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
+from portal_ext import moves
 from portal_ext.absences.models import Absence
 from portal_ext.extensions import db
-from portal_ext.handover.engine import NOTE_NEW_LEAD
-from portal_ext.handover.models import MOVED, MoveBatch, MoveItem
 from portal_ext.handover.portal_calls import list_rows
 from portal_ext.handover.types import ENTITY_TYPES
+from portal_ext.moves.engine import NOTE_NEW_LEAD
+from portal_ext.moves.models import MoveBatch, MoveItem
 from portal_ext.portal.client import PortalClient
 from portal_ext.portal.clock import portal_zone
 
@@ -44,7 +45,7 @@ def adopt_new_leads(batch: MoveBatch, *, client: PortalClient, now: datetime) ->
         MoveItem.batch_id == batch.id, MoveItem.entity_type == "lead")))
     kind = ENTITY_TYPES["lead"]
     lead_kind = replace(kind, select=(*kind.select, "COMPANY_ID", "CONTACT_ID"))
-    rows: list[dict[str, Any]] = []
+    leads: list[tuple[int, str | None]] = []
     for row in list_rows(client, lead_kind, {"ASSIGNED_BY_ID": batch.to_user_id,
                                              ">=DATE_CREATE": _iso(since)}):
         lead_id = lead_kind.row_id(row)
@@ -52,14 +53,10 @@ def adopt_new_leads(batch: MoveBatch, *, client: PortalClient, now: datetime) ->
         if lead_id in known or not (("company", company) in clients
                                     or ("contact", contact) in clients):
             continue
-        rows.append({"portal_id": batch.portal_id, "batch_id": batch.id, "entity_type": "lead",
-                     "entity_id": lead_id, "from_user_id": batch.owner_id,
-                     "to_user_id": batch.to_user_id, "state": MOVED, "moved_at": now,
-                     "note": NOTE_NEW_LEAD, "title": lead_kind.title(row) or None})
-    if rows:
-        db.session.execute(insert(MoveItem.__table__), rows)
+        leads.append((lead_id, lead_kind.title(row) or None))
+    if moves.journal_moved(batch, "lead", leads, now=now, note=NOTE_NEW_LEAD):
         db.session.commit()
-    return len(rows)
+    return len(leads)
 
 
 def _since(options: dict[str, Any]) -> datetime | None:

@@ -19,7 +19,7 @@ from sqlalchemy import or_, select
 
 from portal_ext.absences.models import Absence
 from portal_ext.extensions import db
-from portal_ext.handover.models import APPLIED, APPLYING, HANDOVER, HandoverPolicy, MoveBatch
+from portal_ext.handover.models import HandoverPolicy
 from portal_ext.handover.services import (
     HandoverError,
     apply_handover,
@@ -28,6 +28,7 @@ from portal_ext.handover.services import (
     restore_handover,
 )
 from portal_ext.handover.types import TYPE_NAMES
+from portal_ext.moves.models import APPLIED, APPLYING, HANDOVER, MoveBatch
 from portal_ext.portal.client import PortalClient
 from portal_ext.portal.errors import PortalError
 from portal_ext.portal.models import Portal

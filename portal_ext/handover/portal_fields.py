@@ -19,13 +19,15 @@ batch's options (``uf_fields``: type -> the name to write, or None for journal o
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from portal_ext.handover.models import MoveBatch
 from portal_ext.handover.portal_calls import run_batch
 from portal_ext.handover.types import ENTITY_TYPES, PREV_FIELD, PREV_FIELD_LABEL, EntityKind
 from portal_ext.portal.client import PortalClient
 from portal_ext.portal.errors import PortalError
+
+if TYPE_CHECKING:  # the move journal's package uses this module
+    from portal_ext.moves.models import MoveBatch
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@
 ``apply_handover`` starts moving it after an explicit confirmation (for an absence that has
 not begun, by default when it begins: ``scheduled``, started by ``start_scheduled`` on the
 tick); ``restore_handover`` gives back everything still with the deputy; ``retry_handover``
-tries again the items a run failed to move. The work itself runs in jobs (portal_ext.handover.tasks)
-through the move engine (portal_ext.handover.engine). Rejected input raises
+tries again the items a run failed to move. The work itself runs in the move engine's jobs
+(portal_ext.moves). Rejected input raises
 :class:`HandoverError` naming the field and leaves the database as it was.
 
 Who may: an administrator, or the head of the absent user's department (the people whose
@@ -20,32 +20,27 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from portal_ext import jobs
+from portal_ext import moves
 from portal_ext.absences.editors import may_edit
 from portal_ext.absences.models import Absence
 from portal_ext.absences.services import fallback_deputy
 from portal_ext.absences.validation import person
 from portal_ext.directory.models import PortalUser
 from portal_ext.extensions import db
-from portal_ext.handover import engine
-from portal_ext.handover.models import (
+from portal_ext.handover.types import TYPE_NAMES
+from portal_ext.moves.models import (
     APPLIED,
     APPLYING,
-    CANCELLED,
     HANDOVER,
     LIVE_STATES,
-    PLANNED,
     PREVIEW,
     RESTORING,
     SCHEDULED,
-    SKIPPED,
     MoveBatch,
-    MoveItem,
 )
-from portal_ext.handover.types import TYPE_NAMES
 from portal_ext.portal.client import PortalClient
 from portal_ext.portal.models import Portal
 
@@ -140,22 +135,19 @@ def preview_handover(*, portal: Portal, client: PortalClient, actor: PortalUser 
                                              "hand over."))
     deputy_id = _check_people(portal, absence)
     _refuse_duplicate(portal.id, absence.id)
-    batch = MoveBatch(
-        portal_id=portal.id, kind=HANDOVER, state=PREVIEW, owner_id=absence.user_id,
-        to_user_id=deputy_id, absence_id=absence.id, live_key=live_key(absence.id),
-        options={"types": chosen, "include_closed": bool(include_closed),
-                 "include_new_leads": bool(include_new_leads)},
-        created_by=actor.portal_user_id if actor is not None else None, created_at=now,
-        counts={})
-    db.session.add(batch)
     try:
-        db.session.flush()
+        batch = moves.new_batch(
+            portal_id=portal.id, kind=HANDOVER, owner_id=absence.user_id,
+            to_user_id=deputy_id, absence_id=absence.id, live_key=live_key(absence.id),
+            options={"types": chosen, "include_closed": bool(include_closed),
+                     "include_new_leads": bool(include_new_leads)},
+            created_by=actor.portal_user_id if actor is not None else None, created_at=now)
     except IntegrityError:  # the same absence submitted twice at once: the other one won
         db.session.rollback()
         _refuse_duplicate(portal.id, absence.id)
         raise
     try:
-        counts = engine.plan_batch(batch, client=client, to_user_for=lambda _t, _r: deputy_id)
+        counts = moves.plan(batch, client=client, to_user_for=lambda _t, _r: deputy_id)
     except BaseException:
         db.session.rollback()
         raise
@@ -221,29 +213,17 @@ def apply_handover(*, batch: MoveBatch, actor: PortalUser | None, confirmed: boo
         raise HandoverError(None, _l("Handover %(id)s is already %(state)s.", id=batch.id,
                                      state=batch.state), code="conflict")
     # Only one request can turn a preview into a running handover (double submission).
-    started = db.session.execute(  # type: ignore[attr-defined]
-        update(MoveBatch).where(MoveBatch.id == batch.id,
-                                MoveBatch.state.in_((PREVIEW, SCHEDULED)))
-        .values(state=SCHEDULED if wait else APPLYING)
-        .execution_options(synchronize_session=False)).rowcount
-    if not started:
-        db.session.rollback()
+    if not moves.take(batch, states=(PREVIEW, SCHEDULED), to=SCHEDULED if wait else APPLYING):
         db.session.refresh(batch)
         raise HandoverError(None, _l("Handover %(id)s is already %(state)s.", id=batch.id,
                                      state=batch.state), code="conflict")
-    db.session.refresh(batch)
     batch.options = {**(batch.options or {}), "start": start,
                      "confirmed_by": actor.portal_user_id if actor is not None else None,
                      "confirmed_at": now.isoformat()}
     if wait:
         db.session.commit()
         return batch
-    engine.start_phase(batch, APPLYING)
-    db.session.commit()
-    from portal_ext.handover.tasks import apply_batch
-
-    if enqueue:
-        jobs.enqueue(apply_batch, batch.id)
+    moves.start_applying(batch, enqueue=enqueue)
     return batch
 
 
@@ -251,8 +231,6 @@ def start_scheduled(*, portal: Portal, now: datetime) -> dict[str, int]:
     """Level-triggered, every tick: each scheduled handover whose absence has started starts
     moving (however late the tick: after an outage the first one catches up); one whose
     absence is already over by then has nothing left to do and is cancelled."""
-    from portal_ext.handover.tasks import apply_batch
-
     due = list(db.session.scalars(select(MoveBatch).join(
         Absence, Absence.id == MoveBatch.absence_id).where(
         MoveBatch.portal_id == portal.id, MoveBatch.kind == HANDOVER,
@@ -261,20 +239,13 @@ def start_scheduled(*, portal: Portal, now: datetime) -> dict[str, int]:
     for batch in due:
         absence = db.session.get(Absence, batch.absence_id)
         if absence is not None and absence.end <= now:
-            batch.state, batch.live_key = CANCELLED, None
+            moves.cancel(batch)
             db.session.commit()
             counts["scheduled_cancelled"] += 1
             continue
-        taken = db.session.execute(  # type: ignore[attr-defined]
-            update(MoveBatch).where(MoveBatch.id == batch.id, MoveBatch.state == SCHEDULED)
-            .values(state=APPLYING).execution_options(synchronize_session=False)).rowcount
-        if not taken:  # another tick started it
-            db.session.rollback()
+        if not moves.take(batch, states=(SCHEDULED,), to=APPLYING):  # another tick did
             continue
-        db.session.refresh(batch)
-        engine.start_phase(batch, APPLYING)
-        db.session.commit()
-        jobs.enqueue(apply_batch, batch.id)
+        moves.start_applying(batch)
         counts["scheduled_started"] += 1
     return counts
 
@@ -289,21 +260,13 @@ def restore_handover(*, batch: MoveBatch, actor: PortalUser | None, client: Port
                                      "was applied can be restored.", id=batch.id,
                                      state=batch.state), code="conflict")
     if batch.state != RESTORING:
-        db.session.execute(update(MoveItem).where(
-            MoveItem.batch_id == batch.id, MoveItem.state == PLANNED)
-            .values(state=SKIPPED, note=engine.NOTE_STOPPED)
-            .execution_options(synchronize_session=False))
+        moves.stop_pending(batch)
         if (batch.options or {}).get("include_new_leads") and batch.absence_id is not None:
             from portal_ext.handover.new_leads import adopt_new_leads
 
             db.session.commit()
             adopt_new_leads(batch, client=client, now=now)
-        engine.start_phase(batch, RESTORING)
-    db.session.commit()
-    from portal_ext.handover.tasks import restore_batch
-
-    if enqueue:
-        jobs.enqueue(restore_batch, batch.id)
+    moves.start_restoring(batch, enqueue=enqueue)
     return batch
 
 
@@ -314,19 +277,17 @@ def discard_preview(*, batch: MoveBatch, actor: PortalUser | None) -> None:
     if batch.state not in (PREVIEW, SCHEDULED):
         raise HandoverError(None, _l("Handover %(id)s is already %(state)s.", id=batch.id,
                                      state=batch.state), code="conflict")
-    db.session.delete(batch)
+    moves.discard(batch)
     db.session.commit()
 
 
 def retry_handover(*, batch: MoveBatch, actor: PortalUser | None) -> int:
     """Try again the items the last run (the handover, or its give-back) failed to move;
     how many (the job does the work)."""
-    from portal_ext.handover.failures import NothingToRetry, retry_failed
-
     _check_actor(batch, actor)
     try:
-        return retry_failed(batch)
-    except NothingToRetry:
+        return moves.retry_failed(batch)
+    except moves.NothingToRetry:
         raise HandoverError(None, _l("Handover %(id)s has no failed items to try again.",
                                      id=batch.id), code="conflict") from None
 

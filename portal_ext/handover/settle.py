@@ -21,23 +21,18 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select
 
-from portal_ext import jobs
+from portal_ext import moves
 from portal_ext.absences.models import Absence
 from portal_ext.extensions import db
-from portal_ext.handover.engine import NOTE_STOPPED, start_phase
-from portal_ext.handover.models import (
+from portal_ext.moves.models import (
     APPLIED,
     APPLYING,
     HANDOVER,
-    PLANNED,
     PREVIEW,
-    RESTORING,
     SCHEDULED,
-    SKIPPED,
     MoveBatch,
-    MoveItem,
 )
 from portal_ext.portal.errors import PortalError
 
@@ -60,13 +55,9 @@ def settle_handovers(absence: Absence, *, now: datetime, gone: bool = True) -> l
     restoring: list[int] = []
     for batch in batches:
         if batch.state in NOT_STARTED:
-            db.session.execute(delete(MoveItem).where(MoveItem.batch_id == batch.id))
-            db.session.delete(batch)
+            moves.discard(batch)
             continue
-        db.session.execute(update(MoveItem).where(
-            MoveItem.batch_id == batch.id, MoveItem.state == PLANNED)
-            .values(state=SKIPPED, note=NOTE_STOPPED)
-            .execution_options(synchronize_session=False))
+        moves.stop_pending(batch)
         options = dict(batch.options or {})
         if options.get("include_new_leads"):
             # The restore job adopts the new leads first; the absence may be gone by then.
@@ -75,7 +66,7 @@ def settle_handovers(absence: Absence, *, now: datetime, gone: bool = True) -> l
         batch.options = options
         if gone:
             batch.live_key = None
-        start_phase(batch, RESTORING)
+        moves.start_restoring(batch, commit=False)
         restoring.append(batch.id)
     db.session.flush()
     return restoring
@@ -89,11 +80,9 @@ def settle_changed(absence: Absence, *, now: datetime, user_changed: bool) -> li
 
 def start_restores(batch_ids: list[int]) -> None:
     """Queue the restore jobs of settled handovers (after the caller's commit)."""
-    from portal_ext.handover.tasks import restore_batch
-
     for batch_id in batch_ids:
         try:
-            jobs.enqueue(restore_batch, batch_id)
+            moves.queue_run(batch_id, restoring=True)
         except PortalError as exc:  # the minute tick resumes a restoring batch anyway
             db.session.rollback()
             log.warning("handover %s: restore not finished now (%s); the tick resumes it",

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, tuple_
 
 from portal_ext.extensions import db
-from portal_ext.handover.models import (
+from portal_ext.moves.models import (
     APPLYING,
     MOVED,
     PLANNED,

@@ -25,15 +25,13 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
-from portal_ext import jobs
+from portal_ext import moves
 from portal_ext.extensions import db
-from portal_ext.handover.engine import list_rows, start_phase
-from portal_ext.handover.models import APPLYING, PLANNED, PREVIEW, TRANSFER, MoveBatch, MoveItem
-from portal_ext.handover.portal_fields import ensure_prev_fields
-from portal_ext.handover.tasks import apply_batch
+from portal_ext.handover.portal_calls import list_rows
 from portal_ext.handover.types import ENTITY_TYPES as KINDS
+from portal_ext.moves.models import TRANSFER
 from portal_ext.portal.client import PAGE_SIZE, PortalClient
 from portal_ext.portal.models import Portal
 from portal_ext.transfers import successors as people
@@ -153,40 +151,24 @@ def change_responsible(*, portal: Portal, client: PortalClient, user_id: int,
     change = AutoChange(portal_id=portal.id, reason=reason, source_id=source_id,
                         user_id=user_id, successor_id=successor_id, created_at=now)
     db.session.add(change)
-    rows = [("company", r, _COMPANY.responsible(r)) for r in companies] + \
-           [("contact", r, _CONTACT.responsible(r)) for r in contacts]
-    rows = [(t, r, holder) for t, r, holder in rows if holder not in (None, successor_id)]
-    if not rows:
+    holders = [_COMPANY.responsible(r) for r in companies] + \
+              [_CONTACT.responsible(r) for r in contacts]
+    if all(holder in (None, successor_id) for holder in holders):  # nothing to change
         db.session.commit()
         return change
-    batch = MoveBatch(
-        portal_id=portal.id, kind=TRANSFER, state=PREVIEW, owner_id=user_id,
-        to_user_id=successor_id, live_key=f"auto:{reason}:{source_id}", created_by=None,
-        created_at=now, options={"types": ["company", "contact"], "include_closed": True,
-                                 "strategy": "auto", "auto": reason, "source_id": source_id})
-    db.session.add(batch)
-    db.session.flush()
-    db.session.execute(insert(MoveItem.__table__), [_item(batch, t, r, holder, successor_id)
-                                                    for t, r, holder in rows])
-    counts = {"company": 0, "contact": 0}
-    for entity_type, _row, _holder in rows:
-        counts[entity_type] += 1
-    batch.counts = counts
-    ensure_prev_fields(batch, client)  # before the job: see services.apply_transfer
-    start_phase(batch, APPLYING)
+    batch = moves.new_batch(
+        portal_id=portal.id, kind=TRANSFER, owner_id=user_id, to_user_id=successor_id,
+        live_key=f"auto:{reason}:{source_id}", created_by=None, created_at=now,
+        options={"types": ["company", "contact"], "include_closed": True,
+                 "strategy": "auto", "auto": reason, "source_id": source_id})
+    # Every item goes from whoever holds it now (a contact of the client may be someone
+    # else's) to the successor.
+    moves.plan(batch, client=client, to_user_for=lambda _t, _r: successor_id,
+               listed={"company": companies, "contact": contacts})
+    moves.prepare(batch, client)  # before the job: see services.apply_transfer
     change.batch_id = batch.id
-    db.session.commit()
-    jobs.enqueue(apply_batch, batch.id)
+    moves.start_applying(batch)
     return change
-
-
-def _item(batch: MoveBatch, entity_type: str, row: dict[str, Any], holder: Any,
-          successor_id: int) -> dict[str, Any]:
-    kind = KINDS[entity_type]
-    return {"portal_id": batch.portal_id, "batch_id": batch.id, "entity_type": entity_type,
-            "entity_id": kind.row_id(row), "from_user_id": int(holder),
-            "to_user_id": successor_id, "state": PLANNED, "note": None,
-            "title": kind.title(row) or None, "owner_ref": None}
 
 
 def changes_of(portal_id: int, user_ids: Iterable[int]) -> list[AutoChange]:

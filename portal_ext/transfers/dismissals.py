@@ -24,11 +24,9 @@ from flask import current_app, has_app_context
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from portal_ext import jobs
+from portal_ext import jobs, moves
 from portal_ext.extensions import db
-from portal_ext.handover.engine import start_phase
-from portal_ext.handover.models import APPLIED, APPLYING, PREVIEW, RESTORING, MoveBatch
-from portal_ext.handover.tasks import restore_batch
+from portal_ext.moves.models import APPLIED, APPLYING, PREVIEW, RESTORING, TRANSFER, MoveBatch
 from portal_ext.portal.client import PortalClient
 from portal_ext.portal.clock import portal_now
 from portal_ext.portal.errors import PortalError
@@ -225,16 +223,27 @@ def _give_back(portal: Portal, now: datetime) -> int:
             if user is None or not user.active:
                 change.error = "not given back: the user was dismissed"
             else:
-                start_phase(batch, RESTORING)
+                moves.start_restoring(batch, commit=False)
                 given += 1
         change.restored_at = now
         db.session.commit()
         if batch is not None and batch.state == RESTORING:
-            jobs.enqueue(restore_batch, batch.id)
+            moves.queue_run(batch.id, restoring=True)
     return given
 
 
 # -- jobs ---------------------------------------------------------------------------------------
+def _announce_end(batch: MoveBatch, client: PortalClient) -> None:
+    """A transfer's run finished: one summary to each person concerned
+    (portal_ext.handover.summary), as for a handover."""
+    from portal_ext.handover.summary import send_summaries
+
+    send_summaries(batch, client=client)
+
+
+moves.on_kind(TRANSFER, moves.KindSteps(finished=_announce_end))
+
+
 @jobs.job
 def act_on_portal(portal_id: int) -> dict[str, int]:
     portal = db.session.get(Portal, portal_id)

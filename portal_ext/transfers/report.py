@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from portal_ext.directory.models import PortalUser
 from portal_ext.extensions import db
-from portal_ext.handover.engine import progress
-from portal_ext.handover.models import APPLIED, SKIPPED, TRANSFER, MoveBatch, MoveItem
+from portal_ext.moves import progress
+from portal_ext.moves.models import APPLIED, SKIPPED, TRANSFER, MoveBatch, MoveItem
 from portal_ext.transfers.models import PENDING, Dismissal
 from portal_ext.transfers.services import undo_until
 

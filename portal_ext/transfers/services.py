@@ -1,6 +1,6 @@
 """Dismissal transfers: preview, apply, undo, discard.
 
-A transfer is a ``MoveBatch`` of kind ``transfer`` (portal_ext.handover.engine moves the
+A transfer is a ``MoveBatch`` of kind ``transfer`` (the move engine, portal_ext.moves, moves the
 items). Creating one validates the request, decides each item's successor with a pure strategy
 (portal_ext.transfers.strategies) while the engine lists the user's items, and keeps the result
 as a **preview**: nothing changes on the portal until it is applied. Closed items are included
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,25 +26,20 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from portal_ext import jobs
+from portal_ext import moves
 from portal_ext.extensions import db
-from portal_ext.handover.engine import plan_batch, start_phase
-from portal_ext.handover.models import (
+from portal_ext.handover.types import ENTITY_TYPES as KINDS
+from portal_ext.handover.types import PREFIX_TYPES
+from portal_ext.moves.models import (
     APPLIED,
     APPLYING,
     CANCELLED,
-    PLANNED,
     PREVIEW,
     RESTORED,
     RESTORING,
     TRANSFER,
     MoveBatch,
-    MoveItem,
 )
-from portal_ext.handover.portal_fields import ensure_prev_fields
-from portal_ext.handover.tasks import apply_batch, restore_batch
-from portal_ext.handover.types import ENTITY_TYPES as KINDS
-from portal_ext.handover.types import PREFIX_TYPES
 from portal_ext.portal.client import PortalClient
 from portal_ext.portal.errors import PortalError
 from portal_ext.portal.models import Portal
@@ -225,14 +220,12 @@ def create_transfer(*, portal: Portal, client: PortalClient, actor_id: int | Non
             "discard it first.", name=user.full_name, id=live.id), "conflict")
     plan = build_plan(portal_id=portal.id, user=user, data=data, types=types, client=client,
                       now=now, rng=rng or random.Random())
-    batch = MoveBatch(
-        portal_id=portal.id, kind=TRANSFER, state=PREVIEW, owner_id=user.portal_user_id,
-        live_key=f"transfer:{user.portal_user_id}", created_by=actor_id, created_at=now,
-        options={"types": types, "include_closed": bool(data.include_closed),
-                 "strategy": data.strategy, "request": _request_json(data)})
-    db.session.add(batch)
     try:
-        db.session.flush()
+        batch = moves.new_batch(
+            portal_id=portal.id, kind=TRANSFER, owner_id=user.portal_user_id,
+            live_key=f"transfer:{user.portal_user_id}", created_by=actor_id, created_at=now,
+            options={"types": types, "include_closed": bool(data.include_closed),
+                     "strategy": data.strategy, "request": _request_json(data)})
     except IntegrityError:  # the same request twice at once: the other one won
         db.session.rollback()
         raise TransferError("user_id", _l("A transfer of these items is already in "
@@ -242,7 +235,7 @@ def create_transfer(*, portal: Portal, client: PortalClient, actor_id: int | Non
         return plan.pick(entity_type, KINDS[entity_type].row_id(row), _about(entity_type, row))
 
     try:
-        plan_batch(batch, client=client, to_user_for=to_user_for)
+        moves.plan(batch, client=client, to_user_for=to_user_for)
     except Exception:
         db.session.rollback()
         raise
@@ -271,8 +264,7 @@ def apply_transfer(*, portal: Portal, client: PortalClient, batch: MoveBatch | N
     if batch.state != PREVIEW:
         raise TransferError("state", _STATE_REFUSALS.get(batch.state, _l(
             "This transfer cannot be applied now.")), "conflict")
-    planned = db.session.scalars(select(MoveItem.to_user_id).where(
-        MoveItem.batch_id == batch.id, MoveItem.state == PLANNED).distinct()).all()
+    planned = moves.planned_successors(batch)
     if not planned:
         raise TransferError("types", _l("Nothing to transfer: the user is responsible for no "
                                         "items of the chosen types."))
@@ -284,8 +276,7 @@ def apply_transfer(*, portal: Portal, client: PortalClient, batch: MoveBatch | N
                 name=found.full_name if found else successor_id))
     # The previous-responsible field is made before the job starts: the job then writes
     # nothing of its own while the portal's events of its writes come in (SQLite: one writer).
-    ensure_prev_fields(batch, client)
-    start_phase(batch, APPLYING)
+    moves.prepare(batch, client)
     batch.live_key = f"transfer:{batch.owner_id}:{batch.id}"  # a later transfer may start
     batch.options = {**batch.options, "applied_by": actor_id, "started_at": now.isoformat()}
     dismissal = _dismissal(portal.id, batch.owner_id)
@@ -293,8 +284,7 @@ def apply_transfer(*, portal: Portal, client: PortalClient, batch: MoveBatch | N
         dismissal.state, dismissal.transfer_batch_id, dismissal.error = (
             TRANSFERRED, batch.id, None)
         dismissal.closed_by_id, dismissal.closed_at = actor_id, now
-    db.session.commit()
-    _start(apply_batch, batch.id)
+    _start(moves.start_applying, batch)
     return batch
 
 
@@ -313,7 +303,7 @@ def discard_transfer(*, batch: MoveBatch | None, now: datetime) -> MoveBatch:
     if batch.state != PREVIEW:
         raise TransferError("state", _STATE_REFUSALS.get(batch.state, _l(
             "Only a preview can be discarded.")), "conflict")
-    batch.state, batch.live_key = CANCELLED, None
+    moves.cancel(batch)
     db.session.commit()
     return batch
 
@@ -341,24 +331,20 @@ def undo_transfer(*, portal: Portal, batch: MoveBatch | None, actor_id: int | No
     if deadline is not None and now > deadline:
         raise TransferError("state", _l("The undo period of %(days)s days is over.",
                                         days=days), "expired")
-    start_phase(batch, RESTORING)
     batch.options = {**batch.options, "undone_by": actor_id, "undo_started_at": now.isoformat()}
     dismissal = _dismissal(portal.id, batch.owner_id)
     if dismissal is not None and dismissal.transfer_batch_id == batch.id:
         dismissal.state, dismissal.closed_by_id, dismissal.closed_at = PENDING, None, None
-    db.session.commit()
-    _start(restore_batch, batch.id)
+    _start(moves.start_restoring, batch)
     return batch
 
 
 def retry_transfer(*, batch: MoveBatch | None) -> int:
     """Try again the items the transfer (or its undo) failed to move; how many."""
-    from portal_ext.handover.failures import NothingToRetry, retry_failed
-
     batch = _transfer(batch)
     try:
-        return retry_failed(batch)
-    except NothingToRetry:
+        return moves.retry_failed(batch)
+    except moves.NothingToRetry:
         raise TransferError("state", _l("This transfer has no failed items to try again."),
                             "conflict") from None
     except PortalError as exc:  # inline runner: the handover tick resumes the batch
@@ -367,9 +353,12 @@ def retry_transfer(*, batch: MoveBatch | None) -> int:
         return 0
 
 
-def _start(job: Any, batch_id: int) -> None:
+def _start(start: Callable[[MoveBatch], None], batch: MoveBatch) -> None:
+    """Start a phase (committed, the job queued): with the inline runner the job runs now,
+    and a portal failure there leaves the batch for the handover tick to resume."""
+    batch_id = batch.id
     try:
-        jobs.enqueue(job, batch_id)
+        start(batch)
     except PortalError as exc:  # inline runner: the handover tick resumes the batch
         log.warning("transfer %s: the portal failed (%s); it resumes on the next tick",
                     batch_id, exc)

@@ -9,8 +9,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from portal_ext.extensions import db
-from portal_ext.handover import engine
-from portal_ext.handover.models import APPLYING, RESTORING, MoveBatch, MoveItem
+from portal_ext.moves import engine
+from portal_ext.moves.models import APPLYING, RESTORING, MoveBatch, MoveItem
 from portal_ext.portal.registration import client_for, current_portal, utcnow
 from simulator import Simulator
 from simulator import db as simdb

@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy import func, select
 
 from portal_ext.extensions import db
-from portal_ext.handover.models import MoveBatch
+from portal_ext.moves.models import MoveBatch
 from tests.ext.test_api import ADMIN, EMPLOYEE, bearer, create_token, json_of
 
 EXAMPLES = 12

@@ -16,7 +16,7 @@ from portal_ext.absences import services as absences
 from portal_ext.directory.models import PortalUser
 from portal_ext.directory.services import sync_directory
 from portal_ext.extensions import db
-from portal_ext.handover.models import APPLIED, RESTORED, MoveBatch
+from portal_ext.moves.models import APPLIED, RESTORED, MoveBatch
 from portal_ext.portal.clock import portal_zone
 from portal_ext.transfers import auto_mode
 from portal_ext.transfers.dismissals import act_on_portal

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from portal_ext.absences.models import Absence
 from portal_ext.extensions import db
-from portal_ext.handover.models import MoveBatch
 from portal_ext.handover.tasks import handover_tick
+from portal_ext.moves.models import MoveBatch
 from simulator import Simulator
 from tests.ext.absences_support import (
     ADMIN,
@@ -196,7 +196,7 @@ def _journal_keys(app: Flask, batch_id: int) -> dict[tuple[str, int], Any]:
 def test_undo_in_the_middle_of_a_handover_restores_exactly(
         app: Flask, client: FlaskClient, demo_sim: Simulator, absence_id: int,
         admin: dict[str, str]) -> None:
-    from portal_ext.handover import engine
+    from portal_ext.moves import engine
     from portal_ext.portal.registration import client_for, current_portal, utcnow
 
     before = holders(demo_sim)

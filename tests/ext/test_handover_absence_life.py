@@ -14,8 +14,8 @@ from sqlalchemy import delete, select
 
 from portal_ext.absences.models import Absence
 from portal_ext.extensions import db
-from portal_ext.handover.models import MoveBatch, MoveItem
 from portal_ext.handover.tasks import handover_tick
+from portal_ext.moves.models import MoveBatch, MoveItem
 from simulator import Simulator
 from tests.ext.absences_support import (
     ADMIN,

@@ -17,8 +17,8 @@ from flask import Flask
 from bench import handover_workload as wl
 from portal_ext import create_app
 from portal_ext.extensions import db
-from portal_ext.handover import engine
-from portal_ext.handover.models import MoveBatch
+from portal_ext.moves import engine
+from portal_ext.moves.models import MoveBatch
 from portal_ext.portal.registration import client_for, close_clients, current_portal, utcnow
 from simulator import Simulator
 from tests.ext.handover_support import journal, new_batch, run_phase, update_events
@@ -109,8 +109,8 @@ def test_a_crash_between_the_portal_and_the_journal_loses_and_doubles_nothing(
     # A second worker at once: the dead one still holds the batch.
     assert step(batch.id, client=client, now=utcnow(), size=500, lease_seconds=lease) == 0
     # A minute later the dead worker's lease has run out and the next one takes over.
-    later = engine._host_now() + timedelta(seconds=lease + 1)
-    monkeypatch.setattr(engine, "_host_now", lambda: later)
+    later = engine.host_utcnow() + timedelta(seconds=lease + 1)
+    monkeypatch.setattr(engine, "host_utcnow", lambda: later)
     while step(batch.id, client=client, now=utcnow(), size=500, lease_seconds=lease):
         pass
     owner, taker = (DEPUTY, OWNER) if phase == "restore" else (OWNER, DEPUTY)
@@ -194,7 +194,7 @@ def test_a_worker_presumed_dead_stops_writing_when_another_takes_over(
 
 def test_a_portal_outage_mid_handover_is_shown_and_the_tick_finishes_the_job(
         engine_app: Flask, portal: Simulator) -> None:
-    from portal_ext.handover import tasks
+    from portal_ext.moves import tasks
     from portal_ext.portal.errors import PortalError
 
     wl.add_client_base(portal, 300)

@@ -15,8 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from portal_ext.extensions import db
-from portal_ext.handover import tasks
-from portal_ext.handover.models import MoveBatch
+from portal_ext.moves import tasks
+from portal_ext.moves.models import MoveBatch
 from simulator import Simulator
 from tests.ext.absences_support import (
     ADMIN,

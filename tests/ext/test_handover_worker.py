@@ -25,9 +25,9 @@ from portal_ext import create_app, jobs
 from portal_ext.absences.models import Absence
 from portal_ext.events.models import InboxEvent
 from portal_ext.extensions import db
-from portal_ext.handover import engine
-from portal_ext.handover.models import MOVED, MoveBatch, MoveItem
-from portal_ext.handover.tasks import apply_batch, resume_batches
+from portal_ext.moves import engine
+from portal_ext.moves.models import MOVED, MoveBatch, MoveItem
+from portal_ext.moves.tasks import apply_batch, resume_batches
 from simulator import Simulator
 from tests.conftest import TEST_DATABASE_URL
 from tests.ext.celery_support import Worker, broker_url, fresh_services, worker_env

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from portal_ext.handover.models import MoveBatch
+from portal_ext.moves.models import MoveBatch
 from portal_ext.portal.clock import portal_now
 from portal_ext.portal.registration import client_for, current_portal
 from portal_ext.transfers import services

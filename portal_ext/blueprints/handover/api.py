@@ -23,11 +23,11 @@ from portal_ext.blueprints.api import bp
 from portal_ext.blueprints.api.params import body_id, json_object
 from portal_ext.blueprints.api.refusals import portal_unavailable, refused
 from portal_ext.handover import services
-from portal_ext.handover.engine import progress
-from portal_ext.handover.models import MoveBatch
 from portal_ext.handover.report import build_report, samples
 from portal_ext.handover.services import HandoverError
 from portal_ext.handover.types import TYPE_NAMES
+from portal_ext.moves import progress
+from portal_ext.moves.models import MoveBatch
 from portal_ext.portal.errors import PortalError
 
 FIELDS = ("absence_id", "types", "include_closed", "include_new_leads")

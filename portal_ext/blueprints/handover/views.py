@@ -23,13 +23,13 @@ from portal_ext.blueprints.handover.forms import (
 )
 from portal_ext.extensions import db
 from portal_ext.handover import services
-from portal_ext.handover.engine import progress
 from portal_ext.handover.failures import failed_counts
-from portal_ext.handover.models import HANDOVER, LIVE_STATES, SCHEDULED, MoveBatch
 from portal_ext.handover.policy import policy_for, save_policy
 from portal_ext.handover.report import COLUMNS, build_report, samples
 from portal_ext.handover.services import HandoverError
 from portal_ext.handover.types import ENTITY_TYPES, TYPE_NAMES
+from portal_ext.moves import progress
+from portal_ext.moves.models import HANDOVER, LIVE_STATES, SCHEDULED, MoveBatch
 from portal_ext.portal.errors import PortalError
 
 

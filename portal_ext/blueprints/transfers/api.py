@@ -24,8 +24,8 @@ from portal_ext.blueprints.api import bp
 from portal_ext.blueprints.api.params import body_id, json_object
 from portal_ext.blueprints.api.refusals import portal_unavailable, refused
 from portal_ext.extensions import db
-from portal_ext.handover.models import MoveBatch
 from portal_ext.handover.report import build_report
+from portal_ext.moves.models import MoveBatch
 from portal_ext.portal.errors import PortalError
 from portal_ext.transfers import report, services
 from portal_ext.transfers.strategies import ENTITY_TYPES, STRATEGIES

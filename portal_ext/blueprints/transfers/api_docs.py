@@ -6,7 +6,7 @@ from typing import Any
 
 from portal_ext.blueprints.api import openapi
 from portal_ext.blueprints.api.params import ID_SCHEMA, path_id
-from portal_ext.handover.models import BATCH_STATES
+from portal_ext.moves.models import BATCH_STATES
 from portal_ext.transfers.strategies import ENTITY_TYPES, STRATEGIES
 
 _TYPES = {"type": "array", "items": {"type": "string", "enum": list(ENTITY_TYPES)}}

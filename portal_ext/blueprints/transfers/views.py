@@ -24,11 +24,11 @@ from portal_ext.blueprints.transfers.forms import (
 )
 from portal_ext.directory.models import Department
 from portal_ext.extensions import db
-from portal_ext.handover.engine import progress
 from portal_ext.handover.failures import failed_counts
-from portal_ext.handover.models import MoveBatch
 from portal_ext.handover.report import COLUMNS, build_report
 from portal_ext.handover.types import ENTITY_TYPES as KINDS
+from portal_ext.moves import progress
+from portal_ext.moves.models import MoveBatch
 from portal_ext.portal.errors import PortalError
 from portal_ext.transfers import auto_mode, report, services
 from portal_ext.transfers.models import CLOSED, PENDING, Dismissal

@@ -24,13 +24,24 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
 
 from portal_ext.extensions import db
-from portal_ext.handover.models import (
+from portal_ext.handover.portal_calls import (
+    Command,
+    current_rows,
+    in_flight,
+    list_rows,
+    run_batch,
+    update_template,
+)
+from portal_ext.handover.portal_fields import ensure_prev_fields
+from portal_ext.handover.portal_text import clean
+from portal_ext.handover.types import ENTITY_TYPES, OWNER_PREFIXES, EntityKind
+from portal_ext.moves.models import (
     APPLIED,
     APPLYING,
     CONFLICT,
@@ -45,18 +56,8 @@ from portal_ext.handover.models import (
     MoveBatch,
     MoveItem,
 )
-from portal_ext.handover.portal_calls import (
-    Command,
-    current_rows,
-    in_flight,
-    list_rows,
-    run_batch,
-    update_template,
-)
-from portal_ext.handover.portal_fields import ensure_prev_fields
-from portal_ext.handover.portal_text import clean
-from portal_ext.handover.types import ENTITY_TYPES, OWNER_PREFIXES, EntityKind
 from portal_ext.portal.client import PortalClient
+from portal_ext.portal.clock import host_utcnow
 from portal_ext.portal.errors import PortalError
 
 __all__ = ["ENTITY_TYPES", "apply_chunk", "list_rows", "plan_batch", "progress", "restore_chunk",
@@ -66,7 +67,7 @@ DEFAULT_LEASE_SECONDS = 120.0
 _INSERT_ROWS = 5000  # journal rows per bulk insert (SQLAlchemy's, off SQLite)
 _NOT_FOUND_CODES = {"NOT_FOUND", "ERROR_NOT_FOUND"}
 
-# Journal notes the report turns into sentences (portal_ext.handover.report); a failed item's
+# Journal notes the reports turn into sentences (portal_ext.handover.report); a failed item's
 # note is the portal's own error text.
 NOTE_HOLDER = "holder:"  # + the portal user id holding the item instead
 NOTE_DELETED = "deleted"
@@ -77,10 +78,15 @@ NOTE_NEW_LEAD = "new lead during the absence"
 
 # -- planning -------------------------------------------------------------------------------
 def plan_batch(batch: MoveBatch, *, client: PortalClient,
-               to_user_for: Callable[[str, dict[str, Any]], int | None]) -> dict[str, int]:
+               to_user_for: Callable[[str, dict[str, Any]], int | None],
+               listed: Mapping[str, Iterable[dict[str, Any]]] | None = None) -> dict[str, int]:
     """Journal the owner's items of the batch's types as ``planned`` (replacing an earlier
     plan of this batch); ``to_user_for(entity_type, row)`` names each item's successor (None
-    or the owner himself: the item is journaled ``skipped``). Flushes, does not commit."""
+    or the owner himself: the item is journaled ``skipped``). Flushes, does not commit.
+
+    ``listed`` (type -> the portal's rows) journals the items the caller found instead of
+    listing the owner's: each one moves from whoever holds it now, and one that nobody holds,
+    or that its successor holds already, is left out of the journal."""
     options = batch.options or {}
     counts: dict[str, int] = {}
     rows: list[tuple[Any, ...]] = []  # in _JOURNAL_COLUMNS order
@@ -89,20 +95,31 @@ def plan_batch(batch: MoveBatch, *, client: PortalClient,
     # the portal is called would lock out the portal's own events coming back in-process.
     for name in batch.types:
         kind = ENTITY_TYPES[name]
-        filter: dict[str, Any] = {kind.responsible_filter: owner}
-        if not options.get("include_closed"):
-            filter.update(kind.open_filter)
+        found: Iterable[dict[str, Any]]
+        if listed is None:
+            filter: dict[str, Any] = {kind.responsible_filter: owner}
+            if not options.get("include_closed"):
+                filter.update(kind.open_filter)
+            found = list_rows(client, kind, filter)
+        else:
+            found = listed.get(name, ())
         usable_count = 0
         row_id, title = kind.row_id, kind.title
-        for row in list_rows(client, kind, filter):
+        for row in found:
             successor = _int(to_user_for(name, row))
-            if successor is not None and successor != owner:
+            from_user = owner
+            if listed is not None:
+                holder = kind.responsible(row)
+                if holder is None or successor is None or successor == holder:
+                    continue
+                from_user = holder
+            if successor is not None and successor != from_user:
                 usable_count += 1
                 to_user, state, note = successor, PLANNED, None
             else:
                 to_user, state, note = owner, SKIPPED, NOTE_NO_SUCCESSOR
-            rows.append((portal_id, batch_id, name, row_id(row), owner, to_user, state, note,
-                         title(row) or None,
+            rows.append((portal_id, batch_id, name, row_id(row), from_user, to_user, state,
+                         note, title(row) or None,
                          _owner_ref(row) if "OWNER_TYPE_ID" in row else None))
         counts[name] = usable_count
     db.session.execute(delete(MoveItem).where(MoveItem.batch_id == batch.id))
@@ -153,14 +170,10 @@ def _int(value: Any) -> int | None:
 
 
 # -- the lease ------------------------------------------------------------------------------
-def _host_now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def claim(batch_id: int, *, seconds: float = DEFAULT_LEASE_SECONDS) -> str | None:
     """Take the batch's lease (committed) unless a live worker holds it; the token or None."""
     token = secrets.token_hex(8)
-    now = _host_now()
+    now = host_utcnow()
     table = MoveBatch.__table__
     taken = db.session.execute(  # type: ignore[attr-defined]
         update(table).where(table.c.id == batch_id, or_(
@@ -180,7 +193,7 @@ def renew(batch_id: int, token: str, *, seconds: float) -> None:
     with db.engine.begin() as conn:
         kept = conn.execute(update(MoveBatch.__table__).where(
             MoveBatch.__table__.c.id == batch_id, MoveBatch.__table__.c.lease_token == token)
-            .values(lease_until=_host_now() + timedelta(seconds=seconds))).rowcount
+            .values(lease_until=host_utcnow() + timedelta(seconds=seconds))).rowcount
     if not kept:
         raise LeaseLost(f"batch {batch_id}: another worker holds it now")
 
