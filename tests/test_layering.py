@@ -55,3 +55,100 @@ def test_only_the_composition_root_imports_both() -> None:
     root = imported_modules(ROOT / "wsgi.py")
     assert any(m.startswith("simulator") for m in root)
     assert any(m.startswith("portal_ext") for m in root)
+
+
+# -- the move journal ----------------------------------------------------------------------------
+# Only portal_ext/moves writes the move journal (the tables move_batch and move_item): the
+# domains drive it through portal_ext.moves (plan, start applying, start restoring, cancel,
+# discard, retry) and read it for their reports. What is checked, outside portal_ext/moves:
+# - no SQL write names a journal table: no insert/update/delete of MoveBatch or MoveItem, no
+#   use of their ``__table__``, no new MoveBatch(...) or MoveItem(...);
+# - nothing assigns what the engine keeps on a batch (its state, counts, pace, lease, times and
+#   error) and nothing deletes a batch: checked on every object whose name says it is a batch
+#   (``batch``, ``preview_batch``...). A domain keeps its own facts about a batch in
+#   ``options`` and may name its ``live_key`` and single successor (``to_user_id``);
+# - ``MoveItem`` (the journal's rows) is imported only by the read-only modules below.
+JOURNAL_MODELS = {"MoveBatch", "MoveItem"}
+ENGINE_OWNED = {"state", "counts", "pace", "lease_until", "lease_token", "applied_at",
+                "restored_at", "error"}
+JOURNAL_READERS = {
+    "portal_ext/handover/failures.py",  # counts of failed items
+    "portal_ext/handover/new_leads.py",  # which clients moved (adopting goes through moves)
+    "portal_ext/handover/report.py",
+    "portal_ext/handover/summary.py",
+    "portal_ext/notifications/own_moves.py",
+    "portal_ext/transfers/report.py",
+}
+_WRITES = {"insert", "update", "delete"}
+
+
+def _names(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _call_name(call: ast.Call) -> str:
+    func = call.func
+    return func.id if isinstance(func, ast.Name) else \
+        func.attr if isinstance(func, ast.Attribute) else ""
+
+
+def journal_writes(path: Path, relative: str) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: list[str] = []
+
+    def bad(node: ast.AST, what: str) -> None:
+        found.append(f"{relative}:{getattr(node, 'lineno', 0)} {what}")
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and relative not in JOURNAL_READERS \
+                and any(alias.name == "MoveItem" for alias in node.names):
+            bad(node, "imports MoveItem")
+        elif isinstance(node, ast.Attribute) and node.attr == "__table__" \
+                and _names(node.value) & JOURNAL_MODELS:
+            bad(node, "uses a journal table")
+        elif isinstance(node, ast.Call):
+            name = _call_name(node)
+            if name in JOURNAL_MODELS:
+                bad(node, f"makes a {name}")
+            elif name in _WRITES and any(_names(arg) & JOURNAL_MODELS for arg in node.args):
+                bad(node, f"{name}s the journal")
+            elif name == "delete" and any("batch" in n for arg in node.args
+                                          for n in _names(arg)):
+                bad(node, "deletes a batch")
+        elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for item in ast.walk(target):
+                    if isinstance(item, ast.Attribute) and item.attr in ENGINE_OWNED \
+                            and isinstance(item.value, ast.Name) and "batch" in item.value.id:
+                        bad(item, f"sets {item.value.id}.{item.attr}")
+    return found
+
+
+def test_only_the_move_engine_writes_its_journal() -> None:
+    bad: list[str] = []
+    for path in sorted((ROOT / "portal_ext").rglob("*.py")):
+        relative = path.relative_to(ROOT).as_posix()
+        if not relative.startswith("portal_ext/moves/"):
+            bad += journal_writes(path, relative)
+    assert bad == []
+    assert all((ROOT / reader).is_file() for reader in JOURNAL_READERS)
+
+
+def test_the_journal_check_sees_every_kind_of_write(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text(
+        "from portal_ext.moves.models import MoveBatch, MoveItem\n"
+        "def f(batch, other_batch, dismissal):\n"
+        "    db.session.execute(update(MoveItem).values(state='moved'))\n"
+        "    table = MoveBatch.__table__\n"
+        "    db.session.add(MoveBatch(kind='handover'))\n"
+        "    batch.state, batch.options = 'applied', {}\n"
+        "    other_batch.counts = {}\n"
+        "    db.session.delete(batch)\n"
+        "    dismissal.state = 'closed'\n"
+        "    batch.options = {}\n")
+    found = [line.split(" ", 1)[1] for line in journal_writes(module, "m.py")]
+    assert sorted(found) == sorted([
+        "imports MoveItem", "updates the journal", "uses a journal table", "makes a MoveBatch",
+        "sets batch.state", "sets other_batch.counts", "deletes a batch"])

@@ -260,3 +260,15 @@ def test_a_refusal_worded_like_not_found_is_a_deletion_only_if_the_item_is_gone(
     assert "not allowed" in (rows[("task", refused)].note or "")
     assert rows[("task", fine)].state == "moved"
     assert wl.holders_of(portal)[("task", refused)] == OWNER
+
+
+def test_the_move_jobs_keep_their_task_names() -> None:
+    """Jobs queued under the names the move jobs had before (a broker holding messages across
+    an upgrade) still find them, and new ones are queued under the same names."""
+    from portal_ext import jobs
+    from portal_ext.moves import tasks
+
+    for job, name in ((tasks.apply_batch, "portal_ext.handover.tasks.apply_batch"),
+                      (tasks.restore_batch, "portal_ext.handover.tasks.restore_batch")):
+        assert jobs.job_name(job) == name
+        assert jobs.JOBS[name] is job
