@@ -109,13 +109,13 @@ def announce_end(batch_id: int, client: Any) -> None:
         send_summaries(batch, client=client)
 
 
-@jobs.job
+@jobs.job(name="portal_ext.handover.tasks.apply_batch")
 def apply_batch(batch_id: int) -> int:
     """Move the batch's planned items (chunk after chunk); returns how many were processed."""
     return _work(batch_id, APPLYING)
 
 
-@jobs.job
+@jobs.job(name="portal_ext.handover.tasks.restore_batch")
 def restore_batch(batch_id: int) -> int:
     """Give the batch's moved items back (chunk after chunk)."""
     return _work(batch_id, RESTORING)
@@ -135,7 +135,7 @@ def resume_batches(portal_id: int) -> dict[str, int]:
     return counts
 
 
-@jobs.periodic
+@jobs.periodic(name="portal_ext.handover.tasks.handover_tick")
 def handover_tick() -> dict[int, dict[str, Any]]:
     from portal_ext.handover.policy import apply_policy, restore_due
     from portal_ext.handover.services import start_scheduled
