@@ -6,7 +6,8 @@
 - ``celery``: ``send_task`` to the broker; celery beat runs the periodic tick
   (portal_ext.celery_app).
 
-A job is a plain function registered with :func:`job`; it takes ids (never ORM objects), runs
+A job is a plain function registered with :func:`job` under a name written out in full (the
+task name, pinned: moving the function does not change it); it takes ids (never ORM objects), runs
 inside an app context, and is idempotent: any job may run twice (acks_late redelivery, a
 reconcile tick), so running it again must not repeat its effect.
 """
@@ -17,7 +18,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar
 
 from flask import Flask, current_app
 
@@ -27,40 +28,53 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 JOBS: dict[str, Callable[..., Any]] = {}
 PERIODIC: dict[str, Callable[[], Any]] = {}
+_NAMES: dict[Callable[..., Any], str] = {}
 _STATE = "portal_ext.jobs"
 
 
 def job_name(fn: Callable[..., Any]) -> str:
-    pinned: str | None = getattr(fn, "job_name", None)
-    return pinned or f"{fn.__module__}.{fn.__name__}"
+    """The name ``fn`` was registered under (its Celery task's name)."""
+    try:
+        return _NAMES[fn]
+    except KeyError:
+        raise KeyError(f"not a registered job: {fn.__module__}.{fn.__qualname__}") from None
 
 
-@overload
-def job(fn: F, *, name: str | None = None) -> F: ...
+def job(*, name: str) -> Callable[[F], F]:
+    """Register a function as the job (and Celery task) ``name``.
 
+    The name is written out, never derived from where the function lives, so moving a job to
+    another module does not rename its task (messages already queued under the old name would
+    find no task)::
 
-@overload
-def job(fn: None = None, *, name: str | None = None) -> Callable[[F], F]: ...
+        @jobs.job(name="portal_ext.absences.tasks.reconcile_portal_absences")
+        def reconcile_portal_absences(portal_id: int) -> dict[str, int]: ...
+    """
 
-
-def job(fn: F | None = None, *, name: str | None = None) -> F | Callable[[F], F]:
-    """Register ``fn`` as a job (its Celery task has the same name): by default its module
-    and function name; ``@job(name=...)`` pins the name, so that moving the function to
-    another module does not rename the task (messages already queued keep finding it)."""
-    def register(fn: F) -> F:
-        if name is not None:
-            fn.job_name = name  # type: ignore[attr-defined]
-        JOBS[job_name(fn)] = fn
+    def decorator(fn: F) -> F:
+        known = JOBS.get(name)
+        if known is not None and _where(known) != _where(fn):
+            raise ValueError(f"job {name!r} is already {_where(known)}")
+        JOBS[name] = fn
+        _NAMES[fn] = name
         return fn
 
-    return register(fn) if fn is not None else register
+    return decorator
 
 
-def periodic(fn: F) -> F:
+def periodic(*, name: str) -> Callable[[F], F]:
     """Register a job without arguments that every periodic tick runs (reconcilers)."""
-    job(fn)
-    PERIODIC[job_name(fn)] = fn
-    return fn
+
+    def decorator(fn: F) -> F:
+        job(name=name)(fn)
+        PERIODIC[name] = fn
+        return fn
+
+    return decorator
+
+
+def _where(fn: Callable[..., Any]) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"
 
 
 def enqueue(task: Callable[..., Any] | str, *args: Any) -> None:

@@ -1,21 +1,19 @@
-"""Every model module, imported once so the metadata (and Alembic) sees every table.
-A package with its own models adds its module here."""
+"""Every model module, imported once so the metadata (and Alembic) sees every table: the
+platform's below, then each domain's ``models`` (portal_ext.domains)."""
 
 from __future__ import annotations
 
 import importlib
 
-MODEL_MODULES: tuple[str, ...] = (
+from portal_ext import domains
+
+PLATFORM_MODEL_MODULES: tuple[str, ...] = (
     "portal_ext.portal.models",
-    "portal_ext.directory.models",
     "portal_ext.auth.models",
     "portal_ext.events.models",
-    "portal_ext.absences.models",
-    "portal_ext.notifications.models",
     "portal_ext.moves.models",
-    "portal_ext.handover.models",
-    "portal_ext.transfers.models",
 )
+MODEL_MODULES: tuple[str, ...] = PLATFORM_MODEL_MODULES + domains.modules("models")
 
 
 def import_models() -> None:

@@ -2,7 +2,7 @@
 
 - a user: their own;
 - a department head: those of the people in the departments they head, sub-departments
-  included (the head of Sales oversees Sales / Moscow, as portal_ext.blueprints.listings does);
+  included (the head of Sales oversees Sales / Moscow: portal_ext.directory.rules);
 - a portal administrator: everyone's.
 
 Everything else is refused (the pages and the API answer 403).
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from portal_ext.blueprints.listings import headed_subtree
 from portal_ext.directory.models import Department, PortalUser
+from portal_ext.directory.rules import headed_subtree
 from portal_ext.extensions import db
 
 

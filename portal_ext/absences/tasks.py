@@ -70,7 +70,7 @@ def reconcile_absences(*, portal: Portal, client: PortalClient, now: datetime,
     return counts
 
 
-@jobs.job
+@jobs.job(name="portal_ext.absences.tasks.reconcile_portal_absences")
 def reconcile_portal_absences(portal_id: int) -> dict[str, int]:
     portal = db.session.get(Portal, portal_id)
     if portal is None:
@@ -79,7 +79,7 @@ def reconcile_portal_absences(portal_id: int) -> dict[str, int]:
     return reconcile_absences(portal=portal, client=client, now=portal_now(client))
 
 
-@jobs.periodic
+@jobs.periodic(name="portal_ext.absences.tasks.absences_tick")
 def absences_tick() -> dict[int, dict[str, int]]:
     results: dict[int, dict[str, int]] = {}
     for portal_id in list(db.session.scalars(select(Portal.id).order_by(Portal.id))):

@@ -13,16 +13,13 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import func, select
 
-from portal_ext import jobs
 from portal_ext.directory.models import Department, PortalUser
 from portal_ext.extensions import db
 from portal_ext.portal.client import PortalClient
 from portal_ext.portal.errors import PortalError
 from portal_ext.portal.models import Portal
-from portal_ext.portal.registration import client_for, current_portal, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -227,23 +224,3 @@ def directory_is_stale(*, portal: Portal, now: datetime, max_age: float) -> bool
     last = db.session.scalar(select(func.max(PortalUser.synced_at))
                              .where(PortalUser.portal_id == portal.id))
     return last is None or last < now - timedelta(seconds=max_age)
-
-
-@jobs.job
-def sync_directory_job(portal_id: int) -> dict[str, int]:
-    portal = db.session.get(Portal, portal_id)
-    if portal is None:
-        return {}
-    return sync_directory(portal=portal, client=client_for(portal), now=utcnow())
-
-
-@jobs.periodic
-def sync_directory_tick() -> dict[str, int]:
-    """Resync when the copy is older than DIRECTORY_SYNC_SECONDS (the portal sends no event
-    for department changes, so events alone do not keep it right)."""
-    portal = current_portal()
-    now = utcnow()
-    if not directory_is_stale(portal=portal, now=now,
-                              max_age=float(current_app.config["DIRECTORY_SYNC_SECONDS"])):
-        return {}
-    return sync_directory(portal=portal, client=client_for(portal), now=now)

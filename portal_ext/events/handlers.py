@@ -39,7 +39,8 @@ says so, and an event no handler acts on is stored already done, with no job to 
 
     @handles("ONCRMDEALUPDATE", sources=("webhook", "offline"))
 
-A package with handlers lists its module in ``HANDLER_MODULES``.
+Every domain's ``handlers`` module is loaded (portal_ext.domains); a domain reacting to no
+event still has one, registering nothing.
 """
 
 from __future__ import annotations
@@ -48,11 +49,11 @@ import importlib
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from portal_ext import domains
+
 F = TypeVar("F", bound=Callable[..., Any])
 
-HANDLER_MODULES: list[str] = ["portal_ext.directory.handlers", "portal_ext.absences.handlers",
-                              "portal_ext.notifications.handlers",
-                              "portal_ext.transfers.handlers"]
+HANDLER_MODULES: tuple[str, ...] = domains.modules("handlers")
 
 _AFTER: dict[str, list[Callable[..., Any]]] = {}
 _BEFORE: dict[str, list[Callable[..., Any]]] = {}

@@ -70,13 +70,13 @@ def _event(record: dict[str, Any]) -> PortalEvent:
                        ts=as_int(record.get("TIMESTAMP_X")))
 
 
-@jobs.job
+@jobs.job(name="portal_ext.events.offline.poll_offline_job")
 def poll_offline_job(portal_id: int) -> int:
     portal = db.session.get(Portal, portal_id)
     return poll_offline(portal) if portal is not None else 0
 
 
-@jobs.periodic
+@jobs.periodic(name="portal_ext.events.offline.poll_offline_tick")
 def poll_offline_tick() -> int:
     if not current_app.config.get("OFFLINE_POLL"):
         return 0

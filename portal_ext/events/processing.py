@@ -55,7 +55,7 @@ def _due(now: datetime) -> Any:
                 or_(InboxEvent.next_attempt_at.is_(None), InboxEvent.next_attempt_at <= now))
 
 
-@jobs.job
+@jobs.job(name="portal_ext.events.processing.process_event")
 def process_event(inbox_id: int) -> str:
     """Process one inbox row (and the batchable rows due with it); returns the row's outcome:
     done, retry, failed, lost or skipped (not claimable)."""
@@ -74,7 +74,7 @@ def process_batch(inbox_id: int, *, size: int = BATCH_SIZE) -> dict[int, str]:
     return _claim_and_process(int(head.portal_id), now=now, head=inbox_id, size=size)
 
 
-@jobs.job
+@jobs.job(name="portal_ext.events.processing.process_due")
 def process_due(portal_id: int) -> dict[str, int]:
     """Process up to ``BATCH_SIZE`` of the portal's due batchable rows (queued once for many
     new rows, see :func:`queue_processing`); a full batch queues the next one behind the jobs
@@ -258,7 +258,7 @@ def _record_failure(inbox_id: int, token: str, exc: Exception) -> str:
     return "failed" if state == FAILED else "retry"
 
 
-@jobs.periodic
+@jobs.periodic(name="portal_ext.events.processing.reconcile_events")
 def reconcile_events() -> int:
     """Re-queue what is stuck; returns how many rows were queued."""
     return reconcile(now=utcnow())

@@ -1,6 +1,6 @@
 """Talking to the portal in bulk: ``batch`` without halting, listing a big result in few
 requests, re-reading items by id, and rendering tens of thousands of commands cheaply.
-The move engine (portal_ext.handover.engine) is built on these."""
+The move engine (portal_ext.moves.engine) is built on these."""
 
 from __future__ import annotations
 

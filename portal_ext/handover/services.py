@@ -24,12 +24,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from portal_ext import moves
-from portal_ext.absences.editors import may_edit
+from portal_ext.absences.editors import editable_users, may_edit
 from portal_ext.absences.models import Absence
 from portal_ext.absences.services import fallback_deputy
 from portal_ext.absences.validation import person
 from portal_ext.directory.models import PortalUser
 from portal_ext.extensions import db
+from portal_ext.handover import rules
 from portal_ext.handover.types import TYPE_NAMES
 from portal_ext.moves.models import (
     APPLIED,
@@ -296,6 +297,27 @@ def handover_of(portal: Portal, batch_id: int) -> MoveBatch | None:
     batch = db.session.get(MoveBatch, batch_id)
     return batch if batch is not None and batch.portal_id == portal.id \
         and batch.kind == HANDOVER else None
+
+
+# -- what a viewer sees -------------------------------------------------------------------------
+RECENT_HANDOVERS = 100
+
+
+def handover_overview(portal: Portal, viewer: PortalUser, *, now: datetime
+                      ) -> tuple[list[MoveBatch], list[Absence]]:
+    """What the handover list shows ``viewer``: the latest handovers of the people whose
+    items they may hand over (newest first), and the absences offered for a new handover
+    (soonest first; portal_ext.handover.rules)."""
+    people = {p.portal_user_id for p in editable_users(viewer)}
+    handovers = [b for b in db.session.scalars(select(MoveBatch).where(
+        MoveBatch.portal_id == portal.id, MoveBatch.kind == HANDOVER)
+        .order_by(MoveBatch.id.desc()).limit(RECENT_HANDOVERS)) if b.owner_id in people]
+    live = rules.live_absences(handovers)
+    absences = [a for a in db.session.scalars(select(Absence).where(
+        Absence.portal_id == portal.id, Absence.end > now).order_by(Absence.start))
+        if rules.can_hand_over(a, viewer_id=viewer.portal_user_id, people=people, live=live,
+                               now=now)]
+    return handovers, absences
 
 
 __all__ = ["APPLIED", "HandoverError", "apply_handover", "discard_preview", "preview_handover",

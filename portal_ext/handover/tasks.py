@@ -50,7 +50,9 @@ STEPS = moves.KindSteps(before_restoring=_adopt_new_leads, finished=_announce_en
 moves.on_kind(HANDOVER, STEPS)
 
 
-@jobs.periodic
+
+
+@jobs.periodic(name="portal_ext.handover.tasks.handover_tick")
 def handover_tick() -> dict[int, dict[str, Any]]:
     from portal_ext.handover.policy import apply_policy, restore_due
     from portal_ext.handover.services import start_scheduled

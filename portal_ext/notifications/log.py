@@ -14,11 +14,12 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from portal_ext.blueprints.listings import Page, departments_of, headed_subtree, iso
+from portal_ext.directory.access import overseen_departments
 from portal_ext.directory.models import PortalUser
 from portal_ext.extensions import db
 from portal_ext.notifications.models import Delivery
 from portal_ext.notifications.rules import DEPUTY, TEAM
+from portal_ext.paging import Page, iso
 from portal_ext.portal.models import Portal
 
 REASON_FILTERS = (DEPUTY, TEAM)
@@ -37,8 +38,7 @@ def visible_people(portal: Portal, viewer: PortalUser) -> set[int] | None:
     """Portal user ids whose deliveries ``viewer`` may see; None: everyone."""
     if viewer.is_admin:
         return None
-    departments = departments_of(portal)
-    scope = headed_subtree(viewer, departments)
+    scope = overseen_departments(portal, viewer)
     people = {viewer.portal_user_id}
     if scope:
         people |= {uid for uid, depts in db.session.execute(

@@ -23,7 +23,7 @@ from portal_ext.portal.registration import client_for, current_portal, utcnow
 log = logging.getLogger(__name__)
 
 
-@jobs.job
+@jobs.job(name="portal_ext.notifications.tasks.drain_outbox_job")
 def drain_outbox_job(portal_id: int) -> dict[str, int]:
     from portal_ext.notifications.services import drain_outbox
     from portal_ext.notifications.trigger import drain_started
@@ -35,7 +35,7 @@ def drain_outbox_job(portal_id: int) -> dict[str, int]:
     return drain_outbox(portal=portal, client=client_for(portal))
 
 
-@jobs.periodic
+@jobs.periodic(name="portal_ext.notifications.tasks.notifications_tick")
 def notifications_tick() -> dict[str, int]:
     """Fail deliveries that keep killing their drain, then send everything due (copies whose
     drain was lost, retries whose backoff is over)."""
@@ -51,7 +51,7 @@ def notifications_tick() -> dict[str, int]:
     return {**counts, "given_up": given_up}
 
 
-@jobs.periodic
+@jobs.periodic(name="portal_ext.notifications.tasks.deadline_check_tick")
 def deadline_check_tick() -> int:
     """REST mode: copy "deadline soon" and "overdue" notices the portal sent (derived from
     the tasks; in-process the portal's own notices arrive as events)."""

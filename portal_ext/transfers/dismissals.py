@@ -2,8 +2,9 @@
 
 A dismissal is *recorded* where it is noticed (the in-process ``ONUSERUPDATE``, the directory's
 dismissal hook during a sync or an event: portal_ext.transfers.handlers), inside that
-transaction, without calling the portal. Once it commits, :func:`act_on_portal` runs (at once
-with the inline runner, else as a job), and the periodic tick runs it again for anything left:
+transaction, without calling the portal. Once it commits, the job
+``portal_ext.transfers.tasks.act_on_portal`` runs (at once with the inline runner, else in the
+background), and the periodic tick runs it again for anything left:
 
 - automatic mode on: the user's companies and their contacts go to the new manager at once
   (portal_ext.transfers.auto_mode);
@@ -26,12 +27,9 @@ from sqlalchemy.orm import Session
 
 from portal_ext import jobs, moves
 from portal_ext.extensions import db
-from portal_ext.moves.models import APPLIED, APPLYING, PREVIEW, RESTORING, TRANSFER, MoveBatch
+from portal_ext.moves.models import APPLIED, APPLYING, PREVIEW, RESTORING, MoveBatch
 from portal_ext.portal.client import PortalClient
-from portal_ext.portal.clock import portal_now
-from portal_ext.portal.errors import PortalError
 from portal_ext.portal.models import Portal
-from portal_ext.portal.registration import client_for
 from portal_ext.transfers import auto_mode, services
 from portal_ext.transfers import successors as people
 from portal_ext.transfers.models import (
@@ -79,6 +77,8 @@ def _after_commit(session: Session) -> None:
     portals = session.info.pop(_SESSION_KEY, None)
     if not portals or not has_app_context():
         return
+    from portal_ext.transfers.tasks import act_on_portal
+
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     for portal_id in sorted(portals):
         try:
@@ -231,43 +231,3 @@ def _give_back(portal: Portal, now: datetime) -> int:
             moves.queue_run(batch.id, restoring=True)
     return given
 
-
-# -- jobs ---------------------------------------------------------------------------------------
-def _announce_end(batch: MoveBatch, client: PortalClient) -> None:
-    """A transfer's run finished: one summary to each person concerned
-    (portal_ext.handover.summary), as for a handover."""
-    from portal_ext.handover.summary import send_summaries
-
-    send_summaries(batch, client=client)
-
-
-moves.on_kind(TRANSFER, moves.KindSteps(finished=_announce_end))
-
-
-@jobs.job
-def act_on_portal(portal_id: int) -> dict[str, int]:
-    portal = db.session.get(Portal, portal_id)
-    if portal is None:
-        return {}
-    client = client_for(portal)
-    now = portal_now(client)
-    try:
-        counts = act_on_dismissals(portal=portal, client=client, now=now)
-        counts.update(sync_absence_changes(portal=portal, client=client, now=now))
-    except PortalError as exc:  # the portal is away: the next tick tries again
-        db.session.rollback()
-        log.warning("transfers of portal %s: %s", portal_id, exc)
-        return {"portal_error": 1}
-    return counts
-
-
-@jobs.periodic
-def transfers_tick() -> dict[int, dict[str, int]]:
-    results: dict[int, dict[str, int]] = {}
-    for portal_id in list(db.session.scalars(select(Portal.id).order_by(Portal.id))):
-        try:
-            results[portal_id] = act_on_portal(portal_id)
-        except Exception:
-            db.session.rollback()
-            log.exception("transfers tick failed for portal %s", portal_id)
-    return results

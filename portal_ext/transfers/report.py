@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from portal_ext.directory.models import PortalUser
 from portal_ext.extensions import db
 from portal_ext.moves import progress
-from portal_ext.moves.models import APPLIED, SKIPPED, TRANSFER, MoveBatch, MoveItem
+from portal_ext.moves.models import SKIPPED, TRANSFER, MoveBatch, MoveItem
+from portal_ext.transfers import rules
 from portal_ext.transfers.models import PENDING, Dismissal
 from portal_ext.transfers.services import undo_until
 
@@ -51,8 +52,7 @@ def transfer_of(portal_id: int, batch_id: int) -> MoveBatch | None:
 
 
 def can_undo(batch: MoveBatch, *, now: datetime, days: int) -> bool:
-    deadline = undo_until(batch, days)
-    return batch.state == APPLIED and deadline is not None and now <= deadline
+    return rules.may_undo(batch.state, batch.applied_at, now=now, days=days)
 
 
 def transfer_json(batch: MoveBatch, *, now: datetime, days: int,

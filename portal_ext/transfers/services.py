@@ -19,7 +19,7 @@ import logging
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from portal_ext import moves
+from portal_ext.directory.models import PortalUser
 from portal_ext.extensions import db
 from portal_ext.handover.types import ENTITY_TYPES as KINDS
 from portal_ext.handover.types import PREFIX_TYPES
@@ -43,8 +44,9 @@ from portal_ext.moves.models import (
 from portal_ext.portal.client import PortalClient
 from portal_ext.portal.errors import PortalError
 from portal_ext.portal.models import Portal
+from portal_ext.transfers import rules
 from portal_ext.transfers import successors as people
-from portal_ext.transfers.models import PENDING, TRANSFERRED, Dismissal
+from portal_ext.transfers.models import CLOSED, PENDING, TRANSFERRED, Dismissal
 from portal_ext.transfers.strategies import (
     ENTITY_TYPES,
     HEAD,
@@ -313,7 +315,7 @@ def undo_days(config: Mapping[str, Any]) -> int:
 
 
 def undo_until(batch: MoveBatch, days: int) -> datetime | None:
-    return batch.applied_at + timedelta(days=days) if batch.applied_at else None
+    return rules.undo_deadline(batch.applied_at, days)
 
 
 def undo_transfer(*, portal: Portal, batch: MoveBatch | None, actor_id: int | None,
@@ -368,3 +370,21 @@ def _dismissal(portal_id: int, user_id: int) -> Dismissal | None:
     found: Dismissal | None = db.session.scalars(select(Dismissal).where(
         Dismissal.portal_id == portal_id, Dismissal.user_id == user_id)).first()
     return found
+
+
+# -- the waiting list ---------------------------------------------------------------------------
+def dismissal_of(portal_id: int, dismissal_id: int) -> Dismissal | None:
+    """The dismissal ``dismissal_id`` of the portal ``portal_id`` (None: not this portal's)."""
+    row = db.session.get(Dismissal, dismissal_id)
+    return row if row is not None and row.portal_id == portal_id else None
+
+
+def close_dismissal(*, dismissal: Dismissal, actor: PortalUser | None, now: datetime) -> bool:
+    """Take a dismissed user off the waiting list: nothing to transfer (commits). False when
+    the dismissal is no longer waiting (transferred or closed meanwhile): nothing changes."""
+    if not rules.may_close(dismissal.state):
+        return False
+    dismissal.state, dismissal.closed_at = CLOSED, now
+    dismissal.closed_by_id = actor.portal_user_id if actor is not None else None
+    db.session.commit()
+    return True

@@ -19,8 +19,8 @@ from portal_ext.extensions import db
 from portal_ext.moves.models import APPLIED, RESTORED, MoveBatch
 from portal_ext.portal.clock import portal_zone
 from portal_ext.transfers import auto_mode
-from portal_ext.transfers.dismissals import act_on_portal
 from portal_ext.transfers.models import AUTOMATIC, CONFIRM, PENDING, TRANSFERRED, Dismissal
+from portal_ext.transfers.tasks import act_on_portal
 from simulator import Simulator
 from tests.ext.transfers_support import (
     ADMIN,

@@ -11,7 +11,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from portal_ext.directory.models import Department, PortalUser
-from portal_ext.directory.services import sync_directory, sync_directory_tick
+from portal_ext.directory.services import sync_directory
+from portal_ext.directory.tasks import sync_directory_tick
 from portal_ext.events.models import DONE, InboxEvent
 from portal_ext.extensions import db
 from portal_ext.portal.registration import client_for, current_portal, utcnow

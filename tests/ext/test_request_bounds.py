@@ -247,12 +247,12 @@ def test_a_webhook_id_or_ts_past_the_id_range_is_400_and_not_stored(
 def test_an_unexpected_failure_under_the_api_is_json(app: Flask, client: FlaskClient,
                                                      admin: dict[str, str],
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from portal_ext.blueprints import listings
+    from portal_ext.directory import access
 
     def broken(**_: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(listings, "visible_users", broken)
+    monkeypatch.setattr(access, "visible_users", broken)
     app.config["PROPAGATE_EXCEPTIONS"] = False
     error = error_of(client.get("/api/v1/users", headers=admin), 500)
     assert error["code"] == "internal_error" and "boom" not in error["message"]

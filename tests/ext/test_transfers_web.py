@@ -4,6 +4,7 @@ nothing; only administrators get in."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -137,6 +138,24 @@ def test_a_dismissed_user_waits_then_is_transferred_from_the_pages(
     assert f'id="dismissal-{NIKITINA}"' not in index
     listed = index.split('id="transfers"', 1)[1].split("</table>", 1)[0]
     assert preview.headers["Location"].rsplit("/", 1)[1] in listed and "Ольга Никитина" in listed
+
+
+def test_a_dismissed_user_with_nothing_to_transfer_is_taken_off_the_list(
+        app: Flask, client: FlaskClient, demo_sim: Simulator, login_as: Any) -> None:
+    demo_sim.call("user.update", {"ID": NIKITINA, "ACTIVE": "N"})
+    login_as(client, ADMIN_EMAIL)
+    page = client.get("/transfers/").get_data(as_text=True)
+    found = re.search(r'action="(/transfers/dismissals/\d+/close)"',
+                      page.split(f'id="dismissal-{NIKITINA}"', 1)[1])
+    assert found is not None
+    before = holdings(demo_sim, NIKITINA)
+
+    closed = client.post(found.group(1), follow_redirects=True).get_data(as_text=True)
+    assert "Taken off the list." in closed and f'id="dismissal-{NIKITINA}"' not in closed
+    again = client.post(found.group(1), follow_redirects=True).get_data(as_text=True)
+    assert "Taken off the list." not in again and f'id="dismissal-{NIKITINA}"' not in again
+    assert holdings(demo_sim, NIKITINA) == before
+    assert client.post("/transfers/dismissals/9999/close").status_code == 404
 
 
 def test_the_form_shows_the_error_by_the_field(app: Flask, client: FlaskClient,

@@ -19,10 +19,10 @@ from portal_ext.absences.models import ACTIVE, FINISHED, PLANNED, Absence
 from portal_ext.absences.times import day_start, to_local
 from portal_ext.absences.validation import AbsenceError
 from portal_ext.auth.roles import role_required
-from portal_ext.blueprints import listings
 from portal_ext.blueprints.absences import bp
 from portal_ext.blueprints.absences.current import Here, here
 from portal_ext.blueprints.absences.forms import KIND_LABELS, NOBODY, AbsenceForm, people_choices
+from portal_ext.directory.access import departments_of
 from portal_ext.extensions import db
 from portal_ext.portal.clock import portal_zone
 from portal_ext.portal.errors import PortalError
@@ -38,7 +38,7 @@ def _labels() -> dict[str, Any]:
 @role_required()
 def calendar() -> Any:
     h = here()
-    departments = listings.departments_of(h.portal)
+    departments = departments_of(h.portal)
     chosen = request.args.get("department", type=int)
     if chosen is None and "department" not in request.args and current_user.department_ids:
         chosen = current_user.department_ids[0]

@@ -13,7 +13,9 @@ from portal_ext.blueprints import listings
 from portal_ext.blueprints.api import bp
 from portal_ext.blueprints.api.openapi import build_document
 from portal_ext.blueprints.api.params import PAGING, QueryParam, id_param, parse_query
+from portal_ext.directory import access
 from portal_ext.events.models import STATES
+from portal_ext.paging import Page
 from portal_ext.portal.registration import current_portal
 
 USERS_QUERY: tuple[QueryParam, ...] = (
@@ -33,7 +35,7 @@ EVENTS_QUERY: tuple[QueryParam, ...] = (
 )
 
 
-def _page_body(page: listings.Page[Any], items: list[dict[str, Any]]) -> dict[str, Any]:
+def _page_body(page: Page[Any], items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"items": items, "page": page.page, "per_page": page.per_page,
             "total": page.total, "pages": page.pages}
 
@@ -43,10 +45,10 @@ def _page_body(page: listings.Page[Any], items: list[dict[str, Any]]) -> dict[st
 def list_users() -> Any:
     """Synced portal users the caller may see (heads: their departments)."""
     query = parse_query(USERS_QUERY, request.args)
-    page = listings.visible_users(portal=current_portal(), viewer=current_api_user(),
-                                  active=query["active"], department=query["department"],
-                                  role=query["role"], page=query["page"],
-                                  per_page=query["per_page"])
+    page = access.visible_users(portal=current_portal(), viewer=current_api_user(),
+                                active=query["active"], department=query["department"],
+                                role=query["role"], page=query["page"],
+                                per_page=query["per_page"])
     roles = page.extra["roles"]
     return jsonify(_page_body(page, [listings.user_json(u, roles[u.id]) for u in page.items]))
 

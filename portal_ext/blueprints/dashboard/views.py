@@ -15,6 +15,7 @@ from portal_ext.blueprints import listings
 from portal_ext.blueprints.auth.views import safe_next
 from portal_ext.blueprints.dashboard import bp
 from portal_ext.blueprints.dashboard.forms import TokenForm
+from portal_ext.directory import access
 from portal_ext.directory.models import PortalUser
 from portal_ext.events.models import STATES
 from portal_ext.extensions import db
@@ -44,7 +45,7 @@ def users() -> Any:
     status = request.args.get("status") if request.args.get("status") in (
         "active", "dismissed") else None
     department = request.args.get("department", type=int)
-    page = listings.visible_users(
+    page = access.visible_users(
         portal=portal, viewer=current_user, department=department,
         active=None if status is None else status == "active",
         page=max(1, request.args.get("page", 1, type=int)), per_page=PER_PAGE)
@@ -55,7 +56,7 @@ def users() -> Any:
     return render_template(
         "dashboard/users.html", page=page, filters=filters, scope_note=scope_note,
         filter_args={k: v for k, v in filters.items() if v is not None},
-        departments=listings.departments_of(portal), roles=page.extra["roles"],
+        departments=access.departments_of(portal), roles=page.extra["roles"],
         department_names=lambda user: ", ".join(
             names.get(d, f"#{d}") for d in (user.department_ids or [])))
 

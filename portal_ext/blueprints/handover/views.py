@@ -7,10 +7,7 @@ from typing import Any
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
-from portal_ext.absences.editors import editable_users
-from portal_ext.absences.models import Absence
 from portal_ext.auth.roles import role_required
 from portal_ext.blueprints.absences.current import Here, here
 from portal_ext.blueprints.handover import bp
@@ -21,7 +18,6 @@ from portal_ext.blueprints.handover.forms import (
     PolicyForm,
     StartNowForm,
 )
-from portal_ext.extensions import db
 from portal_ext.handover import services
 from portal_ext.handover.failures import failed_counts
 from portal_ext.handover.policy import policy_for, save_policy
@@ -29,7 +25,7 @@ from portal_ext.handover.report import COLUMNS, build_report, samples
 from portal_ext.handover.services import HandoverError
 from portal_ext.handover.types import ENTITY_TYPES, TYPE_NAMES
 from portal_ext.moves import progress
-from portal_ext.moves.models import HANDOVER, LIVE_STATES, SCHEDULED, MoveBatch
+from portal_ext.moves.models import SCHEDULED, MoveBatch
 from portal_ext.portal.errors import PortalError
 
 
@@ -65,15 +61,7 @@ def _refuse(error: HandoverError) -> None:
 @role_required("admin", "head")
 def index() -> Any:
     h = here()
-    people = {p.portal_user_id for p in editable_users(current_user)}
-    batches = [b for b in db.session.scalars(select(MoveBatch).where(
-        MoveBatch.portal_id == h.portal.id, MoveBatch.kind == HANDOVER)
-        .order_by(MoveBatch.id.desc()).limit(100)) if b.owner_id in people]
-    live = {b.absence_id for b in batches if b.state in LIVE_STATES}
-    absences = [a for a in db.session.scalars(select(Absence).where(
-        Absence.portal_id == h.portal.id, Absence.end > h.now).order_by(Absence.start))
-        if a.user_id in people and a.user_id != current_user.portal_user_id
-        and a.id not in live]
+    batches, absences = services.handover_overview(h.portal, current_user, now=h.now)
     policy = policy_for(h.portal.id)
     policy_form = PolicyForm(obj=policy) if current_user.is_admin else None
     return render_template("handover/index.html", batches=batches, absences=absences,

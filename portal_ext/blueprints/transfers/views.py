@@ -31,7 +31,6 @@ from portal_ext.moves import progress
 from portal_ext.moves.models import MoveBatch
 from portal_ext.portal.errors import PortalError
 from portal_ext.transfers import auto_mode, report, services
-from portal_ext.transfers.models import CLOSED, PENDING, Dismissal
 from portal_ext.transfers.strategies import ENTITY_TYPES
 
 
@@ -232,12 +231,11 @@ def discard(batch_id: int) -> Any:
 def close_dismissal(dismissal_id: int) -> Any:
     """Nothing to transfer for this person: take them off the waiting list."""
     h = here()
-    row = db.session.get(Dismissal, dismissal_id)
-    if row is None or row.portal_id != h.portal.id:
+    row = services.dismissal_of(h.portal.id, dismissal_id)
+    if row is None:
         abort(404)
-    if ActionForm().validate_on_submit() and row.state == PENDING:
-        row.state, row.closed_by_id, row.closed_at = CLOSED, current_user.portal_user_id, h.now
-        db.session.commit()
+    if ActionForm().validate_on_submit() and services.close_dismissal(
+            dismissal=row, actor=current_user, now=h.now):
         flash(_("Taken off the list."), "success")
     return redirect(url_for("transfers.index"))
 
