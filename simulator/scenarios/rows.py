@@ -1,10 +1,10 @@
 """Row builders shared by the demo portal and the large-portal generator.
 
 Seeding writes rows directly (SQLAlchemy Core bulk inserts), so every builder here encodes the
-storage conventions of :mod:`simulator.db` in one place: which fields are promoted columns,
-what goes into ``fields`` under its old-API UPPER_CASE name, how ``closed`` is derived, how a
-call's outcome is recorded. Nothing here publishes events or notices: seeding is the portal's
-history, not something happening now.
+storage conventions of the services' tables (``simulator/*/tables.py``) in one place: which
+fields are promoted columns, what goes into ``fields`` under its old-API UPPER_CASE name, how
+``closed`` is derived, how a call's outcome is recorded. Nothing here publishes events or
+notices: seeding is the portal's history, not something happening now.
 """
 
 from __future__ import annotations
