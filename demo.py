@@ -36,8 +36,8 @@ def demo_command(host: str, port: int, life_interval: float) -> None:
     from portal_ext.directory.services import sync_directory
     from portal_ext.extensions import db
     from portal_ext.portal.registration import client_for, current_portal, utcnow
-    from simulator import db as sim_db
     from simulator.scenarios.life import run_life
+    from simulator.users import tables as users_tables
     from simulator.web.control import guard_beyond_loopback
     from wsgi import serve_portal_at
 
@@ -48,7 +48,7 @@ def demo_command(host: str, port: int, life_interval: float) -> None:
     serve_portal_at(app, os.environ.get("PORTAL_EXT_PORTAL_URL") or address_of(host, port))
     control_token = guard_beyond_loopback(app.extensions["simulator_web"], host)
     with sim.engine.connect() as conn:
-        empty = conn.execute(sim_db.users.select().limit(1)).first() is None
+        empty = conn.execute(users_tables.users.select().limit(1)).first() is None
     if empty:
         click.echo("Seeding the demo portal ...")
         sim.seed("demo")

@@ -27,7 +27,8 @@ from portal_ext.notifications.models import PENDING, SENT, Delivery, Team, TeamM
 from portal_ext.notifications.sources import COPY_TAG_PREFIX
 from portal_ext.portal.registration import client_for, current_portal, utcnow
 from simulator import Simulator
-from simulator import db as sim_db
+from simulator.calendar import tables as calendar_tables
+from simulator.im import tables as im_tables
 from simulator.scenarios.generator import generate
 
 USERS = 320
@@ -63,7 +64,7 @@ def new_portal(url: str) -> Simulator:
     # would add more at the first tick that reads it, so the copies due would depend on when
     # that tick runs.
     with sim.engine.begin() as conn:
-        conn.execute(delete(sim_db.absences))
+        conn.execute(delete(calendar_tables.absences))
     return sim
 
 
@@ -141,7 +142,7 @@ def wait_until_settled(app: Flask, *, expected_events: int, timeout: float,
 
 def copies_by_tag(sim: Simulator) -> dict[str, int]:
     """How many notifications carry each copy tag, in every inbox of the portal."""
-    n = sim_db.notifications
+    n = im_tables.notifications
     with sim.engine.connect() as conn:
         rows = conn.execute(select(n.c.tag, func.count(n.c.id))
                             .where(n.c.tag.like(COPY_TAG_PREFIX + "%")).group_by(n.c.tag)).all()

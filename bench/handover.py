@@ -63,7 +63,8 @@ from portal_ext.portal.registration import (  # noqa: E402
     utcnow,
 )
 from simulator import Simulator  # noqa: E402
-from simulator import db as sim_db  # noqa: E402
+from simulator.crm import tables as crm_tables  # noqa: E402
+from simulator.tasks import tables as tasks_tables  # noqa: E402
 
 TOKEN = "benchtoken"
 QUIET = {"TASK_RUNNER": "inline", "SECRET_KEY": "bench", "TICK_SECONDS": 3600.0}
@@ -133,8 +134,8 @@ def dispatch_for(sim: Simulator) -> Any:
 
 def bench_floor(tmp: Path, size: int) -> dict[str, Any]:
     sim = portal_with_base(tmp, size)
-    tables = ((sim_db.crm_items, "assigned_by_id"), (sim_db.activities, "responsible_id"),
-              (sim_db.tasks, "responsible_id"))
+    tables = ((crm_tables.crm_items, "assigned_by_id"),
+              (crm_tables.activities, "responsible_id"), (tasks_tables.tasks, "responsible_id"))
     started = time.perf_counter()
     for giver, taker in ((wl.OWNER, wl.DEPUTY), (wl.DEPUTY, wl.OWNER)):
         with sim.engine.begin() as conn:

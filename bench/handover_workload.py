@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from simulator import Simulator
-from simulator import db as sim_db
+from simulator.crm import tables as crm_tables
 from simulator.scenarios import rows as R
 from simulator.scenarios.generator import generate
+from simulator.tasks import tables as tasks_tables
 
 USERS = 6
 OWNER, DEPUTY, OTHER = 3, 4, 5
@@ -58,14 +59,14 @@ def add_client_base(sim: Simulator, size: int = 0, *, owner: int = OWNER,
     with sim.transaction() as ctx:
         conn = ctx.conn
         writer = R.BulkWriter(conn)
-        item_id = _next_id(conn, sim_db.crm_items)
+        item_id = _next_id(conn, crm_tables.crm_items)
         companies: list[int] = []
         for kind in ("company", "contact", "lead", "deal", "quote", "smart_invoice"):
             type_id = CRM_IDS[kind]
             for n in range(counts[kind]):
                 stage = STAGES[type_id][n % len(STAGES[type_id])]
                 fields = {"NAME": f"Client{n}", "LAST_NAME": "Test"} if type_id == 3 else {}
-                writer.add(sim_db.crm_items, R.crm_row(
+                writer.add(crm_tables.crm_items, R.crm_row(
                     item_id, type_id, title=f"{kind} {n}", assigned=owner, created=created,
                     stage=stage, category_id=1 if type_id == 31 else (0 if type_id == 2
                                                                        else None),
@@ -74,18 +75,18 @@ def add_client_base(sim: Simulator, size: int = 0, *, owner: int = OWNER,
                 if type_id == 4:
                     companies.append(item_id)
                 item_id += 1
-        activity_id = _next_id(conn, sim_db.activities)
+        activity_id = _next_id(conn, crm_tables.activities)
         owner_ref = (4, companies[0]) if companies else (4, 0)
         for n in range(counts["activity"]):
-            writer.add(sim_db.activities, R.activity_row(
+            writer.add(crm_tables.activities, R.activity_row(
                 activity_id, owner=owner_ref, type_id=2, direction=2, completed=n % 3 == 0,
                 responsible_id=owner, subject=f"Call {n}",
                 start=created + timedelta(hours=n % 500)))
-            writer.extend(sim_db.activity_bindings, R.binding_rows(activity_id, [owner_ref]))
+            writer.extend(crm_tables.activity_bindings, R.binding_rows(activity_id, [owner_ref]))
             activity_id += 1
-        task_id = _next_id(conn, sim_db.tasks)
+        task_id = _next_id(conn, tasks_tables.tasks)
         for n in range(counts["task"]):
-            writer.add(sim_db.tasks, R.task_row(
+            writer.add(tasks_tables.tasks, R.task_row(
                 task_id, title=f"Task {n}", created_by=1, responsible_id=owner, created=created,
                 deadline=now + timedelta(days=3), status=5 if n % 3 == 0 else 2, now=now))
             task_id += 1
@@ -100,18 +101,18 @@ def holders_of(sim: Simulator, user_ids: tuple[int, ...] = (OWNER, DEPUTY, OTHER
     names = {v: k for k, v in CRM_IDS.items()}
     out: dict[tuple[str, int], int] = {}
     with sim.engine.connect() as conn:
-        items = sim_db.crm_items.c
+        items = crm_tables.crm_items.c
         for type_id, item_id, holder in conn.execute(select(
                 items.entity_type_id, items.id, items.assigned_by_id)
                 .where(items.assigned_by_id.in_(user_ids))):
             out[(names[type_id], item_id)] = holder
         for item_id, holder in conn.execute(select(
-                sim_db.activities.c.id, sim_db.activities.c.responsible_id)
-                .where(sim_db.activities.c.responsible_id.in_(user_ids))):
+                crm_tables.activities.c.id, crm_tables.activities.c.responsible_id)
+                .where(crm_tables.activities.c.responsible_id.in_(user_ids))):
             out[("activity", item_id)] = holder
         for item_id, holder in conn.execute(select(
-                sim_db.tasks.c.id, sim_db.tasks.c.responsible_id)
-                .where(sim_db.tasks.c.responsible_id.in_(user_ids))):
+                tasks_tables.tasks.c.id, tasks_tables.tasks.c.responsible_id)
+                .where(tasks_tables.tasks.c.responsible_id.in_(user_ids))):
             out[("task", item_id)] = holder
     return out
 

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select
 from werkzeug.security import check_password_hash
 
-from simulator import db
+from simulator.core import tables as core_tables
 from simulator.core.errors import ExpiredToken, InvalidToken, NoAuth
+from simulator.users import tables as users_tables
 
 if TYPE_CHECKING:
     from simulator.portal import Simulator
@@ -55,12 +56,13 @@ def register_app(sim: Simulator, client_id: str, client_secret: str, redirect_ur
     values = {"client_secret": client_secret, "redirect_uri": redirect_uri or "",
               "name": name or client_id, "application_token": token}
     with sim._locked(), sim.engine.begin() as conn:
-        found = conn.execute(select(db.apps.c.client_id)
-                             .where(db.apps.c.client_id == client_id)).first()
+        found = conn.execute(select(core_tables.apps.c.client_id)
+                             .where(core_tables.apps.c.client_id == client_id)).first()
         if found:
-            conn.execute(db.apps.update().where(db.apps.c.client_id == client_id).values(**values))
+            conn.execute(core_tables.apps.update()
+                         .where(core_tables.apps.c.client_id == client_id).values(**values))
         else:
-            conn.execute(db.apps.insert().values(client_id=client_id, **values))
+            conn.execute(core_tables.apps.insert().values(client_id=client_id, **values))
     return token
 
 
@@ -68,14 +70,14 @@ def get_app(sim: Simulator, client_id: str | None) -> dict[str, Any] | None:
     if not client_id:
         return None
     with sim.engine.connect() as conn:
-        row = conn.execute(select(db.apps).where(db.apps.c.client_id == client_id)
+        row = conn.execute(select(core_tables.apps).where(core_tables.apps.c.client_id == client_id)
                            ).mappings().first()
     return dict(row) if row else None
 
 
 def list_apps(sim: Simulator) -> list[dict[str, Any]]:
     with sim.engine.connect() as conn:
-        return [dict(r) for r in conn.execute(select(db.apps)).mappings()]
+        return [dict(r) for r in conn.execute(select(core_tables.apps)).mappings()]
 
 
 def restore_apps(sim: Simulator, apps: list[dict[str, Any]]) -> None:
@@ -106,8 +108,9 @@ def authenticate(sim: Simulator, email: str, password: str) -> int | None:
     if not email or not password:
         return None
     with sim.engine.connect() as conn:
-        row = conn.execute(select(db.users.c.id, db.users.c.active, db.users.c.password_hash)
-                           .where(db.users.c.email.ilike(email))).first()
+        users = users_tables.users
+        row = conn.execute(select(users.c.id, users.c.active, users.c.password_hash)
+                           .where(users.c.email.ilike(email))).first()
     if row is None or not row.active or not row.password_hash:
         return None
     return int(row.id) if check_password_hash(row.password_hash, password) else None
@@ -117,7 +120,7 @@ def authenticate(sim: Simulator, email: str, password: str) -> int | None:
 def issue_code(sim: Simulator, client_id: str, user_id: int) -> str:
     code = secrets.token_hex(16)
     with sim._locked(), sim.engine.begin() as conn:
-        conn.execute(db.oauth_codes.insert().values(
+        conn.execute(core_tables.oauth_codes.insert().values(
             code=code, client_id=client_id, user_id=user_id,
             expires_at=sim.clock.now() + CODE_LIFETIME))
     return code
@@ -131,9 +134,10 @@ def exchange_code(sim: Simulator, *, client_id: str, client_secret: str, code: s
     now = sim.clock.now()
     _ = sim.member_id  # made (a settings write) before the transaction below, never inside it
     with sim._locked(), sim.engine.begin() as conn:
-        row = conn.execute(select(db.oauth_codes).where(db.oauth_codes.c.code == code)).first()
+        codes = core_tables.oauth_codes
+        row = conn.execute(select(codes).where(codes.c.code == code)).first()
         # A code works once: it is gone after the first exchange, whatever the outcome.
-        conn.execute(delete(db.oauth_codes).where(db.oauth_codes.c.code == code))
+        conn.execute(delete(codes).where(codes.c.code == code))
         if (row is not None and row.client_id == client_id and row.expires_at >= now
                 and _user_active(conn, int(row.user_id))):
             return _issue_tokens(sim, conn, client_id, int(row.user_id), now, base_url)
@@ -147,7 +151,7 @@ def refresh(sim: Simulator, *, client_id: str, client_secret: str, refresh_token
         raise OAuthError("invalid_request", "The refresh_token parameter is required")
     now = sim.clock.now()
     _ = sim.member_id  # see exchange_code
-    table = db.oauth_tokens
+    table = core_tables.oauth_tokens
     with sim._locked(), sim.engine.begin() as conn:
         row = conn.execute(select(table).where(table.c.refresh_token == refresh_token)).first()
         if row is None or row.client_id != client_id:
@@ -163,8 +167,9 @@ def refresh(sim: Simulator, *, client_id: str, client_secret: str, refresh_token
 def user_for_access_token(sim: Simulator, access_token: str) -> int:
     """The user an access token acts for, or the portal's 401 error."""
     with sim.engine.connect() as conn:
-        row = conn.execute(select(db.oauth_tokens.c.user_id, db.oauth_tokens.c.expires_at)
-                           .where(db.oauth_tokens.c.access_token == access_token)).first()
+        tokens = core_tables.oauth_tokens
+        row = conn.execute(select(tokens.c.user_id, tokens.c.expires_at)
+                           .where(tokens.c.access_token == access_token)).first()
         active = row is not None and _user_active(conn, int(row.user_id))
     if row is None:
         raise InvalidToken()
@@ -182,7 +187,8 @@ def _check_client(sim: Simulator, client_id: str, client_secret: str) -> None:
 
 
 def _user_active(conn: Any, user_id: int) -> bool:
-    row = conn.execute(select(db.users.c.active).where(db.users.c.id == user_id)).first()
+    users = users_tables.users
+    row = conn.execute(select(users.c.active).where(users.c.id == user_id)).first()
     return bool(row and row.active)
 
 
@@ -190,7 +196,7 @@ def _issue_tokens(sim: Simulator, conn: Any, client_id: str, user_id: int, now: 
                   base_url: str) -> dict[str, Any]:
     access, refresh_token = secrets.token_hex(24), secrets.token_hex(24)
     expires_at = now + ACCESS_LIFETIME
-    conn.execute(db.oauth_tokens.insert().values(
+    conn.execute(core_tables.oauth_tokens.insert().values(
         access_token=access, refresh_token=refresh_token, client_id=client_id,
         user_id=user_id, expires_at=expires_at))
     base = base_url.rstrip("/")

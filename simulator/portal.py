@@ -17,12 +17,13 @@ from contextlib import contextmanager
 from datetime import datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import create_engine, delete, event, select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection, Engine
 
 from simulator import db
 from simulator.clock import Clock
 from simulator.core import config_cache
+from simulator.core import tables as core_tables
 from simulator.core.bus import EventBus, SimEvent, bound_handlers
 from simulator.core.context import Ctx
 from simulator.core.errors import (
@@ -35,8 +36,11 @@ from simulator.core.errors import (
 from simulator.core.params import Params
 from simulator.core.registry import METHODS, Page
 from simulator.core.timefmt import DEFAULT_TIMEZONE, to_portal_iso, zone
+from simulator.users import tables as users_tables
 
 log = logging.getLogger(__name__)
+
+_SETTINGS = core_tables.settings
 
 # Methods whose errors follow the old CRM convention (empty code, text only).
 _OLD_CRM_PREFIXES = ("crm.lead.", "crm.deal.", "crm.contact.", "crm.company.", "crm.quote.",
@@ -52,16 +56,16 @@ class Settings:
 
     def get(self, key: str, default: Any = None) -> Any:
         with self._engine.connect() as conn:
-            row = conn.execute(select(db.settings.c.value).where(db.settings.c.key == key)).first()
+            row = conn.execute(select(_SETTINGS.c.value).where(_SETTINGS.c.key == key)).first()
         return default if row is None else row.value
 
     def set(self, key: str, value: Any) -> None:
         with self._engine.begin() as conn:
             updated = conn.execute(
-                db.settings.update().where(db.settings.c.key == key).values(value=value)
+                _SETTINGS.update().where(_SETTINGS.c.key == key).values(value=value)
             ).rowcount
             if not updated:
-                conn.execute(db.settings.insert().values(key=key, value=value))
+                conn.execute(_SETTINGS.insert().values(key=key, value=value))
         if self._on_change is not None:
             self._on_change(key)
 
@@ -74,7 +78,7 @@ class Simulator:
         import simulator.services  # noqa: F401
 
         self.database_url = database_url
-        self.engine = _make_engine(database_url)
+        self.engine = db.make_engine(database_url)
         db.metadata.create_all(self.engine)
         self._tz: tzinfo | None = None
         self._tz_read_at = 0.0
@@ -152,7 +156,7 @@ class Simulator:
     def apply_webhook_token(self) -> None:
         """Give user 1 (the portal administrator) the configured incoming-webhook token."""
         with self.engine.begin() as conn:
-            conn.execute(db.users.update().where(db.users.c.id == 1)
+            conn.execute(users_tables.users.update().where(users_tables.users.c.id == 1)
                          .values(webhook_token=self.webhook_token))
 
     def register_app(self, client_id: str, client_secret: str, redirect_uri: str = "", *,
@@ -171,8 +175,9 @@ class Simulator:
 
     def check_webhook(self, user_id: int, token: str) -> bool:
         with self.engine.connect() as conn:
-            row = conn.execute(select(db.users.c.webhook_token, db.users.c.active)
-                               .where(db.users.c.id == user_id)).first()
+            users = users_tables.users
+            row = conn.execute(select(users.c.webhook_token, users.c.active)
+                               .where(users.c.id == user_id)).first()
         return bool(row and row.active and row.webhook_token
                     and secrets.compare_digest(row.webhook_token, token))
 
@@ -233,8 +238,8 @@ class Simulator:
 
     def _check_admin(self, spec: Any, ctx: Ctx) -> None:
         if spec.admin_only:
-            row = ctx.conn.execute(select(db.users.c.is_admin)
-                                   .where(db.users.c.id == ctx.user_id)).first()
+            row = ctx.conn.execute(select(users_tables.users.c.is_admin)
+                                   .where(users_tables.users.c.id == ctx.user_id)).first()
             if not row or not row.is_admin:
                 raise AccessDenied()
 
@@ -251,10 +256,11 @@ class Simulator:
         keep = {"webhook_token", "control_token", "application_token", "member_id", "timezone"}
         with self._locked(), self.engine.begin() as conn:
             for table in reversed(db.metadata.sorted_tables):
-                if table is db.apps:  # installed applications are the portal's, not its data
+                # installed applications are the portal's, not its data
+                if table is core_tables.apps:
                     continue
-                if table is db.settings:
-                    conn.execute(delete(table).where(db.settings.c.key.not_in(keep)))
+                if table is core_tables.settings:
+                    conn.execute(delete(table).where(core_tables.settings.c.key.not_in(keep)))
                 else:
                     conn.execute(delete(table))
             if db.reused_id_tables(conn):
@@ -262,7 +268,7 @@ class Simulator:
                 # now, so rebuild them with the current definitions (settings and installed
                 # applications stay).
                 emptied = [t for t in db.metadata.sorted_tables
-                           if t is not db.settings and t is not db.apps]
+                           if t is not core_tables.settings and t is not core_tables.apps]
                 db.metadata.drop_all(conn, tables=emptied)
                 db.metadata.create_all(conn, tables=emptied)
             config_cache.changed(conn)
@@ -364,25 +370,3 @@ class _Transaction:
             self._lock.__exit__(*exc)
         if exc[0] is None:
             self.sim.bus.publish(self.ctx.events)
-
-
-def _make_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        from sqlalchemy.pool import StaticPool
-
-        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
-        if url in ("sqlite://", "sqlite:///:memory:"):
-            kwargs["poolclass"] = StaticPool
-        engine = create_engine(url, **kwargs)
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
-            if url not in ("sqlite://", "sqlite:///:memory:"):
-                cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 
-from simulator import db
+from simulator.tasks import tables as tasks_tables
 
 if TYPE_CHECKING:
     from simulator.core.context import Ctx
@@ -39,7 +39,7 @@ def tick(sim: Simulator) -> dict[str, int]:
 
 def _claim(ctx: Ctx, task_id: int, previous: str | None, notice: str) -> bool:
     """Mark the task as told, unless someone else just did."""
-    t = db.tasks
+    t = tasks_tables.tasks
     current = t.c.deadline_notice.is_(None) if previous is None else \
         t.c.deadline_notice == previous
     return bool(ctx.conn.execute(t.update().where(t.c.id == task_id, current)
@@ -47,7 +47,7 @@ def _claim(ctx: Ctx, task_id: int, previous: str | None, notice: str) -> bool:
 
 
 def _overdue(ctx: Ctx) -> int:
-    t = db.tasks
+    t = tasks_tables.tasks
     rows = ctx.conn.execute(select(t).where(
         t.c.status.in_(_OPEN), t.c.deadline.is_not(None), t.c.deadline <= ctx.now,
         or_(t.c.deadline_notice.is_(None), t.c.deadline_notice != "overdue"),
@@ -65,7 +65,7 @@ def _overdue(ctx: Ctx) -> int:
 
 
 def _deadline_soon(ctx: Ctx) -> int:
-    t = db.tasks
+    t = tasks_tables.tasks
     rows = ctx.conn.execute(select(t).where(
         t.c.status.in_(_OPEN), t.c.deadline > ctx.now,
         t.c.deadline <= ctx.now + DEADLINE_SOON, t.c.deadline_notice.is_(None),

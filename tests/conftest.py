@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy import create_engine, delete, make_url, select, text
 from sqlalchemy.exc import OperationalError
 
-from simulator import Simulator, db
+from simulator import Simulator
+from simulator.calendar import tables as calendar_tables
+from simulator.core import tables as core_tables
 from tests.clock import TestClock, Travel, as_of_option
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -93,7 +95,7 @@ def sim(tmp_path: Path) -> Iterator[Simulator]:
     portal = Simulator(simulator_database_url(tmp_path), webhook_token="testtoken")
     portal.reset()
     with portal.engine.begin() as conn:  # reset keeps installed applications; a test starts bare
-        conn.execute(delete(db.apps))
+        conn.execute(delete(core_tables.apps))
     portal.clock.unfreeze()
     yield portal
     portal.bus.clear_subscribers()
@@ -119,7 +121,7 @@ def first_free_weekday(portal: Simulator, clock: TestClock, user_id: int, *,
     """Days from the demo's today to the first ``weekday`` (0 = Monday) at least ``after`` days
     on and after every absence the portal's absence chart holds for ``user_id``: a day on which
     a test may start a new absence of that person without overlapping the demo's."""
-    chart = db.absences
+    chart = calendar_tables.absences
     with portal.engine.connect() as conn:
         ends = conn.execute(select(chart.c.date_to).where(chart.c.user_id == user_id)).scalars()
         last = max((clock.local(end).date() for end in ends), default=clock.today)

@@ -30,14 +30,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from simulator import db
+from simulator.calendar import tables
 from simulator.calendar.errors import (
     AbsenceEndsBeforeStart,
     RequiredParameterNotSet,
     UnknownAbsenceType,
 )
+from simulator.core import tables as core_tables
 from simulator.core.errors import ArgumentRequired, NotFound, SimError, UserNotFound
 from simulator.core.registry import method
+from simulator.users import get_user
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Row
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
     from simulator.core.context import Ctx
     from simulator.core.params import Params
 
-A = db.absences
+A = tables.absences
 
 # The portal's absence types (list property ABSENCE_TYPE of the absence chart iblock).
 ABSENCE_TYPES = {
@@ -113,8 +115,7 @@ def _check_period(date_from: datetime, date_to: datetime) -> None:
 def add_absence(ctx: Ctx, user_id: int, date_from: Any, date_to: Any,
                 absence_type: str = "VACATION", name: str = "") -> int:
     """Put an absence on the chart; returns its id."""
-    user = ctx.conn.execute(select(db.users.c.id).where(db.users.c.id == int(user_id))).first()
-    if user is None:
+    if get_user(ctx, int(user_id)) is None:
         raise UserNotFound(user_id=user_id)
     start = _bound(ctx, date_from, end=False, field="DATE_FROM")
     finish = _bound(ctx, date_to, end=True, field="DATE_TO")
@@ -230,6 +231,6 @@ CALENDAR_SETTINGS: dict[str, Any] = {
 
 @method("calendar.settings.get")
 def calendar_settings_get(ctx: Ctx, params: Params) -> Any:
-    stored = ctx.conn.execute(select(db.settings.c.value).where(
-        db.settings.c.key == "calendar_settings")).scalar()
+    stored = ctx.conn.execute(select(core_tables.settings.c.value).where(
+        core_tables.settings.c.key == "calendar_settings")).scalar()
     return {**CALENDAR_SETTINGS, **(stored if isinstance(stored, dict) else {})}

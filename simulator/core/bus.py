@@ -25,8 +25,7 @@ from urllib.parse import urlencode
 import requests
 from sqlalchemy import bindparam, select
 
-from simulator import db
-from simulator.core import config_cache
+from simulator.core import config_cache, tables
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -127,7 +126,7 @@ def bound_handlers(conn: Connection) -> BoundHandlers:
     def load() -> BoundHandlers:
         online: dict[str, list[dict[str, Any]]] = {}
         offline: set[str] = set()
-        rows = conn.execute(select(db.event_handlers).order_by(db.event_handlers.c.id))
+        rows = conn.execute(select(tables.event_handlers).order_by(tables.event_handlers.c.id))
         for row in rows.mappings():
             if row["event_type"] == "offline":
                 offline.add(row["event"])
@@ -138,7 +137,7 @@ def bound_handlers(conn: Connection) -> BoundHandlers:
     return config_cache.lookup(conn, "event_handlers", load)
 
 
-_OFFLINE = db.offline_events
+_OFFLINE = tables.offline_events
 _QUEUED = select(_OFFLINE.c.id).where(_OFFLINE.c.event_name == bindparam("b_name"),
                                       _OFFLINE.c.object_key == bindparam("b_key"))
 _REQUEUE = _OFFLINE.update().where(_OFFLINE.c.id == bindparam("b_id"))

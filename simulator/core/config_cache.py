@@ -4,10 +4,11 @@ write: the handlers bound to events (``event.bind``) and the user fields of each
 Every process that opens the same database (web server threads, a second server, a scenario
 runner) keeps its own copy and checks it once per transaction with one short query, the
 *stamp*: a random token in the settings (``config_version``, renewed by the simulator's own
-changes to handlers and user fields, and by a reset) plus the row count and highest id of
-``sim_event_handler`` and ``sim_userfield`` (ids are never reused, so any insert or delete,
-even one made straight in the database, changes them). An entry is used only under the stamp
-it was built with.
+changes to handlers and user fields, and by a reset) plus the row count and highest id of each
+watched table: ``sim_event_handler`` (the bus's, in simulator.core.tables) and those a service
+names with :func:`watch` (``sim_userfield``, simulator.crm.tables). Ids are never reused, so any
+insert or delete, even one made straight in the database, changes them. An entry is used only
+under the stamp it was built with.
 
 A transaction that changed handlers or user fields itself (:func:`changed`) reads them from
 the database for the rest of its life and caches nothing, so a rolled-back change never leaves
@@ -24,10 +25,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import func, select
 
-from simulator import db
+from simulator.core import tables
 
 if TYPE_CHECKING:
+    from sqlalchemy import Table
     from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.sql import Select
 
 T = TypeVar("T")
 
@@ -35,14 +38,28 @@ VERSION_KEY = "config_version"
 _INFO_KEY = "sim_config_stamp"
 _DIRTY = object()
 
-_H, _U, _S = db.event_handlers, db.userfields, db.settings
-_STAMP = select(
-    select(_S.c.value).where(_S.c.key == VERSION_KEY).scalar_subquery(),
-    select(func.count()).select_from(_H).scalar_subquery(),
-    select(func.max(_H.c.id)).scalar_subquery(),
-    select(func.count()).select_from(_U).scalar_subquery(),
-    select(func.max(_U.c.id)).scalar_subquery(),
-)
+_S = tables.settings
+_WATCHED: list[Table] = [tables.event_handlers]
+_STAMP: list[Select[Any]] = []  # the stamp's query, built once the watched tables are known
+
+
+def watch(table: Table) -> None:
+    """Count ``table`` as configuration: its row count and highest ``id`` (never reused) join
+    the stamp. A service calls this where it defines the table, so the core names no service's
+    tables."""
+    if table not in _WATCHED:
+        _WATCHED.append(table)
+        _STAMP.clear()
+
+
+def _stamp_query() -> Select[Any]:
+    if not _STAMP:
+        parts = [select(_S.c.value).where(_S.c.key == VERSION_KEY).scalar_subquery()]
+        for table in _WATCHED:
+            parts += [select(func.count()).select_from(table).scalar_subquery(),
+                      select(func.max(table.c.id)).scalar_subquery()]
+        _STAMP[:] = [select(*parts)]
+    return _STAMP[0]
 
 
 class _Cache:
@@ -75,7 +92,7 @@ def stamp(conn: Connection) -> Hashable | None:
     transaction = conn.get_transaction()
     if memo is not None and transaction is not None and memo[0] is transaction:
         return None if memo[1] is _DIRTY else memo[1]
-    row = conn.execute(_STAMP).one()
+    row = conn.execute(_stamp_query()).one()
     value = tuple(_stamp_value(part) for part in row)
     transaction = conn.get_transaction()
     if transaction is not None:

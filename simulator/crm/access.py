@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from simulator import db
 from simulator.core.errors import ArgumentRequired, UserNotFound
 from simulator.core.registry import method
+from simulator.crm import tables
 from simulator.crm.errors import (
     AccessUnknownFilterField,
     NotAUserId,
@@ -33,20 +33,20 @@ from simulator.crm.errors import (
     UnknownAccess,
     UserDismissed,
 )
+from simulator.users import get_user
 
 if TYPE_CHECKING:
     from simulator.core.context import Ctx
     from simulator.core.params import Params
 
-P = db.permissions
+P = tables.permissions
 ACCESS_LEVELS = ("read",)
 
 
 def _user(ctx: Ctx, params: Params, name: str, *, active: bool) -> int:
     user_id = params.int(name, error=ArgumentRequired(name=name))
     assert user_id is not None
-    row = ctx.conn.execute(select(db.users.c.id, db.users.c.active)
-                           .where(db.users.c.id == user_id)).first()
+    row = get_user(ctx, user_id)
     if row is None:
         raise UserNotFound(user_id=user_id)
     if active and not row.active:

@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, delete, exists, or_, select
 
-from simulator import db
 from simulator.core.bus import ShapePair, Shapes
 from simulator.core.errors import NotDefinedOrInvalid, NotFound, SimError
 from simulator.core.listing import apply_filter, apply_order, paginate, resolve_select
 from simulator.core.registry import Page, method
+from simulator.crm import tables
 from simulator.crm.activity_fields import (
     COMMUNICATION_TYPES,
     FIELDS,
@@ -72,7 +72,7 @@ if TYPE_CHECKING:
     from simulator.core.context import Ctx
     from simulator.core.params import Params
 
-A, B = db.activities, db.activity_bindings
+A, B = tables.activities, tables.activity_bindings
 ALL_NAMES = list(FIELDS)
 # crm.activity.get answers COMMUNICATIONS too (crm.activity.list only when selected).
 GET_NAMES = [name for name in FIELDS if name != "BINDINGS"]

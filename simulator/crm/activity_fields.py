@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select
 
-from simulator import db
 from simulator.core.errors import FieldRequired
 from simulator.core.listing import parse_bool
+from simulator.crm import tables
 from simulator.crm.entity_types import ENTITY_TYPES
 from simulator.crm.errors import BindingOwnerNotFound, UnknownUser
 from simulator.users import get_user
@@ -97,7 +97,7 @@ def deadline_of(type_id: int, start: datetime | None, end: datetime | None) -> d
 
 def columns() -> dict[str, Any]:
     """API names of the promoted columns (for filter and order)."""
-    return {name: db.activities.c[col] for name, (col, _t, _ro) in FIELDS.items() if col}
+    return {name: tables.activities.c[col] for name, (col, _t, _ro) in FIELDS.items() if col}
 
 
 def standard_names() -> list[str]:
@@ -114,9 +114,9 @@ def field_descriptions() -> dict[str, Any]:
     return out
 
 
-_BINDINGS = select(db.activity_bindings.c.owner_type_id, db.activity_bindings.c.owner_id).where(
-    db.activity_bindings.c.activity_id == bindparam("b_activity_id")).order_by(
-    db.activity_bindings.c.owner_type_id, db.activity_bindings.c.owner_id)
+_B = tables.activity_bindings
+_BINDINGS = select(_B.c.owner_type_id, _B.c.owner_id).where(
+    _B.c.activity_id == bindparam("b_activity_id")).order_by(_B.c.owner_type_id, _B.c.owner_id)
 
 
 def bindings_of(conn: Connection, activity_id: int) -> list[dict[str, int]]:
@@ -213,8 +213,8 @@ def _user(ctx: Ctx, name: str, value: Any) -> int:
 def item_exists(ctx: Ctx, type_id: int, item_id: int) -> bool:
     if type_id not in ENTITY_TYPES:
         return False
-    return ctx.conn.execute(select(db.crm_items.c.id).where(
-        db.crm_items.c.id == item_id, db.crm_items.c.entity_type_id == type_id)).first() \
+    return ctx.conn.execute(select(tables.crm_items.c.id).where(
+        tables.crm_items.c.id == item_id, tables.crm_items.c.entity_type_id == type_id)).first() \
         is not None
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from simulator import db
+from simulator.core import tables as core_tables
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -25,8 +25,8 @@ GENERAL = {"id": 0, "name": "General"}
 
 def deal_categories(conn: Connection) -> list[dict[str, Any]]:
     """The deal pipelines, general one (id 0) first, each ``{"id", "name", "sort"}``."""
-    stored = conn.execute(select(db.settings.c.value).where(db.settings.c.key == SETTING)
-                          ).scalar()
+    stored = conn.execute(select(core_tables.settings.c.value)
+                          .where(core_tables.settings.c.key == SETTING)).scalar()
     entries = [dict(e) for e in stored or [] if isinstance(e, dict) and "id" in e]
     if not any(int(e["id"]) == 0 for e in entries):
         entries.insert(0, dict(GENERAL))

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from simulator import db
 from simulator.core.errors import NotDefinedOrInvalid, NotFound
 from simulator.core.listing import apply_filter, apply_order, paginate, resolve_select
 from simulator.core.registry import Handler, Page, method
+from simulator.crm import tables
 from simulator.crm.entity_types import BY_CODE, EntityType
 from simulator.crm.errors import OldAccessDenied
 from simulator.crm.fields import (
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from simulator.core.context import Ctx
     from simulator.core.params import Params
 
-T = db.crm_items
+T = tables.crm_items
 
 
 def filter_columns(et: EntityType) -> dict[str, ColumnElement[Any]]:

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select
 
-from simulator import db
 from simulator.core import config_cache
 from simulator.core.errors import FieldRequired, SimError
+from simulator.crm import tables
 from simulator.crm.entity_types import (
     CHAR_TYPES,
     DATE_TYPES,
@@ -203,8 +203,9 @@ def record_to_row(et: EntityType, record: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
-_LOAD_RECORD = select(db.crm_items).where(db.crm_items.c.id == bindparam("b_item_id"),
-                                          db.crm_items.c.entity_type_id == bindparam("b_type"))
+_ITEMS = tables.crm_items
+_LOAD_RECORD = select(_ITEMS).where(_ITEMS.c.id == bindparam("b_item_id"),
+                                    _ITEMS.c.entity_type_id == bindparam("b_type"))
 
 
 def load_record(conn: Connection, et: EntityType, item_id: int) -> dict[str, Any] | None:

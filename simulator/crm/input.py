@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from simulator import db
+from simulator.core import tables as core_tables
 from simulator.core.errors import SimError
 from simulator.core.listing import parse_bool
+from simulator.crm import tables
 from simulator.crm.categories import deal_category_exists
 from simulator.crm.entity_types import (
     CHAR_TYPES,
@@ -199,8 +200,8 @@ def _check_reference(ctx: Ctx, name: str, kind: str, number: int) -> None:
               "crm_quote": 7}.get(kind)
     if target is None or number == 0:
         return
-    found = ctx.conn.execute(select(db.crm_items.c.id).where(
-        db.crm_items.c.id == number, db.crm_items.c.entity_type_id == target)).first()
+    found = ctx.conn.execute(select(tables.crm_items.c.id).where(
+        tables.crm_items.c.id == number, tables.crm_items.c.entity_type_id == target)).first()
     if found is None:
         raise FieldError(name)
 
@@ -242,14 +243,14 @@ def _merge_multifield(ctx: Ctx, name: str, current: list[dict[str, Any]], value:
 
 
 def _next_multifield_id(ctx: Ctx, entries: list[dict[str, Any]]) -> int:
-    stored = ctx.conn.execute(select(db.settings.c.value).where(
-        db.settings.c.key == "crm_multifield_seq")).scalar()
+    stored = ctx.conn.execute(select(core_tables.settings.c.value).where(
+        core_tables.settings.c.key == "crm_multifield_seq")).scalar()
     local = max((int(e["ID"]) for e in entries if str(e.get("ID", "")).isdigit()), default=0)
     return max(int(stored or 0), local) + 1
 
 
 def _store_multifield_id(ctx: Ctx, next_id: int) -> None:
-    table = db.settings
+    table = core_tables.settings
     updated = ctx.conn.execute(table.update().where(table.c.key == "crm_multifield_seq")
                                .values(value=next_id - 1)).rowcount
     if not updated:

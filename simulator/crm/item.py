@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from simulator import db
 from simulator.core.errors import SimError
 from simulator.core.listing import apply_order, paginate, parse_bool, split_prefix
 from simulator.core.registry import Page, method
+from simulator.crm import tables
 from simulator.crm.entities import filter_columns, item_query
 from simulator.crm.entity_types import ENTITY_TYPES, EntityType
 from simulator.crm.errors import (
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from simulator.core.context import Ctx
     from simulator.core.params import Params
 
-T = db.crm_items
+T = tables.crm_items
 
 
 def entity_from_params(params: Params) -> EntityType:

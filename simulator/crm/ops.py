@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, select
 
-from simulator import db
 from simulator.core.bus import ShapePair, Shapes
+from simulator.crm import tables
 from simulator.crm.activity_fields import FIELDS as ACTIVITY_FIELDS
 from simulator.crm.activity_fields import to_api as activity_api
 from simulator.crm.entity_types import ENTITY_TYPES, EntityType, entity_type
@@ -109,12 +109,12 @@ def create_item(ctx: Ctx, et: EntityType | int | str, fields: Mapping[str, Any],
                before=None, after=event_shape(ctx, schema, record))
     row = record_to_row(et, record)
     row["fields"] = {k: v for k, v in row["fields"].items() if v is not None}
-    inserted = ctx.conn.execute(db.crm_items.insert().values(**row)).inserted_primary_key
+    inserted = ctx.conn.execute(tables.crm_items.insert().values(**row)).inserted_primary_key
     assert inserted is not None
     item_id = int(inserted[0])
     if not row["title"] and et.id in DEFAULT_TITLES:
         title = DEFAULT_TITLES[et.id].format(id=item_id)
-        ctx.conn.execute(db.crm_items.update().where(db.crm_items.c.id == item_id)
+        ctx.conn.execute(tables.crm_items.update().where(tables.crm_items.c.id == item_id)
                          .values(title=title))
         record["TITLE"] = title
     record["ID"] = item_id
@@ -151,7 +151,7 @@ def changed_shape(ctx: Ctx, schema: Schema, before: dict[str, Any],
     return to_item_api(ctx, schema, new)
 
 
-_UPDATE_ITEM = db.crm_items.update().where(db.crm_items.c.id == bindparam("b_item_id"))
+_UPDATE_ITEM = tables.crm_items.update().where(tables.crm_items.c.id == bindparam("b_item_id"))
 
 
 def update_item(ctx: Ctx, et: EntityType | int | str, item_id: int,
@@ -210,7 +210,7 @@ def delete_item(ctx: Ctx, et: EntityType | int | str, item_id: int) -> None:
                before=before, after=None)
     # The portal removes an item's own activities with it (each with its delete event);
     # activities owned elsewhere only lose this binding.
-    activities, bindings = db.activities, db.activity_bindings
+    activities, bindings = tables.activities, tables.activity_bindings
     owned = ctx.conn.execute(select(activities).where(
         activities.c.owner_type_id == et.id, activities.c.owner_id == item_id)).all()
     gone = [(row.id, activity_api(ctx, row, list(ACTIVITY_FIELDS))) for row in owned]
@@ -219,7 +219,7 @@ def delete_item(ctx: Ctx, et: EntityType | int | str, item_id: int) -> None:
     ctx.conn.execute(delete(activities).where(activities.c.id.in_(owned_ids)))
     ctx.conn.execute(delete(bindings).where(bindings.c.owner_type_id == et.id,
                                             bindings.c.owner_id == item_id))
-    ctx.conn.execute(delete(db.crm_items).where(db.crm_items.c.id == item_id))
+    ctx.conn.execute(delete(tables.crm_items).where(tables.crm_items.c.id == item_id))
     _emit(ctx, schema, "DELETE", item_id, before, None)
     for activity_id, shape in gone:
         ctx.emit("ONCRMACTIVITYDELETE", entity_type="ACTIVITY", entity_id=activity_id,
@@ -271,13 +271,14 @@ def touch_last_activity(ctx: Ctx, owner_type_id: int, owner_id: int, *,
     e-mail on a contact or company), read-only fields the portal keeps current. No event."""
     if owner_type_id not in ENTITY_TYPES:
         return
-    row = ctx.conn.execute(select(db.crm_items.c.fields).where(
-        db.crm_items.c.id == owner_id, db.crm_items.c.entity_type_id == owner_type_id)).first()
+    items = tables.crm_items
+    row = ctx.conn.execute(select(items.c.fields).where(
+        items.c.id == owner_id, items.c.entity_type_id == owner_type_id)).first()
     if row is None:
         return
     fields = dict(row.fields or {})
     fields.update(LAST_ACTIVITY_TIME=ctx.iso(ctx.now), LAST_ACTIVITY_BY=ctx.user_id)
     if communication and owner_type_id in (3, 4):
         fields["LAST_COMMUNICATION_TIME"] = ctx.iso(ctx.now)
-    ctx.conn.execute(db.crm_items.update().where(db.crm_items.c.id == owner_id)
+    ctx.conn.execute(tables.crm_items.update().where(tables.crm_items.c.id == owner_id)
                      .values(fields=fields))

@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exists, or_, select
 
-from simulator import db
 from simulator.core.errors import SimError
+from simulator.crm import tables
 from simulator.crm.errors import OldAccessDenied
 from simulator.users import is_admin, subordinate_ids
 
@@ -88,8 +88,8 @@ def _work_out(ctx: Ctx) -> CrmScope:
         return CrmScope(uid, None, None)
     own = frozenset({uid} | subordinate_ids(ctx, uid))
     granted = {row.owner_id for row in ctx.conn.execute(
-        select(db.permissions.c.owner_id).where(db.permissions.c.user_id == uid,
-                                                db.permissions.c.access == "read"))}
+        select(tables.permissions.c.owner_id).where(tables.permissions.c.user_id == uid,
+                                                    tables.permissions.c.access == "read"))}
     return CrmScope(uid, own | granted, own)
 
 
@@ -100,12 +100,12 @@ def readable_items(ctx: Ctx) -> ColumnElement[bool] | None:
     scope = crm_scope(ctx)
     if scope.readable is None:
         return None
-    return db.crm_items.c.assigned_by_id.in_(sorted(scope.readable))
+    return tables.crm_items.c.assigned_by_id.in_(sorted(scope.readable))
 
 
 def _assigned(ctx: Ctx, type_id: int, item_id: int) -> tuple[bool, Any]:
-    row = ctx.conn.execute(select(db.crm_items.c.assigned_by_id).where(
-        db.crm_items.c.id == item_id, db.crm_items.c.entity_type_id == type_id)).first()
+    row = ctx.conn.execute(select(tables.crm_items.c.assigned_by_id).where(
+        tables.crm_items.c.id == item_id, tables.crm_items.c.entity_type_id == type_id)).first()
     return (row is not None, row.assigned_by_id if row is not None else None)
 
 
@@ -128,7 +128,7 @@ def readable_activities(ctx: Ctx) -> ColumnElement[bool] | None:
     scope = crm_scope(ctx)
     if scope.readable is None:
         return None
-    a, items = db.activities, db.crm_items
+    a, items = tables.activities, tables.crm_items
     owner_readable = exists(select(items.c.id).where(
         items.c.id == a.c.owner_id, items.c.entity_type_id == a.c.owner_type_id,
         items.c.assigned_by_id.in_(sorted(scope.readable))))

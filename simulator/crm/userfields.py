@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from simulator import db
 from simulator.core import config_cache
 from simulator.core.errors import FieldRequired
 from simulator.core.listing import parse_bool
+from simulator.crm import tables
 from simulator.crm.entity_types import FieldDef
 from simulator.crm.errors import InvalidUserFieldName, UserFieldExists
 
@@ -104,18 +104,18 @@ def _from_row(row: Any) -> UserField:
 
 
 def load_userfields(conn: Connection, uf_entity: str) -> list[UserField]:
-    rows = conn.execute(select(db.userfields).where(db.userfields.c.entity_id == uf_entity)
-                        .order_by(db.userfields.c.id)).all()
+    rows = conn.execute(select(tables.userfields).where(tables.userfields.c.entity_id == uf_entity)
+                        .order_by(tables.userfields.c.id)).all()
     return [_from_row(row) for row in rows]
 
 
 def get_userfield(conn: Connection, uf_entity: str, *, field_id: int | None = None,
                   field_name: str | None = None) -> UserField | None:
-    stmt = select(db.userfields).where(db.userfields.c.entity_id == uf_entity)
+    stmt = select(tables.userfields).where(tables.userfields.c.entity_id == uf_entity)
     if field_id is not None:
-        stmt = stmt.where(db.userfields.c.id == field_id)
+        stmt = stmt.where(tables.userfields.c.id == field_id)
     if field_name is not None:
-        stmt = stmt.where(db.userfields.c.field_name == field_name)
+        stmt = stmt.where(tables.userfields.c.field_name == field_name)
     row = conn.execute(stmt).first()
     return None if row is None else _from_row(row)
 
@@ -142,7 +142,7 @@ def _label(fields: Mapping[str, Any]) -> str:
 
 def _next_enum_id(conn: Connection) -> int:
     highest = 0
-    for settings in conn.execute(select(db.userfields.c.settings)).scalars():
+    for settings in conn.execute(select(tables.userfields.c.settings)).scalars():
         for item in (settings or {}).get("LIST") or []:
             if str(item.get("ID", "")).isdigit():
                 highest = max(highest, int(item["ID"]))
@@ -196,7 +196,7 @@ def create_userfield(conn: Connection, uf_entity: str, fields: Mapping[str, Any]
            "multiple": bool(parse_bool(fields.get("MULTIPLE"))),
            "mandatory": bool(parse_bool(fields.get("MANDATORY"))),
            "label": _label(fields), "settings": settings}
-    inserted = conn.execute(db.userfields.insert().values(**row)).inserted_primary_key
+    inserted = conn.execute(tables.userfields.insert().values(**row)).inserted_primary_key
     assert inserted is not None
     new_id = int(inserted[0])
     config_cache.changed(conn)

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, false, select
 
-from simulator import db
 from simulator.core import config_cache
+from simulator.core import tables as core_tables
 from simulator.core.errors import AccessDenied, SimError
 from simulator.core.listing import apply_filter, apply_order, paginate, parse_bool
 from simulator.core.registry import method
@@ -69,8 +69,8 @@ KNOWN_EVENTS: tuple[str, ...] = (
 )
 _SCOPES = {"crm": "ONCRM", "task": "ONTASK", "user": "ONUSER", "calendar": "ONCALENDAR"}
 
-H = db.event_handlers
-Q = db.offline_events
+H = core_tables.event_handlers
+Q = core_tables.offline_events
 OFFLINE_COLUMNS: dict[str, Any] = {"ID": Q.c.id, "TIMESTAMP_X": Q.c.timestamp_x,
                                    "EVENT_NAME": Q.c.event_name, "MESSAGE_ID": Q.c.message_id}
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete
 
-from simulator import db
+from simulator.im import tables
 from simulator.users import get_user
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ KINDS = ("crm_assigned", "task_assigned", "task_deadline_soon", "task_overdue",
          "email_incoming", "task_comment", "message")
 
 
-_N = db.notifications
+_N = tables.notifications
 _REPLACED = delete(_N).where(_N.c.user_id == bindparam("b_user_id"),
                              _N.c.tag == bindparam("b_tag"))
 _ADD = _N.insert()

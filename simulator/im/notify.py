@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 
-from simulator import db
 from simulator.core.listing import parse_bool
 from simulator.core.registry import method
+from simulator.im import tables
 from simulator.im.errors import (
     AttachError,
     AttachOversize,
@@ -101,7 +101,7 @@ def im_notify_read(ctx: Ctx, params: Params) -> Any:
         notification_id = 0
     if notification_id <= 0:
         raise ParamsError()
-    n = db.notifications
+    n = tables.notifications
     same = n.c.id == notification_id if parse_bool(params.get("ONLY_CURRENT")) \
         else n.c.id >= notification_id
     ctx.conn.execute(update(n).where(n.c.user_id == ctx.user_id, same).values(is_read=True))

@@ -28,9 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete
 
-from simulator import db
+from simulator.calendar import tables as calendar_tables
+from simulator.core import tables as core_tables
+from simulator.crm import tables as crm_tables
 from simulator.scenarios import rows as R
 from simulator.scenarios.demo_history import write_history
+from simulator.users import tables as users_tables
 
 if TYPE_CHECKING:
     from simulator.portal import Simulator
@@ -142,7 +145,7 @@ class DemoPortal:
     # -- who is who ----------------------------------------------------------------------------
     def people(self, writer: R.BulkWriter) -> None:
         for dept in self.spec["departments"]:
-            writer.add(db.departments, R.department_row(
+            writer.add(users_tables.departments, R.department_row(
                 dept["id"], dept["name"], parent=dept.get("parent"), head=dept.get("head"),
                 sort=dept.get("sort", 500)))
         for user in self.spec["users"]:
@@ -156,8 +159,8 @@ class DemoPortal:
                         "UF_PHONE_INNER": user["phone_inner"]})
             if user["id"] == 1:
                 row["webhook_token"] = self.webhook_token
-            writer.add(db.users, row)
-        writer.add(db.userfields, R.category_userfield_row())
+            writer.add(users_tables.users, row)
+        writer.add(crm_tables.userfields, R.category_userfield_row())
 
     # -- clients, leads, deals -----------------------------------------------------------------
     def plan_clients(self) -> None:
@@ -300,11 +303,11 @@ class DemoPortal:
             }
             if client.lead is not None:
                 fields["LEAD_ID"] = client.lead.id
-            writer.add(db.crm_items, R.crm_row(
+            writer.add(crm_tables.crm_items, R.crm_row(
                 client.id, R.COMPANY, title=client.title, assigned=client.manager,
                 created=client.created, modified=self.days_ago(0, 30), fields=fields))
             for contact in client.contacts:
-                writer.add(db.crm_items, R.crm_row(
+                writer.add(crm_tables.crm_items, R.crm_row(
                     contact.id, R.CONTACT, title=f"{contact.name} {contact.last_name}",
                     assigned=client.manager, created=contact.created, company_id=client.id,
                     fields={"NAME": contact.name, "LAST_NAME": contact.last_name,
@@ -315,7 +318,7 @@ class DemoPortal:
         for lead in self.leads:
             name, last_name, second_name, _gender = lead.person
             won = lead.client
-            writer.add(db.crm_items, R.crm_row(
+            writer.add(crm_tables.crm_items, R.crm_row(
                 lead.id, R.LEAD, title=lead.title, assigned=lead.manager, created_by=1,
                 created=lead.created, stage=lead.status, opportunity=lead.amount,
                 modified=won.created if won else lead.created,
@@ -340,7 +343,7 @@ class DemoPortal:
         if deal.lead is not None:
             fields["LEAD_ID"] = deal.lead.id
         contact_id = contact_ids[0] if contact_ids else None
-        writer.add(db.crm_items, R.crm_row(
+        writer.add(crm_tables.crm_items, R.crm_row(
             deal.id, R.DEAL, title=deal.title, assigned=client.manager, created=deal.created,
             modified=deal.closed_at or self.days_ago(0, 10),
             stage=R.deal_stage(category_id, deal.stage), category_id=category_id,
@@ -358,7 +361,7 @@ class DemoPortal:
                 title = f"Счёт {doc.number}"
                 extra = {"PARENT_ID_2": deal.id, "ACCOUNT_NUMBER": doc.number}
                 doc_category = R.INVOICE_CATEGORY
-            writer.add(db.crm_items, R.crm_row(
+            writer.add(crm_tables.crm_items, R.crm_row(
                 doc.id, doc.entity_type_id, title=title, assigned=client.manager,
                 created=doc.created, stage=doc.stage, category_id=doc_category,
                 company_id=client.id, contact_id=contact_id, opportunity=deal.amount,
@@ -368,7 +371,7 @@ class DemoPortal:
         for entry in self.spec["absences"]:
             first = R.local_day(self.now, self.tz, entry["starts_in_days"])
             after_last = first + timedelta(days=entry["days"])
-            writer.add(db.absences, R.absence_row(
+            writer.add(calendar_tables.absences, R.absence_row(
                 entry["user"], date_from=R.at_local(first, self.tz, 0),
                 # The chart's period is whole days: the last day ends at 23:59:59 there.
                 date_to=R.at_local(after_last, self.tz, 0) - timedelta(seconds=1),
@@ -380,8 +383,8 @@ class DemoPortal:
                   "deal_categories": self.spec["deal_categories"],
                   # Every dated row is relative to this instant (naive UTC, portal time).
                   "demo_seeded_at": self.now.isoformat()}
-        writer.conn.execute(delete(db.settings).where(db.settings.c.key.in_(list(values))))
-        writer.extend(db.settings, [{"key": k, "value": v} for k, v in values.items()])
+        writer.conn.execute(delete(core_tables.settings).where(core_tables.settings.c.key.in_(list(values))))
+        writer.extend(core_tables.settings, [{"key": k, "value": v} for k, v in values.items()])
 
 
 def load_demo(sim: Simulator) -> dict[str, Any]:

@@ -13,8 +13,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from simulator import db
+from simulator.crm import tables as crm_tables
 from simulator.scenarios import rows as R
+from simulator.tasks import tables as tasks_tables
 
 if TYPE_CHECKING:
     from simulator.scenarios.demo import Client, DemoPortal, Lead
@@ -159,8 +160,8 @@ class History:
         self.planned.sort(key=lambda item: item[0])
         counts = {"activities": 0, "calls": 0, "emails": 0}
         for number, (_start, kwargs, owners) in enumerate(self.planned, start=1):
-            writer.add(db.activities, R.activity_row(number, owner=owners[0], **kwargs))
-            writer.extend(db.activity_bindings, R.binding_rows(number, owners))
+            writer.add(crm_tables.activities, R.activity_row(number, owner=owners[0], **kwargs))
+            writer.extend(crm_tables.activity_bindings, R.binding_rows(number, owners))
             counts["activities"] += 1
             counts["calls" if kwargs["type_id"] == R.CALL else "emails"] += 1
         return counts
@@ -237,26 +238,26 @@ def write_tasks(demo: DemoPortal, writer: R.BulkWriter) -> dict[str, int]:
                          uf_crm_task=plan["uf_crm_task"], auditors=plan["auditors"],
                          allow_change_deadline=allow,
                          task_control=creator != responsible and rng.random() < 0.4)
-        writer.add(db.tasks, row)
-        writer.add(db.task_history, R.history_row(task_id, created, "NEW", creator))
+        writer.add(tasks_tables.tasks, row)
+        writer.add(tasks_tables.task_history, R.history_row(task_id, created, "NEW", creator))
         if status != 2:
-            writer.add(db.task_history, R.history_row(
+            writer.add(tasks_tables.task_history, R.history_row(
                 task_id, row["changed_date"], "STATUS", responsible, "2", str(status)))
         if allow and status != 5 and rng.random() < 0.4:
             # Postponed once by the assignee; the portal logs deadlines as Unix timestamps.
             before = deadline - timedelta(days=rng.randint(1, 5))
             when = created + (now - created) * rng.uniform(0.2, 0.9)
-            writer.add(db.task_history, R.history_row(
+            writer.add(tasks_tables.task_history, R.history_row(
                 task_id, when, "DEADLINE", responsible, unix(before), unix(deadline)))
         if rng.random() < 0.35:
             for number in range(rng.randint(1, 3)):
                 comment_id += 1
                 author = responsible if number % 2 == 0 else creator
                 posted = created + (now - created) * rng.uniform(0.1, 0.95)
-                writer.add(db.task_comments, {"id": comment_id, "task_id": task_id,
-                                              "author_id": author, "post_date": posted,
-                                              "post_message": rng.choice(comments)})
-                writer.add(db.task_history, R.history_row(
+                writer.add(tasks_tables.task_comments, {"id": comment_id, "task_id": task_id,
+                                                        "author_id": author, "post_date": posted,
+                                                        "post_message": rng.choice(comments)})
+                writer.add(tasks_tables.task_history, R.history_row(
                     task_id, posted, "COMMENT", author, None, str(comment_id)))
     return {"tasks": len(plans), "task_comments": comment_id}
 

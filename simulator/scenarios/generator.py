@@ -23,9 +23,12 @@ from random import Random
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
-from simulator import db
+from simulator.calendar import tables as calendar_tables
+from simulator.crm import tables as crm_tables
 from simulator.scenarios import rows as R
 from simulator.scenarios.errors import NoAdministrator, NotACount
+from simulator.tasks import tables as tasks_tables
+from simulator.users import tables as users_tables
 
 if TYPE_CHECKING:
     from simulator.portal import Simulator
@@ -130,7 +133,7 @@ class Generator:
     # -- people --------------------------------------------------------------------------------
     def people(self, writer: R.BulkWriter) -> None:
         for dept in self.plan.departments:
-            writer.add(db.departments, R.department_row(
+            writer.add(users_tables.departments, R.department_row(
                 dept["id"], dept["name"], parent=dept["parent"], head=dept["head"],
                 sort=100 * dept["id"]))
         positions = {1: "Системный администратор", 2: "Генеральный директор",
@@ -148,16 +151,16 @@ class Generator:
                 fields={"PERSONAL_GENDER": gender})
             if user_id == 1:
                 row["webhook_token"] = self.sim.webhook_token
-            writer.add(db.users, row)
+            writer.add(users_tables.users, row)
             if user_id > 1 and self.rng.random() < 0.1:
                 start = R.at_local(R.local_day(self.now, self.tz,
                                                self.rng.uniform(-60, 60)), self.tz, 0)
-                writer.add(db.absences, R.absence_row(
+                writer.add(calendar_tables.absences, R.absence_row(
                     user_id, date_from=start,
                     date_to=start + timedelta(days=self.rng.randint(3, 14), seconds=-1),
                     absence_type=self.rng.choice(("VACATION", "VACATION", "ASSIGNMENT")),
                     name="Отпуск", modified=min(start, self.now)))
-        writer.add(db.userfields, R.category_userfield_row())
+        writer.add(crm_tables.userfields, R.category_userfield_row())
 
     # -- CRM -----------------------------------------------------------------------------------
     def clients(self, writer: R.BulkWriter) -> None:
@@ -171,7 +174,7 @@ class Generator:
             created = self.ago(30, 1500)
             self.company_manager.append(manager)
             self.company_phone.append(phone)
-            writer.add(db.crm_items, R.crm_row(
+            writer.add(crm_tables.crm_items, R.crm_row(
                 index + 1, R.COMPANY, title=title, assigned=manager, created=created,
                 fields={"COMPANY_TYPE": "CUSTOMER", "CURRENCY_ID": "RUB", "OPENED": "Y",
                         "PHONE": self.mf.items((phone, "WORK")),
@@ -181,7 +184,7 @@ class Generator:
                 first, last, middle, _gender = self.vocab.person(rng)
                 contact_phone = R.phone_number(rng)
                 self.contact_phone.append(contact_phone)
-                writer.add(db.crm_items, R.crm_row(
+                writer.add(crm_tables.crm_items, R.crm_row(
                     self.contact_id(index, number), R.CONTACT, title=f"{first} {last}",
                     assigned=manager, created=created, company_id=index + 1,
                     fields={"NAME": first, "LAST_NAME": last, "SECOND_NAME": middle,
@@ -202,7 +205,7 @@ class Generator:
                        else rng.choice(self.plan.sales))
             self.lead_manager.append(manager)
             first, last, middle, _gender = self.vocab.person(rng)
-            writer.add(db.crm_items, R.crm_row(
+            writer.add(crm_tables.crm_items, R.crm_row(
                 self.first_lead + number, R.LEAD, title=f"Заявка с сайта № {number + 1}",
                 assigned=manager, created_by=1, created=self.ago(0, 365),
                 stage=status if company is not None or status != "CONVERTED" else "JUNK",
@@ -223,7 +226,7 @@ class Generator:
             self.deal_company.append(company)
             created = self.ago(0, 365)
             contact_ids = [self.contact_id(company, n) for n in range(min(per, 2))]
-            writer.add(db.crm_items, R.crm_row(
+            writer.add(crm_tables.crm_items, R.crm_row(
                 self.first_deal + number, R.DEAL, title=f"Сделка № {number + 1}",
                 assigned=self.company_manager[company], created=created,
                 stage=R.deal_stage(category, stage), category_id=category,
@@ -293,13 +296,13 @@ class Generator:
                 completed = not (direction == R.INCOMING and now - start < timedelta(days=2))
             kind = "EMAIL" if type_id == R.EMAIL else "PHONE"
             value = f"client{entity[1]}@mail.test" if kind == "EMAIL" else phone
-            writer.add(db.activities, R.activity_row(
+            writer.add(crm_tables.activities, R.activity_row(
                 activity_id, owner=owners[0], type_id=type_id, direction=direction,
                 completed=completed, responsible_id=responsible, created=created,
                 subject=rng.choice(SUBJECTS[type_id]), start=start,
                 end=start + timedelta(seconds=seconds), outcome=outcome,
                 communications=[R.communication(kind, value, *entity)]))
-            writer.extend(db.activity_bindings, R.binding_rows(activity_id, owners))
+            writer.extend(crm_tables.activity_bindings, R.binding_rows(activity_id, owners))
 
     def tasks(self, writer: R.BulkWriter) -> None:
         rng, now = self.rng, self.now
@@ -322,10 +325,10 @@ class Generator:
                              responsible_id=responsible, created=created, deadline=deadline,
                              status=status, now=now, uf_crm_task=binding,
                              allow_change_deadline=rng.random() < 0.5)
-            writer.add(db.tasks, row)
-            writer.add(db.task_history, R.history_row(task_id, created, "NEW", creator))
+            writer.add(tasks_tables.tasks, row)
+            writer.add(tasks_tables.task_history, R.history_row(task_id, created, "NEW", creator))
             if status != 2:
-                writer.add(db.task_history, R.history_row(
+                writer.add(tasks_tables.task_history, R.history_row(
                     task_id, row["changed_date"], "STATUS", responsible, "2", str(status)))
 
 
@@ -364,7 +367,7 @@ def generate(sim: Simulator, *, companies: int = 1000, contacts_per_company: int
         "users": users, "departments": len(gen.plan.departments), "companies": companies,
         "contacts": companies * contacts_per_company, "leads": leads, "deals": gen.counts["deals"],
         "activities": gen.counts["activities"],
-        "activity_bindings": written.get(db.activity_bindings.name, 0), "tasks": tasks,
-        "absences": written.get(db.absences.name, 0), "rows": sum(written.values()),
+        "activity_bindings": written.get(crm_tables.activity_bindings.name, 0), "tasks": tasks,
+        "absences": written.get(calendar_tables.absences.name, 0), "rows": sum(written.values()),
         "seed": seed, "seconds": round(perf_counter() - started, 3),
     }

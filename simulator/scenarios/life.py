@@ -22,17 +22,19 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from simulator import db
 from simulator.core.errors import SimError
+from simulator.crm import tables as crm_tables
 from simulator.scenarios import rows as R
 from simulator.scenarios.errors import PortalEmpty, UnknownAction
+from simulator.tasks import tables as tasks_tables
+from simulator.users import tables as users_tables
 
 if TYPE_CHECKING:
     from simulator.portal import Simulator
 
 log = logging.getLogger(__name__)
 
-C, T = db.crm_items, db.tasks
+C, T = crm_tables.crm_items, tasks_tables.tasks
 OPEN_TASK = (2, 3, 4)
 STATUS_WORDS = {3: "started", 4: "handed in for control", 5: "completed"}
 WEIGHTS = {"new_lead": 20, "call_completed": 18, "call_missed": 12, "email_incoming": 20,
@@ -47,7 +49,7 @@ class Scene:
         self.sim, self.rng = sim, rng
         self.words = R.read_fixture("clients")
         self.active = [row.id for row in self.read(
-            select(db.users.c.id).where(db.users.c.active.is_(True)).order_by(db.users.c.id))]
+            select(users_tables.users.c.id).where(users_tables.users.c.active.is_(True)).order_by(users_tables.users.c.id))]
         if not self.active:
             raise PortalEmpty()
 
@@ -77,16 +79,18 @@ class Scene:
         return self.rng.choice(staff)
 
     def name(self, user_id: int) -> str:
-        row = self.first(select(db.users.c.name, db.users.c.last_name)
-                         .where(db.users.c.id == user_id))
+        row = self.first(select(users_tables.users.c.name, users_tables.users.c.last_name)
+                         .where(users_tables.users.c.id == user_id))
         return f"{row.name} {row.last_name}" if row else f"user {user_id}"
 
     def boss_of(self, user_id: int) -> int:
         """The head of the user's first department, or the head above when that is them."""
-        row = self.first(select(db.users.c.departments).where(db.users.c.id == user_id))
+        users = users_tables.users
+        row = self.first(select(users.c.departments).where(users.c.id == user_id))
         dept_id = (row.departments or [None])[0] if row else None
         while dept_id is not None:
-            dept = self.first(select(db.departments).where(db.departments.c.id == dept_id))
+            dept = self.first(select(users_tables.departments)
+                              .where(users_tables.departments.c.id == dept_id))
             if dept is None:
                 break
             if dept.head and dept.head != user_id and dept.head in self.active:

@@ -1,10 +1,10 @@
 """Row builders shared by the demo portal and the large-portal generator.
 
 Seeding writes rows directly (SQLAlchemy Core bulk inserts), so every builder here encodes the
-storage conventions of :mod:`simulator.db` in one place: which fields are promoted columns,
-what goes into ``fields`` under its old-API UPPER_CASE name, how ``closed`` is derived, how a
-call's outcome is recorded. Nothing here publishes events or notices: seeding is the portal's
-history, not something happening now.
+storage conventions of the services' tables (``simulator/*/tables.py``) in one place: which
+fields are promoted columns, what goes into ``fields`` under its old-API UPPER_CASE name, how
+``closed`` is derived, how a call's outcome is recorded. Nothing here publishes events or
+notices: seeding is the portal's history, not something happening now.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from werkzeug.security import generate_password_hash
 from simulator import db
 from simulator.crm import deadline_of
 from simulator.scenarios.errors import PortalNotEmpty
+from simulator.users import tables as users_tables
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
 
@@ -315,7 +316,7 @@ def absence_row(user_id: int, *, date_from: datetime, date_to: datetime, absence
 # -- writing -----------------------------------------------------------------------------------
 def ensure_empty(conn: Connection) -> None:
     """Seeding writes explicit ids, so it only runs on an empty portal."""
-    if conn.execute(select(func.count()).select_from(db.users)).scalar_one():
+    if conn.execute(select(func.count()).select_from(users_tables.users)).scalar_one():
         raise PortalNotEmpty()
 
 

@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select
 
-from simulator import db
 from simulator.core.errors import SimError
 from simulator.core.listing import TASK_PREFIXES, apply_filter, apply_order, split_key
 from simulator.core.registry import method
+from simulator.tasks import tables
 from simulator.tasks.errors import (
     CommentActionFailed,
     CommentAuthorNotFound,
@@ -50,9 +50,9 @@ if TYPE_CHECKING:
     from simulator.core.context import Ctx
     from simulator.core.params import Params
 
-T = db.tasks
-H = db.task_history
-C = db.task_comments
+T = tables.tasks
+H = tables.task_history
+C = tables.task_comments
 
 
 

@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, false, not_, or_, select
 
-from simulator import db
 from simulator.core.bus import Shapes
 from simulator.core.listing import (
     TASK_PREFIXES,
@@ -46,6 +45,7 @@ from simulator.core.listing import (
     split_key,
 )
 from simulator.core.registry import method
+from simulator.tasks import tables
 from simulator.tasks.errors import DeadlineDenied, SelectNotArray, TaskActionNotAllowed
 from simulator.tasks.input import apply_input, as_int, as_list, fields_param
 from simulator.tasks.log import (
@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from simulator.core.context import Ctx
     from simulator.core.params import Params
 
-T = db.tasks
+T = tables.tasks
 OPEN_STATUSES = (2, 3)
 
 # select name -> output key, in the portal's order.

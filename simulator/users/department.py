@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from simulator import db
 from simulator.core.listing import apply_filter, apply_order, paginate, split_key
 from simulator.core.registry import method
+from simulator.users import tables
 from simulator.users.directory import (
     department_rows,
     get_user,
@@ -46,8 +46,8 @@ if TYPE_CHECKING:
     from simulator.core.context import Ctx
     from simulator.core.params import Params
 
-U = db.users
-D = db.departments
+U = tables.users
+D = tables.departments
 
 DEPT_COLUMNS: dict[str, Any] = {"ID": D.c.id, "NAME": D.c.name, "SORT": D.c.sort,
                                 "PARENT": D.c.parent, "UF_HEAD": D.c.head}

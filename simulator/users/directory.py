@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exists, false, func, literal_column, select
 
-from simulator import db
+from simulator.users import tables
 from simulator.users.people import department_rows, get_user, is_admin
 
 if TYPE_CHECKING:
@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from simulator.core.context import Ctx
     from simulator.core.params import Params
 
-U = db.users
-D = db.departments
+U = tables.users
+D = tables.departments
 __all__ = ["department_rows", "get_user", "heads_above", "is_admin", "json_array_has",
            "subordinate_ids", "top_level_fields"]
 

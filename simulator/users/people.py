@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select
 
-from simulator import db
+from simulator.users import tables
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Row
 
     from simulator.core.context import Ctx
 
-U = db.users
-D = db.departments
+U = tables.users
+D = tables.departments
 
 _USER = select(U).where(U.c.id == bindparam("b_user_id"))
 

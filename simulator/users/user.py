@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, false, func, not_, or_, select
 from werkzeug.security import generate_password_hash
 
-from simulator import db
 from simulator.core.errors import NoAuth
 from simulator.core.listing import apply_filter, apply_order, paginate, parse_bool, split_key
 from simulator.core.registry import method
+from simulator.users import tables
 from simulator.users.directory import (
     department_rows,
     get_user,
@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = ["user_as_api", "user_event_data"]
 
-U = db.users
+U = tables.users
 
 USER_COLUMNS: dict[str, Any] = {
     "ID": U.c.id, "ACTIVE": U.c.active, "NAME": U.c.name, "LAST_NAME": U.c.last_name,

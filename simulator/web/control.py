@@ -31,10 +31,12 @@ from flask import Blueprint, Flask, Response, current_app, request
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
-from simulator import db, oauth
+from simulator import oauth
 from simulator.core.errors import SimError
 from simulator.core.ratelimit import limits_for
 from simulator.core.timefmt import parse_portal_datetime
+from simulator.im import tables as im_tables
+from simulator.users import tables as users_tables
 from simulator.web import current_sim, json_response
 
 log = logging.getLogger(__name__)
@@ -249,9 +251,10 @@ def clock_set() -> Response:
 def inbox(user_id: int) -> Response:
     sim = current_sim()
     limit = _limit()
-    table = db.notifications
+    table = im_tables.notifications
     with sim.engine.connect() as conn:
-        if conn.execute(select(db.users.c.id).where(db.users.c.id == user_id)).first() is None:
+        users = users_tables.users
+        if conn.execute(select(users.c.id).where(users.c.id == user_id)).first() is None:
             return json_response({"error": "NOT_FOUND", "error_description": "No such user",
                                   "field": "user_id"}, 404)
         rows = conn.execute(select(table).where(table.c.user_id == user_id)

@@ -26,8 +26,12 @@ from sqlalchemy import String, cast, select, update
 from sqlalchemy.engine import Connection
 from werkzeug.wrappers import Response
 
-from simulator import db
+from simulator.calendar import tables as calendar_tables
+from simulator.crm import tables as crm_tables
+from simulator.im import tables as im_tables
 from simulator.portal import Simulator
+from simulator.tasks import tables as tasks_tables
+from simulator.users import tables as users_tables
 from simulator.web import check_csrf, csrf_token
 from simulator.web import ui_format as fmt
 from simulator.web.ui_data import (
@@ -46,7 +50,8 @@ from simulator.web.ui_data import (
 bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates",
                static_folder="static", static_url_path="/static")
 
-N, C, A, T = db.notifications, db.crm_items, db.activities, db.tasks
+N, C = im_tables.notifications, crm_tables.crm_items
+A, T = crm_tables.activities, tasks_tables.tasks
 
 
 def sim() -> Simulator:
@@ -94,9 +99,9 @@ def _globals() -> dict[str, Any]:
 def people() -> str:
     with conn() as connection:
         staff = People(connection)
-        departments = connection.execute(select(db.departments)
-                                          .order_by(db.departments.c.sort,
-                                                    db.departments.c.id)).all()
+        departments = connection.execute(select(users_tables.departments)
+                                          .order_by(users_tables.departments.c.sort,
+                                                    users_tables.departments.c.id)).all()
         unread = unread_counts(connection)
     children: dict[int | None, list[Any]] = {}
     for dept in departments:
@@ -163,7 +168,7 @@ def inbox(user_id: int) -> str:
     data = inbox_data(user_id)
     with conn() as connection:
         staff = People(connection)
-        names = {d.id: d.name for d in connection.execute(select(db.departments)).all()}
+        names = {d.id: d.name for d in connection.execute(select(users_tables.departments)).all()}
     user = staff.by_id[user_id]
     return render_template("portal/inbox.html", user=user, data=data, people=staff,
                            departments=[names.get(d, f"#{d}") for d in user.departments or []])
@@ -273,13 +278,13 @@ def task(task_id: int) -> str:
         if row is None:
             abort(404)
         staff = People(connection)
-        comments = connection.execute(select(db.task_comments)
-                                      .where(db.task_comments.c.task_id == task_id)
-                                      .order_by(db.task_comments.c.post_date)).all()
-        history = connection.execute(select(db.task_history)
-                                     .where(db.task_history.c.task_id == task_id)
-                                     .order_by(db.task_history.c.created_date,
-                                               db.task_history.c.id)).all()
+        comments = connection.execute(select(tasks_tables.task_comments)
+                                      .where(tasks_tables.task_comments.c.task_id == task_id)
+                                      .order_by(tasks_tables.task_comments.c.post_date)).all()
+        history = connection.execute(select(tasks_tables.task_history)
+                                     .where(tasks_tables.task_history.c.task_id == task_id)
+                                     .order_by(tasks_tables.task_history.c.created_date,
+                                               tasks_tables.task_history.c.id)).all()
         bound = [(v, *crm_binding(v)) for v in row.uf_crm_task or []]
         names = titles(connection, {i for _v, _t, i in bound if i})
     return render_template("portal/task.html", task=row, comments=comments, history=history,
@@ -312,7 +317,7 @@ def activities() -> str:
 @bp.get("/absences")
 def absences() -> str:
     with conn() as connection:
-        rows = connection.execute(select(db.absences)
-                                  .order_by(db.absences.c.date_from.desc())).all()
+        rows = connection.execute(select(calendar_tables.absences)
+                                  .order_by(calendar_tables.absences.c.date_from.desc())).all()
         staff = People(connection)
     return render_template("portal/absences.html", rows=rows, people=staff)

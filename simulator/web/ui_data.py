@@ -10,19 +10,21 @@ from flask import request, url_for
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
-from simulator import db
+from simulator.crm import tables as crm_tables
+from simulator.im import tables as im_tables
+from simulator.users import tables as users_tables
 from simulator.web import ui_format as fmt
 
 PAGE_SIZE = 50
-N, C, A = db.notifications, db.crm_items, db.activities
+N, C, A = im_tables.notifications, crm_tables.crm_items, crm_tables.activities
 
 
 class People:
     """Every user of the portal, by id, for names on a page."""
 
     def __init__(self, connection: Connection) -> None:
-        rows = connection.execute(select(db.users).order_by(db.users.c.last_name,
-                                                            db.users.c.name)).all()
+        users = users_tables.users
+        rows = connection.execute(select(users).order_by(users.c.last_name, users.c.name)).all()
         self.rows = rows
         self.by_id = {row.id: row for row in rows}
 
@@ -73,7 +75,7 @@ def unread_counts(connection: Connection) -> dict[int, int]:
 
 def bound_activities(connection: Connection, owners: list[tuple[int, list[int]]]) -> list[Any]:
     """Activities bound to any of ``owners`` (type, ids), newest first, each once."""
-    B = db.activity_bindings
+    B = crm_tables.activity_bindings
     conditions = [and_(B.c.owner_type_id == t, B.c.owner_id.in_(ids)) for t, ids in owners if ids]
     ids = select(B.c.activity_id).where(or_(*conditions)).distinct()
     return list(connection.execute(select(A).where(A.c.id.in_(ids))

@@ -19,7 +19,7 @@ from portal_ext.notifications.teams import create_team
 from portal_ext.portal.clock import portal_zone
 from portal_ext.portal.registration import current_portal, utcnow
 from simulator import Simulator
-from simulator import db as sim_db
+from simulator.im import tables as im_tables
 from tests.clock import PORTAL_ZONE
 
 # The demo portal (simulator/scenarios/demo.py): 1 the administrator, 4 head of Torg-Koms,
@@ -61,7 +61,7 @@ def record_team(app: Flask, name: str, kinds: list[str], members: list[int]) -> 
 
 def inbox(sim: Simulator, user_id: int) -> list[dict[str, Any]]:
     """The user's notifications, oldest first."""
-    n = sim_db.notifications
+    n = im_tables.notifications
     with sim.engine.connect() as conn:
         rows = conn.execute(select(n).where(n.c.user_id == user_id).order_by(n.c.id)).mappings()
         return [dict(row) for row in rows]

@@ -13,7 +13,8 @@ from portal_ext.moves import engine
 from portal_ext.moves.models import APPLYING, RESTORING, MoveBatch, MoveItem
 from portal_ext.portal.registration import client_for, current_portal, utcnow
 from simulator import Simulator
-from simulator import db as simdb
+from simulator.crm import tables as crm_tables
+from simulator.tasks import tables as tasks_tables
 
 CRM_TYPES = {1: "lead", 2: "deal", 3: "contact", 4: "company", 7: "quote", 31: "smart_invoice"}
 Key = tuple[str, int]
@@ -24,14 +25,14 @@ def holders(sim: Simulator) -> dict[Key, int]:
     out: dict[Key, int] = {}
     with sim.engine.connect() as conn:
         for type_id, item_id, owner in conn.execute(select(
-                simdb.crm_items.c.entity_type_id, simdb.crm_items.c.id,
-                simdb.crm_items.c.assigned_by_id)):
+                crm_tables.crm_items.c.entity_type_id, crm_tables.crm_items.c.id,
+                crm_tables.crm_items.c.assigned_by_id)):
             out[(CRM_TYPES[type_id], item_id)] = owner
-        for item_id, owner in conn.execute(select(simdb.activities.c.id,
-                                                  simdb.activities.c.responsible_id)):
+        for item_id, owner in conn.execute(select(crm_tables.activities.c.id,
+                                                  crm_tables.activities.c.responsible_id)):
             out[("activity", item_id)] = owner
-        for item_id, owner in conn.execute(select(simdb.tasks.c.id,
-                                                  simdb.tasks.c.responsible_id)):
+        for item_id, owner in conn.execute(select(tasks_tables.tasks.c.id,
+                                                  tasks_tables.tasks.c.responsible_id)):
             out[("task", item_id)] = owner
     return out
 
@@ -41,8 +42,8 @@ def prev_responsible(sim: Simulator) -> dict[Key, Any]:
     with sim.engine.connect() as conn:
         return {(CRM_TYPES[t], i): (f or {}).get("UF_CRM_PREV_RESPONSIBLE")
                 for t, i, f in conn.execute(select(
-                    simdb.crm_items.c.entity_type_id, simdb.crm_items.c.id,
-                    simdb.crm_items.c.fields))}
+                    crm_tables.crm_items.c.entity_type_id, crm_tables.crm_items.c.id,
+                    crm_tables.crm_items.c.fields))}
 
 
 def owned_by(sim: Simulator, user_id: int) -> set[Key]:

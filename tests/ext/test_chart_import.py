@@ -20,8 +20,8 @@ from portal_ext.portal.clock import forget_portal_time, portal_now
 from portal_ext.portal.registration import current_portal
 from portal_ext.portal.transports import HttpTransport
 from simulator import Simulator
-from simulator import db as sim_db
 from simulator.calendar import add_absence, delete_absence, update_absence
+from simulator.calendar import tables as calendar_tables
 from simulator.web import create_app as create_simulator_app
 from tests.ext.absences_support import (
     ADMIN,
@@ -118,7 +118,7 @@ def _quietly(sim: Simulator, statement: object) -> None:
 
 def test_the_poll_adds_changes_and_deletes_like_the_events(
         app: Flask, client: FlaskClient, sim: Simulator, t0: datetime) -> None:
-    A = sim_db.absences
+    A = calendar_tables.absences
     start = t0 + timedelta(days=20)
     _quietly(sim, A.insert().values(id=500, user_id=GRIGORIEVA, date_from=start,
                                     date_to=start + timedelta(days=2), absence_type="VACATION",
@@ -141,7 +141,7 @@ def test_the_poll_adds_changes_and_deletes_like_the_events(
 
 def test_the_tick_reads_the_chart_only_when_due(app: Flask, client: FlaskClient,
                                                 sim: Simulator, t0: datetime) -> None:
-    A = sim_db.absences
+    A = calendar_tables.absences
     assert "chart_created" in tick(app, poll=None)  # never read before: due
     _quietly(sim, A.insert().values(id=501, user_id=FEDOROV, date_from=t0 + timedelta(days=5),
                                     date_to=t0 + timedelta(days=6), absence_type="VACATION",
@@ -184,7 +184,7 @@ def http_portal(sim: Simulator) -> Iterator[PortalClient]:
 
 def test_over_rest_the_clock_and_the_chart_come_from_the_portal(
         app: Flask, sim: Simulator, http_portal: PortalClient, t0: datetime) -> None:
-    A = sim_db.absences
+    A = calendar_tables.absences
     _quietly(sim, A.insert().values(id=502, user_id=GRIGORIEVA, date_from=t0,
                                     date_to=t0 + timedelta(days=3), absence_type="ASSIGNMENT",
                                     name="Командировка", date_modify=t0))

@@ -74,11 +74,11 @@ def restore(client: FlaskClient, auth: dict[str, str], batch_id: int) -> dict[st
 
 
 def notices(sim: Simulator, user_id: int, containing: str) -> list[str]:
-    from simulator import db as sim_db
+    from simulator.im import tables as im_tables
 
     with sim.engine.connect() as conn:
-        rows = conn.execute(select(sim_db.notifications.c.message).where(
-            sim_db.notifications.c.user_id == user_id)).scalars()
+        rows = conn.execute(select(im_tables.notifications.c.message).where(
+            im_tables.notifications.c.user_id == user_id)).scalars()
         return [m for m in rows if containing in m]
 
 

@@ -16,7 +16,7 @@ from portal_ext.directory.models import PortalUser
 from portal_ext.extensions import db
 from portal_ext.notifications.models import Delivery
 from simulator import Simulator
-from simulator import db as sim_db
+from simulator.im import tables as im_tables
 from tests.ext.absences_support import (
     FEDOROV,
     GRIGORIEVA,
@@ -34,7 +34,7 @@ ITEMS = 200
 
 def last_notification(sim: Simulator) -> int:
     with sim.engine.connect() as conn:
-        return int(conn.execute(select(func.max(sim_db.notifications.c.id))).scalar() or 0)
+        return int(conn.execute(select(func.max(im_tables.notifications.c.id))).scalar() or 0)
 
 
 def inboxes_since(sim: Simulator, mark: int) -> dict[int, list[str]]:
@@ -42,8 +42,8 @@ def inboxes_since(sim: Simulator, mark: int) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     with sim.engine.connect() as conn:
         for user_id, message in conn.execute(select(
-                sim_db.notifications.c.user_id, sim_db.notifications.c.message).where(
-                sim_db.notifications.c.id > mark).order_by(sim_db.notifications.c.id)):
+                im_tables.notifications.c.user_id, im_tables.notifications.c.message).where(
+                im_tables.notifications.c.id > mark).order_by(im_tables.notifications.c.id)):
             out.setdefault(int(user_id), []).append(message)
     return out
 

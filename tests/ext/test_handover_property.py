@@ -20,7 +20,8 @@ from portal_ext import create_app
 from portal_ext.extensions import db
 from portal_ext.portal.registration import close_clients
 from simulator import Simulator
-from simulator import db as sim_db
+from simulator.crm import tables as crm_tables
+from simulator.tasks import tables as tasks_tables
 from tests.ext.handover_support import journal, new_batch, run_phase
 from wsgi import simulator_dispatch
 
@@ -68,8 +69,8 @@ def remove(sim: Simulator, kind: str, item_id: int) -> None:
 
 def clear_clients(sim: Simulator) -> None:
     with sim.transaction() as ctx:
-        for table in (sim_db.activity_bindings, sim_db.activities, sim_db.tasks,
-                      sim_db.crm_items):
+        for table in (crm_tables.activity_bindings, crm_tables.activities, tasks_tables.tasks,
+                      crm_tables.crm_items):
             ctx.conn.execute(delete(table))
 
 

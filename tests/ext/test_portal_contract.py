@@ -16,8 +16,9 @@ from werkzeug.serving import make_server
 from portal_ext.portal.client import PortalClient
 from portal_ext.portal.errors import PortalError
 from portal_ext.portal.transports import HttpTransport, InProcessTransport
-from simulator import Simulator, db
+from simulator import Simulator
 from simulator.core.ratelimit import limits_for
+from simulator.crm import tables as crm_tables
 from simulator.web import create_app as create_simulator_app
 from tests.conftest import simulator_database_url
 from wsgi import simulator_dispatch
@@ -81,7 +82,7 @@ def ids(rows: Iterable[dict[str, Any]], key: str = "ID") -> list[int]:
 
 
 def stored_ids(portal: Simulator, entity_type_id: int, **where: Any) -> list[int]:
-    table = db.crm_items
+    table = crm_tables.crm_items
     query = select(table.c.id).where(table.c.entity_type_id == entity_type_id)
     for column, value in where.items():
         query = query.where(table.c[column] == value)

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from simulator import SimError, Simulator, db
+from simulator import SimError, Simulator
+from simulator.im import tables as im_tables
+from simulator.users import tables as users_tables
 
 PEOPLE = [(1, "Anna", "Admin", True), (2, "Boris", "Sales", True), (3, "Vera", "Sales", True),
           (4, "Gleb", "Gone", False)]  # user 4 is dismissed
@@ -18,7 +20,7 @@ PEOPLE = [(1, "Anna", "Admin", True), (2, "Boris", "Sales", True), (3, "Vera", "
 def add_people(sim: Simulator) -> None:
     with sim.transaction() as ctx:
         for user_id, name, last_name, active in PEOPLE:
-            ctx.conn.execute(db.users.insert().values(
+            ctx.conn.execute(users_tables.users.insert().values(
                 id=user_id, name=name, last_name=last_name, email=f"user{user_id}@example.com",
                 active=active, is_admin=user_id == 1, date_register=ctx.now, departments=[1],
                 fields={}))
@@ -42,9 +44,9 @@ def count_rows(sim: Simulator, table: Any) -> int:
 
 
 def notifications(sim: Simulator, user_id: int | None = None) -> list[Any]:
-    stmt = select(db.notifications).order_by(db.notifications.c.id)
+    stmt = select(im_tables.notifications).order_by(im_tables.notifications.c.id)
     if user_id is not None:
-        stmt = stmt.where(db.notifications.c.user_id == user_id)
+        stmt = stmt.where(im_tables.notifications.c.user_id == user_id)
     with sim.engine.connect() as conn:
         return list(conn.execute(stmt).all())
 

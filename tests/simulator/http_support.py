@@ -10,10 +10,12 @@ from typing import Any
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from simulator import SimError, Simulator, db
+from simulator import SimError, Simulator
+from simulator.core import tables as core_tables
 from simulator.core.context import Ctx
 from simulator.core.params import Params
 from simulator.core.registry import METHODS, MethodSpec, Page
+from simulator.users import tables as users_tables
 
 WEBHOOK = "/rest/1/testtoken/"
 
@@ -21,7 +23,7 @@ WEBHOOK = "/rest/1/testtoken/"
 def add_user(sim: Simulator, user_id: int, email: str, *, password: str = "secret",
              active: bool = True, is_admin: bool = False, name: str = "Test") -> None:
     with sim.engine.begin() as conn:
-        conn.execute(db.users.insert().values(
+        conn.execute(users_tables.users.insert().values(
             id=user_id, active=active, is_admin=is_admin, name=name, last_name=f"User{user_id}",
             email=email, departments=[1], password_hash=generate_password_hash(password),
             date_register=sim.clock.now(), fields={}))
@@ -37,7 +39,8 @@ def add_admin(sim: Simulator) -> None:
 
 def probe_value(sim: Simulator, key: str) -> Any:
     with sim.engine.connect() as conn:
-        row = conn.execute(select(db.settings.c.value).where(db.settings.c.key == key)).first()
+        settings = core_tables.settings
+        row = conn.execute(select(settings.c.value).where(settings.c.key == key)).first()
     return None if row is None else row.value
 
 
@@ -65,8 +68,8 @@ def _page(ctx: Ctx, params: Params) -> Any:
 def _remember(ctx: Ctx, params: Params) -> Any:
     """Writes a setting in the call's own transaction (to observe commits)."""
     key = f"probe:{params.get('key')}"
-    ctx.conn.execute(db.settings.delete().where(db.settings.c.key == key))
-    ctx.conn.execute(db.settings.insert().values(key=key, value=params.get("value")))
+    ctx.conn.execute(core_tables.settings.delete().where(core_tables.settings.c.key == key))
+    ctx.conn.execute(core_tables.settings.insert().values(key=key, value=params.get("value")))
     return True
 
 

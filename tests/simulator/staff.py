@@ -8,7 +8,8 @@ from datetime import datetime
 
 from sqlalchemy import text
 
-from simulator import Simulator, db
+from simulator import Simulator
+from simulator.users import tables as users_tables
 
 ADMIN, HEAD, SELLER, SELLER2, ACCOUNTANT = 1, 2, 3, 4, 5
 COMPANY, SALES, ACCOUNTING = 1, 2, 3
@@ -20,15 +21,15 @@ def add_staff(sim: Simulator) -> None:
         for dept_id, name, parent, head in ((COMPANY, "Company", None, ADMIN),
                                             (SALES, "Sales", COMPANY, HEAD),
                                             (ACCOUNTING, "Accounting", COMPANY, None)):
-            conn.execute(db.departments.insert().values(id=dept_id, name=name, sort=500,
-                                                        parent=parent, head=head))
+            conn.execute(users_tables.departments.insert().values(id=dept_id, name=name, sort=500,
+                                                                  parent=parent, head=head))
         for user_id, name, last, email, dept, admin in (
                 (ADMIN, "Anna", "Admin", "admin@demo.test", COMPANY, True),
                 (HEAD, "Helen", "Head", "helen@demo.test", SALES, False),
                 (SELLER, "Sam", "Seller", "sam@demo.test", SALES, False),
                 (SELLER2, "Sofia", "Seller", "sofia@demo.test", SALES, False),
                 (ACCOUNTANT, "Olga", "Ledger", "olga@demo.test", ACCOUNTING, False)):
-            conn.execute(db.users.insert().values(
+            conn.execute(users_tables.users.insert().values(
                 id=user_id, name=name, last_name=last, email=email, departments=[dept],
                 is_admin=admin, active=True, date_register=datetime(2026, 1, 12, 6, 0),
                 work_position="", fields={}))

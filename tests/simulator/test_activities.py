@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from simulator import Simulator, Veto, db
+from simulator import Simulator, Veto
+from simulator.crm import tables as crm_tables
 from tests.simulator.crm_helpers import (
     add_people,
     captured_events,
@@ -112,7 +113,7 @@ def test_required_fields(portal: Simulator, deal: int, missing: str, field: str)
     del fields[missing]
     error = error_of(portal, "crm.activity.add", {"fields": fields})
     assert error.description == f"The field {field} is not defined or invalid"
-    assert count_rows(portal, db.activities) == 0
+    assert count_rows(portal, crm_tables.activities) == 0
 
 
 @pytest.mark.parametrize(("extra", "word"), [
@@ -125,7 +126,8 @@ def test_bad_values_change_nothing(portal: Simulator, deal: int, extra: dict[str
     with captured_events(portal) as events:
         error = error_of(portal, "crm.activity.add", {"fields": call_fields(deal, **extra)})
     assert error.status == 400 and word in error.description
-    assert count_rows(portal, db.activities) == 0 and count_rows(portal, db.activity_bindings) == 0
+    assert (count_rows(portal, crm_tables.activities) == 0
+            and count_rows(portal, crm_tables.activity_bindings) == 0)
     assert events == []
 
 
@@ -260,7 +262,8 @@ def test_fields_and_deleting_the_owner_removes_its_activities(portal: Simulator,
     activity_id = result(portal, "crm.activity.add", {"fields": call_fields(deal)})
     with captured_events(portal) as events:
         result(portal, "crm.deal.delete", {"id": deal})
-    assert count_rows(portal, db.activities) == 0 and count_rows(portal, db.activity_bindings) == 0
+    assert (count_rows(portal, crm_tables.activities) == 0
+            and count_rows(portal, crm_tables.activity_bindings) == 0)
     assert [(e.name, e.entity_id) for e in events] == [("ONCRMDEALDELETE", deal),
                                                        ("ONCRMACTIVITYDELETE", activity_id)]
     assert events[1].before["SUBJECT"] == "Call Olga"

@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from simulator import SimError, Simulator, db
+from simulator import SimError, Simulator
+from simulator.core import tables as core_tables
 from simulator.core.registry import METHODS, MethodSpec
+from simulator.crm import tables as crm_tables
 from simulator.crm.ops import create_item
 from tests.simulator.crm_helpers import add_people, captured_events, notifications, result
 from tests.simulator.test_events import Endpoint
@@ -39,8 +41,9 @@ def _deal(sim: Simulator, title: str = "Pumps") -> int:
 
 def _deals(sim: Simulator) -> list[str]:
     with sim.engine.connect() as conn:
-        return list(conn.execute(select(db.crm_items.c.title).where(
-            db.crm_items.c.entity_type_id == 2).order_by(db.crm_items.c.id)).scalars())
+        items = crm_tables.crm_items
+        return list(conn.execute(select(items.c.title).where(
+            items.c.entity_type_id == 2).order_by(items.c.id)).scalars())
 
 
 # -- REGISTER_SONET_EVENT ------------------------------------------------------------------------
@@ -171,7 +174,7 @@ def test_a_handler_written_straight_into_the_database_is_seen(portal: Simulator,
     deal = _deal(portal)
     portal.call("crm.deal.update", {"id": deal, "fields": {"TITLE": "First"}})
     with portal.engine.begin() as conn:
-        conn.execute(db.event_handlers.insert().values(
+        conn.execute(core_tables.event_handlers.insert().values(
             event="ONCRMDEALUPDATE", handler=endpoint.url, auth_type=0, event_type="online",
             application_token="apptoken"))
     portal.call("crm.deal.update", {"id": deal, "fields": {"TITLE": "Second"}})

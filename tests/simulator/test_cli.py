@@ -20,8 +20,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from simulator import Simulator, background, db
+from simulator import Simulator, background
 from simulator.__main__ import main
+from simulator.crm import tables as crm_tables
+from simulator.im import tables as im_tables
+from simulator.tasks import tables as tasks_tables
+from simulator.users import tables as users_tables
 from tests.simulator.staff import HEAD, SELLER, add_staff
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -44,9 +48,10 @@ def test_seed_takes_every_generator_parameter(sim: Simulator,
                                     "activities", "tasks", "seed")} == {
         "users": 6, "companies": 3, "contacts": 3, "leads": 2, "deals": 4, "activities": 7,
         "tasks": 5, "seed": 11}
-    items = db.crm_items.c.entity_type_id
-    assert [count(sim, db.crm_items, items == t) for t in (4, 3, 1, 2)] == [3, 3, 2, 4]
-    assert (count(sim, db.users), count(sim, db.tasks), count(sim, db.activities)) == (6, 5, 7)
+    items = crm_tables.crm_items.c.entity_type_id
+    assert [count(sim, crm_tables.crm_items, items == t) for t in (4, 3, 1, 2)] == [3, 3, 2, 4]
+    assert (count(sim, users_tables.users), count(sim, tasks_tables.tasks),
+            count(sim, crm_tables.activities)) == (6, 5, 7)
 
 
 def test_seed_wants_either_the_demo_or_generator_parameters(sim: Simulator) -> None:
@@ -108,17 +113,18 @@ def test_a_served_portal_tells_people_about_overdue_tasks(sim: Simulator) -> Non
     sim.call("tasks.task.add", {"fields": {
         "TITLE": "Send the offer", "RESPONSIBLE_ID": SELLER,
         "DEADLINE": (now - timedelta(hours=1)).isoformat() + "Z"}}, user_id=HEAD)
-    overdue = db.notifications.c.kind == "task_overdue"
-    assert count(sim, db.notifications, overdue) == 0
+    overdue = im_tables.notifications.c.kind == "task_overdue"
+    assert count(sim, im_tables.notifications, overdue) == 0
     with served(sim.database_url, "--tick-seconds", "0.5") as process:
-        wait_for(lambda: count(sim, db.notifications, overdue,
-                               db.notifications.c.user_id == SELLER) == 1, process)
+        wait_for(lambda: count(sim, im_tables.notifications, overdue,
+                               im_tables.notifications.c.user_id == SELLER) == 1, process)
 
 
 def test_a_served_portal_can_play_portal_life(demo_sim: Simulator) -> None:
     def things() -> int:
         return sum(count(demo_sim, table) for table in (
-            db.crm_items, db.activities, db.tasks, db.task_comments))
+            crm_tables.crm_items, crm_tables.activities, tasks_tables.tasks,
+            tasks_tables.task_comments))
 
     seeded = things()
     with served(demo_sim.database_url, "--tick-seconds", "0", "--life", "0.2") as process:

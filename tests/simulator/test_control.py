@@ -10,7 +10,10 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from simulator import SimEvent, Simulator, db
+from simulator import SimEvent, Simulator
+from simulator.core import tables as core_tables
+from simulator.crm import tables as crm_tables
+from simulator.users import tables as users_tables
 from simulator.web import create_app
 from tests.conftest import require
 from tests.simulator.http_support import WEBHOOK, add_admin, add_user, probe_methods
@@ -42,9 +45,9 @@ def test_reset_empties_the_portal_but_keeps_registered_applications(client: Flas
     add_user(sim, 2, "two@test.portal")
     response = client.post("/_sim/reset")
     assert response.get_json() == {"result": True}
-    assert count(sim, db.users) == 0
+    assert count(sim, users_tables.users) == 0
     assert sim.register_app("ext", "secret", "http://ext.local/cb") == token
-    assert count(sim, db.apps) == 1
+    assert count(sim, core_tables.apps) == 1
 
 
 def test_seed_refuses_bad_input_and_changes_nothing(client: FlaskClient, sim: Simulator) -> None:
@@ -56,8 +59,8 @@ def test_seed_refuses_bad_input_and_changes_nothing(client: FlaskClient, sim: Si
     assert_bad_field(client.post("/_sim/seed", json={"planets": 3}), "planets")
     assert_bad_field(client.post("/_sim/seed", data="not json",
                                  content_type="application/json"), "body")
-    assert count(sim, db.crm_items) == 0
-    assert count(sim, db.users) == 1
+    assert count(sim, crm_tables.crm_items) == 0
+    assert count(sim, users_tables.users) == 1
 
 
 def test_seed_loads_the_demo_portal(client: FlaskClient, sim: Simulator) -> None:
@@ -66,8 +69,8 @@ def test_seed_loads_the_demo_portal(client: FlaskClient, sim: Simulator) -> None
     client.post("/_sim/reset")
     response = client.post("/_sim/seed", json={"fixture": "demo"})
     assert response.status_code == 200, response.get_data(as_text=True)
-    assert count(sim, db.users) >= 10
-    assert count(sim, db.crm_items) > 100
+    assert count(sim, users_tables.users) >= 10
+    assert count(sim, crm_tables.crm_items) > 100
 
 
 def test_seed_generates_a_portal_of_the_asked_size(client: FlaskClient, sim: Simulator) -> None:
@@ -79,10 +82,10 @@ def test_seed_generates_a_portal_of_the_asked_size(client: FlaskClient, sim: Sim
     response = client.post("/_sim/seed", json=sizes)
     assert response.status_code == 200, response.get_data(as_text=True)
     with sim.engine.connect() as conn:
-        companies = conn.execute(select(func.count()).select_from(db.crm_items)
-                                 .where(db.crm_items.c.entity_type_id == 4)).scalar_one()
+        companies = conn.execute(select(func.count()).select_from(crm_tables.crm_items)
+                                 .where(crm_tables.crm_items.c.entity_type_id == 4)).scalar_one()
     assert companies == 4
-    assert count(sim, db.activities) == 12
+    assert count(sim, crm_tables.activities) == 12
     assert_bad_field(client.post("/_sim/seed", json={"companies": 2, "progress": True}),
                      "progress")
 
@@ -144,7 +147,7 @@ def test_inbox_lists_a_users_notifications_newest_first(client: FlaskClient,
 
 def test_webhooks_shows_recent_outbound_deliveries(client: FlaskClient, sim: Simulator) -> None:
     with sim.engine.begin() as conn:  # a handler nobody listens on (the discard port)
-        conn.execute(db.event_handlers.insert().values(
+        conn.execute(core_tables.event_handlers.insert().values(
             event="ONCRMLEADADD", handler="http://127.0.0.1:9/hook", auth_type=0,
             event_type="online", application_token="apptoken"))
     sim.bus.publish([SimEvent(name="ONCRMLEADADD", data={"FIELDS": {"ID": "5"}}, ts=0)])
@@ -208,7 +211,7 @@ def test_control_token_guards_every_control_call(sim: Simulator,
     refused = guarded.post("/_sim/reset")
     assert refused.status_code == 401 and refused.get_json()["field"] == "token"
     assert guarded.get("/_sim/clock", headers={"X-Sim-Token": "wrong"}).status_code == 401
-    assert count(sim, db.users) == 1
+    assert count(sim, users_tables.users) == 1
     assert guarded.get("/_sim/clock", headers={"X-Sim-Token": "testtoken"}).status_code == 200
     assert guarded.get("/_sim/clock?token=testtoken").status_code == 200
 
@@ -237,7 +240,7 @@ def test_a_server_beyond_loopback_guards_the_control_plane_with_a_kept_token(
     assert anyone.post("/_sim/seed", json={"fixture": "demo"}).status_code == 401
     assert anyone.post("/_sim/reset").status_code == 401
     assert anyone.post("/_sim/clock", json={"advance_seconds": 3600}).status_code == 401
-    assert count(sim, db.users) == 1 and not sim.clock.describe()["frozen"]
+    assert count(sim, users_tables.users) == 1 and not sim.clock.describe()["frozen"]
     bearer = anyone.get("/_sim/settings", headers={"Authorization": f"Bearer {token}"})
     assert bearer.status_code == 200 and bearer.get_json()["webhook_url"].endswith("/testtoken/")
     assert anyone.get("/_sim/clock", headers={"X-Sim-Token": token}).status_code == 200

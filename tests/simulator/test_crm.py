@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from simulator import Simulator, Veto, db
+from simulator.crm import tables as crm_tables
 from simulator.crm.ops import build_row
 from simulator.crm.userfields import ensure_company_category
 from tests.simulator.crm_helpers import (
@@ -116,7 +117,7 @@ def test_bad_input_names_the_field_and_changes_nothing(portal: Simulator, code: 
     with captured_events(portal) as events:
         error = error_of(portal, f"crm.{code}.add", {"fields": fields})
     assert error.code == "" and error.status == 400 and field in error.description
-    assert count_rows(portal, db.crm_items) == 0 and events == []
+    assert count_rows(portal, crm_tables.crm_items) == 0 and events == []
 
 
 def test_bad_update_leaves_the_item_as_it_was(portal: Simulator) -> None:
@@ -195,7 +196,7 @@ def test_crm_item_errors(portal: Simulator) -> None:
     assert (missing.code, missing.description) == ("NOT_FOUND", "Item not found")
     bad = error_of(portal, "crm.item.add", {"entityTypeId": 2, "fields": {"opportunity": "x"}})
     assert bad.code == "CRM_FIELD_ERROR_VALUE_NOT_VALID" and "opportunity" in bad.description
-    assert count_rows(portal, db.crm_items) == 0
+    assert count_rows(portal, crm_tables.crm_items) == 0
 
 
 # -- user fields -------------------------------------------------------------------------------
@@ -285,7 +286,7 @@ def test_company_category_helper_for_seeds(portal: Simulator) -> None:
         assert ensure_company_category(ctx.conn).id == category.id
         a_id = category.item_id("A")
         assert a_id is not None and category.item_value(a_id) == "A"
-        ctx.conn.execute(db.crm_items.insert(), [
+        ctx.conn.execute(crm_tables.crm_items.insert(), [
             build_row(ctx, 4, {"TITLE": "Seeded", "UF_CRM_CATEGORY": a_id,
                                "ASSIGNED_BY_ID": 2})])
     seeded = result(portal, "crm.company.list", {"select": ["TITLE", "UF_CRM_CATEGORY",
@@ -300,7 +301,7 @@ def test_dates_stored_as_bare_days_read_and_filter_like_full_ones(portal: Simula
         rows = [build_row(ctx, 2, {"TITLE": t}) for t in ("Bare", "Full")]
         rows[0]["fields"]["CLOSEDATE"] = "2026-08-03"  # as a seed may write it
         rows[1]["fields"]["CLOSEDATE"] = "2026-08-04T00:00:00+03:00"
-        ctx.conn.execute(db.crm_items.insert(), rows)
+        ctx.conn.execute(crm_tables.crm_items.insert(), rows)
     listed = result(portal, "crm.deal.list", {"filter": {">=CLOSEDATE": "2026-08-03"},
                                               "order": {"CLOSEDATE": "ASC"},
                                               "select": ["TITLE", "CLOSEDATE"]})
@@ -415,7 +416,7 @@ def test_crm_item_veto_uses_a_core_error(portal: Simulator) -> None:
     portal.bus.subscribe_before(refuse)
     error = error_of(portal, "crm.item.add", {"entityTypeId": 31, "fields": {"title": "x"}})
     assert (error.code, error.description) == ("ERROR_CORE", "Not now")
-    assert count_rows(portal, db.crm_items) == 0
+    assert count_rows(portal, crm_tables.crm_items) == 0
 
 
 def test_new_responsible_person_gets_a_notice(portal: Simulator) -> None:
@@ -484,7 +485,7 @@ def test_deals_go_only_into_pipelines_the_portal_has(portal: Simulator) -> None:
     categories = result(portal, "crm.category.list", {"entityTypeId": 2})["categories"]
     assert categories == [{"id": 0, "name": "General", "sort": 100, "entityTypeId": 2,
                            "isDefault": "Y"}]
-    before = count_rows(portal, db.crm_items)
+    before = count_rows(portal, crm_tables.crm_items)
     refused = error_of(portal, "crm.deal.add", {"fields": {"TITLE": "X", "CATEGORY_ID": 1}})
     assert (refused.code, refused.description) == (
         "", "The field CATEGORY_ID is not defined or invalid")
@@ -492,7 +493,7 @@ def test_deals_go_only_into_pipelines_the_portal_has(portal: Simulator) -> None:
         "title": "X", "categoryId": 7}})
     assert (item_refused.code, item_refused.description) == (
         "CRM_FIELD_ERROR_VALUE_NOT_VALID", 'Invalid value of the field "categoryId"')
-    assert count_rows(portal, db.crm_items) == before  # nothing written
+    assert count_rows(portal, crm_tables.crm_items) == before  # nothing written
     portal.settings.set("deal_categories", [{"id": 0, "name": "Equipment"},
                                             {"id": 3, "name": "Containers", "sort": 50}])
     listed = result(portal, "crm.category.list", {"entityTypeId": 2})["categories"]

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from simulator import Simulator, db, oauth
+from simulator import Simulator, oauth
+from simulator.crm import tables as crm_tables
+from simulator.users import tables as users_tables
 from simulator.web import create_app
 from tests.simulator.crm_helpers import count_rows, error_of, result
 from tests.simulator.staff import ACCOUNTANT, ADMIN, HEAD, SALES, SELLER, SELLER2, add_staff
@@ -21,9 +23,9 @@ OWNERS = (ADMIN, HEAD, SELLER, SELLER2, ACCOUNTANT, KEY)
 def portal(sim: Simulator) -> Simulator:
     add_staff(sim)
     with sim.transaction() as ctx:
-        ctx.conn.execute(db.departments.insert().values(id=4, name="Key accounts", sort=500,
-                                                        parent=SALES, head=None))
-        ctx.conn.execute(db.users.insert().values(
+        ctx.conn.execute(users_tables.departments.insert().values(
+            id=4, name="Key accounts", sort=500, parent=SALES, head=None))
+        ctx.conn.execute(users_tables.users.insert().values(
             id=KEY, name="Kira", last_name="Key", email="kira@demo.test", departments=[4],
             is_admin=False, active=True, date_register=ctx.now, work_position="", fields={}))
     return sim
@@ -118,12 +120,12 @@ def test_activities_follow_their_owner_item_or_their_responsible(
                     user_id=SELLER).code == "ACCESS_DENIED"
     assert result(portal, "crm.activity.update", {"id": mine, "fields": {
         "SUBJECT": "Meeting moved"}}, user_id=SELLER) is True
-    before = count_rows(portal, db.activities)
+    before = count_rows(portal, crm_tables.activities)
     refused = error_of(portal, "crm.activity.add", {"fields": {
         "OWNER_TYPE_ID": 1, "OWNER_ID": leads[ACCOUNTANT], "TYPE_ID": 1, "SUBJECT": "Sneak",
         "RESPONSIBLE_ID": SELLER}}, user_id=SELLER)
     assert refused.description == "Access denied"
-    assert count_rows(portal, db.activities) == before
+    assert count_rows(portal, crm_tables.activities) == before
 
 
 def test_rights_apply_to_a_persons_own_oauth_token(portal: Simulator,

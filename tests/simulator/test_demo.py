@@ -11,10 +11,14 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
-from simulator import SimError, Simulator, db
+from simulator import SimError, Simulator
+from simulator.calendar import tables as calendar_tables
+from simulator.crm import tables as crm_tables
 from simulator.scenarios.demo import load_demo
+from simulator.tasks import tables as tasks_tables
+from simulator.users import tables as users_tables
 
-C, A, B = db.crm_items, db.activities, db.activity_bindings
+C, A, B = crm_tables.crm_items, crm_tables.activities, crm_tables.activity_bindings
 
 
 def rows(sim: Simulator, stmt: Any) -> list[Any]:
@@ -27,12 +31,12 @@ def count(sim: Simulator, table: Any, *where: Any) -> int:
 
 
 def test_twelve_people_in_a_department_tree_with_heads(demo_sim: Simulator) -> None:
-    users = rows(demo_sim, select(db.users))
+    users = rows(demo_sim, select(users_tables.users))
     assert len(users) == 12
     assert all(u.email.endswith("@demo.portal") and u.work_position for u in users)
     # Hash checks are slow on purpose: check each distinct hash once.
     assert all(check_password_hash(h, "demo") for h in {u.password_hash for u in users})
-    departments = {d.id: d for d in rows(demo_sim, select(db.departments))}
+    departments = {d.id: d for d in rows(demo_sim, select(users_tables.departments))}
     roots = [d for d in departments.values() if d.parent is None]
     assert len(roots) == 1
     user_ids = {u.id for u in users}
@@ -47,12 +51,12 @@ def test_twelve_people_in_a_department_tree_with_heads(demo_sim: Simulator) -> N
 
 
 def test_user_1_is_the_administrator_and_can_log_in(demo_sim: Simulator) -> None:
-    admin = rows(demo_sim, select(db.users).where(db.users.c.id == 1))[0]
+    admin = rows(demo_sim, select(users_tables.users).where(users_tables.users.c.id == 1))[0]
     assert admin.is_admin and admin.active
     assert admin.email == "admin@demo.portal"
     assert check_password_hash(admin.password_hash, "demo")
     assert demo_sim.check_webhook(1, "testtoken")
-    assert count(demo_sim, db.users, db.users.c.is_admin.is_(True)) == 1
+    assert count(demo_sim, users_tables.users, users_tables.users.c.is_admin.is_(True)) == 1
 
 
 def test_about_200_client_companies_each_with_a_category(demo_sim: Simulator) -> None:
@@ -60,13 +64,13 @@ def test_about_200_client_companies_each_with_a_category(demo_sim: Simulator) ->
     assert len(companies) == 200
     categories = Counter(c.fields["UF_CRM_CATEGORY"] for c in companies)
     assert set(categories) == {"1", "2", "3"}
-    field = rows(demo_sim, select(db.userfields)
-                 .where(db.userfields.c.field_name == "UF_CRM_CATEGORY"))[0]
+    field = rows(demo_sim, select(crm_tables.userfields)
+                 .where(crm_tables.userfields.c.field_name == "UF_CRM_CATEGORY"))[0]
     assert field.entity_id == "CRM_COMPANY" and field.user_type_id == "enumeration"
     assert [(i["ID"], i["VALUE"]) for i in field.settings["LIST"]] == [
         ("1", "A"), ("2", "B"), ("3", "C")]
     # Spread over the sales people of both business lines, each with a contact or more.
-    sales_people = {u.id for u in rows(demo_sim, select(db.users))
+    sales_people = {u.id for u in rows(demo_sim, select(users_tables.users))
                     if set(u.departments) & {3, 4}}
     owners = Counter(c.assigned_by_id for c in companies)
     assert set(owners) <= sales_people and len(owners) >= 6
@@ -149,23 +153,26 @@ def test_some_clients_are_overdue_for_contact_in_every_category(demo_sim: Simula
 
 def test_tasks_some_overdue_some_bound_to_crm(demo_sim: Simulator) -> None:
     now = demo_sim.clock.now()
-    tasks = rows(demo_sim, select(db.tasks))
+    tasks = rows(demo_sim, select(tasks_tables.tasks))
     assert len(tasks) > 30
     assert any(t.deadline < now and t.status not in (5, 7) for t in tasks)
     assert any(t.uf_crm_task for t in tasks)
-    assert count(demo_sim, db.task_history, db.task_history.c.field == "NEW") == len(tasks)
-    assert count(demo_sim, db.task_comments) > 0
+    history = tasks_tables.task_history
+    assert count(demo_sim, history, history.c.field == "NEW") == len(tasks)
+    assert count(demo_sim, tasks_tables.task_comments) > 0
 
 
 def test_an_upcoming_vacation_of_a_sales_manager(demo_sim: Simulator) -> None:
     now = demo_sim.clock.now()
-    upcoming = rows(demo_sim, select(db.absences).where(db.absences.c.absence_type == "VACATION",
-                                                       db.absences.c.date_from > now))
+    absences = calendar_tables.absences
+    upcoming = rows(demo_sim, select(absences).where(absences.c.absence_type == "VACATION",
+                                                     absences.c.date_from > now))
     assert len(upcoming) == 1
     vacation = upcoming[0]
     assert vacation.date_from - now < timedelta(days=7)
     assert vacation.date_to - vacation.date_from > timedelta(days=7)
-    person = rows(demo_sim, select(db.users).where(db.users.c.id == vacation.user_id))[0]
+    users = users_tables.users
+    person = rows(demo_sim, select(users).where(users.c.id == vacation.user_id))[0]
     assert set(person.departments) & {3, 4} and "Менеджер" in person.work_position
 
 

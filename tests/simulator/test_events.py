@@ -12,7 +12,8 @@ from urllib.parse import parse_qs
 import pytest
 from sqlalchemy import select
 
-from simulator import SimError, Simulator, db
+from simulator import SimError, Simulator
+from simulator.core import tables as core_tables
 from tests.simulator.staff import HEAD, SELLER, add_staff
 
 
@@ -177,7 +178,7 @@ def test_parallel_offline_readers_get_disjoint_sets(portal: Simulator) -> None:
     first = max(batches, key=lambda b: len(b["events"]))
     portal.call("event.offline.clear", {"process_id": first["process_id"]})
     with portal.engine.connect() as conn:
-        left = conn.execute(select(db.offline_events.c.id)).all()
+        left = conn.execute(select(core_tables.offline_events.c.id)).all()
     assert len(left) == 30 - len(first["events"])
     with pytest.raises(SimError):
         portal.call("event.offline.clear", {})

@@ -10,10 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from simulator import SimError, Simulator, db
+from simulator import SimError, Simulator
+from simulator.crm import tables as crm_tables
 from simulator.scenarios.generator import generate
+from simulator.tasks import tables as tasks_tables
+from simulator.users import tables as users_tables
 
-C, A, B = db.crm_items, db.activities, db.activity_bindings
+C, A, B = crm_tables.crm_items, crm_tables.activities, crm_tables.activity_bindings
 SMALL = {"companies": 30, "contacts_per_company": 2, "activities": 400, "leads": 20,
          "deals": 25, "tasks": 15, "users": 14, "progress": False}
 
@@ -32,8 +35,8 @@ def test_small_portal_has_exactly_what_was_asked(sim: Simulator) -> None:
     summary = generate(sim, **SMALL)  # type: ignore[arg-type]
     assert (by_type(sim, 4), by_type(sim, 3), by_type(sim, 1), by_type(sim, 2)) == (30, 60, 20, 25)
     assert scalar(sim, select(func.count()).select_from(A)) == 400
-    assert scalar(sim, select(func.count()).select_from(db.tasks)) == 15
-    assert scalar(sim, select(func.count()).select_from(db.users)) == 14
+    assert scalar(sim, select(func.count()).select_from(tasks_tables.tasks)) == 15
+    assert scalar(sim, select(func.count()).select_from(users_tables.users)) == 14
     bindings = scalar(sim, select(func.count()).select_from(B))
     assert summary["activity_bindings"] == bindings >= 400
     assert summary["companies"] == 30 and summary["activities"] == 400
@@ -49,9 +52,9 @@ def test_generated_rows_follow_the_storage_conventions(sim: Simulator) -> None:
             ~select(B.c.activity_id).where(B.c.activity_id == A.c.id,
                                            B.c.owner_type_id == A.c.owner_type_id,
                                            B.c.owner_id == A.c.owner_id).exists())).scalar_one()
-        admin = conn.execute(select(db.users).where(db.users.c.id == 1)).one()
+        admin = conn.execute(select(users_tables.users).where(users_tables.users.c.id == 1)).one()
         deals = conn.execute(select(C).where(C.c.entity_type_id == 2)).all()
-        heads = conn.execute(select(db.departments.c.head)).scalars().all()
+        heads = conn.execute(select(users_tables.departments.c.head)).scalars().all()
     assert {c.fields["UF_CRM_CATEGORY"] for c in companies} <= {"1", "2", "3"}
     assert orphans == 0
     outcomes = {c.fields["SETTINGS"].get("CALL_FAILED_CODE") for c in calls if c.completed}
@@ -67,8 +70,8 @@ def dump(sim: Simulator) -> list[tuple[Any, ...]]:
                                     C.c.fields).order_by(C.c.id)).all()
         acts = conn.execute(select(A.c.id, A.c.owner_type_id, A.c.owner_id, A.c.subject,
                                    A.c.start_time, A.c.fields).order_by(A.c.id)).all()
-        tasks = conn.execute(select(db.tasks.c.id, db.tasks.c.title, db.tasks.c.deadline)
-                             .order_by(db.tasks.c.id)).all()
+        T = tasks_tables.tasks
+        tasks = conn.execute(select(T.c.id, T.c.title, T.c.deadline).order_by(T.c.id)).all()
     return [tuple(r) for r in [*items, *acts, *tasks]]
 
 
@@ -113,7 +116,7 @@ def test_bad_sizes_and_a_non_empty_portal_are_refused(sim: Simulator) -> None:
     assert "companies" in bad.value.description
     with pytest.raises(SimError):
         generate(sim, users=0, progress=False)
-    assert scalar(sim, select(func.count()).select_from(db.users)) == 0
+    assert scalar(sim, select(func.count()).select_from(users_tables.users)) == 0
     generate(sim, **SMALL)  # type: ignore[arg-type]
     with pytest.raises(SimError) as again:
         generate(sim, **SMALL)  # type: ignore[arg-type]

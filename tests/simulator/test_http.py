@@ -10,9 +10,10 @@ from datetime import datetime
 import pytest
 from flask.testing import FlaskClient
 
-from simulator import Simulator, db
+from simulator import Simulator
 from simulator.core import phpquery
 from simulator.core.ratelimit import limits_for
+from simulator.users import tables as users_tables
 from simulator.web import create_app
 from tests.simulator.http_support import (
     WEBHOOK,
@@ -128,7 +129,8 @@ def test_wrong_webhook_token_or_user_is_401_no_auth_found(client: FlaskClient) -
 
 def test_dismissed_webhook_owner_is_refused(client: FlaskClient, sim: Simulator) -> None:
     with sim.engine.begin() as conn:
-        conn.execute(db.users.update().where(db.users.c.id == 1).values(active=False))
+        conn.execute(users_tables.users.update().where(users_tables.users.c.id == 1)
+                     .values(active=False))
     response = client.get(WEBHOOK + "probe.echo")
     assert response.status_code == 401
     assert response.get_json()["error"] == "NO_AUTH_FOUND"
@@ -192,7 +194,8 @@ def test_answers_keep_the_handlers_key_order(client: FlaskClient) -> None:
 def test_calls_run_as_the_webhook_user(client: FlaskClient, sim: Simulator) -> None:
     add_user(sim, 5, "five@test.portal")
     with sim.engine.begin() as conn:
-        conn.execute(db.users.update().where(db.users.c.id == 5).values(webhook_token="five"))
+        conn.execute(users_tables.users.update().where(users_tables.users.c.id == 5)
+                     .values(webhook_token="five"))
     assert client.get("/rest/5/five/probe.echo").get_json()["result"]["user_id"] == 5
 
 

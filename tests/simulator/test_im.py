@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from simulator import SimError, SimEvent, Simulator, db
+from simulator import SimError, SimEvent, Simulator
+from simulator.im import tables as im_tables
 from tests.simulator.staff import ADMIN, HEAD, SELLER, add_staff
 
 
@@ -18,7 +19,7 @@ def portal(sim: Simulator) -> Simulator:
 
 
 def _inbox(sim: Simulator, user_id: int) -> list[Any]:
-    n = db.notifications
+    n = im_tables.notifications
     with sim.engine.connect() as conn:
         return list(conn.execute(select(n).where(n.c.user_id == user_id).order_by(n.c.id)).all())
 

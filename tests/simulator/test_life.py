@@ -10,10 +10,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from simulator import SimError, SimEvent, Simulator, db
+from simulator import SimError, SimEvent, Simulator
+from simulator.crm import tables as crm_tables
+from simulator.im import tables as im_tables
 from simulator.scenarios.life import ACTIONS, run_life, step
+from simulator.tasks import tables as tasks_tables
 
-N, C, A, T = db.notifications, db.crm_items, db.activities, db.tasks
+N, C = im_tables.notifications, crm_tables.crm_items
+A, T = crm_tables.activities, tasks_tables.tasks
 
 
 def newest(sim: Simulator, table: Any, *where: Any) -> Any:
@@ -74,8 +78,8 @@ def test_a_new_task_reaches_its_assignee(demo_sim: Simulator) -> None:
 def test_a_comment_reaches_the_other_side_of_the_task(demo_sim: Simulator) -> None:
     step(demo_sim, Random(5), action="task_comment")
     with demo_sim.engine.connect() as conn:
-        comment = conn.execute(select(db.task_comments)
-                               .order_by(db.task_comments.c.id.desc()).limit(1)).one()
+        comment = conn.execute(select(tasks_tables.task_comments)
+                               .order_by(tasks_tables.task_comments.c.id.desc()).limit(1)).one()
         task = conn.execute(select(T).where(T.c.id == comment.task_id)).one()
     other = task.responsible_id if comment.author_id == task.created_by else task.created_by
     assert [n.entity_id for n in inbox(demo_sim, other, "task_comment")] == [task.id]
@@ -84,9 +88,9 @@ def test_a_comment_reaches_the_other_side_of_the_task(demo_sim: Simulator) -> No
 
 def test_a_task_moves_on_and_its_history_says_so(demo_sim: Simulator) -> None:
     with demo_sim.engine.connect() as conn:
-        before = conn.execute(select(func.max(db.task_history.c.id))).scalar_one()
+        before = conn.execute(select(func.max(tasks_tables.task_history.c.id))).scalar_one()
     step(demo_sim, Random(6), action="task_changed")
-    change = newest(demo_sim, db.task_history)
+    change = newest(demo_sim, tasks_tables.task_history)
     assert change.id > before and change.field in ("STATUS", "DEADLINE")
 
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from simulator import Simulator, db
+from simulator import Simulator
 from simulator.core.listing import parse_bool, parse_start, resolve_select, split_key
+from simulator.crm import tables as crm_tables
 from simulator.crm.ops import build_row
 from tests.simulator.crm_helpers import add_people, result
 
@@ -26,7 +27,7 @@ def deals(sim: Simulator) -> Simulator:
                       "ASSIGNED_BY_ID": n % 3 + 1, "STAGE_ID": "WON" if n % 10 == 0 else "NEW",
                       "COMMENTS": "vip client" if n % 7 == 0 else ""}
             rows.append(build_row(ctx, 2, fields, created=start + timedelta(hours=n)))
-        ctx.conn.execute(db.crm_items.insert(), rows)
+        ctx.conn.execute(crm_tables.crm_items.insert(), rows)
     return sim
 
 

@@ -11,7 +11,9 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from simulator import Simulator, db
+from simulator import Simulator
+from simulator.core import tables as core_tables
+from simulator.users import tables as users_tables
 from simulator.web import create_app
 from tests.simulator.http_support import add_admin, add_user, probe_methods
 
@@ -29,7 +31,8 @@ def client(sim: Simulator) -> Iterator[FlaskClient]:
 
 def codes_issued(sim: Simulator) -> int:
     with sim.engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(db.oauth_codes)).scalar_one())
+        return int(conn.execute(select(func.count()).select_from(core_tables.oauth_codes))
+                   .scalar_one())
 
 
 def open_login(client: FlaskClient, state: str = "st4te") -> str:
@@ -71,7 +74,8 @@ def test_register_app_is_idempotent_and_returns_the_application_token(sim: Simul
     assert first == again == sim.application_token
     with sim.engine.connect() as conn:
         # (installed applications outlive resets, so a shared database may hold others)
-        rows = conn.execute(select(db.apps).where(db.apps.c.client_id == "app")).mappings().all()
+        apps = core_tables.apps
+        rows = conn.execute(select(apps).where(apps.c.client_id == "app")).mappings().all()
     assert len(rows) == 1
     assert (rows[0]["client_secret"], rows[0]["redirect_uri"]) == ("secret2", "http://a.local/other")
 
@@ -120,7 +124,8 @@ def test_wrong_password_shows_the_form_again_and_issues_nothing(client: FlaskCli
 
 def test_a_dismissed_employee_cannot_sign_in(client: FlaskClient, sim: Simulator) -> None:
     with sim.engine.begin() as conn:
-        conn.execute(db.users.update().where(db.users.c.id == 5).values(active=False))
+        conn.execute(users_tables.users.update().where(users_tables.users.c.id == 5)
+                     .values(active=False))
     response = sign_in(client, "anna@test.portal", "anna-pass")
     assert response.status_code == 200
     assert "Incorrect e-mail or password." in response.get_data(as_text=True)

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from simulator import SimError, SimEvent, Simulator, Veto, db
+from simulator import SimError, SimEvent, Simulator, Veto
+from simulator.im import tables as im_tables
+from simulator.tasks import tables as tasks_tables
 from simulator.ticks import tick
 from tests.simulator.staff import ACCOUNTANT, ADMIN, HEAD, SELLER, SELLER2, add_staff
 
@@ -29,11 +31,12 @@ def _add(sim: Simulator, user_id: int = HEAD, **fields: Any) -> dict[str, Any]:
 
 def _task_row(sim: Simulator, task_id: str) -> Any:
     with sim.engine.connect() as conn:
-        return conn.execute(select(db.tasks).where(db.tasks.c.id == int(task_id))).first()
+        tasks = tasks_tables.tasks
+        return conn.execute(select(tasks).where(tasks.c.id == int(task_id))).first()
 
 
 def _inbox(sim: Simulator, user_id: int, kind: str | None = None) -> list[Any]:
-    n = db.notifications
+    n = im_tables.notifications
     stmt = select(n).where(n.c.user_id == user_id).order_by(n.c.id)
     if kind:
         stmt = stmt.where(n.c.kind == kind)

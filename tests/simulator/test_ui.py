@@ -10,10 +10,12 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from simulator import Simulator, db
+from simulator import Simulator
+from simulator.crm import tables as crm_tables
+from simulator.tasks import tables as tasks_tables
 from simulator.web import create_app
 
-C = db.crm_items
+C = crm_tables.crm_items
 
 
 @pytest.fixture
@@ -60,14 +62,15 @@ def test_company_list_is_paged_and_filtered(client: FlaskClient, demo_sim: Simul
 def test_entity_pages_show_fields_and_history(client: FlaskClient, demo_sim: Simulator) -> None:
     for kind in ("leads", "deals", "contacts", "quotes", "invoices"):
         page(client, f"/portal/crm/{kind}")
-    call = first(demo_sim, select(db.activities).where(db.activities.c.owner_type_id == 4,
-                                                       db.activities.c.type_id == 2))
+    activities = crm_tables.activities
+    call = first(demo_sim, select(activities).where(activities.c.owner_type_id == 4,
+                                                    activities.c.type_id == 2))
     company = page(client, f"/portal/crm/companies/{call.owner_id}")
     assert call.subject in company and "UF_CRM_CATEGORY" in company
     deal = first(demo_sim, select(C).where(C.c.entity_type_id == 2))
     assert deal.title in page(client, f"/portal/crm/deals/{deal.id}")
     with demo_sim.engine.connect() as conn:
-        task = next(t for t in conn.execute(select(db.tasks)) if t.uf_crm_task)
+        task = next(t for t in conn.execute(select(tasks_tables.tasks)) if t.uf_crm_task)
     task_page = page(client, f"/portal/tasks/{task.id}")
     assert task.title in task_page and "History" in task_page and "NEW" in task_page
     bound_to = task.uf_crm_task[0].split("_")[1]

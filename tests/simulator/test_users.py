@@ -7,8 +7,10 @@ from datetime import datetime
 
 import pytest
 
-from simulator import SimError, SimEvent, Simulator, db
+from simulator import SimError, SimEvent, Simulator
 from simulator.calendar import add_absence, delete_absence, update_absence
+from simulator.calendar import tables as calendar_tables
+from simulator.users import tables as users_tables
 from tests.simulator.staff import ACCOUNTANT, ADMIN, HEAD, SALES, SELLER, SELLER2, add_staff
 
 
@@ -27,7 +29,7 @@ def _events(sim: Simulator) -> list[SimEvent]:
 def test_user_get_pages_by_fifty_with_total_and_next(portal: Simulator) -> None:
     with portal.transaction() as ctx:
         for n in range(60):
-            ctx.conn.execute(db.users.insert().values(
+            ctx.conn.execute(users_tables.users.insert().values(
                 name=f"Temp{n}", email=f"temp{n}@demo.test", departments=[SALES],
                 date_register=datetime(2026, 2, 1), fields={}))
     first = portal.call("user.get", {"sort": "ID", "order": "ASC"})
@@ -214,7 +216,7 @@ def test_bad_absences_and_bad_requests_are_refused(portal: Simulator) -> None:
     assert missing.value.description == ('The required parameter "from" for the method '
                                          '"calendar.accessibility.get" is not set')
     with portal.engine.connect() as conn:
-        assert conn.execute(db.absences.select()).first() is None
+        assert conn.execute(calendar_tables.absences.select()).first() is None
 
 
 def test_calendar_settings_answer_the_stored_working_calendar(portal: Simulator) -> None:
