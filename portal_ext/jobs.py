@@ -10,6 +10,9 @@ A job is a plain function registered with :func:`job` under a name written out i
 task name, pinned: moving the function does not change it); it takes ids (never ORM objects), runs
 inside an app context, and is idempotent: any job may run twice (acks_late redelivery, a
 reconcile tick), so running it again must not repeat its effect.
+
+Work that must only see committed rows is asked for with :func:`enqueue_after_commit`: the job
+is queued when the current transaction commits, and not at all when it rolls back.
 """
 
 from __future__ import annotations
@@ -20,7 +23,11 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from portal_ext.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +37,7 @@ JOBS: dict[str, Callable[..., Any]] = {}
 PERIODIC: dict[str, Callable[[], Any]] = {}
 _NAMES: dict[Callable[..., Any], str] = {}
 _STATE = "portal_ext.jobs"
+_AFTER_COMMIT = "portal_ext.jobs.after_commit"
 
 
 def job_name(fn: Callable[..., Any]) -> str:
@@ -84,6 +92,57 @@ def enqueue(task: Callable[..., Any] | str, *args: Any) -> None:
         raise KeyError(f"not a registered job: {name}")
     runner: Runner = current_app.extensions[_STATE]
     runner.submit(name, args)
+
+
+def enqueue_after_commit(task: Callable[..., Any] | str, *args: Any,
+                         once: QueuedOnce | None = None) -> None:
+    """Enqueue ``task(*args)`` when the current transaction of ``db.session`` commits; if it
+    rolls back, nothing. Asked twice in one transaction with the same arguments: one job.
+    Jobs go in the order asked, each in a fresh app context (with the inline runner the job
+    runs there and then, in its own session: the committing one can no longer emit SQL).
+
+    ``once`` coalesces across transactions, keyed by the first argument (a portal id): while a
+    job of that key waits in the queue, another commit queues nothing (the job takes
+    everything due when it runs, and calls ``once.unmark`` as it starts). A job that fails to
+    be queued is logged; a periodic tick catches up."""
+    name = task if isinstance(task, str) else job_name(task)
+    if name not in JOBS:
+        raise KeyError(f"not a registered job: {name}")
+    _listen_for_commits()
+    pending: dict[tuple[str, tuple[Any, ...]], QueuedOnce | None] = \
+        db.session.info.setdefault(_AFTER_COMMIT, {})
+    pending.setdefault((name, args), once)
+
+
+_LISTENING = threading.Lock()
+
+
+def _listen_for_commits() -> None:
+    """Listen from the first use, after the modules the app loads have registered their own
+    commit listeners (a cache dropped on commit is dropped before a job runs)."""
+    with _LISTENING:
+        if not event.contains(Session, "after_commit", _enqueue_committed):
+            event.listen(Session, "after_commit", _enqueue_committed)
+            event.listen(Session, "after_rollback", _forget_uncommitted)
+
+
+def _enqueue_committed(session: Session) -> None:
+    pending = session.info.pop(_AFTER_COMMIT, None)
+    if not pending or not has_app_context():
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    for (name, args), once in pending.items():
+        try:
+            if once is None or isinstance(runner_for(app), InlineRunner) \
+                    or once.mark(app, args[0]):
+                with app.app_context():  # its own session: the committing one is finishing
+                    enqueue(name, *args)
+        except Exception:  # the periodic tick catches up
+            log.exception("could not queue %s%r after the commit", name, args)
+
+
+def _forget_uncommitted(session: Session) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
 
 
 def run_job(name: str, args: tuple[Any, ...] | list[Any]) -> Any:

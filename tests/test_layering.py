@@ -164,21 +164,11 @@ def _domains() -> list[str]:
     return [domain.name for domain in DOMAINS]
 
 
-# The errors module of these domains comes with their refusal classes (until then their
-# error classes live beside the code raising them).
-ERRORS_TO_COME = {"absences", "notifications", "handover", "transfers"}
-
-
 def _file_set_cases() -> list[object]:
     from portal_ext.domains import FILE_SET
 
-    cases: list[object] = []
-    for name in _domains():
-        for part in FILE_SET:
-            marks = (pytest.mark.xfail(reason="errors module to come", strict=False)
-                     if part == "errors" and name in ERRORS_TO_COME else ())
-            cases.append(pytest.param(name, part, marks=marks, id=f"{name}.{part}"))
-    return cases
+    return [pytest.param(name, part, id=f"{name}.{part}")
+            for name in _domains() for part in FILE_SET]
 
 
 @pytest.mark.parametrize("domain", _domains())

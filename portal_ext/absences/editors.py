@@ -10,15 +10,13 @@ Everything else is refused (the pages and the API answer 403).
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from portal_ext.absences.errors import NotAllowed
 from portal_ext.directory.models import Department, PortalUser
 from portal_ext.directory.rules import headed_subtree
 from portal_ext.extensions import db
-
-
-class NotAllowed(PermissionError):
-    """The actor may not touch this user's absences."""
 
 
 def _departments(portal_id: int) -> list[Department]:
@@ -39,7 +37,8 @@ def may_edit(actor: PortalUser, user_id: int) -> bool:
 
 def check_may_edit(actor: PortalUser, user_id: int) -> None:
     if not may_edit(actor, user_id):
-        raise NotAllowed(f"user {actor.portal_user_id} may not edit absences of {user_id}")
+        raise NotAllowed(None, _l("You may only change your own absences, or those of the "
+                                  "people of the departments you head."))
 
 
 def editable_users(actor: PortalUser) -> list[PortalUser]:

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from portal_ext.absences.editors import check_may_edit
+from portal_ext.absences.errors import AbsenceError
 from portal_ext.absences.models import (
     MANUAL,
     STATES,
@@ -31,12 +32,13 @@ from portal_ext.absences.models import (
 )
 from portal_ext.absences.roster import build_roster, changed_in
 from portal_ext.absences.rules import Cover, resolve_cover
-from portal_ext.absences.validation import AbsenceError, Proposal, person, validate
+from portal_ext.absences.validation import Proposal, person, validate
 from portal_ext.directory.models import Department, PortalUser
+from portal_ext.errors import NOT_FOUND
 from portal_ext.extensions import db
 from portal_ext.portal.models import Portal
 
-__all__ = ["AbsenceError", "active_absence", "cover_for", "create_absence", "delete_absence",
+__all__ = ["active_absence", "cover_for", "create_absence", "delete_absence",
            "update_absence"]
 EDITABLE = ("user_id", "start", "end", "kind", "deputy_id", "note", "temporary_access")
 
@@ -212,7 +214,8 @@ def set_standing_deputy(*, portal: Portal, actor: PortalUser, user_id: int,
     check_may_edit(actor, user_id)
     user = person(portal.id, user_id)
     if user is None:
-        raise AbsenceError("user_id", _l("There is no such user on the portal."))
+        raise AbsenceError(None, _l("There is no user %(id)s on the portal.", id=user_id),
+                           NOT_FOUND)
     row = db.session.scalars(select(StandingDeputy).where(
         StandingDeputy.portal_id == portal.id, StandingDeputy.user_id == user_id)).first()
     if deputy_id is None:

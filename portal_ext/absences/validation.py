@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, tzinfo
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from portal_ext.absences.errors import AbsenceError
 from portal_ext.absences.models import KINDS, Absence
 from portal_ext.absences.roster import load_roster
 from portal_ext.absences.rules import Away, resolve_cover
@@ -29,15 +30,6 @@ MAX_PAST = timedelta(days=366)
 MAX_AHEAD = timedelta(days=2 * 366)
 MAX_LENGTH = timedelta(days=366)
 NOTE_MAX_LENGTH = 2000
-
-
-class AbsenceError(ValueError):
-    """A rejected absence: ``field`` is the input to blame, ``message`` says why."""
-
-    def __init__(self, field: str, message: object) -> None:
-        super().__init__(str(message))
-        self.field = field
-        self.message = message
 
 
 @dataclass

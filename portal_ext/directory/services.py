@@ -9,12 +9,13 @@ login (portal_ext.auth). Roles derive from these (PortalUser.role).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
+from portal_ext import signals
 from portal_ext.directory.models import Department, PortalUser
 from portal_ext.extensions import db
 from portal_ext.portal.client import PortalClient
@@ -24,27 +25,11 @@ from portal_ext.portal.models import Portal
 log = logging.getLogger(__name__)
 
 
-# -- dismissal hook -----------------------------------------------------------------------------
-# Real portals send no REST event when a user is dismissed (reference §8), so the directory is
-# where a dismissal is noticed: an event in-process, the periodic sync over REST. Packages that
-# react to it (portal_ext.transfers) register a callback here. It runs inside the caller's
-# transaction: it writes through db.session, does not commit and does not call the portal.
-DismissalCallback = Callable[..., None]
-_ON_DISMISSED: list[DismissalCallback] = []
-
-
-def on_user_dismissed(fn: DismissalCallback) -> DismissalCallback:
-    """Register ``fn(*, portal, user, now, source)``; ``source`` is "event" or "sync"."""
-    if fn not in _ON_DISMISSED:
-        _ON_DISMISSED.append(fn)
-    return fn
-
-
 def _announce_dismissed(*, portal: Portal, user: PortalUser, now: datetime, source: str) -> None:
+    """End the user's sessions and send :data:`portal_ext.signals.user_dismissed` (inside the
+    caller's transaction)."""
     user.end_sessions()  # a copied session cookie must not outlive the dismissal
-    for fn in list(_ON_DISMISSED):
-        fn(portal=portal, user=user, now=now, source=source)
-# -- end of dismissal hook ----------------------------------------------------------------------
+    signals.user_dismissed.send(portal, user=user, now=now, source=source)
 
 
 def _int(value: Any) -> int | None:

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from portal_ext.extensions import db
 from portal_ext.handover import services
+from portal_ext.handover.errors import HandoverError
 from portal_ext.moves import engine
 from portal_ext.moves.models import APPLYING, PREVIEW, RESTORING, SCHEDULED, MoveBatch
 from portal_ext.portal.clock import portal_now
@@ -96,7 +97,7 @@ def restore_command(batch_id: int) -> None:
         try:
             services.restore_handover(batch=batch, actor=None, client=client,
                                       now=portal_now(client), enqueue=False)
-        except services.HandoverError as error:
+        except HandoverError as error:
             raise click.ClickException(str(error.message)) from None
     click.echo(json.dumps(_drive(batch, RESTORING)))
 

@@ -19,9 +19,9 @@ from sqlalchemy import or_, select
 
 from portal_ext.absences.models import Absence
 from portal_ext.extensions import db
+from portal_ext.handover.errors import HandoverError
 from portal_ext.handover.models import HandoverPolicy
 from portal_ext.handover.services import (
-    HandoverError,
     apply_handover,
     check_types,
     preview_handover,

@@ -29,8 +29,10 @@ from portal_ext.absences.models import Absence
 from portal_ext.absences.services import fallback_deputy
 from portal_ext.absences.validation import person
 from portal_ext.directory.models import PortalUser
+from portal_ext.errors import CONFLICT, FORBIDDEN, NOT_FOUND
 from portal_ext.extensions import db
 from portal_ext.handover import rules
+from portal_ext.handover.errors import HandoverError
 from portal_ext.handover.types import TYPE_NAMES
 from portal_ext.moves.models import (
     APPLIED,
@@ -46,17 +48,6 @@ from portal_ext.portal.client import PortalClient
 from portal_ext.portal.models import Portal
 
 log = logging.getLogger(__name__)
-
-
-class HandoverError(ValueError):
-    """A refused request: ``field`` is the input to blame; ``code`` is ``validation``,
-    ``forbidden``, ``not_found`` or ``conflict`` (a duplicate, or the wrong state)."""
-
-    def __init__(self, field: str | None, message: object, code: str = "validation") -> None:
-        super().__init__(str(message))
-        self.field = field
-        self.message = message
-        self.code = code
 
 
 def live_key(absence_id: int) -> str:
@@ -116,7 +107,7 @@ def _absence(portal: Portal, absence_id: Any) -> Absence:
     absence = db.session.get(Absence, absence_id)
     if absence is None or absence.portal_id != portal.id:
         raise HandoverError("absence_id", _l("There is no absence %(id)s.", id=absence_id),
-                            code="not_found")
+                            NOT_FOUND)
     return absence
 
 
@@ -129,7 +120,7 @@ def preview_handover(*, portal: Portal, client: PortalClient, actor: PortalUser 
     if actor is not None and not may_hand_over(actor, absence.user_id):
         raise HandoverError("absence_id", _l("Only an administrator or the absent user's "
                                              "department head may hand over a client base."),
-                            code="forbidden")
+                            FORBIDDEN)
     chosen = check_types(types)
     if absence.end <= now:
         raise HandoverError("absence_id", _l("This absence is over; there is nothing to "
@@ -167,7 +158,7 @@ def _refuse_duplicate(portal_id: int, absence_id: int) -> None:
     if existing is not None:
         raise HandoverError("absence_id", _l(
             "This absence already has handover %(id)s (%(state)s); open it instead of "
-            "starting another.", id=existing.id, state=existing.state), code="conflict")
+            "starting another.", id=existing.id, state=existing.state), CONFLICT)
 
 
 def may_hand_over(actor: PortalUser, user_id: int) -> bool:
@@ -183,7 +174,7 @@ def may_manage(actor: PortalUser | None, batch: MoveBatch) -> bool:
 def _check_actor(batch: MoveBatch, actor: PortalUser | None) -> None:
     if not may_manage(actor, batch):
         raise HandoverError(None, _l("Only an administrator or the absent user's department "
-                                     "head may do this."), code="forbidden")
+                                     "head may do this."), FORBIDDEN)
 
 
 START_NOW, START_WITH_ABSENCE = "now", "absence_start"
@@ -212,12 +203,12 @@ def apply_handover(*, batch: MoveBatch, actor: PortalUser | None, confirmed: boo
     wait = start == START_WITH_ABSENCE and absence is not None and absence.start > now
     if batch.state == SCHEDULED and wait:
         raise HandoverError(None, _l("Handover %(id)s is already %(state)s.", id=batch.id,
-                                     state=batch.state), code="conflict")
+                                     state=batch.state), CONFLICT)
     # Only one request can turn a preview into a running handover (double submission).
     if not moves.take(batch, states=(PREVIEW, SCHEDULED), to=SCHEDULED if wait else APPLYING):
         db.session.refresh(batch)
         raise HandoverError(None, _l("Handover %(id)s is already %(state)s.", id=batch.id,
-                                     state=batch.state), code="conflict")
+                                     state=batch.state), CONFLICT)
     batch.options = {**(batch.options or {}), "start": start,
                      "confirmed_by": actor.portal_user_id if actor is not None else None,
                      "confirmed_at": now.isoformat()}
@@ -259,7 +250,7 @@ def restore_handover(*, batch: MoveBatch, actor: PortalUser | None, client: Port
     if batch.state not in (APPLYING, APPLIED, RESTORING):
         raise HandoverError(None, _l("Handover %(id)s is %(state)s; only a handover that "
                                      "was applied can be restored.", id=batch.id,
-                                     state=batch.state), code="conflict")
+                                     state=batch.state), CONFLICT)
     if batch.state != RESTORING:
         moves.stop_pending(batch)
         if (batch.options or {}).get("include_new_leads") and batch.absence_id is not None:
@@ -277,7 +268,7 @@ def discard_preview(*, batch: MoveBatch, actor: PortalUser | None) -> None:
     _check_actor(batch, actor)
     if batch.state not in (PREVIEW, SCHEDULED):
         raise HandoverError(None, _l("Handover %(id)s is already %(state)s.", id=batch.id,
-                                     state=batch.state), code="conflict")
+                                     state=batch.state), CONFLICT)
     moves.discard(batch)
     db.session.commit()
 
@@ -290,7 +281,7 @@ def retry_handover(*, batch: MoveBatch, actor: PortalUser | None) -> int:
         return moves.retry_failed(batch)
     except moves.NothingToRetry:
         raise HandoverError(None, _l("Handover %(id)s has no failed items to try again.",
-                                     id=batch.id), code="conflict") from None
+                                     id=batch.id), CONFLICT) from None
 
 
 def handover_of(portal: Portal, batch_id: int) -> MoveBatch | None:
@@ -320,5 +311,5 @@ def handover_overview(portal: Portal, viewer: PortalUser, *, now: datetime
     return handovers, absences
 
 
-__all__ = ["APPLIED", "HandoverError", "apply_handover", "discard_preview", "preview_handover",
+__all__ = ["APPLIED", "apply_handover", "discard_preview", "preview_handover",
            "restore_handover", "retry_handover"]

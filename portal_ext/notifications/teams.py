@@ -19,22 +19,13 @@ from sqlalchemy import func, select
 from portal_ext.directory.models import PortalUser
 from portal_ext.extensions import db
 from portal_ext.notifications import index
+from portal_ext.notifications.errors import TeamError
 from portal_ext.notifications.kinds import TEAM_KINDS
 from portal_ext.notifications.models import Team, TeamMember
 from portal_ext.portal.models import Portal
 
 NAME_MAX = 120
 MIN_MEMBERS = 2
-
-
-class TeamError(ValueError):
-    """Invalid team input; ``field`` names the input to blame, ``message`` (a lazily
-    translated string) says what is wrong."""
-
-    def __init__(self, field: str, message: object) -> None:
-        super().__init__(str(message))
-        self.field = field
-        self.message = message
 
 
 def list_teams(portal: Portal) -> list[Team]:

@@ -35,6 +35,7 @@ from portal_ext.moves.models import TRANSFER
 from portal_ext.portal.client import PAGE_SIZE, PortalClient
 from portal_ext.portal.models import Portal
 from portal_ext.transfers import successors as people
+from portal_ext.transfers.errors import PolicyError
 from portal_ext.transfers.models import (
     AUTO_STRATEGIES,
     CONFIRM,
@@ -48,13 +49,6 @@ from portal_ext.transfers.models import (
 _COMPANY = KINDS["company"]
 _CONTACT = dataclasses.replace(
     KINDS["contact"], select=(*KINDS["contact"].select, "COMPANY_ID", "COMPANY_IDS"))
-
-
-class PolicyError(ValueError):
-    def __init__(self, field: str, message: object) -> None:
-        super().__init__(str(message))
-        self.field = field
-        self.message = message
 
 
 # -- the policy -----------------------------------------------------------------------------

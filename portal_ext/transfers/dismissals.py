@@ -21,9 +21,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from flask import current_app, has_app_context
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from portal_ext import jobs, moves
 from portal_ext.extensions import db
@@ -44,7 +42,6 @@ from portal_ext.transfers.models import (
 )
 
 log = logging.getLogger(__name__)
-_SESSION_KEY = "portal_ext.transfers.act"
 
 
 def record_dismissal(*, portal_id: int, user_id: int, now: datetime, source: str) -> Dismissal:
@@ -69,28 +66,9 @@ def record_dismissal(*, portal_id: int, user_id: int, now: datetime, source: str
 
 def request_action(portal_id: int) -> None:
     """Let the policy act on ``portal_id`` once the current transaction commits."""
-    db.session.info.setdefault(_SESSION_KEY, set()).add(portal_id)
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    portals = session.info.pop(_SESSION_KEY, None)
-    if not portals or not has_app_context():
-        return
     from portal_ext.transfers.tasks import act_on_portal
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    for portal_id in sorted(portals):
-        try:
-            with app.app_context():  # its own session: the committing one is finishing
-                jobs.enqueue(act_on_portal, portal_id)
-        except Exception:  # the periodic tick acts anyway
-            log.exception("could not act on the dismissals of portal %s", portal_id)
-
-
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_SESSION_KEY, None)
+    jobs.enqueue_after_commit(act_on_portal, portal_id)
 
 
 # -- acting -------------------------------------------------------------------------------------

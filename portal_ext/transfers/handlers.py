@@ -3,9 +3,9 @@
 - In-process, the portal publishes ``ONUSERUPDATE`` with the user before and after; ``ACTIVE``
   turning from true to false is a dismissal.
 - Over REST no event tells of a dismissal (real portals send none), so the directory's sync
-  notices the user going inactive and calls the dismissal hook
-  (portal_ext.directory.services.on_user_dismissed). The hook fires in-process too (the
-  directory re-reads the user on the event): recording is idempotent, one dismissal stays one.
+  notices the user going inactive and sends ``portal_ext.signals.user_dismissed``. The signal
+  comes in-process too (the directory re-reads the user on the event): recording is
+  idempotent, one dismissal stays one.
 - An absence in the chart may start an automatic change of responsible: its events make the
   policy act soon after, instead of at the next tick.
 """
@@ -15,8 +15,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from portal_ext import signals
 from portal_ext.directory.models import PortalUser
-from portal_ext.directory.services import on_user_dismissed
 from portal_ext.events.handlers import handles
 from portal_ext.events.portal_event import PortalEvent
 from portal_ext.portal.client import PortalClient
@@ -42,8 +42,8 @@ def user_updated(event: PortalEvent, *, portal: Portal, client: PortalClient,
         record_dismissal(portal_id=portal.id, user_id=event.entity_id, now=now, source=EVENT)
 
 
-@on_user_dismissed
-def user_dismissed(*, portal: Portal, user: PortalUser, now: datetime, source: str) -> None:
+@signals.user_dismissed.connect
+def user_dismissed(portal: Portal, *, user: PortalUser, now: datetime, source: str) -> None:
     record_dismissal(portal_id=portal.id, user_id=user.portal_user_id, now=now, source=source)
 
 

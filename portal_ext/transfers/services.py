@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal_ext import moves
 from portal_ext.directory.models import PortalUser
+from portal_ext.errors import CONFLICT, NOT_FOUND
 from portal_ext.extensions import db
 from portal_ext.handover.types import ENTITY_TYPES as KINDS
 from portal_ext.handover.types import PREFIX_TYPES
@@ -46,6 +47,7 @@ from portal_ext.portal.errors import PortalError
 from portal_ext.portal.models import Portal
 from portal_ext.transfers import rules
 from portal_ext.transfers import successors as people
+from portal_ext.transfers.errors import NoSuccessor, TransferError
 from portal_ext.transfers.models import CLOSED, PENDING, TRANSFERRED, Dismissal
 from portal_ext.transfers.strategies import (
     ENTITY_TYPES,
@@ -54,7 +56,6 @@ from portal_ext.transfers.strategies import (
     PERSON,
     STRATEGIES,
     Candidate,
-    NoSuccessor,
     SuccessorPlan,
     named,
     per_type,
@@ -65,18 +66,6 @@ log = logging.getLogger(__name__)
 DEFAULT_UNDO_DAYS = 14
 _TYPE_IDS = {1: "lead", 2: "deal", 3: "contact", 4: "company", 7: "quote", 31: "smart_invoice"}
 _PREFIXES = {prefix: _TYPE_IDS[type_id] for prefix, type_id in PREFIX_TYPES.items()}
-
-
-class TransferError(ValueError):
-    """A refused request: ``field`` to blame, ``message`` why; ``code`` is ``validation``
-    (bad input), ``conflict`` (the transfer's state forbids it) or ``expired`` (undo too
-    late)."""
-
-    def __init__(self, field: str, message: object, code: str = "validation") -> None:
-        super().__init__(str(message))
-        self.field = field
-        self.message = message
-        self.code = code
 
 
 @dataclass
@@ -219,7 +208,7 @@ def create_transfer(*, portal: Portal, client: PortalClient, actor_id: int | Non
     if live is not None:
         raise TransferError("user_id", _l(
             "A transfer of %(name)s's items is already in progress (#%(id)s): apply or "
-            "discard it first.", name=user.full_name, id=live.id), "conflict")
+            "discard it first.", name=user.full_name, id=live.id), CONFLICT)
     plan = build_plan(portal_id=portal.id, user=user, data=data, types=types, client=client,
                       now=now, rng=rng or random.Random())
     try:
@@ -231,7 +220,7 @@ def create_transfer(*, portal: Portal, client: PortalClient, actor_id: int | Non
     except IntegrityError:  # the same request twice at once: the other one won
         db.session.rollback()
         raise TransferError("user_id", _l("A transfer of these items is already in "
-                                          "progress."), "conflict") from None
+                                          "progress."), CONFLICT) from None
 
     def to_user_for(entity_type: str, row: dict[str, Any]) -> int:
         return plan.pick(entity_type, KINDS[entity_type].row_id(row), _about(entity_type, row))
@@ -255,7 +244,7 @@ def _request_json(data: TransferInput) -> dict[str, Any]:
 
 def _transfer(batch: MoveBatch | None) -> MoveBatch:
     if batch is None or batch.kind != TRANSFER:
-        raise TransferError("id", _l("There is no such transfer."), "not_found")
+        raise TransferError("id", _l("There is no such transfer."), NOT_FOUND)
     return batch
 
 
@@ -265,7 +254,7 @@ def apply_transfer(*, portal: Portal, client: PortalClient, batch: MoveBatch | N
     batch = _transfer(batch)
     if batch.state != PREVIEW:
         raise TransferError("state", _STATE_REFUSALS.get(batch.state, _l(
-            "This transfer cannot be applied now.")), "conflict")
+            "This transfer cannot be applied now.")), CONFLICT)
     planned = moves.planned_successors(batch)
     if not planned:
         raise TransferError("types", _l("Nothing to transfer: the user is responsible for no "
@@ -304,7 +293,7 @@ def discard_transfer(*, batch: MoveBatch | None, now: datetime) -> MoveBatch:
     batch = _transfer(batch)
     if batch.state != PREVIEW:
         raise TransferError("state", _STATE_REFUSALS.get(batch.state, _l(
-            "Only a preview can be discarded.")), "conflict")
+            "Only a preview can be discarded.")), CONFLICT)
     moves.cancel(batch)
     db.session.commit()
     return batch
@@ -325,14 +314,14 @@ def undo_transfer(*, portal: Portal, batch: MoveBatch | None, actor_id: int | No
     batch = _transfer(batch)
     if batch.state == APPLYING:
         raise TransferError("state", _l("This transfer is still being applied; undo it when "
-                                        "it is done."), "conflict")
+                                        "it is done."), CONFLICT)
     if batch.state != APPLIED:
         raise TransferError("state", _STATE_REFUSALS.get(batch.state, _l(
-            "Only an applied transfer can be undone.")), "conflict")
+            "Only an applied transfer can be undone.")), CONFLICT)
     deadline = undo_until(batch, days)
     if deadline is not None and now > deadline:
         raise TransferError("state", _l("The undo period of %(days)s days is over.",
-                                        days=days), "expired")
+                                        days=days), CONFLICT, code="expired")
     batch.options = {**batch.options, "undone_by": actor_id, "undo_started_at": now.isoformat()}
     dismissal = _dismissal(portal.id, batch.owner_id)
     if dismissal is not None and dismissal.transfer_batch_id == batch.id:
@@ -348,7 +337,7 @@ def retry_transfer(*, batch: MoveBatch | None) -> int:
         return moves.retry_failed(batch)
     except moves.NothingToRetry:
         raise TransferError("state", _l("This transfer has no failed items to try again."),
-                            "conflict") from None
+                            CONFLICT) from None
     except PortalError as exc:  # inline runner: the handover tick resumes the batch
         log.warning("transfer %s: the portal failed (%s); it resumes on the next tick",
                     batch.id, exc)

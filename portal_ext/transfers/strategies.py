@@ -64,6 +64,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from portal_ext.transfers.errors import NoSuccessor
+
 PERSON, HEAD, SPREAD, PER_TYPE = "person", "head", "spread", "per_type"
 STRATEGIES: tuple[str, ...] = (PERSON, HEAD, SPREAD, PER_TYPE)
 ENTITY_TYPES: tuple[str, ...] = ("lead", "deal", "contact", "company", "quote",
@@ -122,10 +124,6 @@ class Decision:
                                for s in sorted(self.shares.values(), key=lambda s: s.user_id)],
                 "skipped": [{"user_id": uid, "reason": why}
                             for uid, why in sorted(self.skipped.items())]}
-
-
-class NoSuccessor(ValueError):
-    """Nobody can inherit (every candidate is dismissed, away, or the user)."""
 
 
 def eligible(candidates: Iterable[Candidate], *, dismissed_id: int, skip_absent: bool

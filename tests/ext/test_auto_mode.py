@@ -19,6 +19,7 @@ from portal_ext.extensions import db
 from portal_ext.moves.models import APPLIED, RESTORED, MoveBatch
 from portal_ext.portal.clock import portal_zone
 from portal_ext.transfers import auto_mode
+from portal_ext.transfers.errors import PolicyError
 from portal_ext.transfers.models import AUTOMATIC, CONFIRM, PENDING, TRANSFERRED, Dismissal
 from portal_ext.transfers.tasks import act_on_portal
 from simulator import Simulator
@@ -169,7 +170,7 @@ def test_absences_get_the_change_while_they_run_and_give_it_back(
 ])
 def test_a_bad_policy_is_refused_naming_the_field(app: Flask, changes: dict[str, Any],
                                                    field: str) -> None:
-    with pytest.raises(auto_mode.PolicyError) as caught:
+    with pytest.raises(PolicyError) as caught:
         set_policy(app, **changes)
     assert caught.value.field == field
     with app.app_context():
@@ -179,6 +180,6 @@ def test_a_bad_policy_is_refused_naming_the_field(app: Flask, changes: dict[str,
 def test_a_dismissed_person_cannot_be_the_policy_successor(app: Flask,
                                                            demo_sim: Simulator) -> None:
     demo_sim.call("user.update", {"ID": SMIRNOVA, "ACTIVE": "N"})
-    with pytest.raises(auto_mode.PolicyError) as caught:
+    with pytest.raises(PolicyError) as caught:
         set_policy(app, strategy="person", successor_id=SMIRNOVA)
     assert caught.value.field == "successor_id"

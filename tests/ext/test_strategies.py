@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from portal_ext.transfers.errors import NoSuccessor
 from portal_ext.transfers.strategies import (
     ABSENT,
     DISMISSED,
     IS_THE_USER,
     Candidate,
-    NoSuccessor,
     assign,
     department_members,
     eligible,

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from portal_ext.extensions import db
 from portal_ext.moves.models import APPLIED, PREVIEW, RESTORED, MoveBatch, MoveItem
-from portal_ext.transfers.services import TransferError
+from portal_ext.transfers.errors import TransferError
 from portal_ext.transfers.strategies import ENTITY_TYPES
 from simulator import Simulator
 from tests.ext.transfers_support import (

@@ -17,10 +17,9 @@ from sqlalchemy import func, select
 
 from portal_ext.absences import access, services
 from portal_ext.absences.cover import build_cover_list
-from portal_ext.absences.editors import NotAllowed, editable_users, may_edit
+from portal_ext.absences.editors import check_may_edit, editable_users, may_edit
 from portal_ext.absences.models import Absence, StandingDeputy
 from portal_ext.absences.times import TimeFormatError, inclusive_last_day, iso_local, parse_bound
-from portal_ext.absences.validation import AbsenceError
 from portal_ext.auth.api_auth import ApiError, api_auth, current_api_user
 from portal_ext.blueprints.absences.api_docs import ABSENCES_QUERY, DEPUTIES_QUERY
 from portal_ext.blueprints.absences.current import Here, here
@@ -38,12 +37,6 @@ FIELDS = ("user_id", "start", "end", "kind", "deputy_id", "note", "temporary_acc
 def _invalid(field: str, message: object) -> ApiError:
     db.session.rollback()
     return ApiError(422, "validation", in_english(message), field)
-
-
-def _forbidden() -> ApiError:
-    db.session.rollback()
-    return ApiError(403, "forbidden", "You may only change your own absences, or those of "
-                                      "the people of the departments you head.")
 
 
 def absence_json(absence: Absence, h: Here, names: dict[int, str], *,
@@ -127,13 +120,8 @@ def create_absence() -> Any:
         end=values["end"], kind=values.get("kind", "vacation"),
         deputy_id=values.get("deputy_id"), note=values.get("note", ""),
         temporary_access=values.get("temporary_access", False))
-    try:
-        absence = services.create_absence(portal=h.portal, actor=actor, data=data, now=h.now,
-                                          tz=h.tz)
-    except NotAllowed:
-        raise _forbidden() from None
-    except AbsenceError as error:
-        raise _invalid(error.field, error.message) from None
+    absence = services.create_absence(portal=h.portal, actor=actor, data=data, now=h.now,
+                                      tz=h.tz)
     response = jsonify(absence_json(absence, h, h.names(), with_note=True))
     response.status_code = 201
     response.headers["Location"] = url_for("api.get_absence", absence_id=absence.id)
@@ -182,16 +170,10 @@ def get_absence(absence_id: int) -> Any:
 def update_absence(absence_id: int) -> Any:
     h, actor = here(), current_api_user()
     absence = _found(h, absence_id)
-    if not may_edit(actor, absence.user_id):
-        raise _forbidden()
+    check_may_edit(actor, absence.user_id)
     changes = _body(partial=True)
-    try:
-        services.update_absence(portal=h.portal, actor=actor, absence=absence, changes=changes,
-                                now=h.now, tz=h.tz)
-    except NotAllowed:
-        raise _forbidden() from None
-    except AbsenceError as error:
-        raise _invalid(error.field, error.message) from None
+    services.update_absence(portal=h.portal, actor=actor, absence=absence, changes=changes,
+                            now=h.now, tz=h.tz)
     return jsonify(absence_json(absence, h, h.names(), with_note=True))
 
 
@@ -203,8 +185,6 @@ def delete_absence(absence_id: int) -> Any:
     try:
         services.delete_absence(portal=h.portal, actor=actor, absence=absence,
                                 withdraw=lambda a: access.withdraw(h.client, a), now=h.now)
-    except NotAllowed:
-        raise _forbidden() from None
     except PortalError as exc:
         db.session.rollback()
         raise ApiError(503, "portal_unavailable", "The deputy's temporary access could not be "
@@ -241,14 +221,6 @@ def _deputy_json(row: StandingDeputy, names: dict[int, str]) -> dict[str, Any]:
             "set_by_id": row.set_by_id}
 
 
-def _deputy_refused(error: AbsenceError, user_id: int) -> ApiError:
-    """The user in the path unknown is 404; anything else about the body is 422."""
-    if error.field == "user_id":
-        db.session.rollback()
-        return ApiError(404, "not_found", f"There is no user {user_id} on the portal.")
-    return _invalid(error.field, error.message)
-
-
 @bp.get("/deputies")
 @api_auth()
 def list_deputies() -> Any:
@@ -272,13 +244,8 @@ def set_deputy(user_id: int) -> Any:
     deputy_id = body["deputy_id"]
     if deputy_id is not None:
         deputy_id = body_id(deputy_id, "deputy_id", what="a portal user id or null")
-    try:
-        row = services.set_standing_deputy(portal=h.portal, actor=actor, user_id=user_id,
-                                           deputy_id=deputy_id, now=h.now)
-    except NotAllowed:
-        raise _forbidden() from None
-    except AbsenceError as error:
-        raise _deputy_refused(error, user_id) from None
+    row = services.set_standing_deputy(portal=h.portal, actor=actor, user_id=user_id,
+                                       deputy_id=deputy_id, now=h.now)
     if row is None:
         return "", 204
     return jsonify(_deputy_json(row, h.names()))
@@ -288,11 +255,6 @@ def set_deputy(user_id: int) -> Any:
 @api_auth()
 def clear_deputy(user_id: int) -> Any:
     h, actor = here(), current_api_user()
-    try:
-        services.set_standing_deputy(portal=h.portal, actor=actor, user_id=user_id,
-                                     deputy_id=None, now=h.now)
-    except NotAllowed:
-        raise _forbidden() from None
-    except AbsenceError as error:
-        raise _deputy_refused(error, user_id) from None
+    services.set_standing_deputy(portal=h.portal, actor=actor, user_id=user_id, deputy_id=None,
+                                 now=h.now)
     return "", 204

@@ -9,12 +9,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal_ext.absences import services
-from portal_ext.absences.editors import NotAllowed, editable_users, may_edit
-from portal_ext.absences.validation import AbsenceError
+from portal_ext.absences.editors import editable_users, may_edit
 from portal_ext.auth.roles import role_required
 from portal_ext.blueprints.absences import bp
 from portal_ext.blueprints.absences.current import here
 from portal_ext.blueprints.absences.forms import NOBODY, StandingDeputyForm, people_choices
+from portal_ext.blueprints.refusals import refuse_on_page
+from portal_ext.errors import Refusal
 
 
 @bp.route("/deputies", methods=["GET", "POST"])
@@ -37,10 +38,8 @@ def deputies() -> Any:
                 services.set_standing_deputy(
                     portal=h.portal, actor=current_user, user_id=form.user_id.data,
                     deputy_id=form.deputy_id.data or None, now=h.now)
-            except NotAllowed:
-                abort(403)
-            except AbsenceError as error:
-                form.deputy_id.errors = [*form.deputy_id.errors, error.message]
+            except Refusal as error:
+                refuse_on_page(error, form)
             else:
                 flash(_("The standing deputy was saved."), "success")
                 return redirect(url_for("absences.deputies"))

@@ -14,15 +14,16 @@ from flask_login import current_user
 from portal_ext.absences import access, services
 from portal_ext.absences.calendar import month_grid
 from portal_ext.absences.cover import build_cover_list
-from portal_ext.absences.editors import NotAllowed, editable_users, may_edit
+from portal_ext.absences.editors import editable_users, may_edit
 from portal_ext.absences.models import ACTIVE, FINISHED, PLANNED, Absence
 from portal_ext.absences.times import day_start, to_local
-from portal_ext.absences.validation import AbsenceError
 from portal_ext.auth.roles import role_required
 from portal_ext.blueprints.absences import bp
 from portal_ext.blueprints.absences.current import Here, here
 from portal_ext.blueprints.absences.forms import KIND_LABELS, NOBODY, AbsenceForm, people_choices
+from portal_ext.blueprints.refusals import refuse_on_page
 from portal_ext.directory.access import departments_of
+from portal_ext.errors import Refusal
 from portal_ext.extensions import db
 from portal_ext.portal.clock import portal_zone
 from portal_ext.portal.errors import PortalError
@@ -94,10 +95,8 @@ def new() -> Any:
             absence = services.create_absence(
                 portal=h.portal, actor=current_user, data=services.AbsenceInput(
                     **_form_values(form, h)), now=h.now, tz=h.tz)
-        except NotAllowed:
-            abort(403)
-        except AbsenceError as error:
-            _show_error(form, error)
+        except Refusal as error:
+            refuse_on_page(error, form)
         else:
             flash(_("The absence was recorded."), "success")
             return redirect(url_for("absences.mine", _anchor=f"absence-{absence.id}"))
@@ -122,11 +121,8 @@ def edit(absence_id: int) -> Any:
         try:
             services.update_absence(portal=h.portal, actor=current_user, absence=absence,
                                     changes=values, now=h.now, tz=h.tz)
-        except NotAllowed:
-            abort(403)
-        except AbsenceError as error:
-            db.session.rollback()
-            _show_error(form, error)
+        except Refusal as error:
+            refuse_on_page(error, form)
         else:
             flash(_("The absence was saved."), "success")
             return redirect(url_for("absences.mine", _anchor=f"absence-{absence.id}"))
@@ -141,8 +137,9 @@ def delete(absence_id: int) -> Any:
     try:
         services.delete_absence(portal=h.portal, actor=current_user, absence=absence,
                                 withdraw=lambda a: access.withdraw(h.client, a), now=h.now)
-    except NotAllowed:
-        abort(403)
+    except Refusal as error:
+        refuse_on_page(error)
+        return redirect(url_for("absences.mine"))
     except PortalError:
         db.session.rollback()
         flash(_("The deputy's temporary access could not be withdrawn, so the absence was "
@@ -211,14 +208,6 @@ def _form_values(form: AbsenceForm, h: Here, keep: Absence | None = None) -> dic
     return {"user_id": form.user_id.data, "start": start, "end": end, "kind": form.kind.data,
             "deputy_id": form.deputy_id.data or None, "note": form.note.data or "",
             "temporary_access": bool(form.temporary_access.data)}
-
-
-def _show_error(form: AbsenceForm, error: AbsenceError) -> None:
-    field = getattr(form, error.field, None)
-    if field is None:
-        flash(str(error.message), "error")
-    else:
-        field.errors = [*field.errors, error.message]
 
 
 

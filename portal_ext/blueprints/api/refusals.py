@@ -1,14 +1,19 @@
 """Turning a domain refusal or a portal outage into the API's error answer. The API speaks
-English whatever the caller's page language; the request's changes are rolled back first."""
+English whatever the caller's page language; the request's changes are rolled back first.
+
+A :class:`portal_ext.errors.Refusal` raised by a service and not caught by the view is
+answered here for every API route (registered on the API blueprint): its status by kind
+(422, 403, 404, 409), ``{"error": {"code", "message", "field"}}``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from flask_babel import force_locale
 
 from portal_ext.auth.api_auth import ApiError
+from portal_ext.blueprints.errors import handle_api_error
+from portal_ext.errors import Refusal
 from portal_ext.extensions import db
 from portal_ext.portal.errors import PortalError
 
@@ -18,11 +23,16 @@ def in_english(message: object) -> str:
         return str(message)
 
 
-def refused(error: Any, statuses: Mapping[str, int]) -> ApiError:
-    """A service's refusal (``code``, ``message``, ``field``): its status by code, else 422."""
+def refused(error: Refusal) -> ApiError:
+    """A service's refusal as the API's error: its status and code, the message in English,
+    the field to blame."""
     db.session.rollback()
-    return ApiError(statuses.get(error.code, 422), error.code, in_english(error.message),
-                    error.field)
+    return ApiError(error.status, error.code, in_english(error.message), error.field)
+
+
+def answer_refusal(error: Refusal) -> Any:
+    """The API blueprint's handler of every refusal its views let through."""
+    return handle_api_error(refused(error))
 
 
 def portal_unavailable(exc: PortalError) -> ApiError:

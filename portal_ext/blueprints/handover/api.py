@@ -21,17 +21,15 @@ from portal_ext.auth.api_auth import ApiError, api_auth, current_api_user
 from portal_ext.blueprints.absences.current import Here, here
 from portal_ext.blueprints.api import bp
 from portal_ext.blueprints.api.params import body_id, json_object
-from portal_ext.blueprints.api.refusals import portal_unavailable, refused
+from portal_ext.blueprints.api.refusals import portal_unavailable
 from portal_ext.handover import services
 from portal_ext.handover.report import build_report, samples
-from portal_ext.handover.services import HandoverError
 from portal_ext.handover.types import TYPE_NAMES
 from portal_ext.moves import progress
 from portal_ext.moves.models import MoveBatch
 from portal_ext.portal.errors import PortalError
 
 FIELDS = ("absence_id", "types", "include_closed", "include_new_leads")
-_STATUS = {"validation": 422, "forbidden": 403, "not_found": 404, "conflict": 409}
 
 
 def handover_json(batch: MoveBatch, h: Here) -> dict[str, Any]:
@@ -97,8 +95,6 @@ def create_handover() -> Any:
             absence_id=values["absence_id"], types=values["types"],
             include_closed=values.get("include_closed", False),
             include_new_leads=values.get("include_new_leads", False), now=h.now)
-    except HandoverError as error:
-        raise refused(error, _STATUS) from None
     except PortalError as exc:
         raise portal_unavailable(exc) from None
     response = jsonify(handover_json(batch, h))
@@ -125,11 +121,8 @@ def apply_handover(handover_id: int) -> Any:
     h = here()
     batch = _found(h, handover_id)
     start = _start_field()
-    try:
-        services.apply_handover(batch=batch, actor=current_api_user(), confirmed=True,
-                                now=h.now, start=start)
-    except HandoverError as error:
-        raise refused(error, _STATUS) from None
+    services.apply_handover(batch=batch, actor=current_api_user(), confirmed=True, now=h.now,
+                            start=start)
     response = jsonify(handover_json(batch, h))
     response.status_code = 202
     return response
@@ -144,8 +137,6 @@ def restore_handover(handover_id: int) -> Any:
     try:
         services.restore_handover(batch=batch, actor=current_api_user(), client=h.client,
                                   now=h.now)
-    except HandoverError as error:
-        raise refused(error, _STATUS) from None
     except PortalError as exc:
         raise portal_unavailable(exc) from None
     response = jsonify(handover_json(batch, h))
@@ -159,10 +150,7 @@ def retry_handover(handover_id: int) -> Any:
     """Try again the items the handover or its give-back failed to move (202; poll GET)."""
     h = here()
     batch = _found(h, handover_id)
-    try:
-        services.retry_handover(batch=batch, actor=current_api_user())
-    except HandoverError as error:
-        raise refused(error, _STATUS) from None
+    services.retry_handover(batch=batch, actor=current_api_user())
     response = jsonify(handover_json(batch, h))
     response.status_code = 202
     return response

@@ -18,11 +18,12 @@ from portal_ext.blueprints.handover.forms import (
     PolicyForm,
     StartNowForm,
 )
+from portal_ext.blueprints.refusals import refuse_on_page
+from portal_ext.errors import CONFLICT, Refusal
 from portal_ext.handover import services
 from portal_ext.handover.failures import failed_counts
 from portal_ext.handover.policy import policy_for, save_policy
 from portal_ext.handover.report import COLUMNS, build_report, samples
-from portal_ext.handover.services import HandoverError
 from portal_ext.handover.types import ENTITY_TYPES, TYPE_NAMES
 from portal_ext.moves import progress
 from portal_ext.moves.models import SCHEDULED, MoveBatch
@@ -49,12 +50,6 @@ def _labels() -> dict[str, Any]:
                 "planned": _("to move"), "moved": _("moved"), "restored": _("given back"),
                 "conflicts": _("conflicts"), "skipped": _("skipped"), "missing": _("deleted"),
                 "failed": _("failed")}}
-
-
-def _refuse(error: HandoverError) -> None:
-    if error.code == "forbidden":
-        abort(403)
-    flash(str(error.message), "error")
 
 
 @bp.get("/")
@@ -92,13 +87,13 @@ def new() -> Any:
                 portal=h.portal, client=h.client, actor=current_user, absence_id=absence.id,
                 types=form.types.data, include_closed=form.include_closed.data,
                 include_new_leads=form.include_new_leads.data, now=h.now)
-        except HandoverError as error:
-            if error.code == "conflict":
+        except Refusal as error:
+            if error.kind == CONFLICT:
                 existing = services.existing_handover(h.portal.id, absence.id)
                 if existing is not None:
                     flash(str(error.message), "warning")
                     return redirect(url_for("handover.show", batch_id=existing.id))
-            _refuse(error)
+            refuse_on_page(error)
         except PortalError as exc:
             flash(_("The portal did not answer; nothing was changed: %(error)s", error=exc),
                   "error")
@@ -140,8 +135,8 @@ def apply(batch_id: int) -> Any:
             services.apply_handover(batch=batch, actor=current_user,
                                     confirmed=bool(form.confirm.data), now=h.now,
                                     start=form.start.data or services.START_WITH_ABSENCE)
-        except HandoverError as error:
-            _refuse(error)
+        except Refusal as error:
+            refuse_on_page(error)
         else:
             if batch.state == SCHEDULED:
                 flash(_("The handover is confirmed; it starts when the absence starts."),
@@ -160,8 +155,8 @@ def start_now(batch_id: int) -> Any:
         try:
             services.apply_handover(batch=batch, actor=current_user, confirmed=True,
                                     now=h.now, start=services.START_NOW)
-        except HandoverError as error:
-            _refuse(error)
+        except Refusal as error:
+            refuse_on_page(error)
         else:
             flash(_("The handover has started."), "success")
     return redirect(url_for("handover.show", batch_id=batch_id))
@@ -176,8 +171,8 @@ def restore(batch_id: int) -> Any:
         try:
             services.restore_handover(batch=batch, actor=current_user, client=h.client,
                                       now=h.now)
-        except HandoverError as error:
-            _refuse(error)
+        except Refusal as error:
+            refuse_on_page(error)
         except PortalError as exc:
             flash(_("The portal did not answer: %(error)s", error=exc), "error")
         else:
@@ -193,8 +188,8 @@ def retry(batch_id: int) -> Any:
     if ActionForm().validate_on_submit():
         try:
             count = services.retry_handover(batch=batch, actor=current_user)
-        except HandoverError as error:
-            _refuse(error)
+        except Refusal as error:
+            refuse_on_page(error)
         else:
             flash(_("Trying %(count)s failed items again.", count=count), "success")
     return redirect(url_for("handover.show", batch_id=batch_id))
@@ -208,8 +203,8 @@ def discard(batch_id: int) -> Any:
     if ActionForm().validate_on_submit():
         try:
             services.discard_preview(batch=batch, actor=current_user)
-        except HandoverError as error:
-            _refuse(error)
+        except Refusal as error:
+            refuse_on_page(error)
             return redirect(url_for("handover.show", batch_id=batch_id))
         flash(_("The handover was discarded; nothing moved."), "success")
     return redirect(url_for("handover.index"))
@@ -227,8 +222,8 @@ def policy() -> Any:
                         include_closed=form.include_closed.data,
                         include_new_leads=form.include_new_leads.data,
                         min_days=form.min_days.data or 0, now=h.now)
-        except HandoverError as error:
-            flash(str(error.message), "error")
+        except Refusal as error:
+            refuse_on_page(error)
         else:
             flash(_("The handover policy was saved."), "success")
     else:

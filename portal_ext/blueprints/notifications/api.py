@@ -10,13 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import jsonify, request, url_for
-from flask_babel import force_locale
 
 from portal_ext.auth.api_auth import ApiError, api_auth, current_api_user
 from portal_ext.blueprints.api import bp
 from portal_ext.blueprints.api.params import body_id, json_object, parse_query
 from portal_ext.blueprints.notifications.api_docs import DELIVERIES_QUERY
-from portal_ext.extensions import db
 from portal_ext.notifications import teams as team_service
 from portal_ext.notifications.log import LogFilter, delivery_json, delivery_log
 from portal_ext.notifications.models import Team
@@ -38,12 +36,6 @@ def _body(*, required: bool) -> dict[str, Any]:
     return body
 
 
-def _invalid(error: team_service.TeamError) -> ApiError:
-    db.session.rollback()
-    with force_locale("en"):
-        return ApiError(422, "validation", str(error.message), error.field)
-
-
 def _team(team_id: int) -> Team:
     team = team_service.get_team(current_portal(), team_id)
     if team is None:
@@ -62,10 +54,7 @@ def list_teams() -> Any:
 @api_auth("admin")
 def create_team() -> Any:
     body = _body(required=True)
-    try:
-        team = team_service.create_team(portal=current_portal(), now=utcnow(), **body)
-    except team_service.TeamError as error:
-        raise _invalid(error) from None
+    team = team_service.create_team(portal=current_portal(), now=utcnow(), **body)
     response = jsonify(team_service.team_json(team))
     response.status_code = 201
     response.headers["Location"] = url_for("api.get_team", team_id=team.id)
@@ -83,10 +72,7 @@ def get_team(team_id: int) -> Any:
 def update_team(team_id: int) -> Any:
     team = _team(team_id)
     body = _body(required=False)
-    try:
-        team_service.update_team(portal=current_portal(), team=team, now=utcnow(), **body)
-    except team_service.TeamError as error:
-        raise _invalid(error) from None
+    team_service.update_team(portal=current_portal(), team=team, now=utcnow(), **body)
     return jsonify(team_service.team_json(team))
 
 

@@ -15,7 +15,9 @@ from portal_ext.absences.times import day_start
 from portal_ext.auth.roles import role_required
 from portal_ext.blueprints.notifications import bp
 from portal_ext.blueprints.notifications.forms import TeamForm
+from portal_ext.blueprints.refusals import refuse_on_page
 from portal_ext.directory.models import PortalUser
+from portal_ext.errors import Refusal
 from portal_ext.extensions import db
 from portal_ext.notifications import teams as team_service
 from portal_ext.notifications.kinds import KIND_LABELS
@@ -71,9 +73,8 @@ def _team_form(form: TeamForm, team: Team | None) -> Any:
                                          **values)
                 flash(_("The team “%(name)s” was saved.", name=team.name), "success")
             return redirect(url_for("notifications.teams"))
-        except team_service.TeamError as error:
-            db.session.rollback()
-            getattr(form, error.field).errors = [str(error.message)]
+        except Refusal as error:
+            refuse_on_page(error, form)
     status = 422 if request.method == "POST" else 200
     return render_template("notifications/team_form.html", form=form, team=team), status
 

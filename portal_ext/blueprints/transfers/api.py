@@ -22,7 +22,7 @@ from portal_ext.auth.api_auth import ApiError, api_auth, current_api_user
 from portal_ext.blueprints.absences.current import Here, here
 from portal_ext.blueprints.api import bp
 from portal_ext.blueprints.api.params import body_id, json_object
-from portal_ext.blueprints.api.refusals import portal_unavailable, refused
+from portal_ext.blueprints.api.refusals import portal_unavailable
 from portal_ext.extensions import db
 from portal_ext.handover.report import build_report
 from portal_ext.moves.models import MoveBatch
@@ -32,7 +32,6 @@ from portal_ext.transfers.strategies import ENTITY_TYPES, STRATEGIES
 from portal_ext.transfers.successors import department_exists
 
 FIELDS = ("user_id", "strategy", "successors", "department_id", "types", "include_closed")
-_STATUS = {"validation": 422, "not_found": 404, "conflict": 409, "expired": 409}
 
 
 def _invalid(field: str, message: str) -> ApiError:
@@ -105,8 +104,6 @@ def create_transfer() -> Any:
         batch = services.create_transfer(portal=h.portal, client=h.client,
                                          actor_id=current_api_user().portal_user_id,
                                          data=data, now=h.now)
-    except services.TransferError as error:
-        raise refused(error, _STATUS) from None
     except PortalError as exc:
         raise portal_unavailable(exc) from None
     response = jsonify(transfer_body(batch, h))
@@ -135,8 +132,6 @@ def _change(transfer_id: int, action: str) -> Any:
         else:
             services.undo_transfer(portal=h.portal, batch=batch, actor_id=actor, now=h.now,
                                    days=services.undo_days(current_app.config))
-    except services.TransferError as error:
-        raise refused(error, _STATUS) from None
     except PortalError as exc:
         raise portal_unavailable(exc) from None
     db.session.refresh(batch)

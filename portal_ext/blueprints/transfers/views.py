@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from portal_ext.auth.roles import role_required
 from portal_ext.blueprints.absences.current import Here, here
+from portal_ext.blueprints.refusals import refuse_on_page
 from portal_ext.blueprints.transfers import bp
 from portal_ext.blueprints.transfers.forms import (
     NOBODY,
@@ -23,6 +24,7 @@ from portal_ext.blueprints.transfers.forms import (
     per_type_field,
 )
 from portal_ext.directory.models import Department
+from portal_ext.errors import Refusal
 from portal_ext.extensions import db
 from portal_ext.handover.failures import failed_counts
 from portal_ext.handover.report import COLUMNS, build_report
@@ -108,17 +110,11 @@ def _input(form: TransferForm) -> services.TransferInput:
     return data
 
 
-def _show_error(form: TransferForm, error: services.TransferError) -> None:
-    target = {"user_id": "user_id", "types": "types", "department_id": "department_id",
-              "strategy": "strategy"}.get(error.field)
-    if error.field == "successors":
-        target = {"person": "successor_id", "spread": "successor_ids"}.get(
-            form.strategy.data or "")
-    field = getattr(form, target, None) if target else None
-    if field is None:
-        flash(str(error.message), "error")
-    else:
-        field.errors = [*field.errors, error.message]
+def _form_fields(form: TransferForm) -> dict[str, str | None]:
+    """A refusal's ``successors`` is the one successor or the chosen ones, as the strategy
+    shows them (else flashed); the services' names of the other inputs are the form's."""
+    return {"successors": {"person": "successor_id", "spread": "successor_ids"}.get(
+        form.strategy.data or "")}
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -138,8 +134,8 @@ def new() -> Any:
             batch = services.create_transfer(portal=h.portal, client=h.client,
                                              actor_id=current_user.portal_user_id,
                                              data=_input(form), now=h.now)
-        except services.TransferError as error:
-            _show_error(form, error)
+        except Refusal as error:
+            refuse_on_page(error, form, fields=_form_fields(form))
         except PortalError as exc:
             db.session.rollback()
             flash(_("The portal did not answer; nothing was changed: %(error)s", error=exc),
@@ -193,9 +189,8 @@ def _act(batch_id: int, action: str) -> Any:
             services.discard_transfer(batch=batch, now=h.now)
             flash(_("The preview was discarded; nothing moved."), "success")
             return redirect(url_for("transfers.index"))
-    except services.TransferError as error:
-        db.session.rollback()
-        flash(str(error.message), "error")
+    except Refusal as error:
+        refuse_on_page(error)
     except PortalError as exc:
         db.session.rollback()
         flash(_("The portal did not answer: %(error)s", error=exc), "error")
@@ -256,11 +251,8 @@ def settings() -> Any:
                 auto_on_absence=bool(form.auto_on_absence.data),
                 strategy=form.strategy.data or "", successor_id=form.successor_id.data or None,
                 include_closed=bool(form.include_closed.data))
-        except auto_mode.PolicyError as error:
-            db.session.rollback()
-            field = getattr(form, error.field, None)
-            if field is not None:
-                field.errors = [*field.errors, error.message]
+        except Refusal as error:
+            refuse_on_page(error, form)
         else:
             flash(_("The transfer settings were saved."), "success")
             return redirect(url_for("transfers.settings"))
