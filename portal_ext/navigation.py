@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from dataclasses import field
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 ALL_ROLES: frozenset[str] = frozenset({"admin", "head", "employee"})
 
@@ -31,18 +31,19 @@ class NavGroup:
 
 
 GROUPS: dict[str, NavGroup] = {group.key: group for group in (
-    NavGroup(10, "home", _l("Home")),
-    NavGroup(20, "absences", _l("Absences")),
-    NavGroup(30, "notifications", _l("Notifications")),
-    NavGroup(40, "handover", _l("Handover")),
-    NavGroup(50, "transfers", _l("Transfers")),
-    NavGroup(90, "admin", _l("Administration")),
+    NavGroup(10, "home", lazy_pgettext("menu", "Home")),
+    NavGroup(20, "absences", lazy_pgettext("menu", "Absences")),
+    NavGroup(30, "notifications", lazy_pgettext("menu", "Notifications")),
+    NavGroup(40, "handover", lazy_pgettext("menu", "Handover")),
+    NavGroup(50, "transfers", lazy_pgettext("menu", "Transfers")),
+    NavGroup(90, "admin", lazy_pgettext("menu", "Administration")),
+    NavGroup(95, "account", lazy_pgettext("menu", "My account")),
 )}
 
 # Entries of a blueprint that are not in its blueprint's group.
 _ENDPOINT_GROUPS: dict[str, str] = {
     "dashboard.index": "home", "dashboard.events": "admin", "dashboard.users": "admin",
-    "dashboard.tokens": "admin"}
+    "dashboard.tokens": "account"}
 
 
 @dataclass(frozen=True)
