@@ -22,9 +22,8 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, has_request_context, request, session
-from flask_babel import format_datetime, format_decimal, format_percent, get_locale
+from flask_babel import format_datetime, format_decimal, format_percent, get_locale, lazy_pgettext
 from flask_babel import gettext as _
-from flask_babel import lazy_pgettext
 from markupsafe import Markup
 
 LANGUAGES: dict[str, str] = {"en": "English", "ru": "Русский"}

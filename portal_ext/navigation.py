@@ -11,9 +11,7 @@ in their order with a heading each.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-
-from dataclasses import field
+from dataclasses import dataclass, field
 
 from flask import current_app
 from flask_babel import lazy_pgettext

@@ -145,9 +145,8 @@ def stage(server: LiveServer) -> dict[str, int]:
             user_id=AWAY_ID, start=now - timedelta(hours=1), end=now + timedelta(days=6),
             kind="vacation", deputy_id=DEPUTY_ID), now=now, tz=portal_zone())
         handover = preview_handover(portal=portal, client=client, actor=admin,
-                                    absence_id=absence.id, types=["lead", "deal", "contact", "company", "task"],
-                                    include_closed=False,
-                                    now=now)
+                                    absence_id=absence.id, include_closed=False, now=now,
+                                    types=["lead", "deal", "contact", "company", "task"])
         team = create_team(portal=portal, name="Продажи контейнеров",
                            kinds=["new_lead", "deal_change"],
                            members=[DEPUTY_ID, AWAY_ID], now=now)
