@@ -61,7 +61,7 @@ def number(value: Any) -> str:
 
 def percent(value: Any) -> str:
     """A share of 0..100 by the locale, whole percent: ``42%`` / ``42 %`` (never ``100.0%``)."""
-    return "" if value is None else format_percent(float(value) / 100, "#,##0%")
+    return "" if value is None else format_percent(float(value) / 100)
 
 
 # The portal's event codes in words: ONCRMLEADADD -> "Lead: added" with the code on hover.
