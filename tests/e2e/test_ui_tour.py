@@ -1,8 +1,9 @@
 """The UI tour: every page of the extension, as each role, in English and Russian, at laptop
 (1366 px) and phone (390 px) width, in one headless Chromium (Debian's, driven by Playwright).
 
-One session per role and language logs in with the portal and visits the pages of
-:data:`PAGES` that role may open, at both widths, and the tour fails on what a person would
+One session per role and language logs in with the portal and visits its pages of
+:data:`PAGES` at both widths: the administrator every page, the other roles the pages that
+differ for them (their home page, their own lists). The tour fails on what a person would
 trip over:
 
 - the page scrolls sideways at 390 px (``scrollWidth > clientWidth`` of the document);
@@ -55,8 +56,13 @@ ROLES: dict[str, str] = {
     "employee": "m.orlov@demo.portal",   # Максим Орлов, marketing
 }
 EVERYONE = frozenset(ROLES)
-MANAGERS = frozenset({"admin", "head"})
 ADMIN = frozenset({"admin"})
+
+
+def also(*roles: str) -> frozenset[str]:
+    """The administrator (who sees every page) and ``roles``: a page is visited by the roles
+    whose view of it differs (their home page, their own lists), not by everyone who may."""
+    return ADMIN | frozenset(roles)
 
 
 @dataclass(frozen=True)
@@ -72,27 +78,27 @@ class Page:
 
 PAGES: list[Page] = [
     Page("dashboard", "/"),
-    Page("absences-calendar", "/absences/"),
-    Page("absences-mine", "/absences/mine"),
-    Page("absences-covering", "/absences/covering"),
-    Page("absences-deputies", "/absences/deputies"),
-    Page("absence-new", "/absences/new"),
+    Page("absences-calendar", "/absences/", also("employee")),
+    Page("absences-mine", "/absences/mine", also("employee")),
+    Page("absences-covering", "/absences/covering", also("deputy")),
+    Page("absences-deputies", "/absences/deputies", also("head")),
+    Page("absence-new", "/absences/new", also("employee")),
     Page("absence-edit", "/absences/{absence}/edit", ADMIN),
-    Page("absence-cover", "/absences/{absence}/cover", frozenset({"admin", "deputy"})),
-    Page("teams", "/teams"),
+    Page("absence-cover", "/absences/{absence}/cover", also("deputy")),
+    Page("teams", "/teams", also("head")),
     Page("team-new", "/teams/new", ADMIN),
     Page("team-edit", "/teams/{team}", ADMIN),
-    Page("deliveries", "/deliveries"),
-    Page("handovers", "/handovers/", MANAGERS),
+    Page("deliveries", "/deliveries", also("deputy")),
+    Page("handovers", "/handovers/", also("head")),
     Page("handover-new", "/handovers/new?absence={absence}", ADMIN),
     Page("handover", "/handovers/{handover}", ADMIN),
     Page("transfers", "/transfers/", ADMIN),
     Page("transfer-new", "/transfers/new?user={dismissed}", ADMIN),
     Page("transfer", "/transfers/{transfer}", ADMIN),
     Page("transfer-settings", "/transfers/settings", ADMIN),
-    Page("users", "/users", MANAGERS),
+    Page("users", "/users", also("head")),
     Page("events", "/events", ADMIN),
-    Page("tokens", "/tokens"),
+    Page("tokens", "/tokens", also("employee")),
     Page("not-found", "/no-such-page", ADMIN, status=404),
 ]
 

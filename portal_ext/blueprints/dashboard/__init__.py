@@ -32,9 +32,14 @@ def portal_home() -> str | None:
     """The address of the portal's own pages, for the top bar (signed-in viewers only)."""
     if not current_user.is_authenticated:
         return None
+    from sqlalchemy.exc import SQLAlchemyError
+
     from portal_ext.portal.registration import current_portal
 
-    portal = current_portal()
+    try:
+        portal = current_portal()
+    except SQLAlchemyError:  # the error page of a failing database still renders
+        return None
     base = (portal.base_url or "").rstrip("/")
     if not base:
         return None
