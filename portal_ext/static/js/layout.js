@@ -3,8 +3,9 @@
 (function () {
   "use strict";
   document.querySelectorAll("main table").forEach(function (table) {
-    if (table.parentElement.classList.contains("table-wrap")) {
-      return;
+    var overflow = getComputedStyle(table.parentElement).overflowX;
+    if (overflow === "auto" || overflow === "scroll") {
+      return;  // already in a box of its own (the calendar)
     }
     var wrap = document.createElement("div");
     wrap.className = "table-wrap";
