@@ -26,8 +26,9 @@ from portal_ext.events.handlers import Veto, acts_on, before_handlers_for, is_ig
 from portal_ext.events.models import DONE, PENDING, InboxEvent
 from portal_ext.events.portal_event import PortalEvent, as_int, entity_id_of, entity_type_of
 from portal_ext.extensions import db
+from portal_ext.portal.clock import host_utcnow
 from portal_ext.portal.models import Portal
-from portal_ext.portal.registration import current_portal, utcnow
+from portal_ext.portal.registration import current_portal
 
 log = logging.getLogger(__name__)
 _PORTAL_ID = "portal_ext.events.intake.portal_id"
@@ -103,7 +104,7 @@ def accept_inprocess_event(event: dict[str, Any], *, now: datetime | None = None
     if is_ignored(normalized):
         return None
     return _store(normalized, portal_id=_default_portal_id(),
-                  key=f"inprocess:{event['id']}", now=now or utcnow())
+                  key=f"inprocess:{event['id']}", now=now or host_utcnow())
 
 
 def _default_portal_id() -> int:
@@ -130,7 +131,7 @@ def before_inprocess_event(event: dict[str, Any], *, now: datetime | None = None
         after=event.get("after"))
     portal = current_portal()
     for handler in handlers:
-        handler(normalized, portal=portal, now=now or utcnow())
+        handler(normalized, portal=portal, now=now or host_utcnow())
 
 
 __all__ = ["Veto", "accept_inprocess_event", "before_inprocess_event", "inprocess_event",

@@ -35,8 +35,9 @@ from portal_ext.events.models import DONE, FAILED, PENDING, PROCESSING, InboxEve
 from portal_ext.events.portal_event import PortalEvent
 from portal_ext.extensions import db
 from portal_ext.portal.client import PortalClient
+from portal_ext.portal.clock import host_utcnow
 from portal_ext.portal.models import Portal
-from portal_ext.portal.registration import client_for, utcnow
+from portal_ext.portal.registration import client_for
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 600.0
@@ -65,7 +66,7 @@ def process_event(inbox_id: int) -> str:
 def process_batch(inbox_id: int, *, size: int = BATCH_SIZE) -> dict[int, str]:
     """Claim ``inbox_id`` with up to ``size - 1`` batchable due rows and process them; returns
     the outcome of every row claimed (nothing when ``inbox_id`` is not claimable)."""
-    now = utcnow()
+    now = host_utcnow()
     head = db.session.execute(select(InboxEvent.portal_id).where(
         InboxEvent.id == inbox_id, _due(now))).first()
     if head is None:
@@ -83,7 +84,7 @@ def process_due(portal_id: int) -> dict[str, int]:
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     _QUEUED.unmark(app, portal_id)
-    outcomes = _claim_and_process(portal_id, now=utcnow(), head=None, size=BATCH_SIZE)
+    outcomes = _claim_and_process(portal_id, now=host_utcnow(), head=None, size=BATCH_SIZE)
     if len(outcomes) >= BATCH_SIZE and _QUEUED.mark(app, portal_id):
         jobs.enqueue(process_due, portal_id)
     counts: dict[str, int] = {}
@@ -193,7 +194,7 @@ def _process_slice(work: _Work, events: list[PortalEvent], *, rest: list[Any]
         _run(events, work)
         finished = _update(InboxEvent.id.in_(ids), InboxEvent.state == PROCESSING,
                            InboxEvent.claim_token == work.token,
-                           state=DONE, processed_at=utcnow(), error=None, claim_token=None,
+                           state=DONE, processed_at=host_utcnow(), error=None, claim_token=None,
                            next_attempt_at=None)
         if finished != len(ids):
             # A lease was taken back (we were presumed dead): keep nothing of this attempt.
@@ -201,7 +202,7 @@ def _process_slice(work: _Work, events: list[PortalEvent], *, rest: list[Any]
             return _after_lost_lease(work, events, rest=rest)
         if rest:  # the rows still waiting for this worker: renew their lease
             _update(InboxEvent.id.in_(rest), InboxEvent.claim_token == work.token,
-                    claimed_at=utcnow())
+                    claimed_at=host_utcnow())
         db.session.commit()
         return dict.fromkeys(ids, "done")
     except Exception as exc:
@@ -244,7 +245,7 @@ def _record_failure(inbox_id: int, token: str, exc: Exception) -> str:
     attempts = row.attempts
     config = current_app.config
     error = f"{type(exc).__name__}: {exc}"[:2000]
-    now = utcnow()
+    now = host_utcnow()
     if attempts >= int(config["EVENT_MAX_ATTEMPTS"]):
         state, next_at = FAILED, None
     else:
@@ -261,7 +262,7 @@ def _record_failure(inbox_id: int, token: str, exc: Exception) -> str:
 @jobs.periodic(name="portal_ext.events.processing.reconcile_events")
 def reconcile_events() -> int:
     """Re-queue what is stuck; returns how many rows were queued."""
-    return reconcile(now=utcnow())
+    return reconcile(now=host_utcnow())
 
 
 def reconcile(*, now: datetime, stuck_after: float | None = None) -> int:
@@ -296,7 +297,7 @@ def process_pending(*, limit: int | None = None) -> dict[str, int]:
     counts: dict[str, int] = {}
     seen: set[int] = set()
     while limit is None or len(seen) < limit:
-        now = utcnow()
+        now = host_utcnow()
         ids = [i for i in db.session.scalars(
             select(InboxEvent.id).where(_due(now)).order_by(InboxEvent.id).limit(100))
             if i not in seen]

@@ -16,9 +16,10 @@ from flask import current_app
 
 from portal_ext import jobs
 from portal_ext.extensions import db
+from portal_ext.portal.clock import host_utcnow
 from portal_ext.portal.errors import PortalError
 from portal_ext.portal.models import Portal
-from portal_ext.portal.registration import client_for, current_portal, utcnow
+from portal_ext.portal.registration import client_for, current_portal
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def notifications_tick() -> dict[str, int]:
     from portal_ext.notifications.services import drain_outbox, reconcile_deliveries
 
     portal = current_portal()
-    given_up = reconcile_deliveries(portal=portal, now=utcnow())
+    given_up = reconcile_deliveries(portal=portal, now=host_utcnow())
     try:
         counts = drain_outbox(portal=portal, client=client_for(portal))
     except PortalError as exc:

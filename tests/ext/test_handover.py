@@ -197,7 +197,8 @@ def test_undo_in_the_middle_of_a_handover_restores_exactly(
         app: Flask, client: FlaskClient, demo_sim: Simulator, absence_id: int,
         admin: dict[str, str]) -> None:
     from portal_ext.moves import engine
-    from portal_ext.portal.registration import client_for, current_portal, utcnow
+    from portal_ext.portal.clock import host_utcnow
+    from portal_ext.portal.registration import client_for, current_portal
 
     before = holders(demo_sim)
     shown = preview(client, admin, absence_id, types=ALL_TYPES, include_closed=True).get_json()
@@ -208,7 +209,8 @@ def test_undo_in_the_middle_of_a_handover_restores_exactly(
         batch.state = "applying"
         db.session.commit()
         portal_client = client_for(current_portal())
-        assert engine.apply_chunk(batch.id, client=portal_client, now=utcnow(), size=120) == 120
+        assert engine.apply_chunk(batch.id, client=portal_client, now=host_utcnow(),
+                                  size=120) == 120
         status = engine.progress(batch)
     assert (status["done"], status["state"]) == (120, "applying")
     assert status["rate_per_s"] is not None and status["eta_s"] is not None

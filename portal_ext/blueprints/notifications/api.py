@@ -18,7 +18,8 @@ from portal_ext.blueprints.notifications.api_docs import DELIVERIES_QUERY
 from portal_ext.notifications import teams as team_service
 from portal_ext.notifications.log import LogFilter, delivery_json, delivery_log
 from portal_ext.notifications.models import Team
-from portal_ext.portal.registration import current_portal, utcnow
+from portal_ext.portal.clock import host_utcnow
+from portal_ext.portal.registration import current_portal
 
 TEAM_FIELDS = ("name", "kinds", "members")
 
@@ -54,7 +55,7 @@ def list_teams() -> Any:
 @api_auth("admin")
 def create_team() -> Any:
     body = _body(required=True)
-    team = team_service.create_team(portal=current_portal(), now=utcnow(), **body)
+    team = team_service.create_team(portal=current_portal(), now=host_utcnow(), **body)
     response = jsonify(team_service.team_json(team))
     response.status_code = 201
     response.headers["Location"] = url_for("api.get_team", team_id=team.id)
@@ -72,7 +73,7 @@ def get_team(team_id: int) -> Any:
 def update_team(team_id: int) -> Any:
     team = _team(team_id)
     body = _body(required=False)
-    team_service.update_team(portal=current_portal(), team=team, now=utcnow(), **body)
+    team_service.update_team(portal=current_portal(), team=team, now=host_utcnow(), **body)
     return jsonify(team_service.team_json(team))
 
 

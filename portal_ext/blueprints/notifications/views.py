@@ -23,8 +23,8 @@ from portal_ext.notifications import teams as team_service
 from portal_ext.notifications.kinds import KIND_LABELS
 from portal_ext.notifications.log import REASON_FILTERS, LogFilter, delivery_log
 from portal_ext.notifications.models import DELIVERY_STATES, Team
-from portal_ext.portal.clock import portal_zone
-from portal_ext.portal.registration import current_portal, utcnow
+from portal_ext.portal.clock import host_utcnow, portal_zone
+from portal_ext.portal.registration import current_portal
 
 PER_PAGE = 50
 TYPE_IDS = {"LEAD": 1, "DEAL": 2, "CONTACT": 3, "COMPANY": 4, "QUOTE": 7, "SMART_INVOICE": 31}
@@ -65,11 +65,11 @@ def _team_form(form: TeamForm, team: Team | None) -> Any:
                   "members": list(form.members.data or [])}
         try:
             if team is None:
-                team = team_service.create_team(portal=current_portal(), now=utcnow(),
+                team = team_service.create_team(portal=current_portal(), now=host_utcnow(),
                                                  **values)
                 flash(_("The team “%(name)s” was created.", name=team.name), "success")
             else:
-                team_service.update_team(portal=current_portal(), team=team, now=utcnow(),
+                team_service.update_team(portal=current_portal(), team=team, now=host_utcnow(),
                                          **values)
                 flash(_("The team “%(name)s” was saved.", name=team.name), "success")
             return redirect(url_for("notifications.teams"))
