@@ -54,7 +54,8 @@ def record_absence(app: Flask, user_id: int, deputy_id: int | None, start: datet
 
 def record_team(app: Flask, name: str, kinds: list[str], members: list[int]) -> int:
     with app.app_context():
-        team = create_team(portal=current_portal(), name=name, kinds=kinds, members=members,
+        team = create_team(portal=current_portal(), actor=None, name=name, kinds=kinds,
+                           members=members,
                            now=host_utcnow())
         return int(team.id)
 

@@ -327,11 +327,14 @@ def test_new_leads_for_her_clients_come_back_too_when_asked(
 
 def test_the_policy_hands_over_by_itself_when_an_absence_starts(
         app: Flask, client: FlaskClient, demo_sim: Simulator, t0: datetime) -> None:
+    from portal_ext.context import for_job
     from portal_ext.handover.policy import save_policy
     from portal_ext.portal.registration import current_portal
 
     with app.app_context():
-        save_policy(portal=current_portal(), actor_id=ADMIN, enabled=True,
+        admin = for_job(current_portal().id, actor_id=ADMIN)
+        assert admin is not None
+        save_policy(portal=admin.portal, actor=admin.actor, enabled=True,
                     types=["deal", "company"], include_closed=False, include_new_leads=False,
                     min_days=3, now=t0)
     short = record_absence(app, user=SMIRNOVA, deputy=FEDOROV, start=t0 + timedelta(days=1),
