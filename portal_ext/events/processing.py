@@ -16,6 +16,11 @@
    back to pending with a backoff delay, or ``failed`` after EVENT_MAX_ATTEMPTS.
 4. ``reconcile_events`` (periodic) re-queues rows whose worker died (processing past the lease),
    rows whose retry time came, and rows whose queued task was lost.
+
+Two clocks: claims, leases and retry times follow the host's clock
+(``portal_ext.portal.clock.host_utcnow``); handlers get the portal's time as ``now``, read once
+per claimed batch (``portal_ext.context.for_portal``), since what they decide (is an absence
+current, when was a user dismissed) is decided by the portal's clock.
 """
 
 from __future__ import annotations
@@ -30,14 +35,13 @@ from flask import current_app
 from sqlalchemy import and_, case, or_, select, update
 
 from portal_ext import jobs
+from portal_ext.context import Context, for_portal
 from portal_ext.events.handlers import batch_handlers_for, handlers_for, per_event_names
 from portal_ext.events.models import DONE, FAILED, PENDING, PROCESSING, InboxEvent
 from portal_ext.events.portal_event import PortalEvent
 from portal_ext.extensions import db
-from portal_ext.portal.client import PortalClient
 from portal_ext.portal.clock import host_utcnow
 from portal_ext.portal.models import Portal
-from portal_ext.portal.registration import client_for
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 600.0
@@ -115,7 +119,7 @@ def _claim_and_process(portal_id: int, *, now: datetime, head: int | None, size:
     if not rows or portal is None:
         return {}
     events = [PortalEvent.from_inbox(row) for row in rows]
-    work = _Work(token=token, portal=portal, client=client_for(portal), now=now)
+    work = _Work(token=token, ctx=for_portal(portal))
     outcomes: dict[int, str] = {}
     start = 0
     while start < len(events):
@@ -149,9 +153,7 @@ _QUEUED = jobs.QueuedOnce("inbox")
 @dataclass(frozen=True)
 class _Work:
     token: str
-    portal: Portal
-    client: PortalClient
-    now: datetime
+    ctx: Context  # the portal, its client and the portal's time handed to the handlers
 
 
 def _slice(events: list[PortalEvent], start: int) -> list[PortalEvent]:
@@ -181,10 +183,11 @@ def _run(events: list[PortalEvent], work: _Work) -> None:
         if name is not None:
             group = [e for e in events if e.name == name]
             for batch_handler in batch_handlers_for(name):
-                batch_handler(group, portal=work.portal, client=work.client, now=work.now)
+                batch_handler(group, portal=work.ctx.portal, client=work.ctx.client,
+                              now=work.ctx.now)
         for event in events:
             for handler in handlers_for(event.name, event.source):
-                handler(event, portal=work.portal, client=work.client, now=work.now)
+                handler(event, portal=work.ctx.portal, client=work.ctx.client, now=work.ctx.now)
 
 
 def _process_slice(work: _Work, events: list[PortalEvent], *, rest: list[Any]
