@@ -23,12 +23,12 @@ events_cli = AppGroup("events", help="The event inbox.")
 @portal_cli.command("sync")
 def portal_sync() -> None:
     """Pull every user and department from the portal."""
-    from portal_ext.context import for_portal
     from portal_ext.directory.services import sync_directory
-    from portal_ext.portal.registration import current_portal
+    from portal_ext.portal.clock import host_utcnow
+    from portal_ext.portal.registration import client_for, current_portal
 
-    ctx = for_portal(current_portal())
-    counts = sync_directory(portal=ctx.portal, client=ctx.client, now=ctx.now)
+    portal = current_portal()
+    counts = sync_directory(portal=portal, client=client_for(portal), now=host_utcnow())
     click.echo(json.dumps(counts))
 
 
