@@ -153,11 +153,11 @@ def stage(server: LiveServer) -> dict[str, int]:
         handover = preview_handover(portal=portal, client=client, actor=admin,
                                     absence_id=absence.id, include_closed=False, now=now,
                                     types=["lead", "deal", "contact", "company", "task"])
-        team = create_team(portal=portal, name="Продажи контейнеров",
+        team = create_team(portal=portal, actor=admin, name="Продажи контейнеров",
                            kinds=["new_lead", "deal_change"],
                            members=[DEPUTY_ID, AWAY_ID], now=now)
         transfer = transfers.create_transfer(
-            portal=portal, client=client, actor_id=ADMIN_ID,
+            portal=portal, client=client, actor=admin,
             data=transfers.TransferInput(user_id=DISMISSED_ID, strategy="head"), now=now)
         db.session.commit()
         return {"absence": int(absence.id), "handover": int(handover.id), "team": int(team.id),
