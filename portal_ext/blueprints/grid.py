@@ -399,8 +399,8 @@ def _sortable(value: Any) -> tuple[int, Any]:
 
 
 def _cell(value: Any) -> Any:
-    """A CSV cell: stored times (naive UTC) as ``YYYY-MM-DD HH:MM`` in the portal's zone; text that a spreadsheet would run as a
-    formula gets a leading apostrophe (CSV injection)."""
+    """A CSV cell: stored times (naive UTC) as ``YYYY-MM-DD HH:MM`` in the portal's zone;
+    text a spreadsheet would run as a formula gets a leading apostrophe (CSV injection)."""
     if value is None:
         return ""
     if isinstance(value, datetime):

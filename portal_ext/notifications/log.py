@@ -48,7 +48,7 @@ def visible_people(portal: Portal, viewer: PortalUser) -> set[int] | None:
     return people
 
 
-def visible_deliveries(portal: Portal, viewer: PortalUser) -> Select[tuple[Delivery]]:
+def visible_deliveries(portal: Portal, viewer: PortalUser) -> Select[Any]:
     """The deliveries ``viewer`` may see, unordered (the pages' grid narrows it further)."""
     query = select(Delivery).where(Delivery.portal_id == portal.id)
     people = visible_people(portal, viewer)

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
+from portal_ext.absences.times import day_start
 from portal_ext.auth.models import ApiToken
 from portal_ext.auth.roles import role_required
 from portal_ext.auth.tokens import TokenError, issue_token, revoke_token, tokens_visible_to
@@ -18,7 +19,6 @@ from portal_ext.blueprints.auth.views import safe_next
 from portal_ext.blueprints.dashboard import ROLE_LABELS, SOURCE_LABELS, STATE_LABELS, bp
 from portal_ext.blueprints.dashboard.forms import TokenForm
 from portal_ext.blueprints.grid import CODE, DATE, Column, Filter, Grid, Search, contains
-from portal_ext.absences.times import day_start
 from portal_ext.directory import access
 from portal_ext.directory.models import PortalUser
 from portal_ext.events.models import STATES, InboxEvent
