@@ -150,7 +150,7 @@ def person_sort(portal_id: Any, user_id: Any) -> Any:
         PortalUser.portal_user_id == user_id).scalar_subquery()
 
 
-def people_choices(names: Mapping[int, str],
+def person_choices(names: Mapping[int, str],
                    visible: Iterable[int] | None = None) -> list[tuple[int, str]]:
     """The choices of a person filter: the ``visible`` people (None: everyone named), by
     name."""
@@ -354,16 +354,21 @@ class Grid:
                 **context: Any) -> Any:
         """The page (``template`` with ``grid`` and ``page``) or, for ``format=csv``, every
         row of the view as CSV. ``source``: a ``select`` or a list (already in its order)."""
+        if self.csv:
+            return self.export(source)
+        return render_template(template, grid=self, page=self.paged(source), **context)
+
+    def paged(self, source: Select[Any] | Sequence[Any]) -> Page[Any]:
+        """The page of the view (for a page that needs its rows before rendering)."""
         if isinstance(source, Select):
-            if self.csv:
-                return self.csv_response(self.select_all(source))
-            page = self.select_page(source)
-        else:
-            rows = self.filter_rows(source)
-            if self.csv:
-                return self.csv_response(rows)
-            page = self.list_page(rows)
-        return render_template(template, grid=self, page=page, **context)
+            return self.select_page(source)
+        return self.list_page(self.filter_rows(source))
+
+    def export(self, source: Select[Any] | Sequence[Any]) -> Response:
+        """Every row of the view (all pages) as CSV."""
+        rows = self.select_all(source) if isinstance(source, Select) \
+            else self.filter_rows(source)
+        return self.csv_response(rows)
 
     def csv_response(self, rows: Iterable[Any]) -> Response:
         out = io.StringIO()
@@ -413,4 +418,4 @@ def _cell(value: Any) -> Any:
 
 
 __all__ = ["CHOICE", "CODE", "DATE", "PERSON", "BadParameter", "Column", "Filter", "Grid",
-           "Search", "contains", "matching_people", "people_choices", "person_sort"]
+           "Search", "contains", "matching_people", "person_choices", "person_sort"]

@@ -21,7 +21,7 @@ from portal_ext.blueprints.grid import (
     Grid,
     Search,
     matching_people,
-    people_choices,
+    person_choices,
     person_sort,
 )
 from portal_ext.blueprints.notifications import bp
@@ -151,7 +151,7 @@ def deliveries() -> Any:
             Column("attempts", _("Attempts"), lambda d: d.attempts, sort=Delivery.attempts),
             Column("error", _("Error"), lambda d: d.error or "")],
         filters=[
-            Filter("user", _("Person"), kind=PERSON, choices=people_choices(
+            Filter("user", _("Person"), kind=PERSON, choices=person_choices(
                 names, visible_people(portal, current_user)),
                 where=lambda uid: involves([uid])),
             Filter("reason", _("Reason"), choices=[(r, reasons[r]) for r in REASON_FILTERS],
