@@ -102,7 +102,7 @@ class Filter:
             try:
                 return date.fromisoformat(raw)
             except ValueError:
-                raise BadParameter(self.key, _("expected a date like 2026-12-31")) from None
+                raise BadParameter(self.key, _("expected a date as YYYY-MM-DD")) from None
         if self.kind == PERSON:
             try:
                 value: Any = int(raw)
