@@ -475,3 +475,15 @@ def test_transfers_filter_and_csv(app: Flask, as_admin: FlaskClient) -> None:
     table = csv_of(as_admin, "/transfers/", user=ORLOV)
     assert table[0][2] == "How" and table[1][:4] == [
         str(first), "Максим Орлов", "one named person → Елена Смирнова", "7"]
+
+
+@pytest.mark.parametrize("path", LISTS)
+def test_the_grid_speaks_russian(as_admin: FlaskClient, path: str) -> None:
+    as_admin.post("/language", data={"lang": "ru", "next": path})
+    form = page_of(as_admin, path).split('class="filters grid-filters"', 1)[1].split(
+        "</form>", 1)[0]
+    assert "Строк на странице" in form and "Выгрузить в CSV" in form and "Показать" in form
+    for english in ("Rows per page", "Export CSV", ">Show<", ">All<", "Filter the list"):
+        assert english not in form, english
+    bad = refused(as_admin, path, sort="password")
+    assert "Недопустимое значение параметра «sort»" in bad
