@@ -62,10 +62,11 @@ def batch_grid(*, names: Mapping[int, str], people: list[int] | None, tz: tzinfo
                    where=lambda uid: involves([uid])),
             Filter("state", _("State"), choices=[(s, state_labels[s]) for s in states],
                    where=lambda state: MoveBatch.state == state),
-            Filter("from", _("From"), kind=DATE,
+            Filter("from", _("Created from"), kind=DATE,
                    where=lambda day: MoveBatch.created_at >= day_start(day, tz)),
-            Filter("to", _("To"), kind=DATE, not_before="from",
+            Filter("to", _("Created until"), kind=DATE, not_before="from",
                    where=lambda day: MoveBatch.created_at < day_start(
                        day + timedelta(days=1), tz))],
-        search=Search(_("Person"), where=lambda text: involves(matching_people(names, text))),
+        search=Search(_("Search by name"),
+                      where=lambda text: involves(matching_people(names, text))),
         order=(MoveBatch.id.desc(),), filename=filename)
