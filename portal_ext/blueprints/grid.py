@@ -20,6 +20,20 @@ The whole view lives in the query string, so a link shows the same view:
 
 A bad value is refused with 400 and a page naming the parameter; nothing is guessed.
 Parameters the grid does not know are left alone (the page may use them).
+
+A list becomes a grid in its view::
+
+    grid = Grid(columns=[Column("who", _("Who"), lambda row: names[row.user_id],
+                                sort=person_sort(Row.portal_id, Row.user_id)), ...],
+                filters=[Filter("state", _("State"), choices=[...],
+                                where=lambda state: Row.state == state)],
+                search=Search(_("Search by name"), where=lambda text: ...),
+                order=(Row.id.desc(),), filename="rows").read()
+    return grid.respond(rows_the_viewer_may_see, "area/rows.html", names=names)
+
+and in its template with ``{% import "_grid.html" as g with context %}``:
+``g.controls(grid, "rows")`` (the form), ``g.th(grid, "who")`` per sortable header and
+``g.pager(grid, page)`` under the table.
 """
 
 from __future__ import annotations

@@ -487,3 +487,19 @@ def test_the_grid_speaks_russian(as_admin: FlaskClient, path: str) -> None:
         assert english not in form, english
     bad = refused(as_admin, path, sort="password")
     assert "Недопустимое значение параметра «sort»" in bad
+
+
+def test_a_head_recording_someones_absence_lands_on_their_peoples_list(
+        client: FlaskClient, login_as: LoginAs, t0: datetime, test_clock: TestClock) -> None:
+    login_as(client, EMAILS[TORG_HEAD])
+    first = test_clock.local(t0).date() + timedelta(days=20)
+    answer = client.post("/absences/new", data={
+        "user_id": FEDOROV, "start": first.isoformat(),
+        "end": (first + timedelta(days=2)).isoformat(), "kind": "vacation",
+        "deputy_id": GRIGORIEVA, "note": ""})
+    assert answer.status_code == 302
+    location = answer.headers["Location"]
+    assert "/absences/people#absence-" in location
+    listed = page_of(client, "/absences/people")
+    assert f'id="absence-{location.rsplit("-", 1)[1]}"' in listed
+    assert "The absence was recorded." in listed
