@@ -24,7 +24,8 @@ from portal_ext.events.models import InboxEvent
 from portal_ext.extensions import db
 from portal_ext.moves.models import MoveBatch
 from portal_ext.notifications.models import Delivery
-from portal_ext.portal.registration import current_portal, utcnow
+from portal_ext.portal.clock import host_utcnow
+from portal_ext.portal.registration import current_portal
 from tests.clock import TestClock
 from tests.ext.absences_support import (
     ADMIN,
@@ -103,7 +104,7 @@ def add_events(app: Flask, count: int, *, name: str = "ONCRMLEADADD", state: str
                at: datetime | None = None) -> None:
     with app.app_context():
         portal = current_portal()
-        start = at or utcnow()
+        start = at or host_utcnow()
         base = db.session.query(InboxEvent).count()
         for number in range(count):
             db.session.add(InboxEvent(
@@ -124,7 +125,7 @@ def add_delivery(app: Flask, *, recipient: int, owner: int, reason: str = "deput
             kind="new_lead", entity_type="LEAD", entity_id=700 + number,
             owner_portal_user_id=owner, recipient_portal_user_id=recipient, reason=reason,
             reason_detail=[{"kind": "deputy", "owner_id": owner}], message="copy", state=state,
-            attempts=1, created_at=at or utcnow()))
+            attempts=1, created_at=at or host_utcnow()))
         db.session.commit()
 
 
@@ -145,7 +146,7 @@ def add_batch(app: Flask, owner: int, to: int | None, *, kind: str = "handover",
     with app.app_context():
         batch = MoveBatch(portal_id=current_portal().id, kind=kind, state=state, owner_id=owner,
                           to_user_id=to, options={"strategy": "person"},
-                          created_by=None, created_at=at or utcnow(), counts={"deal": items})
+                          created_by=None, created_at=at or host_utcnow(), counts={"deal": items})
         db.session.add(batch)
         db.session.commit()
         return batch.id

@@ -25,8 +25,8 @@ from portal_ext.events.models import STATES, InboxEvent
 from portal_ext.extensions import db
 from portal_ext.i18n import LANGUAGES
 from portal_ext.i18n import SESSION_KEY as LANGUAGE_KEY
-from portal_ext.portal.clock import portal_zone
-from portal_ext.portal.registration import current_portal, utcnow
+from portal_ext.portal.clock import host_utcnow, portal_zone
+from portal_ext.portal.registration import current_portal
 
 ALL_ROWS = 1_000_000  # the grid filters and pages the visible people itself
 
@@ -140,7 +140,7 @@ def issue_token_view() -> Any:
         return _tokens_page(form, status=422)
     try:
         plain = issue_token(portal=current_portal(), user=current_user, name=form.name.data or "",
-                            now=utcnow())
+                            now=host_utcnow())
     except TokenError as error:
         form.name.errors = [error.message]
         return _tokens_page(form, status=422)
@@ -161,7 +161,7 @@ def revoke_token_view(token_id: int) -> Any:
             token.user_id != current_user.id and current_user.role != "admin"):
         abort(404)
     try:
-        revoked = revoke_token(portal=portal, token=token, actor=current_user, now=utcnow())
+        revoked = revoke_token(portal=portal, token=token, actor=current_user, now=host_utcnow())
     except TokenError:
         abort(403)
     if revoked:
