@@ -320,9 +320,10 @@ def test_nothing_outside_the_port_uses_its_private_names() -> None:
 
 def test_the_private_name_check_sees_both_ways_in(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
-    module.write_text("from portal_ext.portal.client import PortalClient, _flatten\n"
-                      "from portal_ext.portal import clock\n"
-                      "import portal_ext.portal.transports as wire\n"
-                      "clock._cache.clear()\nwire._checked({})\nclock.portal_now(None)\n")
-    assert sorted(private_port_names(module)) == [
-        "imports portal_ext.portal.client._flatten", "uses clock._cache", "uses wire._checked"]
+    module.write_text(
+        "from portal_ext.portal.client import PortalClient, _flatten\n"
+        "from portal_ext.portal import clock\nimport portal_ext.portal.transports as wire\n"
+        "clock._cache.clear()\nwire._checked({})\nclock.portal_now(None)\n")
+    found = set(private_port_names(module))
+    assert found == {"imports portal_ext.portal.client._flatten", "uses clock._cache",
+                     "uses wire._checked"}

@@ -28,6 +28,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -114,9 +115,8 @@ class PortalClient:
                 elif name in results:
                     answer.results[key] = results[name]
                 if name in totals:
-                    total = _int(totals[name])
-                    if total is not None:
-                        answer.totals[key] = total
+                    with suppress(TypeError, ValueError):  # a total that is not a number
+                        answer.totals[key] = int(totals[name])
             if halt and errors:
                 break
         return answer
@@ -225,27 +225,26 @@ class PortalClient:
                     "order": {id_field: "ASC"}, "start": start}
 
         first = self.call_raw(method, page(0, 0))
-        rows = _page_rows(first.get("result"), rows_key)
-        yield from rows
-        if len(rows) < PAGE_SIZE:
-            return
-        last = int(rows[-1][row_id])
+        pages: list[Any] = [first.get("result")]  # the pages of one request, in order
         pages_left = max(1, -(-(int(first.get("total") or 0) - PAGE_SIZE) // PAGE_SIZE))
         path = f"[{rows_key}]" if rows_key else ""
-        while pages_left > 0:
-            count = min(BATCH_LIMIT, pages_left)
-            commands = {f"p{n}": (method, page(
-                last if n == 0 else f"$result[p{n - 1}]{path}[{PAGE_SIZE - 1}][{row_id}]", -1))
-                for n in range(count)}
-            answer = self.run_batch(commands)
-            for n in range(count):
-                if f"p{n}" in answer.errors:  # every page before it was full: a real failure
-                    raise answer.errors[f"p{n}"]
-                rows = _page_rows(answer.results.get(f"p{n}"), rows_key)
+        while True:
+            for result in pages:
+                if isinstance(result, PortalError):  # every page before was full: a failure
+                    raise result
+                rows = _page_rows(result, rows_key)
                 yield from rows
                 if len(rows) < PAGE_SIZE:
                     return
                 last = int(rows[-1][row_id])
+            if pages_left <= 0:
+                return
+            count = min(BATCH_LIMIT, pages_left)
+            answer = self.run_batch({f"p{n}": (method, page(
+                last if n == 0 else f"$result[p{n - 1}]{path}[{PAGE_SIZE - 1}][{row_id}]", -1))
+                for n in range(count)})
+            pages = [answer.errors.get(f"p{n}", answer.results.get(f"p{n}"))
+                     for n in range(count)]
             pages_left -= count
 
     # -- the foundation's typed helpers ---------------------------------------------------------
@@ -331,13 +330,6 @@ def _rows(result: Any) -> Iterator[Any]:
         yield from (inner if isinstance(inner, list) else [result])
     elif result:
         yield result
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _key(params: Mapping[str, Any], name: str) -> str | None:
