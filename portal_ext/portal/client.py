@@ -98,14 +98,13 @@ class PortalClient:
         heartbeat)."""
         items = (list(commands.items()) if isinstance(commands, Mapping)
                  else list(enumerate(commands)))
-        wire = {str(key): key for key, _ in items}
-        if len(wire) != len(items):
+        if len({str(key) for key, _ in items}) != len(items):
             raise ValueError("two commands have the same key once written as text")
         chunks = [items[i:i + BATCH_LIMIT] for i in range(0, len(items), BATCH_LIMIT)]
         answer = BatchAnswer()
         in_flight = 1 if halt else max(1, int(getattr(self.transport, "max_in_flight", 1)))
         bodies = self._send(chunks, halt=halt, in_flight=in_flight, before_each=before_each)
-        for chunk, body in zip(chunks, bodies, strict=False):
+        for chunk, body in zip(chunks, bodies, strict=True):
             results, errors = _section(body, "result"), _section(body, "result_error")
             totals = _section(body, "result_total")
             for key, _ in chunk:
