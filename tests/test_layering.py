@@ -182,6 +182,14 @@ def test_every_domain_has_the_file_set(domain: str, part: str) -> None:
     assert (ROOT / "portal_ext" / domain / f"{part}.py").is_file()
 
 
+@pytest.mark.parametrize("domain", _domains())
+def test_the_move_engine_depends_on_no_domain(domain: str) -> None:
+    """The engine serves every domain that changes owners: the kinds it moves, their portal
+    calls and fields are its own (portal_ext/moves), and a domain hears of a run through
+    ``moves.on_kind``."""
+    assert offenders("portal_ext/moves", f"portal_ext.{domain}") == []
+
+
 # What a rules module may import: nothing that reads the database, calls the portal or needs a
 # request (constants from a models module are fine, the session is not).
 IMPURE = ("portal_ext.extensions", "portal_ext.portal", "sqlalchemy", "flask", "flask_login",

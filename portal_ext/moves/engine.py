@@ -30,10 +30,6 @@ from typing import Any
 from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
 
 from portal_ext.extensions import db
-from portal_ext.handover.portal_calls import current_rows, list_rows, update_template
-from portal_ext.handover.portal_fields import ensure_prev_fields
-from portal_ext.handover.portal_text import clean
-from portal_ext.handover.types import ENTITY_TYPES, OWNER_PREFIXES, EntityKind
 from portal_ext.moves.models import (
     APPLIED,
     APPLYING,
@@ -49,6 +45,10 @@ from portal_ext.moves.models import (
     MoveBatch,
     MoveItem,
 )
+from portal_ext.moves.portal_calls import current_rows, list_rows, update_template
+from portal_ext.moves.portal_fields import ensure_prev_fields
+from portal_ext.moves.portal_text import clean
+from portal_ext.moves.types import ENTITY_TYPES, OWNER_PREFIXES, EntityKind
 from portal_ext.portal.client import Command, PortalClient
 from portal_ext.portal.clock import host_utcnow
 from portal_ext.portal.errors import PortalError

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from portal_ext.directory.models import Department, PortalUser
 from portal_ext.extensions import db
-from portal_ext.handover.types import ENTITY_TYPES as KINDS
+from portal_ext.moves.types import ENTITY_TYPES as KINDS
 from portal_ext.portal.client import Command, PortalClient
 from portal_ext.transfers.strategies import Candidate, department_members, nearest_head
 

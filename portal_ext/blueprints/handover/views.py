@@ -27,9 +27,9 @@ from portal_ext.handover import services
 from portal_ext.handover.failures import failed_counts
 from portal_ext.handover.policy import policy_for, save_policy
 from portal_ext.handover.report import COLUMNS, build_report, samples
-from portal_ext.handover.types import ENTITY_TYPES, TYPE_NAMES
 from portal_ext.moves import progress
 from portal_ext.moves.models import HANDOVER, SCHEDULED, MoveBatch
+from portal_ext.moves.types import ENTITY_TYPES, TYPE_NAMES
 from portal_ext.portal.errors import PortalError
 
 ALL_ROWS = 1_000_000  # every visible person: the grid pages the handovers, not the people

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from portal_ext.handover.types import ENTITY_TYPES, EntityKind
+from portal_ext.moves.types import ENTITY_TYPES, EntityKind
 from portal_ext.portal.client import PAGE_SIZE, Command, PortalClient, render_query
 
 

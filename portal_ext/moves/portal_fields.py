@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from portal_ext.handover.types import ENTITY_TYPES, PREV_FIELD, PREV_FIELD_LABEL, EntityKind
+from portal_ext.moves.types import ENTITY_TYPES, PREV_FIELD, PREV_FIELD_LABEL, EntityKind
 from portal_ext.portal.client import Command, PortalClient
 from portal_ext.portal.errors import PortalError
 
