@@ -60,6 +60,7 @@ def rest(demo_sim: Simulator, ext_database_url: str) -> Iterator[RestSetup]:
         "PORTAL_URL": portal_url, "PORTAL_WEBHOOK_URL": f"{portal_url}/rest/1/testtoken/",
         "PORTAL_APPLICATION_TOKEN": demo_sim.application_token,
         "PORTAL_MEMBER_ID": demo_sim.member_id, "TASK_RUNNER": "inline",
+        "PORTAL_LANGUAGE": "en",  # the tests read the copies' English wording
         # The simulator does not limit this webhook: no need to hold back.
         "PORTAL_RATE_POOL": 10_000, "PORTAL_RATE_PER_SECOND": 10_000.0})
     ext_server, ext_thread = _serve(app)
