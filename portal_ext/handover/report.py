@@ -140,3 +140,14 @@ def samples(batch: MoveBatch, links: PortalLinks, *, per_type: int = 5
             MoveItem.state == PLANNED).order_by(MoveItem.id).limit(per_type))
         out[name] = [report_item(item, links) for item in items]
     return out
+
+
+def per_person(batch_id: int) -> dict[int, int]:
+    """Items of a run (any move batch) per person they go to: everything journaled but the
+    skipped, in the order of who gets most."""
+    rows = db.session.execute(
+        select(MoveItem.to_user_id, func.count()).where(
+            MoveItem.batch_id == batch_id, MoveItem.state != SKIPPED)
+        .group_by(MoveItem.to_user_id))
+    found = {int(user_id): int(count) for user_id, count in rows}
+    return dict(sorted(found.items(), key=lambda pair: (-pair[1], pair[0])))

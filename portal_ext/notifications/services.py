@@ -79,7 +79,7 @@ def decide(notice: Notice, roster: Roster, teams: index.TeamIndex) -> list[Recip
 def chosen_languages(portal_id: int) -> dict[int, str]:
     """Portal user id -> the language they last chose on the extension's pages (only those who
     chose one)."""
-    return {uid: language for uid, language in db.session.execute(
+    return {uid: str(language) for uid, language in db.session.execute(
         select(PortalUser.portal_user_id, PortalUser.language).where(
             PortalUser.portal_id == portal_id, PortalUser.language.in_(tuple(LANGUAGES))))}
 
