@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date
 from typing import Any
 
 from flask_babel import format_date, gettext
@@ -20,11 +20,11 @@ from flask_login import current_user
 from portal_ext.charts import Chart, Point, bar_chart
 from portal_ext.handover.report import Report, per_person
 from portal_ext.handover.types import ENTITY_TYPES
+from portal_ext.home import portal_moment
 from portal_ext.moves.models import PREVIEW, SCHEDULED, TRANSFER, MoveBatch
 from portal_ext.notifications.log import DayCount, deliveries_per_day
-from portal_ext.portal.clock import portal_now, portal_zone
-from portal_ext.portal.errors import PortalError
-from portal_ext.portal.registration import client_for, current_portal, utcnow
+from portal_ext.portal.clock import portal_zone
+from portal_ext.portal.registration import current_portal
 
 DELIVERY_DAYS = 30
 
@@ -65,11 +65,7 @@ def delivery_points(counts: list[DayCount]) -> list[Point]:
 
 def portal_today() -> date:
     """Today on the portal's calendar (the host's clock when the portal cannot be asked)."""
-    portal = current_portal()
-    try:
-        now: datetime = portal_now(client_for(portal))
-    except PortalError:
-        now = utcnow()
+    now = portal_moment(current_portal())
     return now.replace(tzinfo=UTC).astimezone(portal_zone()).date()
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, or_, select
 from portal_ext.directory.access import overseen_departments
 from portal_ext.directory.models import PortalUser
 from portal_ext.extensions import db
-from portal_ext.notifications.models import FAILED, Delivery
+from portal_ext.notifications.models import FAILED, PENDING, Delivery
 from portal_ext.notifications.rules import DEPUTY, TEAM
 from portal_ext.paging import Page, iso
 from portal_ext.portal.models import Portal
@@ -71,6 +71,25 @@ def delivery_log(*, portal: Portal, viewer: PortalUser, filters: LogFilter, page
                                                    Delivery.id.desc())
                                     .offset((page - 1) * per_page).limit(per_page)))
     return Page(items, page, per_page, total)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """A queue at a glance: how many wait, since when the oldest, how many failed."""
+
+    waiting: int
+    oldest: datetime | None  # naive UTC
+    failed: int
+
+
+def outbox_backlog(portal: Portal) -> Backlog:
+    """Copies waiting to be delivered to the portal, and the ones that failed."""
+    counts = dict(db.session.execute(select(Delivery.state, func.count()).where(
+        Delivery.portal_id == portal.id, Delivery.state.in_((PENDING, FAILED)))
+        .group_by(Delivery.state)).all())
+    oldest = db.session.scalar(select(func.min(Delivery.created_at)).where(
+        Delivery.portal_id == portal.id, Delivery.state == PENDING))
+    return Backlog(int(counts.get(PENDING, 0)), oldest, int(counts.get(FAILED, 0)))
 
 
 @dataclass(frozen=True)

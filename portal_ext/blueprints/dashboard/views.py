@@ -12,6 +12,7 @@ from portal_ext.auth.models import ApiToken
 from portal_ext.auth.roles import role_required
 from portal_ext.auth.tokens import TokenError, issue_token, revoke_token, tokens_visible_to
 from portal_ext.blueprints import listings
+from portal_ext.blueprints.absences.forms import KIND_LABELS
 from portal_ext.blueprints.auth.views import safe_next
 from portal_ext.blueprints.dashboard import bp
 from portal_ext.blueprints.dashboard.forms import TokenForm
@@ -19,6 +20,7 @@ from portal_ext.directory import access
 from portal_ext.directory.models import PortalUser
 from portal_ext.events.models import STATES
 from portal_ext.extensions import db
+from portal_ext.home import home_for
 from portal_ext.i18n import LANGUAGES
 from portal_ext.i18n import SESSION_KEY as LANGUAGE_KEY
 from portal_ext.portal.registration import current_portal, utcnow
@@ -29,13 +31,16 @@ PER_PAGE = 50
 @bp.get("/")
 @role_required()
 def index() -> Any:
+    """The home page: what the viewer's roles need (portal_ext.home gathers it)."""
     portal = current_portal()
     inbox = None
     if current_user.role == "admin":
         inbox = {"counts": listings.inbox_counts(portal),
                  "latest": listings.latest_events(portal)}
     return render_template("dashboard/index.html", portal=portal,
-                           overview=listings.overview(portal), inbox=inbox, inbox_states=STATES)
+                           overview=listings.overview(portal), inbox=inbox, inbox_states=STATES,
+                           home=home_for(portal, current_user, role=current_user.role),
+                           kind_labels=KIND_LABELS)
 
 
 @bp.get("/users")
