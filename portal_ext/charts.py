@@ -36,8 +36,9 @@ BAR_THICKNESS = 18
 CHAR_WIDTH = 7.2  # an average glyph at 12 px, for the label column
 LABEL_MAX_CHARS = 28
 VALUE_ROOM = 56  # room right of the longest bar for its number
-WIDTH = 640
-COLUMN_HEIGHT = 180
+WIDTH = 480  # rows: drawn at most this wide (never scaled up), narrower on a phone
+COLUMNS_WIDTH = 560
+COLUMN_HEIGHT = 160
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,10 @@ def bar_chart(chart_id: str, title: str, description: str, points: Sequence[Poin
                                   + (ROW_HEIGHT - BAR_THICKNESS) / 2,
                                   width=p.value * scale, height=BAR_THICKNESS, tick=True))
         return chart
+    chart.width = COLUMNS_WIDTH
     chart.plot_height = COLUMN_HEIGHT
     chart.height = COLUMN_HEIGHT + 40  # numbers above, labels below
-    slot = WIDTH / max(1, len(points))
+    slot = COLUMNS_WIDTH / max(1, len(points))
     thickness = max(2.0, slot * 0.7)
     scale = scale_of(COLUMN_HEIGHT)
     for n, p in enumerate(points):
