@@ -83,6 +83,16 @@ def _team_part(reason: Reason, names: Mapping[int, str]) -> str:
     return gettext("team %(team)s", team=reason.team_name or "")
 
 
+def original(notice: Notice) -> str:
+    """The copied notification's words: the portal's as they are, or, for a notice the
+    extension derived itself, its phrase in the current language."""
+    if notice.phrase is None:
+        return notice.message.strip()
+    msgid, values = notice.phrase
+    return gettext(msgid, **{name: gettext(value) if name == "noun" else value
+                             for name, value in values}).strip()
+
+
 def copy_message(notice: Notice, recipient: Recipient, *, names: Mapping[int, str],
                  tz: tzinfo, language: str) -> str:
     """The copy's text for ``recipient`` (see the module docstring)."""
@@ -92,7 +102,7 @@ def copy_message(notice: Notice, recipient: Recipient, *, names: Mapping[int, st
                 else _team_part(r, names)) for r in recipient.reasons]
         head = (MARKER.format(copy=gettext("Copy"))
                 + gettext("for %(name)s", name=owner) + ", " + "; ".join(why) + ".")
-        lines = [head, notice.message.strip()]
+        lines = [head, original(notice)]
         link = entity_link(notice)
         if link is not None and "[URL=" not in notice.message.upper():
             label = gettext("Open in the portal")
