@@ -133,10 +133,12 @@ def department(portal: Portal, viewer: PortalUser, now: datetime, tz: tzinfo
     scope = overseen_departments(portal, viewer)
     if not scope:
         return None
-    people = [uid for uid, depts in db.session.execute(
-        select(PortalUser.portal_user_id, PortalUser.department_ids).where(
-            PortalUser.portal_id == portal.id, PortalUser.active.is_(True)))
+    members = [(uid, bool(active)) for uid, depts, active in db.session.execute(
+        select(PortalUser.portal_user_id, PortalUser.department_ids, PortalUser.active).where(
+            PortalUser.portal_id == portal.id))
         if scope.intersection(depts or []) and uid != viewer.portal_user_id]
+    people = [uid for uid, active in members if active]
+    everyone = [uid for uid, _active in members]  # the dismissed too: their transfers
     today = now.replace(tzinfo=UTC).astimezone(tz).date()
     tomorrow = day_start(today + timedelta(days=1), tz)
     week_end = day_start(today + timedelta(days=7 - today.weekday()), tz)  # next Monday
@@ -146,7 +148,7 @@ def department(portal: Portal, viewer: PortalUser, now: datetime, tz: tzinfo
                                               start=tomorrow, end=week_end)
              if a.start >= tomorrow]
     return Department(len(people), away_today, later,
-                      run_lines(portal.id, kinds=KINDS, owners=people, problems_only=True,
+                      run_lines(portal.id, kinds=KINDS, owners=everyone, problems_only=True,
                                 limit=10))
 
 
