@@ -6,9 +6,10 @@ link to the entity.
 
 Each copy is written in its recipient's language (portal_ext.i18n.reader_language): the one
 they last chose on the extension's pages, else the portal's language setting ``PORTAL_LANGUAGE``
-(``ru`` by default); the portal does not tell an application which language a user reads.
-Dates are in the portal's
-time zone (``PORTAL_TIMEZONE``). The text uses the portal's BB codes ([B], [BR], [URL]).
+(``ru`` by default); the portal does not tell an application which language a user reads. A
+notice the extension derived itself (REST mode) is said in that language too; the portal's own
+notification is copied in its own words. Dates are in the portal's time zone
+(``PORTAL_TIMEZONE``). The text uses the portal's BB codes ([B], [BR], [URL]).
 """
 
 from __future__ import annotations
