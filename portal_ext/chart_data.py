@@ -12,19 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, date
-from typing import Any
 
 from flask_babel import format_date, gettext
-from flask_login import current_user
 
 from portal_ext.charts import Chart, Point, bar_chart
+from portal_ext.context import Context, here
 from portal_ext.handover.report import Report, per_person
 from portal_ext.handover.types import ENTITY_TYPES
-from portal_ext.home import portal_moment
 from portal_ext.moves.models import PREVIEW, SCHEDULED, TRANSFER, MoveBatch
 from portal_ext.notifications.log import DayCount, deliveries_per_day
-from portal_ext.portal.clock import portal_zone
-from portal_ext.portal.registration import current_portal
 
 DELIVERY_DAYS = 30
 
@@ -63,16 +59,15 @@ def delivery_points(counts: list[DayCount]) -> list[Point]:
                   tick=n % 5 == 0 or n == len(counts) - 1) for n, c in enumerate(counts)]
 
 
-def portal_today() -> date:
-    """Today on the portal's calendar (the host's clock when the portal cannot be asked)."""
-    now = portal_moment(current_portal())
-    return now.replace(tzinfo=UTC).astimezone(portal_zone()).date()
-
-
-def delivery_chart(viewer: Any = None) -> tuple[Chart, list[DayCount]]:
-    """Copies per day over the last 30 days, and the counts behind them (for the table)."""
-    counts = deliveries_per_day(portal=current_portal(), viewer=viewer or current_user,
-                                today=portal_today(), tz=portal_zone(), days=DELIVERY_DAYS)
+def delivery_chart(ctx: Context | None = None) -> tuple[Chart, list[DayCount]]:
+    """Copies per day over the last 30 days of the portal's calendar, of the deliveries the
+    request's user sees, and the counts behind them (for the table)."""
+    ctx = ctx or here()
+    if ctx.actor is None:
+        raise ValueError("the delivery chart is someone's: the context has no actor")
+    today: date = ctx.now.replace(tzinfo=UTC).astimezone(ctx.tz).date()
+    counts = deliveries_per_day(portal=ctx.portal, viewer=ctx.actor, today=today, tz=ctx.tz,
+                                days=DELIVERY_DAYS)
     chart = bar_chart("chart-deliveries", gettext("Copies per day"),
                       gettext("Copies of notifications recorded each day over the last "
                               "%(days)s days.", days=DELIVERY_DAYS),

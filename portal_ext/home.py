@@ -11,7 +11,8 @@ it). Nothing here writes.
   waiting in the outbox, and how long the oldest has waited) and anything failed (events,
   copies, runs), plus dismissed users waiting for a transfer.
 
-Days and weeks are the portal's (``PORTAL_TIMEZONE``), "now" is the portal's clock.
+Days and weeks are the portal's (``PORTAL_TIMEZONE``), "now" is the portal's clock (the
+request's context, portal_ext.context).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy import func, select
 
 from portal_ext.absences import services as absences
 from portal_ext.absences.models import Absence
+from portal_ext.context import Context
 from portal_ext.directory.access import overseen_departments
 from portal_ext.directory.models import PortalUser
 from portal_ext.events.models import FAILED as EVENT_FAILED
@@ -40,21 +42,11 @@ from portal_ext.moves.models import (
     SCHEDULED,
 )
 from portal_ext.notifications.log import Backlog, outbox_backlog
-from portal_ext.portal.clock import portal_now, portal_zone
-from portal_ext.portal.errors import PortalError
+from portal_ext.portal.clock import host_utcnow
 from portal_ext.portal.models import Portal
-from portal_ext.portal.registration import client_for, utcnow
 from portal_ext.transfers.report import waiting
 
 HANDED_OVER = (SCHEDULED, APPLYING, APPLIED, RESTORING)  # items away, or about to be
-
-
-def portal_moment(portal: Portal) -> datetime:
-    """The portal's current time (naive UTC); the host's when the portal cannot be asked."""
-    try:
-        return portal_now(client_for(portal))
-    except PortalError:
-        return utcnow()
 
 
 def day_start(day: date, tz: tzinfo) -> datetime:
@@ -97,8 +89,9 @@ class Health:
 
 @dataclass
 class Home:
-    now: datetime
+    now: datetime  # the portal's time
     tz: tzinfo
+    stamped_now: datetime  # the host's time, which stored stamps (a queue's oldest) are on
     mine: Mine
     covering: Covering
     department: Department | None = None
@@ -106,7 +99,8 @@ class Home:
     names: dict[int, str] = field(default_factory=dict)
 
     def age(self, since: datetime | None) -> timedelta | None:
-        return None if since is None else max(timedelta(0), self.now - since)
+        """How long ago a stored (host clock) stamp was."""
+        return None if since is None else max(timedelta(0), self.stamped_now - since)
 
 
 def mine(portal: Portal, viewer: PortalUser, now: datetime) -> Mine:
@@ -172,16 +166,16 @@ def health(portal: Portal) -> Health:
                   len(pending) + len(never_recorded))
 
 
-def home_for(portal: Portal, viewer: PortalUser, *, role: str,
-             now: datetime | None = None) -> Home:
-    """Everything ``viewer``'s home page shows (see the module docstring)."""
-    now = now or portal_moment(portal)
-    tz = portal_zone()
-    home = Home(now, tz, mine(portal, viewer, now), covering(portal, viewer, now))
+def home_for(ctx: Context, *, role: str) -> Home:
+    """Everything the home page of ``ctx``'s actor shows (see the module docstring)."""
+    viewer = ctx.actor
+    if viewer is None:
+        raise ValueError("a home page is someone's: the context has no actor")
+    portal, now, tz = ctx.portal, ctx.now, ctx.tz
+    home = Home(now, tz, host_utcnow(), mine(portal, viewer, now), covering(portal, viewer, now))
     if role in ("head", "admin"):
         home.department = department(portal, viewer, now, tz)
     if role == "admin":
         home.health = health(portal)
-    home.names = {u.portal_user_id: u.full_name for u in db.session.scalars(
-        select(PortalUser).where(PortalUser.portal_id == portal.id))}
+    home.names = ctx.names()
     return home

@@ -3,7 +3,8 @@
 including ones inside functions).
 
 Inside ``portal_ext``, every domain of the manifest (portal_ext.domains) has the same files,
-keeps its rules pure and never imports the web layer (``portal_ext.blueprints``)."""
+keeps its rules pure and never imports the web layer (``portal_ext.blueprints``); only the web
+layer reads the request (``flask.request``, ``flask.session``, ``flask_login``)."""
 
 from __future__ import annotations
 
@@ -214,3 +215,58 @@ def test_the_central_lists_come_from_the_manifest() -> None:
         assert domain.module("models") in models.MODEL_MODULES
         assert domain.module("tasks") in tasks.JOB_MODULES
         assert domain.module("handlers") in handlers.HANDLER_MODULES
+
+
+# -- the request stays in the web layer -------------------------------------------------------
+# Services, jobs and handlers get what they need (the actor included) as arguments, usually
+# through portal_ext.context; only these modules read the request, the session or the login.
+REQUEST_NAMES = {"request", "session"}
+REQUEST_READERS = {
+    "portal_ext/blueprints/": "the web layer: pages and API routes",
+    "portal_ext/auth/": "login, sessions, roles and API tokens guard the routes",
+    "portal_ext/context.py": "builds a request's context from its logged-in user",
+    "portal_ext/app.py": "app wiring",
+    "portal_ext/extensions.py": "app wiring: the login manager",
+    "portal_ext/i18n.py": "app wiring: the language of a request (its session, its headers)",
+    "portal_ext/request_bounds.py": "app wiring: limits on an incoming request",
+    "portal_ext/events/webhook.py": "the HTTP endpoint the portal posts its events to",
+    "portal_ext/directory/models.py": "the user model is flask_login's user (UserMixin)",
+}
+
+
+def request_reads(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "flask" and node.level == 0:
+            found += [f"flask.{a.name}" for a in node.names if a.name in REQUEST_NAMES]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and (
+                node.module == "flask_login" or node.module.startswith("flask_login.")):
+            found.append(node.module)
+        elif isinstance(node, ast.Import):
+            found += [a.name for a in node.names
+                      if a.name == "flask_login" or a.name.startswith("flask_login.")]
+        elif isinstance(node, ast.Attribute) and node.attr in REQUEST_NAMES \
+                and isinstance(node.value, ast.Name) and node.value.id == "flask":
+            found.append(f"flask.{node.attr}")
+    return found
+
+
+def test_only_the_web_layer_reads_the_request() -> None:
+    bad: list[str] = []
+    for path in sorted((ROOT / "portal_ext").rglob("*.py")):
+        relative = path.relative_to(ROOT).as_posix()
+        if any(relative.startswith(allowed) for allowed in REQUEST_READERS):
+            continue
+        bad += [f"{relative} imports {name}" for name in request_reads(path)]
+    assert bad == []
+    assert all((ROOT / allowed).exists() for allowed in REQUEST_READERS)
+
+
+def test_the_request_check_sees_every_way_in(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("import flask\nfrom flask import current_app, request\n"
+                      "def f():\n    from flask import session\n    import flask_login\n"
+                      "    from flask_login import current_user\n    return flask.request\n")
+    assert sorted(request_reads(module)) == sorted([
+        "flask.request", "flask.session", "flask_login", "flask_login", "flask.request"])

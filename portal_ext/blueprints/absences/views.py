@@ -19,9 +19,9 @@ from portal_ext.absences.models import ACTIVE, FINISHED, PLANNED, Absence
 from portal_ext.absences.times import day_start, to_local
 from portal_ext.auth.roles import role_required
 from portal_ext.blueprints.absences import bp
-from portal_ext.blueprints.absences.current import Here, here
 from portal_ext.blueprints.absences.forms import KIND_LABELS, NOBODY, AbsenceForm, people_choices
 from portal_ext.blueprints.refusals import refuse_on_page
+from portal_ext.context import Context, here
 from portal_ext.directory.access import departments_of
 from portal_ext.errors import Refusal
 from portal_ext.extensions import db
@@ -93,7 +93,7 @@ def new() -> Any:
     if form.validate_on_submit():
         try:
             absence = services.create_absence(
-                portal=h.portal, actor=current_user, data=services.AbsenceInput(
+                portal=h.portal, actor=h.actor, data=services.AbsenceInput(
                     **_form_values(form, h)), now=h.now, tz=h.tz)
         except Refusal as error:
             refuse_on_page(error, form)
@@ -119,7 +119,7 @@ def edit(absence_id: int) -> Any:
     if form.validate_on_submit():
         values = _form_values(form, h, keep=absence)
         try:
-            services.update_absence(portal=h.portal, actor=current_user, absence=absence,
+            services.update_absence(portal=h.portal, actor=h.actor, absence=absence,
                                     changes=values, now=h.now, tz=h.tz)
         except Refusal as error:
             refuse_on_page(error, form)
@@ -135,7 +135,7 @@ def delete(absence_id: int) -> Any:
     h = here()
     absence = _absence_or_404(h, absence_id)
     try:
-        services.delete_absence(portal=h.portal, actor=current_user, absence=absence,
+        services.delete_absence(portal=h.portal, actor=h.actor, absence=absence,
                                 withdraw=lambda a: access.withdraw(h.client, a), now=h.now)
     except Refusal as error:
         refuse_on_page(error)
@@ -175,8 +175,8 @@ def cover(absence_id: int) -> Any:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def _absence_or_404(h: Here, absence_id: int) -> Absence:
-    absence = h.absence(absence_id)
+def _absence_or_404(h: Context, absence_id: int) -> Absence:
+    absence = services.absence_of(portal_id=h.portal.id, absence_id=absence_id)
     if absence is None:
         abort(404)
     return absence
@@ -189,7 +189,7 @@ def _month(value: str | None) -> date | None:
         return None
 
 
-def _fill_choices(form: AbsenceForm, h: Here) -> None:
+def _fill_choices(form: AbsenceForm, h: Context) -> None:
     form.user_id.choices = people_choices([(p.portal_user_id, p.full_name)
                                            for p in editable_users(current_user)])
     form.deputy_id.choices = people_choices(
@@ -197,7 +197,7 @@ def _fill_choices(form: AbsenceForm, h: Here) -> None:
         + [(p.portal_user_id, p.full_name) for p in h.active_people()])
 
 
-def _form_values(form: AbsenceForm, h: Here, keep: Absence | None = None) -> dict[str, Any]:
+def _form_values(form: AbsenceForm, h: Context, keep: Absence | None = None) -> dict[str, Any]:
     first, last = form.start.data, form.end.data
     assert first is not None and last is not None  # InputRequired
     start = day_start(first, h.tz)

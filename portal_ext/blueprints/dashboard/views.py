@@ -16,6 +16,7 @@ from portal_ext.blueprints.absences.forms import KIND_LABELS
 from portal_ext.blueprints.auth.views import safe_next
 from portal_ext.blueprints.dashboard import bp
 from portal_ext.blueprints.dashboard.forms import TokenForm
+from portal_ext.context import here
 from portal_ext.directory import access
 from portal_ext.directory.models import PortalUser
 from portal_ext.events.models import STATES
@@ -23,7 +24,8 @@ from portal_ext.extensions import db
 from portal_ext.home import home_for
 from portal_ext.i18n import LANGUAGES
 from portal_ext.i18n import SESSION_KEY as LANGUAGE_KEY
-from portal_ext.portal.registration import current_portal, utcnow
+from portal_ext.portal.clock import host_utcnow
+from portal_ext.portal.registration import current_portal
 
 PER_PAGE = 50
 
@@ -39,7 +41,7 @@ def index() -> Any:
                  "latest": listings.latest_events(portal)}
     return render_template("dashboard/index.html", portal=portal,
                            overview=listings.overview(portal), inbox=inbox, inbox_states=STATES,
-                           home=home_for(portal, current_user, role=current_user.role),
+                           home=home_for(here(), role=current_user.role),
                            kind_labels=KIND_LABELS)
 
 
@@ -96,7 +98,7 @@ def issue_token_view() -> Any:
         return _tokens_page(form, status=422)
     try:
         plain = issue_token(portal=current_portal(), user=current_user, name=form.name.data or "",
-                            now=utcnow())
+                            now=host_utcnow())
     except TokenError as error:
         form.name.errors = [error.message]
         return _tokens_page(form, status=422)
@@ -117,7 +119,7 @@ def revoke_token_view(token_id: int) -> Any:
             token.user_id != current_user.id and current_user.role != "admin"):
         abort(404)
     try:
-        revoked = revoke_token(portal=portal, token=token, actor=current_user, now=utcnow())
+        revoked = revoke_token(portal=portal, token=token, actor=current_user, now=host_utcnow())
     except TokenError:
         abort(403)
     if revoked:

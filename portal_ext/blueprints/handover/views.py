@@ -8,8 +8,8 @@ from flask import abort, flash, jsonify, redirect, render_template, request, url
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from portal_ext.absences.services import absence_of
 from portal_ext.auth.roles import role_required
-from portal_ext.blueprints.absences.current import Here, here
 from portal_ext.blueprints.handover import bp
 from portal_ext.blueprints.handover.forms import (
     ActionForm,
@@ -19,6 +19,7 @@ from portal_ext.blueprints.handover.forms import (
     StartNowForm,
 )
 from portal_ext.blueprints.refusals import refuse_on_page
+from portal_ext.context import Context, here
 from portal_ext.errors import CONFLICT, Refusal
 from portal_ext.handover import services
 from portal_ext.handover.failures import failed_counts
@@ -30,7 +31,7 @@ from portal_ext.moves.models import SCHEDULED, MoveBatch
 from portal_ext.portal.errors import PortalError
 
 
-def _batch_or_404(h: Here, batch_id: int) -> MoveBatch:
+def _batch_or_404(h: Context, batch_id: int) -> MoveBatch:
     batch = services.handover_of(h.portal, batch_id)
     if batch is None:
         abort(404)
@@ -71,7 +72,7 @@ def index() -> Any:
 def new() -> Any:
     h = here()
     absence_id = request.args.get("absence", type=int)
-    absence = h.absence(absence_id) if absence_id else None
+    absence = absence_of(portal_id=h.portal.id, absence_id=absence_id) if absence_id else None
     if absence is None:
         abort(404)
     if not services.may_hand_over(current_user, absence.user_id):
@@ -84,7 +85,7 @@ def new() -> Any:
     if form.validate_on_submit():
         try:
             batch = services.preview_handover(
-                portal=h.portal, client=h.client, actor=current_user, absence_id=absence.id,
+                portal=h.portal, client=h.client, actor=h.actor, absence_id=absence.id,
                 types=form.types.data, include_closed=form.include_closed.data,
                 include_new_leads=form.include_new_leads.data, now=h.now)
         except Refusal as error:
@@ -113,7 +114,8 @@ def show(batch_id: int) -> Any:
         "handover/show.html", batch=batch, progress=progress(batch),
         report=build_report(batch, links, names=names), columns=COLUMNS,
         samples=samples(batch, links) if batch.state == "preview" else {},
-        absence=h.absence(batch.absence_id) if batch.absence_id else None,
+        absence=absence_of(portal_id=h.portal.id, absence_id=batch.absence_id)
+        if batch.absence_id else None,
         names=names, tz=h.tz, confirm_form=ConfirmForm(), action_form=ActionForm(),
         start_now_form=StartNowForm(), now=h.now, **_labels())
 
@@ -132,7 +134,7 @@ def apply(batch_id: int) -> Any:
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
-            services.apply_handover(batch=batch, actor=current_user,
+            services.apply_handover(batch=batch, actor=h.actor,
                                     confirmed=bool(form.confirm.data), now=h.now,
                                     start=form.start.data or services.START_WITH_ABSENCE)
         except Refusal as error:
@@ -153,7 +155,7 @@ def start_now(batch_id: int) -> Any:
     batch = _batch_or_404(h, batch_id)
     if StartNowForm().validate_on_submit():
         try:
-            services.apply_handover(batch=batch, actor=current_user, confirmed=True,
+            services.apply_handover(batch=batch, actor=h.actor, confirmed=True,
                                     now=h.now, start=services.START_NOW)
         except Refusal as error:
             refuse_on_page(error)
@@ -169,7 +171,7 @@ def restore(batch_id: int) -> Any:
     batch = _batch_or_404(h, batch_id)
     if ActionForm().validate_on_submit():
         try:
-            services.restore_handover(batch=batch, actor=current_user, client=h.client,
+            services.restore_handover(batch=batch, actor=h.actor, client=h.client,
                                       now=h.now)
         except Refusal as error:
             refuse_on_page(error)
@@ -187,7 +189,7 @@ def retry(batch_id: int) -> Any:
     batch = _batch_or_404(h, batch_id)
     if ActionForm().validate_on_submit():
         try:
-            count = services.retry_handover(batch=batch, actor=current_user)
+            count = services.retry_handover(batch=batch, actor=h.actor)
         except Refusal as error:
             refuse_on_page(error)
         else:
@@ -202,7 +204,7 @@ def discard(batch_id: int) -> Any:
     batch = _batch_or_404(h, batch_id)
     if ActionForm().validate_on_submit():
         try:
-            services.discard_preview(batch=batch, actor=current_user)
+            services.discard_preview(batch=batch, actor=h.actor)
         except Refusal as error:
             refuse_on_page(error)
             return redirect(url_for("handover.show", batch_id=batch_id))
@@ -217,7 +219,7 @@ def policy() -> Any:
     form = PolicyForm()
     if form.validate_on_submit():
         try:
-            save_policy(portal=h.portal, actor_id=current_user.portal_user_id,
+            save_policy(portal=h.portal, actor=h.actor,
                         enabled=form.enabled.data, types=form.types.data or [],
                         include_closed=form.include_closed.data,
                         include_new_leads=form.include_new_leads.data,

@@ -16,6 +16,7 @@ from portal_ext.auth.roles import role_required
 from portal_ext.blueprints.notifications import bp
 from portal_ext.blueprints.notifications.forms import TeamForm
 from portal_ext.blueprints.refusals import refuse_on_page
+from portal_ext.context import here
 from portal_ext.directory.models import PortalUser
 from portal_ext.errors import Refusal
 from portal_ext.extensions import db
@@ -24,7 +25,7 @@ from portal_ext.notifications.kinds import KIND_LABELS
 from portal_ext.notifications.log import REASON_FILTERS, LogFilter, delivery_log
 from portal_ext.notifications.models import DELIVERY_STATES, Team
 from portal_ext.portal.clock import portal_zone
-from portal_ext.portal.registration import current_portal, utcnow
+from portal_ext.portal.registration import current_portal
 
 PER_PAGE = 50
 TYPE_IDS = {"LEAD": 1, "DEAL": 2, "CONTACT": 3, "COMPANY": 4, "QUOTE": 7, "SMART_INVOICE": 31}
@@ -63,13 +64,14 @@ def _team_form(form: TeamForm, team: Team | None) -> Any:
     if request.method == "POST" and form.validate_on_submit():
         values = {"name": form.name.data or "", "kinds": list(form.kinds.data or []),
                   "members": list(form.members.data or [])}
+        h = here()
         try:
             if team is None:
-                team = team_service.create_team(portal=current_portal(), now=utcnow(),
+                team = team_service.create_team(portal=h.portal, actor=h.actor, now=h.now,
                                                  **values)
                 flash(_("The team “%(name)s” was created.", name=team.name), "success")
             else:
-                team_service.update_team(portal=current_portal(), team=team, now=utcnow(),
+                team_service.update_team(portal=h.portal, actor=h.actor, team=team, now=h.now,
                                          **values)
                 flash(_("The team “%(name)s” was saved.", name=team.name), "success")
             return redirect(url_for("notifications.teams"))
@@ -104,7 +106,7 @@ def delete_team(team_id: int) -> Any:
     if team is None:
         abort(404)
     name = team.name
-    team_service.delete_team(portal=portal, team=team)
+    team_service.delete_team(portal=portal, actor=current_user, team=team)
     flash(_("The team “%(name)s” was deleted.", name=name), "success")
     return redirect(url_for("notifications.teams"))
 

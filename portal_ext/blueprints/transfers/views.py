@@ -8,11 +8,9 @@ from typing import Any
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy import select
 
 from portal_ext.auth.roles import role_required
-from portal_ext.blueprints.absences.current import Here, here
 from portal_ext.blueprints.refusals import refuse_on_page
 from portal_ext.blueprints.transfers import bp
 from portal_ext.blueprints.transfers.forms import (
@@ -23,6 +21,7 @@ from portal_ext.blueprints.transfers.forms import (
     choices,
     per_type_field,
 )
+from portal_ext.context import Context, here
 from portal_ext.directory.models import Department
 from portal_ext.errors import Refusal
 from portal_ext.extensions import db
@@ -58,7 +57,7 @@ def _undo_days() -> int:
     return services.undo_days(current_app.config)
 
 
-def _batch_or_404(h: Here, batch_id: int) -> MoveBatch:
+def _batch_or_404(h: Context, batch_id: int) -> MoveBatch:
     batch = report.transfer_of(h.portal.id, batch_id)
     if batch is None:
         abort(404)
@@ -77,7 +76,7 @@ def index() -> Any:
         policy=auto_mode.get_policy(h.portal.id), action_form=ActionForm(), **_labels())
 
 
-def _fill_choices(form: TransferForm, h: Here) -> None:
+def _fill_choices(form: TransferForm, h: Context) -> None:
     everyone = sorted(h.names().items(), key=lambda kv: kv[1])
     active: list[tuple[object, object]] = [(p.portal_user_id, p.full_name)
                                            for p in h.active_people()]
@@ -132,7 +131,7 @@ def new() -> Any:
     elif form.validate_on_submit():
         try:
             batch = services.create_transfer(portal=h.portal, client=h.client,
-                                             actor_id=current_user.portal_user_id,
+                                             actor=h.actor,
                                              data=_input(form), now=h.now)
         except Refusal as error:
             refuse_on_page(error, form, fields=_form_fields(form))
@@ -172,17 +171,16 @@ def _act(batch_id: int, action: str) -> Any:
     batch = _batch_or_404(h, batch_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    actor = current_user.portal_user_id
     try:
         if action == "apply":
             services.apply_transfer(portal=h.portal, client=h.client, batch=batch,
-                                    actor_id=actor, now=h.now)
+                                    actor=h.actor, now=h.now)
             flash(_("The transfer has started."), "success")
         elif action == "retry":
             count = services.retry_transfer(batch=batch)
             flash(_("Trying %(count)s failed items again.", count=count), "success")
         elif action == "undo":
-            services.undo_transfer(portal=h.portal, batch=batch, actor_id=actor, now=h.now,
+            services.undo_transfer(portal=h.portal, batch=batch, actor=h.actor, now=h.now,
                                    days=_undo_days())
             flash(_("Undoing the transfer has started."), "success")
         else:
@@ -230,7 +228,7 @@ def close_dismissal(dismissal_id: int) -> Any:
     if row is None:
         abort(404)
     if ActionForm().validate_on_submit() and services.close_dismissal(
-            dismissal=row, actor=current_user, now=h.now):
+            dismissal=row, actor=h.actor, now=h.now):
         flash(_("Taken off the list."), "success")
     return redirect(url_for("transfers.index"))
 
@@ -246,7 +244,7 @@ def settings() -> Any:
     if request.method == "POST" and form.validate_on_submit():
         try:
             auto_mode.save_policy(
-                portal=h.portal, actor_id=current_user.portal_user_id, now=h.now,
+                portal=h.portal, actor=h.actor, now=h.now,
                 on_dismissal=form.on_dismissal.data or "", auto_mode=bool(form.auto_mode.data),
                 auto_on_absence=bool(form.auto_on_absence.data),
                 strategy=form.strategy.data or "", successor_id=form.successor_id.data or None,
