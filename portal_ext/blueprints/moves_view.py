@@ -77,13 +77,13 @@ def people_phrase(count: int) -> str:
 
 
 def _duration(seconds: float) -> str:
-    seconds = max(int(round(seconds)), 1)
+    seconds = max(round(seconds), 1)
     if seconds < 90:
         return str(ngettext("%(num)d second", "%(num)d seconds", seconds))
-    minutes = int(round(seconds / 60))
+    minutes = round(seconds / 60)
     if minutes < 90:
         return str(ngettext("%(num)d minute", "%(num)d minutes", minutes))
-    return str(ngettext("%(num)d hour", "%(num)d hours", int(round(minutes / 60))))
+    return str(ngettext("%(num)d hour", "%(num)d hours", round(minutes / 60)))
 
 
 def run_status(batch: MoveBatch, kind: str) -> dict[str, Any]:
@@ -114,8 +114,8 @@ def run_status(batch: MoveBatch, kind: str) -> dict[str, Any]:
            "heading": _heading(kind, restoring, status, failed)}
     parts = [_("%(processed)s of %(total)s items", processed=processed, total=total)] \
         if status in (QUEUED, RUNNING) else []
-    parts.append((_("%(count)s given back", count=succeeded) if restoring
-                  else _("%(count)s moved", count=succeeded)))
+    parts.append(_("%(count)s given back", count=succeeded) if restoring
+                  else _("%(count)s moved", count=succeeded))
     if left_alone:
         parts.append(_("%(count)s left alone", count=left_alone))
     if failed:

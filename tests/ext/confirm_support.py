@@ -25,7 +25,8 @@ def asked(client: FlaskClient, path: str, data: dict[str, Any] | None = None
 
 def lines(page: str) -> str:
     """The confirmation's heading and lines as text."""
-    box = page.split('id="confirmation"', 1)[1].split('id="confirmation-form"', 1)[0]
+    box = page.split('id="confirmation"', 1)[1].split(">", 1)[1]
+    box = box.split("<form", 1)[0]
     return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", box))).strip()
 
 

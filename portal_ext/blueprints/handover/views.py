@@ -25,9 +25,9 @@ from portal_ext.errors import CONFLICT, Refusal
 from portal_ext.handover import services
 from portal_ext.handover.failures import failed_counts
 from portal_ext.handover.policy import policy_for, save_policy
+from portal_ext.handover.portal_text import clean, explained
 from portal_ext.handover.report import COLUMNS, build_report, samples
 from portal_ext.handover.types import ENTITY_TYPES, TYPE_NAMES
-from portal_ext.handover.portal_text import clean, explained
 from portal_ext.moves.models import APPLIED, APPLYING, SCHEDULED, MoveBatch
 from portal_ext.portal.errors import PortalError
 

@@ -29,9 +29,9 @@ from portal_ext.directory.models import Department
 from portal_ext.errors import Refusal
 from portal_ext.extensions import db
 from portal_ext.handover.failures import failed_counts
+from portal_ext.handover.portal_text import clean, explained
 from portal_ext.handover.report import COLUMNS, build_report
 from portal_ext.handover.types import ENTITY_TYPES as KINDS
-from portal_ext.handover.portal_text import clean, explained
 from portal_ext.moves.models import APPLIED, PREVIEW, MoveBatch
 from portal_ext.portal.errors import PortalError
 from portal_ext.transfers import auto_mode, report, services
