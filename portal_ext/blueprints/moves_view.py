@@ -12,9 +12,8 @@ from babel.dates import format_interval
 from flask import render_template_string
 from flask_babel import format_decimal, format_percent, get_locale, ngettext
 from flask_babel import gettext as _
-from sqlalchemy import func, select
 
-from portal_ext.extensions import db
+from portal_ext.handover.report import planned_by_type, state_counts
 from portal_ext.moves import progress
 from portal_ext.moves.models import (
     APPLIED,
@@ -30,33 +29,18 @@ from portal_ext.moves.models import (
     RESTORING,
     SKIPPED,
     MoveBatch,
-    MoveItem,
 )
+
+__all__ = ["day_range", "held_count", "items_phrase", "kinds_phrase", "people_phrase",
+           "percent_text", "planned_by_type", "progress_card", "run_status", "state_counts"]
 
 LEFT_ALONE = (CONFLICT, SKIPPED, MISSING)
 QUEUED, RUNNING, FINISHED, WITH_FAILURES = "queued", "running", "finished", "finished_with_failures"
 
 
-def state_counts(batch_id: int, *, moved_only: bool = False) -> dict[str, int]:
-    """Items per journal state (``moved_only``: the ones that had moved, a give-back's)."""
-    query = (select(MoveItem.state, func.count()).where(MoveItem.batch_id == batch_id)
-             .group_by(MoveItem.state))
-    if moved_only:
-        query = query.where(MoveItem.moved_at.is_not(None))
-    return {state: int(count) for state, count in db.session.execute(query)}
-
-
 def held_count(batch_id: int) -> int:
     """Items the batch moved that its receivers still hold (a give-back or an undo's work)."""
     return state_counts(batch_id).get(MOVED, 0)
-
-
-def planned_by_type(batch_id: int) -> dict[str, int]:
-    rows = db.session.execute(
-        select(MoveItem.entity_type, func.count()).where(
-            MoveItem.batch_id == batch_id, MoveItem.state == PLANNED)
-        .group_by(MoveItem.entity_type))
-    return {name: int(count) for name, count in rows}
 
 
 def percent_text(percent: int) -> str:
