@@ -1,9 +1,10 @@
 """The handover played through the UI as an administrator would, in a real browser (Debian's
 Chromium driven by Playwright): record Nikitina's vacation with Fedorov as deputy, prepare the
 handover, read the preview, read the confirmation's numbers and cancel (nothing moves),
-confirm, watch the progress bar fill and the page say it finished without reloading, open a moved deal on the portal (Fedorov responsible,
-the previous responsible shown), then move the portal's clock past the vacation and see the
-deal back with Nikitina once the background tick has run.
+confirm, watch the progress bar fill and the page say it finished without reloading, open a
+moved deal on the portal (Fedorov responsible, the previous responsible shown), then move the
+portal's clock past the vacation and see the deal back with Nikitina once the background tick
+has run.
 
 The background work runs in the embedded worker thread with a one-second tick, as in the
 one-command demo, in chunks of 40 items; the test holds the chunks back until it has seen the
