@@ -205,3 +205,22 @@ def test_deleting_a_team_says_who_stops_getting_copies(
     confirmed(client, f"/teams/{team_id}/delete")
     with app.app_context():
         assert db.session.get(Team, team_id) is None
+
+
+def test_the_confirmation_and_the_progress_speak_russian(
+        app: Flask, client: FlaskClient, demo_sim: Simulator,
+        handover: tuple[int, int]) -> None:
+    _, batch_id = handover
+    hers = [key for key in owned_by(demo_sim, NIKITINA) if key[0] in ("deal", "company")]
+    client.post("/language", data={"lang": "ru", "next": "/"})
+    page, _ = asked(client, f"/handovers/{batch_id}/apply", {"start": "now"})
+    text = lines(page)
+    assert text.startswith(f"Передать {len(hers)} элемент")
+    assert "(2 вида): Ольга Никитина → Алексей Фёдоров?" in text
+    assert "Они перейдут сейчас." in text and "Путь назад:" in text
+    assert ">Отмена</a>" in page and "Подтвердить: передать" in page
+    assert "<title>Подтверждение передачи" in page
+    confirmed(client, f"/handovers/{batch_id}/apply", {"start": "now"})
+    shown = client.get(f"/handovers/{batch_id}").get_data(as_text=True)
+    assert "<title>Передача клиентов: Ольга Никитина, " in shown
+    assert f"передано: {len(hers)}" in shown and 'id="progress-percent">100\xa0%<' in shown

@@ -158,6 +158,7 @@ def show(batch_id: int) -> Any:
         "transfers/show.html", batch=batch, status=moves_view.run_status(batch, "transfer"),
         title=_("Transfer of %(name)s's items",
                 name=names.get(batch.owner_id, f"#{batch.owner_id}")),
+        last_problem=_problem(batch.error) if batch.error else "",
         columns=COLUMNS,
         report=build_report(batch, h.links, names=names),
         successor_rows=report.successor_rows(batch), names=names,
