@@ -154,6 +154,14 @@ def delete(absence_id: int) -> Any:
     return redirect(url_for("absences.mine"))
 
 
+def _back_here() -> str:
+    """Where "Cancel" goes: the page the delete came from, if it is one of ours."""
+    came_from = request.referrer or ""
+    if came_from.startswith(request.host_url):
+        return "/" + came_from[len(request.host_url):]
+    return url_for("absences.mine")
+
+
 def _delete_plan(h: Here, absence: Absence) -> confirmation.Plan:
     """What deleting an absence does: its handover settles (a preview or a waiting handover
     is dropped; items with the deputy go back) and a temporary access is withdrawn."""
@@ -181,7 +189,7 @@ def _delete_plan(h: Here, absence: Absence) -> confirmation.Plan:
         heading=_("Delete the absence of %(name)s, %(period)s?", name=name,
                   period=absence_period(absence)),
         lines=lines, button=_("Confirm: delete the absence"),
-        cancel_url=request.referrer or url_for("absences.mine"),
+        cancel_url=_back_here(),
         binding={"updated": absence.updated_at,
                  "handover": handover.state if handover is not None else None, "held": held},
         danger=True, title=_("Confirm deleting the absence"))
