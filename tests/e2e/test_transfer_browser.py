@@ -60,8 +60,8 @@ def test_an_admin_transfers_a_dismissed_users_items_and_undoes_it(
                 "Отменить передачу")
             assert {k: n for k, n in holdings(sim, NIKITINA).items() if k in KINDS} == before
             admin.screenshot(path=str(tmp_path / "transfer-confirm-390.png"), full_page=True)
-            box = admin.locator("#confirmation").bounding_box()
-            assert box is not None and box["x"] + box["width"] <= 390  # fits a phone
+            card = admin.locator("#confirmation").bounding_box()
+            assert card is not None and card["x"] + card["width"] <= 390  # fits a phone
 
             admin.locator("#confirm-button").click()
             expect(admin.locator("#progress-heading")).to_have_text("Передано")
