@@ -1,7 +1,8 @@
 // The live progress of a handover or a transfer page (no build step, no library): while the
 // batch runs, polls the progress endpoint and puts in the progress block the server rendered
 // (status in words, bar, figures; items left alone counted apart). When the run ends, fetches
-// the page once and swaps its content (state, report, the way back) without reloading.
+// the page once and swaps its content (state, report, the way back) without reloading. A
+// handover waiting for its absence is watched less often and shows its run once it starts.
 (function () {
   "use strict";
   var RUNNING = { applying: true, restoring: true };
@@ -42,7 +43,22 @@
     }, delay);
   }
 
+  function watchScheduled(waiting) {
+    var url = waiting.getAttribute("data-progress-url");
+    var pageUrl = waiting.getAttribute("data-page-url");
+    setTimeout(function () {
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (p) {
+          if (p && p.state !== "scheduled") { swapPage(pageUrl); } else { watchScheduled(waiting); }
+        })
+        .catch(function () { watchScheduled(waiting); });
+    }, 15000);
+  }
+
   function start() {
+    var waiting = document.getElementById("scheduled");
+    if (waiting && waiting.getAttribute("data-progress-url")) { watchScheduled(waiting); }
     var current = box();
     if (!current || !RUNNING[current.getAttribute("data-state")]) { return; }
     poll(current.getAttribute("data-progress-url"), current.getAttribute("data-page-url"), 500);
