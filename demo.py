@@ -35,7 +35,8 @@ def demo_command(host: str, port: int, life_interval: float) -> None:
     from portal_ext.directory.models import PortalUser
     from portal_ext.directory.services import sync_directory
     from portal_ext.extensions import db
-    from portal_ext.portal.registration import client_for, current_portal, utcnow
+    from portal_ext.portal.clock import host_utcnow
+    from portal_ext.portal.registration import client_for, current_portal
     from simulator.scenarios.life import run_life
     from simulator.users import tables as users_tables
     from simulator.web.control import guard_beyond_loopback
@@ -53,7 +54,7 @@ def demo_command(host: str, port: int, life_interval: float) -> None:
         click.echo("Seeding the demo portal ...")
         sim.seed("demo")
     portal = current_portal()
-    counts = sync_directory(portal=portal, client=client_for(portal), now=utcnow())
+    counts = sync_directory(portal=portal, client=client_for(portal), now=host_utcnow())
     users = db.session.scalars(db.select(PortalUser).where(PortalUser.portal_id == portal.id,
                                                            PortalUser.active.is_(True))
                                .order_by(PortalUser.portal_user_id)).all()

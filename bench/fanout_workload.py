@@ -25,7 +25,8 @@ from portal_ext.events.models import DONE, FAILED, InboxEvent
 from portal_ext.extensions import db
 from portal_ext.notifications.models import PENDING, SENT, Delivery, Team, TeamMember
 from portal_ext.notifications.sources import COPY_TAG_PREFIX
-from portal_ext.portal.registration import client_for, current_portal, utcnow
+from portal_ext.portal.clock import host_utcnow
+from portal_ext.portal.registration import client_for, current_portal
 from simulator import Simulator
 from simulator.calendar import tables as calendar_tables
 from simulator.im import tables as im_tables
@@ -73,8 +74,8 @@ def prepare(app: Flask, workload: Workload) -> None:
     would check the same rules one by one; here only the state matters)."""
     with app.app_context():
         portal = current_portal()
-        sync_directory(portal=portal, client=client_for(portal), now=utcnow())
-        now = utcnow()
+        sync_directory(portal=portal, client=client_for(portal), now=host_utcnow())
+        now = host_utcnow()
         for user_id in workload.owners[:workload.absences]:
             db.session.add(Absence(
                 portal_id=portal.id, user_id=user_id, start=START - timedelta(days=1),

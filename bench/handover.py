@@ -56,11 +56,11 @@ from portal_ext import create_app  # noqa: E402
 from portal_ext.extensions import db  # noqa: E402
 from portal_ext.moves import engine  # noqa: E402
 from portal_ext.moves.models import APPLYING, RESTORING, MoveBatch  # noqa: E402
+from portal_ext.portal.clock import host_utcnow  # noqa: E402
 from portal_ext.portal.registration import (  # noqa: E402
     client_for,
     close_clients,
     current_portal,
-    utcnow,
 )
 from simulator import Simulator  # noqa: E402
 from simulator.crm import tables as crm_tables  # noqa: E402
@@ -90,7 +90,7 @@ def run_engine(app: Flask, size: int, chunk: int = 2500) -> dict[str, Any]:
         portal = current_portal()
         client = client_for(portal)
         batch = MoveBatch(portal_id=portal.id, kind="handover", state="preview",
-                          owner_id=wl.OWNER, to_user_id=wl.DEPUTY, created_at=utcnow(),
+                          owner_id=wl.OWNER, to_user_id=wl.DEPUTY, created_at=host_utcnow(),
                           options={"types": list(engine.ENTITY_TYPES), "include_closed": True},
                           counts={})
         db.session.add(batch)
@@ -105,7 +105,7 @@ def run_engine(app: Flask, size: int, chunk: int = 2500) -> dict[str, Any]:
             engine.start_phase(batch, state)
             db.session.commit()
             started = time.perf_counter()
-            while step(batch.id, client=client, now=utcnow(), size=chunk):
+            while step(batch.id, client=client, now=host_utcnow(), size=chunk):
                 pass
             timings[phase] = time.perf_counter() - started
         status = engine.progress(batch)

@@ -24,10 +24,11 @@ events_cli = AppGroup("events", help="The event inbox.")
 def portal_sync() -> None:
     """Pull every user and department from the portal."""
     from portal_ext.directory.services import sync_directory
-    from portal_ext.portal.registration import client_for, current_portal, utcnow
+    from portal_ext.portal.clock import host_utcnow
+    from portal_ext.portal.registration import client_for, current_portal
 
     portal = current_portal()
-    counts = sync_directory(portal=portal, client=client_for(portal), now=utcnow())
+    counts = sync_directory(portal=portal, client=client_for(portal), now=host_utcnow())
     click.echo(json.dumps(counts))
 
 
@@ -45,9 +46,9 @@ def events_reconcile() -> None:
     """Re-queue events whose processing is stuck or due for a retry."""
     from portal_ext import jobs
     from portal_ext.events.processing import reconcile
-    from portal_ext.portal.registration import utcnow
+    from portal_ext.portal.clock import host_utcnow
 
-    queued = reconcile(now=utcnow())
+    queued = reconcile(now=host_utcnow())
     jobs.wait_idle(current_app._get_current_object())  # type: ignore[attr-defined]
     click.echo(json.dumps({"queued": queued}))
 

@@ -5,7 +5,8 @@
   included (the head of Sales oversees Sales / Moscow: portal_ext.directory.rules);
 - a portal administrator: everyone's.
 
-Everything else is refused (the pages and the API answer 403).
+Everything else is refused (the pages and the API answer 403), and so is a change nobody
+acts for (``actor`` None).
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ def _departments(portal_id: int) -> list[Department]:
     return list(db.session.scalars(select(Department).where(Department.portal_id == portal_id)))
 
 
-def may_edit(actor: PortalUser, user_id: int) -> bool:
+def may_edit(actor: PortalUser | None, user_id: int) -> bool:
     """Whether ``actor`` may edit the absences of the portal user ``user_id``."""
+    if actor is None:
+        return False
     if actor.is_admin or actor.portal_user_id == user_id:
         return True
     scope = headed_subtree(actor, _departments(actor.portal_id))
@@ -35,7 +38,7 @@ def may_edit(actor: PortalUser, user_id: int) -> bool:
     return target is not None and bool(scope.intersection(target.department_ids or []))
 
 
-def check_may_edit(actor: PortalUser, user_id: int) -> None:
+def check_may_edit(actor: PortalUser | None, user_id: int) -> None:
     if not may_edit(actor, user_id):
         raise NotAllowed(None, _l("You may only change your own absences, or those of the "
                                   "people of the departments you head."))

@@ -4,6 +4,8 @@ In-process the portal announces each chart change with the entry itself (``ONABS
 ``ONABSENCEUPDATE`` with ``after``; ``ONABSENCEDELETE`` with ``before``). Over REST only the
 calendar events may arrive (``ONCALENDARENTRY*`` with ``data: {id}`` and no user), so they just
 make the next tick read the chart (portal_ext.absences.chart_import).
+
+``now`` is the portal's time (event processing reads it once per batch, portal_ext.context).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from portal_ext.absences.chart_import import (
 from portal_ext.events.handlers import handles
 from portal_ext.events.portal_event import PortalEvent, as_int
 from portal_ext.portal.client import PortalClient
-from portal_ext.portal.clock import portal_now
 from portal_ext.portal.models import Portal
 
 
@@ -31,7 +32,7 @@ def chart_entry_saved(event: PortalEvent, *, portal: Portal, client: PortalClien
         # Without the entry (not an in-process event): read the whole chart instead.
         ask_for_poll(portal.id)
         return
-    import_entry(portal_id=portal.id, entry=entry, now=portal_now(client))
+    import_entry(portal_id=portal.id, entry=entry, now=now)
 
 
 @handles("ONABSENCEDELETE")

@@ -38,9 +38,15 @@ from portal_ext.errors import NOT_FOUND
 from portal_ext.extensions import db
 from portal_ext.portal.models import Portal
 
-__all__ = ["active_absence", "cover_for", "create_absence", "delete_absence",
+__all__ = ["absence_of", "active_absence", "cover_for", "create_absence", "delete_absence",
            "update_absence"]
 EDITABLE = ("user_id", "start", "end", "kind", "deputy_id", "note", "temporary_access")
+
+
+def absence_of(*, portal_id: int, absence_id: int) -> Absence | None:
+    """The portal's absence ``absence_id``; None if there is none (or it is another portal's)."""
+    found = db.session.get(Absence, absence_id)
+    return found if found is not None and found.portal_id == portal_id else None
 
 
 # -- who covers -------------------------------------------------------------------------------
@@ -113,7 +119,11 @@ class AbsenceInput:
     temporary_access: bool = False
 
 
-def create_absence(*, portal: Portal, actor: PortalUser, data: AbsenceInput, now: datetime,
+def _id(actor: PortalUser | None) -> int | None:
+    return actor.portal_user_id if actor is not None else None
+
+
+def create_absence(*, portal: Portal, actor: PortalUser | None, data: AbsenceInput, now: datetime,
                    tz: tzinfo) -> Absence:
     check_may_edit(actor, data.user_id)
     proposal = Proposal(data.user_id, data.start, data.end, data.kind, data.deputy_id,
@@ -122,7 +132,7 @@ def create_absence(*, portal: Portal, actor: PortalUser, data: AbsenceInput, now
     absence = Absence(
         portal_id=portal.id, user_id=data.user_id, start=data.start, end=data.end,
         kind=data.kind, deputy_id=data.deputy_id, note=proposal.note,
-        recorded_by_id=actor.portal_user_id, recorded_at=now, updated_at=now,
+        recorded_by_id=_id(actor), recorded_at=now, updated_at=now,
         state=state_at(data.start, data.end, now), source=MANUAL,
         temporary_access=bool(data.temporary_access))
     db.session.add(absence)
@@ -131,7 +141,7 @@ def create_absence(*, portal: Portal, actor: PortalUser, data: AbsenceInput, now
     return absence
 
 
-def update_absence(*, portal: Portal, actor: PortalUser, absence: Absence,
+def update_absence(*, portal: Portal, actor: PortalUser | None, absence: Absence,
                    changes: Mapping[str, Any], now: datetime, tz: tzinfo) -> Absence:
     """Change some fields (names from ``EDITABLE``). Moving an absence to another user needs
     the right to edit both."""
@@ -162,7 +172,7 @@ def update_absence(*, portal: Portal, actor: PortalUser, absence: Absence,
     return absence
 
 
-def delete_absence(*, portal: Portal, actor: PortalUser, absence: Absence,
+def delete_absence(*, portal: Portal, actor: PortalUser | None, absence: Absence,
                    withdraw: Any = None, now: datetime | None = None) -> None:
     """Delete; ``withdraw(absence)`` first takes back temporary access if it was granted
     (a failure there keeps the absence, so the access is not left behind). Its handover
@@ -208,7 +218,7 @@ def covered_by(*, portal_id: int, deputy_id: int, at: datetime) -> list[Absence]
 
 
 # -- standing deputies --------------------------------------------------------------------------
-def set_standing_deputy(*, portal: Portal, actor: PortalUser, user_id: int,
+def set_standing_deputy(*, portal: Portal, actor: PortalUser | None, user_id: int,
                         deputy_id: int | None, now: datetime) -> StandingDeputy | None:
     """Set (or with ``deputy_id=None`` clear) the standing deputy of ``user_id``."""
     check_may_edit(actor, user_id)
@@ -227,10 +237,10 @@ def set_standing_deputy(*, portal: Portal, actor: PortalUser, user_id: int,
     _check_standing(portal.id, user_id, deputy_id)
     if row is None:
         row = StandingDeputy(portal_id=portal.id, user_id=user_id, deputy_id=deputy_id,
-                             set_by_id=actor.portal_user_id, set_at=now)
+                             set_by_id=_id(actor), set_at=now)
         db.session.add(row)
     else:
-        row.deputy_id, row.set_by_id, row.set_at = deputy_id, actor.portal_user_id, now
+        row.deputy_id, row.set_by_id, row.set_at = deputy_id, _id(actor), now
     touch(portal.id)
     db.session.commit()
     return row

@@ -24,12 +24,11 @@ from portal_ext import jobs
 from portal_ext.absences.access import sync_access
 from portal_ext.absences.chart_import import poll_chart, poll_due, record_poll_error
 from portal_ext.absences.models import ACTIVE, FINISHED, PLANNED, Absence, state_at
+from portal_ext.context import for_job
 from portal_ext.extensions import db
 from portal_ext.portal.client import PortalClient
-from portal_ext.portal.clock import portal_now
 from portal_ext.portal.errors import PortalError
 from portal_ext.portal.models import Portal
-from portal_ext.portal.registration import client_for
 
 log = logging.getLogger(__name__)
 DEFAULT_POLL_SECONDS = 300.0
@@ -72,11 +71,10 @@ def reconcile_absences(*, portal: Portal, client: PortalClient, now: datetime,
 
 @jobs.job(name="portal_ext.absences.tasks.reconcile_portal_absences")
 def reconcile_portal_absences(portal_id: int) -> dict[str, int]:
-    portal = db.session.get(Portal, portal_id)
-    if portal is None:
+    ctx = for_job(portal_id)
+    if ctx is None:
         return {}
-    client = client_for(portal)
-    return reconcile_absences(portal=portal, client=client, now=portal_now(client))
+    return reconcile_absences(portal=ctx.portal, client=ctx.client, now=ctx.now)
 
 
 @jobs.periodic(name="portal_ext.absences.tasks.absences_tick")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, TypeVar, cast
 
@@ -23,6 +22,7 @@ from flask import g, request
 from portal_ext.auth.roles import ROLES, role_allows
 from portal_ext.auth.tokens import authenticate_token
 from portal_ext.directory.models import PortalUser
+from portal_ext.portal.clock import host_utcnow
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def api_auth(*roles: str) -> Callable[[F], F]:
                 raise ApiError(401, "unauthorized",
                                "Send an API token as 'Authorization: Bearer <token>'.",
                                "Authorization")
-            found = authenticate_token(plain, now=datetime.now(UTC).replace(tzinfo=None))
+            found = authenticate_token(plain, now=host_utcnow())
             if found is None:
                 log.warning("API: rejected token on %s", request.path)
                 raise ApiError(401, "invalid_token",

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from portal_ext.auth.tokens import TokenError, issue_token
 from portal_ext.directory.models import PortalUser
 from portal_ext.extensions import db
-from portal_ext.portal.registration import current_portal, utcnow
+from portal_ext.portal.clock import host_utcnow
+from portal_ext.portal.registration import current_portal
 
 token_cli = AppGroup("token", help="API tokens.")
 
@@ -31,7 +32,7 @@ def create_token(email: str, name: str) -> None:
         click.echo(f"Error: no synced portal user with the e-mail {email!r}.", err=True)
         raise SystemExit(1)
     try:
-        plain = issue_token(portal=portal, user=user, name=name, now=utcnow())
+        plain = issue_token(portal=portal, user=user, name=name, now=host_utcnow())
     except TokenError as error:
         click.echo(f"Error: {error.field}: {error.message}", err=True)
         raise SystemExit(1) from error

@@ -19,6 +19,7 @@ from portal_ext import signals
 from portal_ext.directory.models import Department, PortalUser
 from portal_ext.extensions import db
 from portal_ext.portal.client import PortalClient
+from portal_ext.portal.clock import host_utcnow
 from portal_ext.portal.errors import PortalError
 from portal_ext.portal.models import Portal
 
@@ -75,7 +76,7 @@ def upsert_user(*, portal: Portal, data: Mapping[str, Any], now: datetime
     changed = created or any(getattr(user, k) != v for k, v in values.items())
     for key, value in values.items():
         setattr(user, key, value)
-    user.synced_at = now
+    user.synced_at = host_utcnow()  # bookkeeping: the host clock (directory.tasks)
     if created:
         return user, "created"
     if was_active and not user.active:
@@ -90,7 +91,7 @@ def mark_missing_inactive(*, portal: Portal, seen: set[int], now: datetime) -> i
         PortalUser.portal_user_id.not_in(seen or {0}))))
     for user in missing:
         user.active = False
-        user.synced_at = now
+        user.synced_at = host_utcnow()  # bookkeeping: the host clock (directory.tasks)
         _announce_dismissed(portal=portal, user=user, now=now, source="sync")
     return len(missing)
 
@@ -195,7 +196,7 @@ def sync_one_user(*, portal: Portal, client: PortalClient, portal_user_id: int,
             PortalUser.portal_user_id == portal_user_id)).first()
         if user is not None and user.active:
             user.active = False
-            user.synced_at = now
+            user.synced_at = host_utcnow()  # bookkeeping: the host clock (directory.tasks)
             _announce_dismissed(portal=portal, user=user, now=now, source="event")
             return "dismissed"
         return "unchanged"

@@ -26,8 +26,9 @@ from portal_ext.events.handlers import Veto, acts_on, before_handlers_for, is_ig
 from portal_ext.events.models import DONE, PENDING, InboxEvent
 from portal_ext.events.portal_event import PortalEvent, as_int, entity_id_of, entity_type_of
 from portal_ext.extensions import db
+from portal_ext.portal.clock import host_utcnow, portal_now
 from portal_ext.portal.models import Portal
-from portal_ext.portal.registration import current_portal, utcnow
+from portal_ext.portal.registration import client_for, current_portal
 
 log = logging.getLogger(__name__)
 _PORTAL_ID = "portal_ext.events.intake.portal_id"
@@ -103,7 +104,7 @@ def accept_inprocess_event(event: dict[str, Any], *, now: datetime | None = None
     if is_ignored(normalized):
         return None
     return _store(normalized, portal_id=_default_portal_id(),
-                  key=f"inprocess:{event['id']}", now=now or utcnow())
+                  key=f"inprocess:{event['id']}", now=now or host_utcnow())
 
 
 def _default_portal_id() -> int:
@@ -118,7 +119,9 @@ def _default_portal_id() -> int:
 
 def before_inprocess_event(event: dict[str, Any], *, now: datetime | None = None) -> None:
     """Run the before-handlers of an in-process before-event; a :class:`Veto` propagates (the
-    composition root turns it into the portal's own refusal). Nothing is stored."""
+    composition root turns it into the portal's own refusal). Nothing is stored. Handlers get
+    the portal's time as ``now``: the event's own ``ts`` (the portal's clock when it happened;
+    the portal is not asked while it is in the middle of the change), else the portal's now."""
     name = str(event.get("name") or "").upper()
     handlers = before_handlers_for(name)
     if not handlers:
@@ -129,8 +132,9 @@ def before_inprocess_event(event: dict[str, Any], *, now: datetime | None = None
         actor_id=as_int(event.get("actor_id")), before=event.get("before"),
         after=event.get("after"))
     portal = current_portal()
+    at = now or normalized.time() or portal_now(client_for(portal))
     for handler in handlers:
-        handler(normalized, portal=portal, now=now or utcnow())
+        handler(normalized, portal=portal, now=at)
 
 
 __all__ = ["Veto", "accept_inprocess_event", "before_inprocess_event", "inprocess_event",

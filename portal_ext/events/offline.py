@@ -20,9 +20,10 @@ from portal_ext.events.intake import store_event
 from portal_ext.events.portal_event import PortalEvent, as_int
 from portal_ext.extensions import db
 from portal_ext.portal.client import PortalClient
+from portal_ext.portal.clock import host_utcnow
 from portal_ext.portal.errors import PortalError
 from portal_ext.portal.models import Portal
-from portal_ext.portal.registration import client_for, current_portal, utcnow
+from portal_ext.portal.registration import client_for, current_portal
 
 log = logging.getLogger(__name__)
 LIMIT = 50
@@ -47,7 +48,7 @@ def poll_offline(portal: Portal, *, client: PortalClient | None = None,
             portal.offline_process_id = process_id
             db.session.commit()
         for record in records:
-            store_event(_event(record), portal=portal, key=_key(record), now=now or utcnow())
+            store_event(_event(record), portal=portal, key=_key(record), now=now or host_utcnow())
         client.call("event.offline.clear", {
             "process_id": process_id,
             "message_id": [r.get("MESSAGE_ID") for r in records if r.get("MESSAGE_ID")]})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from portal_ext.request_bounds import MAX_ID
@@ -44,6 +45,15 @@ class PortalEvent:
     after: dict[str, Any] | None = None  # ... and after the change
     inbox_id: int | None = None
     portal_id: int | None = None
+
+    def time(self) -> datetime | None:
+        """When it happened by the portal's clock (``ts``, Unix seconds) as naive UTC."""
+        if self.ts is None:
+            return None
+        try:
+            return datetime.fromtimestamp(int(self.ts), UTC).replace(tzinfo=None)
+        except (TypeError, ValueError, OverflowError, OSError):
+            return None
 
     def payload(self) -> dict[str, Any]:
         """What the inbox stores (everything but the row's own columns)."""

@@ -16,6 +16,11 @@
    back to pending with a backoff delay, or ``failed`` after EVENT_MAX_ATTEMPTS.
 4. ``reconcile_events`` (periodic) re-queues rows whose worker died (processing past the lease),
    rows whose retry time came, and rows whose queued task was lost.
+
+Two clocks: claims, leases and retry times follow the host's clock
+(``portal_ext.portal.clock.host_utcnow``); handlers get the portal's time as ``now``, read once
+per claimed batch (``portal_ext.context.for_portal``), since what they decide (is an absence
+current, when was a user dismissed) is decided by the portal's clock.
 """
 
 from __future__ import annotations
@@ -30,13 +35,13 @@ from flask import current_app
 from sqlalchemy import and_, case, or_, select, update
 
 from portal_ext import jobs
+from portal_ext.context import Context, for_portal
 from portal_ext.events.handlers import batch_handlers_for, handlers_for, per_event_names
 from portal_ext.events.models import DONE, FAILED, PENDING, PROCESSING, InboxEvent
 from portal_ext.events.portal_event import PortalEvent
 from portal_ext.extensions import db
-from portal_ext.portal.client import PortalClient
+from portal_ext.portal.clock import host_utcnow
 from portal_ext.portal.models import Portal
-from portal_ext.portal.registration import client_for, utcnow
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 600.0
@@ -65,7 +70,7 @@ def process_event(inbox_id: int) -> str:
 def process_batch(inbox_id: int, *, size: int = BATCH_SIZE) -> dict[int, str]:
     """Claim ``inbox_id`` with up to ``size - 1`` batchable due rows and process them; returns
     the outcome of every row claimed (nothing when ``inbox_id`` is not claimable)."""
-    now = utcnow()
+    now = host_utcnow()
     head = db.session.execute(select(InboxEvent.portal_id).where(
         InboxEvent.id == inbox_id, _due(now))).first()
     if head is None:
@@ -83,7 +88,7 @@ def process_due(portal_id: int) -> dict[str, int]:
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     _QUEUED.unmark(app, portal_id)
-    outcomes = _claim_and_process(portal_id, now=utcnow(), head=None, size=BATCH_SIZE)
+    outcomes = _claim_and_process(portal_id, now=host_utcnow(), head=None, size=BATCH_SIZE)
     if len(outcomes) >= BATCH_SIZE and _QUEUED.mark(app, portal_id):
         jobs.enqueue(process_due, portal_id)
     counts: dict[str, int] = {}
@@ -114,7 +119,7 @@ def _claim_and_process(portal_id: int, *, now: datetime, head: int | None, size:
     if not rows or portal is None:
         return {}
     events = [PortalEvent.from_inbox(row) for row in rows]
-    work = _Work(token=token, portal=portal, client=client_for(portal), now=now)
+    work = _Work(token=token, ctx=for_portal(portal))
     outcomes: dict[int, str] = {}
     start = 0
     while start < len(events):
@@ -148,9 +153,7 @@ _QUEUED = jobs.QueuedOnce("inbox")
 @dataclass(frozen=True)
 class _Work:
     token: str
-    portal: Portal
-    client: PortalClient
-    now: datetime
+    ctx: Context  # the portal, its client and the portal's time handed to the handlers
 
 
 def _slice(events: list[PortalEvent], start: int) -> list[PortalEvent]:
@@ -180,10 +183,11 @@ def _run(events: list[PortalEvent], work: _Work) -> None:
         if name is not None:
             group = [e for e in events if e.name == name]
             for batch_handler in batch_handlers_for(name):
-                batch_handler(group, portal=work.portal, client=work.client, now=work.now)
+                batch_handler(group, portal=work.ctx.portal, client=work.ctx.client,
+                              now=work.ctx.now)
         for event in events:
             for handler in handlers_for(event.name, event.source):
-                handler(event, portal=work.portal, client=work.client, now=work.now)
+                handler(event, portal=work.ctx.portal, client=work.ctx.client, now=work.ctx.now)
 
 
 def _process_slice(work: _Work, events: list[PortalEvent], *, rest: list[Any]
@@ -193,7 +197,7 @@ def _process_slice(work: _Work, events: list[PortalEvent], *, rest: list[Any]
         _run(events, work)
         finished = _update(InboxEvent.id.in_(ids), InboxEvent.state == PROCESSING,
                            InboxEvent.claim_token == work.token,
-                           state=DONE, processed_at=utcnow(), error=None, claim_token=None,
+                           state=DONE, processed_at=host_utcnow(), error=None, claim_token=None,
                            next_attempt_at=None)
         if finished != len(ids):
             # A lease was taken back (we were presumed dead): keep nothing of this attempt.
@@ -201,7 +205,7 @@ def _process_slice(work: _Work, events: list[PortalEvent], *, rest: list[Any]
             return _after_lost_lease(work, events, rest=rest)
         if rest:  # the rows still waiting for this worker: renew their lease
             _update(InboxEvent.id.in_(rest), InboxEvent.claim_token == work.token,
-                    claimed_at=utcnow())
+                    claimed_at=host_utcnow())
         db.session.commit()
         return dict.fromkeys(ids, "done")
     except Exception as exc:
@@ -244,7 +248,7 @@ def _record_failure(inbox_id: int, token: str, exc: Exception) -> str:
     attempts = row.attempts
     config = current_app.config
     error = f"{type(exc).__name__}: {exc}"[:2000]
-    now = utcnow()
+    now = host_utcnow()
     if attempts >= int(config["EVENT_MAX_ATTEMPTS"]):
         state, next_at = FAILED, None
     else:
@@ -261,7 +265,7 @@ def _record_failure(inbox_id: int, token: str, exc: Exception) -> str:
 @jobs.periodic(name="portal_ext.events.processing.reconcile_events")
 def reconcile_events() -> int:
     """Re-queue what is stuck; returns how many rows were queued."""
-    return reconcile(now=utcnow())
+    return reconcile(now=host_utcnow())
 
 
 def reconcile(*, now: datetime, stuck_after: float | None = None) -> int:
@@ -296,7 +300,7 @@ def process_pending(*, limit: int | None = None) -> dict[str, int]:
     counts: dict[str, int] = {}
     seen: set[int] = set()
     while limit is None or len(seen) < limit:
-        now = utcnow()
+        now = host_utcnow()
         ids = [i for i in db.session.scalars(
             select(InboxEvent.id).where(_due(now)).order_by(InboxEvent.id).limit(100))
             if i not in seen]

@@ -29,7 +29,8 @@ from portal_ext.events.handlers import is_ignored
 from portal_ext.events.intake import store_event
 from portal_ext.events.phpform import FormError, parse_pairs
 from portal_ext.events.portal_event import MAX_ID, PortalEvent, as_int, positive_id
-from portal_ext.portal.registration import portal_for_member, utcnow
+from portal_ext.portal.clock import host_utcnow
+from portal_ext.portal.registration import portal_for_member
 
 log = logging.getLogger(__name__)
 
@@ -109,5 +110,5 @@ def receive() -> Any:
     if is_ignored(event):
         return jsonify({"accepted": False, "duplicate": False, "ignored": True}), 200
     key = idempotency_key(event.name, data, ts, handler_id)
-    inbox_id = store_event(event, portal=portal, key=key, now=utcnow())
+    inbox_id = store_event(event, portal=portal, key=key, now=host_utcnow())
     return jsonify({"accepted": inbox_id is not None, "duplicate": inbox_id is None}), 200

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from portal_ext.absences.models import Absence
+from portal_ext.directory.models import PortalUser
 from portal_ext.extensions import db
 from portal_ext.handover.errors import HandoverError
 from portal_ext.handover.models import HandoverPolicy
@@ -27,8 +28,8 @@ from portal_ext.handover.services import (
     preview_handover,
     restore_handover,
 )
-from portal_ext.handover.types import TYPE_NAMES
 from portal_ext.moves.models import APPLIED, APPLYING, HANDOVER, MoveBatch
+from portal_ext.moves.types import TYPE_NAMES
 from portal_ext.portal.client import PortalClient
 from portal_ext.portal.errors import PortalError
 from portal_ext.portal.models import Portal
@@ -45,7 +46,7 @@ def policy_for(portal_id: int) -> HandoverPolicy:
         include_new_leads=True, min_days=3)
 
 
-def save_policy(*, portal: Portal, actor_id: int | None, enabled: bool, types: list[str],
+def save_policy(*, portal: Portal, actor: PortalUser | None, enabled: bool, types: list[str],
                 include_closed: bool, include_new_leads: bool, min_days: int,
                 now: datetime) -> HandoverPolicy:
     chosen = check_types(types)
@@ -58,7 +59,8 @@ def save_policy(*, portal: Portal, actor_id: int | None, enabled: bool, types: l
     policy.enabled, policy.types, policy.include_closed = bool(enabled), chosen, \
         bool(include_closed)
     policy.include_new_leads, policy.min_days = bool(include_new_leads), int(min_days)
-    policy.updated_by, policy.updated_at = actor_id, now
+    policy.updated_by = actor.portal_user_id if actor is not None else None
+    policy.updated_at = now
     db.session.commit()
     return policy
 

@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy import select
 
 from portal_ext import jobs, moves
+from portal_ext.context import for_job
 from portal_ext.extensions import db
 from portal_ext.moves.models import HANDOVER, MoveBatch
 from portal_ext.portal.client import PortalClient
 from portal_ext.portal.clock import portal_now
 from portal_ext.portal.models import Portal
-from portal_ext.portal.registration import client_for
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +60,11 @@ def handover_tick() -> dict[int, dict[str, Any]]:
     results: dict[int, dict[str, Any]] = {}
     for portal_id in list(db.session.scalars(select(Portal.id).order_by(Portal.id))):
         try:
-            portal = db.session.get(Portal, portal_id)
-            assert portal is not None
-            client = client_for(portal)
-            now = portal_now(client)
-            counts: dict[str, Any] = dict(restore_due(portal=portal, now=now))
-            counts.update(start_scheduled(portal=portal, now=now))
-            counts.update(apply_policy(portal=portal, client=client, now=now))
+            ctx = for_job(portal_id)
+            assert ctx is not None
+            counts: dict[str, Any] = dict(restore_due(portal=ctx.portal, now=ctx.now))
+            counts.update(start_scheduled(portal=ctx.portal, now=ctx.now))
+            counts.update(apply_policy(portal=ctx.portal, client=ctx.client, now=ctx.now))
             counts.update(moves.resume_batches(portal_id))
             results[portal_id] = counts
         except Exception:

@@ -38,10 +38,9 @@ from portal_ext.notifications.rules import Absent, Reason, Recipient, recipients
 from portal_ext.notifications.sources import Notice, copy_tag
 from portal_ext.notifications.trigger import request_drain
 from portal_ext.portal.client import BATCH_LIMIT, PortalClient
-from portal_ext.portal.clock import portal_zone
+from portal_ext.portal.clock import host_utcnow, portal_zone
 from portal_ext.portal.errors import PortalError
 from portal_ext.portal.models import Portal
-from portal_ext.portal.registration import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +79,7 @@ def fan_out(notices: Sequence[Notice], *, portal: Portal, now: datetime | None =
     once the caller commits. A notice meant for a dismissed user is not copied (the portal
     delivers nothing to them either), nor one the extension's own mass moves caused
     (portal_ext.notifications.own_moves)."""
-    now = now or utcnow()
+    now = now or host_utcnow()
     teams = index.team_index(portal.id)
     names = index.short_names(portal.id)
     language, tz = copy_language(), portal_zone()
@@ -240,12 +239,12 @@ def drain_outbox(*, portal: Portal, client: PortalClient, max_batches: int | Non
     retry (failed for now, tried again after a backoff)."""
     totals = {SENT: 0, FAILED: 0, "retry": 0, "batches": 0}
     while max_batches is None or totals["batches"] < max_batches:
-        now = utcnow()
+        now = host_utcnow()
         token, rows = claim_batch(portal=portal, now=now)
         if not rows:
             break
         outcomes = _send(client, rows)
-        for key, value in _record(token, rows, outcomes, utcnow()).items():
+        for key, value in _record(token, rows, outcomes, host_utcnow()).items():
             totals[key] += value
         totals["batches"] += 1
     return totals

@@ -28,7 +28,7 @@ their tag (``portal_ext:copy:<delivery id>``); over REST they produce no event a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from portal_ext.events.portal_event import PortalEvent, as_int
@@ -82,9 +82,7 @@ def copy_tag(delivery_id: int) -> str:
 
 def event_time(event: PortalEvent) -> datetime | None:
     """The event's ``ts`` (Unix seconds of the portal's clock) as naive UTC."""
-    if event.ts is None:
-        return None
-    return datetime.fromtimestamp(int(event.ts), UTC).replace(tzinfo=None)
+    return event.time()
 
 
 def from_inprocess(event: PortalEvent, *, now: datetime) -> Notice | None:

@@ -16,9 +16,10 @@ from flask import current_app
 
 from portal_ext import jobs
 from portal_ext.extensions import db
+from portal_ext.portal.clock import host_utcnow
 from portal_ext.portal.errors import PortalError
 from portal_ext.portal.models import Portal
-from portal_ext.portal.registration import client_for, current_portal, utcnow
+from portal_ext.portal.registration import client_for, current_portal
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def notifications_tick() -> dict[str, int]:
     from portal_ext.notifications.services import drain_outbox, reconcile_deliveries
 
     portal = current_portal()
-    given_up = reconcile_deliveries(portal=portal, now=utcnow())
+    given_up = reconcile_deliveries(portal=portal, now=host_utcnow())
     try:
         counts = drain_outbox(portal=portal, client=client_for(portal))
     except PortalError as exc:
@@ -70,16 +71,15 @@ def check_deadlines(*, portal_id: int, now: Any = None) -> int:
     """Derive the deadline notices due by the portal's clock (or ``now``), fan them out and
     commit; returns how many copies were decided (copies already recorded by an earlier
     check are not recorded again)."""
+    from portal_ext.context import for_portal
     from portal_ext.notifications.derived import due_tasks
     from portal_ext.notifications.services import fan_out
-    from portal_ext.portal.clock import portal_now, portal_zone
 
     portal = db.session.get(Portal, portal_id)
     if portal is None:
         return 0
-    client = client_for(portal)
-    moment = now or portal_now(client)
-    zone = portal_zone()
+    ctx = for_portal(portal, now=now)
+    client, moment, zone = ctx.client, ctx.now, ctx.tz
 
     def iso(value: Any) -> str:
         from portal_ext.absences.times import iso_local

@@ -9,6 +9,7 @@ Every change touches ``updated_at``, which is how cached team indexes notice it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,8 @@ from portal_ext.notifications.errors import TeamError
 from portal_ext.notifications.kinds import TEAM_KINDS
 from portal_ext.notifications.models import Team, TeamMember
 from portal_ext.portal.models import Portal
+
+log = logging.getLogger(__name__)
 
 NAME_MAX = 120
 MIN_MEMBERS = 2
@@ -95,7 +98,8 @@ def _set_members(team: Team, member_ids: Iterable[int]) -> None:
             team.members.append(TeamMember(portal_id=team.portal_id, portal_user_id=user_id))
 
 
-def create_team(*, portal: Portal, name: Any, kinds: Any, members: Any, now: datetime) -> Team:
+def create_team(*, portal: Portal, actor: PortalUser | None, name: Any, kinds: Any, members: Any,
+                now: datetime) -> Team:
     """Add a team (committed). Raises TeamError and changes nothing on bad input."""
     team = Team(portal_id=portal.id, name=_clean_name(portal, name, None),
                 kinds=_clean_kinds(kinds), created_at=now, updated_at=now)
@@ -104,10 +108,12 @@ def create_team(*, portal: Portal, name: Any, kinds: Any, members: Any, now: dat
     _set_members(team, member_ids)
     db.session.commit()
     index.invalidate_teams(portal.id)
+    log.info("team %s created by %s", team.id, _who(actor))
     return team
 
 
-def update_team(*, portal: Portal, team: Team, now: datetime, name: Any = None,
+def update_team(*, portal: Portal, actor: PortalUser | None, team: Team, now: datetime,
+                name: Any = None,
                 kinds: Any = None, members: Any = None) -> Team:
     """Change what is given (None: unchanged); committed. Raises TeamError."""
     new_name = _clean_name(portal, name, team.id) if name is not None else team.name
@@ -119,13 +125,20 @@ def update_team(*, portal: Portal, team: Team, now: datetime, name: Any = None,
     team.updated_at = now
     db.session.commit()
     index.invalidate_teams(portal.id)
+    log.info("team %s changed by %s", team.id, _who(actor))
     return team
 
 
-def delete_team(*, portal: Portal, team: Team) -> None:
+def delete_team(*, portal: Portal, actor: PortalUser | None, team: Team) -> None:
+    team_id = team.id
     db.session.delete(team)
     db.session.commit()
     index.invalidate_teams(portal.id)
+    log.info("team %s deleted by %s", team_id, _who(actor))
+
+
+def _who(actor: PortalUser | None) -> str:
+    return f"user {actor.portal_user_id}" if actor is not None else "the extension"
 
 
 def team_json(team: Team) -> dict[str, Any]:

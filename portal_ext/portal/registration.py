@@ -8,7 +8,7 @@ tables may not exist before ``flask db upgrade``). Other portals can be register
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app
@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from portal_ext.extensions import db
 from portal_ext.portal.client import PortalClient
+from portal_ext.portal.clock import host_utcnow
 from portal_ext.portal.models import Portal
 from portal_ext.portal.transports import HttpTransport, InProcessTransport, Transport
 
@@ -26,11 +27,6 @@ _FROM_SETTINGS = {"PORTAL_NAME": "name", "PORTAL_MODE": "mode", "PORTAL_URL": "b
                   "PORTAL_APPLICATION_TOKEN": "application_token",
                   "OAUTH_CLIENT_ID": "client_id", "OAUTH_CLIENT_SECRET": "client_secret",
                   "PORTAL_MEMBER_ID": "member_id"}
-
-
-def utcnow() -> datetime:
-    """Naive UTC, as every stored time is."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _state(app: Flask) -> dict[str, Any]:
@@ -58,7 +54,7 @@ def ensure_portal(config: Any) -> Portal:
     """Create the default portal's row, or bring it in line with the settings."""
     portal = db.session.scalars(select(Portal).order_by(Portal.id).limit(1)).first()
     if portal is None:
-        portal = Portal(created_at=utcnow())
+        portal = Portal(created_at=host_utcnow())
         db.session.add(portal)
     changed = portal.id is None
     for setting, column in _FROM_SETTINGS.items():

@@ -28,10 +28,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal_ext import moves
+from portal_ext.directory.models import PortalUser
 from portal_ext.extensions import db
-from portal_ext.handover.portal_calls import list_rows
-from portal_ext.handover.types import ENTITY_TYPES as KINDS
 from portal_ext.moves.models import TRANSFER
+from portal_ext.moves.portal_calls import list_rows
+from portal_ext.moves.types import ENTITY_TYPES as KINDS
 from portal_ext.portal.client import PAGE_SIZE, PortalClient
 from portal_ext.portal.models import Portal
 from portal_ext.transfers import successors as people
@@ -62,7 +63,7 @@ def get_policy(portal_id: int) -> TransferPolicy:
                           include_closed=True)
 
 
-def save_policy(*, portal: Portal, actor_id: int, now: datetime, on_dismissal: str,
+def save_policy(*, portal: Portal, actor: PortalUser | None, now: datetime, on_dismissal: str,
                 auto_mode: bool, auto_on_absence: bool, strategy: str,
                 successor_id: int | None, include_closed: bool) -> TransferPolicy:
     if on_dismissal not in ON_DISMISSAL:
@@ -86,7 +87,8 @@ def save_policy(*, portal: Portal, actor_id: int, now: datetime, on_dismissal: s
     policy.auto_on_absence = bool(auto_on_absence)
     policy.strategy, policy.successor_id = strategy, successor_id
     policy.include_closed = bool(include_closed)
-    policy.updated_by_id, policy.updated_at = actor_id, now
+    policy.updated_by_id = actor.portal_user_id if actor is not None else None
+    policy.updated_at = now
     db.session.commit()
     return policy
 

@@ -125,13 +125,13 @@ def _transfer_everything(portal: Portal, client: PortalClient, user: Any, policy
         successors=[policy.successor_id] if policy.strategy == PERSON and policy.successor_id
         else [], include_closed=policy.include_closed)
     try:
-        batch = services.create_transfer(portal=portal, client=client, actor_id=None, data=data,
+        batch = services.create_transfer(portal=portal, client=client, actor=None, data=data,
                                          now=now)
     except services.TransferError as error:
         db.session.rollback()
         return f"automatic transfer: {error.message}"
     try:
-        services.apply_transfer(portal=portal, client=client, batch=batch, actor_id=None,
+        services.apply_transfer(portal=portal, client=client, batch=batch, actor=None,
                                 now=now)
     except services.TransferError as error:
         db.session.rollback()

@@ -30,8 +30,6 @@ from portal_ext import moves
 from portal_ext.directory.models import PortalUser
 from portal_ext.errors import CONFLICT, NOT_FOUND
 from portal_ext.extensions import db
-from portal_ext.handover.types import ENTITY_TYPES as KINDS
-from portal_ext.handover.types import PREFIX_TYPES
 from portal_ext.moves.models import (
     APPLIED,
     APPLYING,
@@ -42,6 +40,8 @@ from portal_ext.moves.models import (
     TRANSFER,
     MoveBatch,
 )
+from portal_ext.moves.types import ENTITY_TYPES as KINDS
+from portal_ext.moves.types import PREFIX_TYPES
 from portal_ext.portal.client import PortalClient
 from portal_ext.portal.errors import PortalError
 from portal_ext.portal.models import Portal
@@ -198,7 +198,7 @@ def live_transfer(portal_id: int, user_id: int) -> MoveBatch | None:
     return None
 
 
-def create_transfer(*, portal: Portal, client: PortalClient, actor_id: int | None,
+def create_transfer(*, portal: Portal, client: PortalClient, actor: PortalUser | None,
                     data: TransferInput, now: datetime, rng: random.Random | None = None
                     ) -> MoveBatch:
     """Validate and preview a transfer (commits). Nothing changes on the portal."""
@@ -214,7 +214,7 @@ def create_transfer(*, portal: Portal, client: PortalClient, actor_id: int | Non
     try:
         batch = moves.new_batch(
             portal_id=portal.id, kind=TRANSFER, owner_id=user.portal_user_id,
-            live_key=f"transfer:{user.portal_user_id}", created_by=actor_id, created_at=now,
+            live_key=f"transfer:{user.portal_user_id}", created_by=_id(actor), created_at=now,
             options={"types": types, "include_closed": bool(data.include_closed),
                      "strategy": data.strategy, "request": _request_json(data)})
     except IntegrityError:  # the same request twice at once: the other one won
@@ -249,7 +249,7 @@ def _transfer(batch: MoveBatch | None) -> MoveBatch:
 
 
 def apply_transfer(*, portal: Portal, client: PortalClient, batch: MoveBatch | None,
-                   actor_id: int | None, now: datetime) -> MoveBatch:
+                   actor: PortalUser | None, now: datetime) -> MoveBatch:
     """Start moving a previewed transfer's items (the job runs chunk after chunk)."""
     batch = _transfer(batch)
     if batch.state != PREVIEW:
@@ -269,12 +269,12 @@ def apply_transfer(*, portal: Portal, client: PortalClient, batch: MoveBatch | N
     # nothing of its own while the portal's events of its writes come in (SQLite: one writer).
     moves.prepare(batch, client)
     batch.live_key = f"transfer:{batch.owner_id}:{batch.id}"  # a later transfer may start
-    batch.options = {**batch.options, "applied_by": actor_id, "started_at": now.isoformat()}
+    batch.options = {**batch.options, "applied_by": _id(actor), "started_at": now.isoformat()}
     dismissal = _dismissal(portal.id, batch.owner_id)
     if dismissal is not None:
         dismissal.state, dismissal.transfer_batch_id, dismissal.error = (
             TRANSFERRED, batch.id, None)
-        dismissal.closed_by_id, dismissal.closed_at = actor_id, now
+        dismissal.closed_by_id, dismissal.closed_at = _id(actor), now
     _start(moves.start_applying, batch)
     return batch
 
@@ -307,7 +307,7 @@ def undo_until(batch: MoveBatch, days: int) -> datetime | None:
     return rules.undo_deadline(batch.applied_at, days)
 
 
-def undo_transfer(*, portal: Portal, batch: MoveBatch | None, actor_id: int | None,
+def undo_transfer(*, portal: Portal, batch: MoveBatch | None, actor: PortalUser | None,
                   now: datetime, days: int) -> MoveBatch:
     """Give the items back within the undo period; items someone else took since are
     conflicts and stay where they are."""
@@ -322,7 +322,7 @@ def undo_transfer(*, portal: Portal, batch: MoveBatch | None, actor_id: int | No
     if deadline is not None and now > deadline:
         raise TransferError("state", _l("The undo period of %(days)s days is over.",
                                         days=days), CONFLICT, code="expired")
-    batch.options = {**batch.options, "undone_by": actor_id, "undo_started_at": now.isoformat()}
+    batch.options = {**batch.options, "undone_by": _id(actor), "undo_started_at": now.isoformat()}
     dismissal = _dismissal(portal.id, batch.owner_id)
     if dismissal is not None and dismissal.transfer_batch_id == batch.id:
         dismissal.state, dismissal.closed_by_id, dismissal.closed_at = PENDING, None, None
@@ -368,12 +368,17 @@ def dismissal_of(portal_id: int, dismissal_id: int) -> Dismissal | None:
     return row if row is not None and row.portal_id == portal_id else None
 
 
+def _id(actor: PortalUser | None) -> int | None:
+    """The acting user's portal user id, as the audit fields keep it (None: the extension)."""
+    return actor.portal_user_id if actor is not None else None
+
+
 def close_dismissal(*, dismissal: Dismissal, actor: PortalUser | None, now: datetime) -> bool:
     """Take a dismissed user off the waiting list: nothing to transfer (commits). False when
     the dismissal is no longer waiting (transferred or closed meanwhile): nothing changes."""
     if not rules.may_close(dismissal.state):
         return False
     dismissal.state, dismissal.closed_at = CLOSED, now
-    dismissal.closed_by_id = actor.portal_user_id if actor is not None else None
+    dismissal.closed_by_id = _id(actor)
     db.session.commit()
     return True

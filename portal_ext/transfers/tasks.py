@@ -12,13 +12,12 @@ import logging
 from sqlalchemy import select
 
 from portal_ext import jobs, moves
+from portal_ext.context import for_job
 from portal_ext.extensions import db
 from portal_ext.moves.models import TRANSFER, MoveBatch
 from portal_ext.portal.client import PortalClient
-from portal_ext.portal.clock import portal_now
 from portal_ext.portal.errors import PortalError
 from portal_ext.portal.models import Portal
-from portal_ext.portal.registration import client_for
 from portal_ext.transfers.dismissals import act_on_dismissals, sync_absence_changes
 
 log = logging.getLogger(__name__)
@@ -38,14 +37,12 @@ moves.on_kind(TRANSFER, moves.KindSteps(finished=_announce_end))
 
 @jobs.job(name="portal_ext.transfers.dismissals.act_on_portal")
 def act_on_portal(portal_id: int) -> dict[str, int]:
-    portal = db.session.get(Portal, portal_id)
-    if portal is None:
+    ctx = for_job(portal_id)
+    if ctx is None:
         return {}
-    client = client_for(portal)
-    now = portal_now(client)
     try:
-        counts = act_on_dismissals(portal=portal, client=client, now=now)
-        counts.update(sync_absence_changes(portal=portal, client=client, now=now))
+        counts = act_on_dismissals(portal=ctx.portal, client=ctx.client, now=ctx.now)
+        counts.update(sync_absence_changes(portal=ctx.portal, client=ctx.client, now=ctx.now))
     except PortalError as exc:  # the portal is away: the next tick tries again
         db.session.rollback()
         log.warning("transfers of portal %s: %s", portal_id, exc)

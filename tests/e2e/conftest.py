@@ -21,7 +21,8 @@ from werkzeug.serving import make_server
 from portal_ext.app import MIGRATIONS_DIR
 from portal_ext.directory.services import sync_directory
 from portal_ext.extensions import db
-from portal_ext.portal.registration import client_for, close_clients, current_portal, utcnow
+from portal_ext.portal.clock import host_utcnow
+from portal_ext.portal.registration import client_for, close_clients, current_portal
 from simulator import Simulator
 from wsgi import wire_simulated
 
@@ -54,7 +55,7 @@ def live_server(demo_sim: Simulator, tmp_path: Path) -> Iterator[LiveServer]:
     with app.app_context():
         upgrade(directory=str(MIGRATIONS_DIR))
         portal = current_portal()
-        sync_directory(portal=portal, client=client_for(portal), now=utcnow())
+        sync_directory(portal=portal, client=client_for(portal), now=host_utcnow())
     deferred.app = app
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()

@@ -47,14 +47,14 @@ def test_admin_logs_in_with_the_portal_and_switches_to_russian(live_server: Live
             expect(page).to_have_url(live_server.url + "/")
             expect(page.locator("#synced-users")).to_have_text("12")
             expect(page.locator(".who")).to_have_text("Дмитрий Соколов")
-            assert page.title() == "Dashboard · Portal extension"
+            assert page.title() == "Dashboard · Cover"
 
             page.get_by_role("button", name="RU").click()
             nav = page.get_by_role("navigation", name="Главное меню")
             expect(nav.get_by_role("link", name="Сводка")).to_be_visible()
             expect(nav.get_by_role("link", name="События")).to_be_visible()
             expect(page.get_by_text("Синхронизировано сотрудников")).to_be_visible()
-            assert page.title() == "Сводка · Расширение портала"
+            assert page.title() == "Сводка · Cover"
 
             shot = tmp_path / "dashboard-ru.png"
             page.screenshot(path=str(shot), full_page=True)

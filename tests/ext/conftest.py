@@ -33,7 +33,8 @@ from portal_ext.directory.services import sync_directory
 from portal_ext.extensions import db
 from portal_ext.models import import_models
 from portal_ext.portal.client import PortalClient
-from portal_ext.portal.registration import client_for, close_clients, current_portal, utcnow
+from portal_ext.portal.clock import host_utcnow
+from portal_ext.portal.registration import client_for, close_clients, current_portal
 from simulator import Simulator
 from tests.clock import TestClock
 from tests.conftest import TEST_DATABASE_URL
@@ -182,7 +183,7 @@ def app(demo_sim: Simulator, ext_database_url: str) -> Iterator[Flask]:
     flask_app = build_app(demo_sim, ext_database_url)
     with flask_app.app_context():
         portal = current_portal()
-        sync_directory(portal=portal, client=client_for(portal), now=utcnow())
+        sync_directory(portal=portal, client=client_for(portal), now=host_utcnow())
     yield flask_app
     dispose_app(flask_app)
 

@@ -16,8 +16,8 @@ from portal_ext.extensions import db
 from portal_ext.notifications.models import Delivery
 from portal_ext.notifications.sources import COPY_TAG_PREFIX
 from portal_ext.notifications.teams import create_team
-from portal_ext.portal.clock import portal_zone
-from portal_ext.portal.registration import current_portal, utcnow
+from portal_ext.portal.clock import host_utcnow, portal_zone
+from portal_ext.portal.registration import current_portal
 from simulator import Simulator
 from simulator.im import tables as im_tables
 from tests.clock import PORTAL_ZONE
@@ -54,8 +54,9 @@ def record_absence(app: Flask, user_id: int, deputy_id: int | None, start: datet
 
 def record_team(app: Flask, name: str, kinds: list[str], members: list[int]) -> int:
     with app.app_context():
-        team = create_team(portal=current_portal(), name=name, kinds=kinds, members=members,
-                           now=utcnow())
+        team = create_team(portal=current_portal(), actor=None, name=name, kinds=kinds,
+                           members=members,
+                           now=host_utcnow())
         return int(team.id)
 
 

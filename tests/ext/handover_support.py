@@ -11,7 +11,8 @@ from sqlalchemy import select
 from portal_ext.extensions import db
 from portal_ext.moves import engine
 from portal_ext.moves.models import APPLYING, RESTORING, MoveBatch, MoveItem
-from portal_ext.portal.registration import client_for, current_portal, utcnow
+from portal_ext.portal.clock import host_utcnow
+from portal_ext.portal.registration import client_for, current_portal
 from simulator import Simulator
 from simulator.crm import tables as crm_tables
 from simulator.tasks import tables as tasks_tables
@@ -61,7 +62,7 @@ def new_batch(*, owner: int, to: int, types: list[str] | None = None,
     batch = MoveBatch(portal_id=portal.id, kind=kind, state="preview", owner_id=owner,
                       to_user_id=to, options={"types": types or list(engine.ENTITY_TYPES),
                                               "include_closed": include_closed},
-                      created_at=utcnow(), counts={})
+                      created_at=host_utcnow(), counts={})
     db.session.add(batch)
     db.session.flush()
     engine.plan_batch(batch, client=client_for(portal), to_user_for=lambda _t, _r: to)
@@ -78,7 +79,7 @@ def run_phase(app: Flask, batch_id: int, *, restoring: bool = False, size: int =
     client = client_for(current_portal())
     step = engine.restore_chunk if restoring else engine.apply_chunk
     chunks = 0
-    while step(batch_id, client=client, now=utcnow(), size=size):
+    while step(batch_id, client=client, now=host_utcnow(), size=size):
         chunks += 1
     return chunks
 

@@ -15,7 +15,8 @@ from portal_ext.auth.models import ApiToken
 from portal_ext.directory.models import PortalUser
 from portal_ext.events.models import InboxEvent
 from portal_ext.extensions import db
-from portal_ext.portal.registration import current_portal, utcnow
+from portal_ext.portal.clock import host_utcnow
+from portal_ext.portal.registration import current_portal
 
 ADMIN = "admin@demo.portal"
 HEAD = "i.pavlov@demo.portal"  # Игорь Павлов, heads ТК-Лифт (department 4)
@@ -84,7 +85,7 @@ def test_revoked_token_and_dismissed_owner_are_401(app: Flask, client: FlaskClie
     with app.app_context():
         first = db.session.scalars(select(ApiToken).order_by(ApiToken.id)).first()
         assert first is not None
-        first.revoked_at = utcnow()
+        first.revoked_at = host_utcnow()
         head = db.session.scalars(select(PortalUser).where(PortalUser.email == HEAD)).one()
         head.active = False
         db.session.commit()
@@ -158,7 +159,7 @@ def test_bad_query_parameters_name_the_field(client: FlaskClient, admin_token: s
 def _events(app: Flask) -> None:
     with app.app_context():
         portal = current_portal()
-        now = utcnow()
+        now = host_utcnow()
         for number, (name, state, age) in enumerate([
                 ("ONCRMDEALADD", "done", 120), ("ONCRMDEALUPDATE", "failed", 60),
                 ("ONTASKUPDATE", "pending", 5)]):
@@ -180,7 +181,7 @@ def test_events_filters_and_order(app: Flask, client: FlaskClient, admin_token: 
     assert [e["event"] for e in failed] == ["ONCRMDEALUPDATE"]
     named = get(client, "/api/v1/events", admin_token, event="oncrmdealadd").json["items"]
     assert [e["entity_id"] for e in named] == [10]
-    since = (utcnow() - timedelta(minutes=90)).isoformat() + "+00:00"
+    since = (host_utcnow() - timedelta(minutes=90)).isoformat() + "+00:00"
     recent = get(client, "/api/v1/events", admin_token, since=since).json
     assert recent["total"] == 2
     bad = get(client, "/api/v1/events", admin_token, since="yesterday")

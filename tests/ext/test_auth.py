@@ -287,7 +287,8 @@ def test_a_cookie_from_before_a_dismissal_stays_dead_after_rehiring(
 def test_a_head_who_loses_the_department_is_logged_out_at_the_next_sync(
         app: Flask, demo_sim: Simulator, client: FlaskClient, login_as: LoginAs) -> None:
     from portal_ext.directory.services import sync_directory
-    from portal_ext.portal.registration import client_for, current_portal, utcnow
+    from portal_ext.portal.clock import host_utcnow
+    from portal_ext.portal.registration import client_for, current_portal
 
     with app.app_context():
         head = db.session.scalars(select(PortalUser).where(PortalUser.portal_user_id == 11)).one()
@@ -300,6 +301,6 @@ def test_a_head_who_loses_the_department_is_logged_out_at_the_next_sync(
     demo_sim.call("department.update", {"ID": 5, "UF_HEAD": 12})  # no event exists for this
     with app.app_context():
         portal = current_portal()
-        sync_directory(portal=portal, client=client_for(portal), now=utcnow())
+        sync_directory(portal=portal, client=client_for(portal), now=host_utcnow())
     assert _replay(client, copied) == "/auth/login?next=%2F"
     assert _logged_in(other)  # nobody else lost anything

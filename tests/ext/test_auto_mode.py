@@ -43,7 +43,7 @@ def set_policy(app: Flask, **changes: Any) -> None:
     values = {"on_dismissal": CONFIRM, "auto_mode": True, "auto_on_absence": False,
               "strategy": "head", "successor_id": None, "include_closed": True, **changes}
     with portal_context(app) as h:
-        auto_mode.save_policy(portal=h["portal"], actor_id=ADMIN, now=h["now"], **values)
+        auto_mode.save_policy(portal=h["portal"], actor=h["actor"], now=h["now"], **values)
 
 
 def contacts_of(sim: Simulator, companies: list[int]) -> list[int]:

@@ -23,7 +23,7 @@ from portal_ext.events import accept_inprocess_event
 from portal_ext.events.models import DONE, InboxEvent
 from portal_ext.events.processing import process_event, reconcile
 from portal_ext.extensions import db
-from portal_ext.portal.registration import utcnow
+from portal_ext.portal.clock import host_utcnow
 from tests.conftest import TEST_DATABASE_URL
 from tests.ext import effects
 from tests.ext.celery_support import Worker, broker_url, fresh_services
@@ -92,7 +92,7 @@ def test_events_survive_a_killed_worker_and_take_effect_exactly_once(
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             with producer.app_context():
-                reconcile(now=utcnow())  # what the beat tick does every minute
+                reconcile(now=host_utcnow())  # what the beat tick does every minute
                 done = db.session.scalar(select(func.count()).select_from(InboxEvent)
                                          .where(InboxEvent.state == DONE))
             if done == EVENTS:

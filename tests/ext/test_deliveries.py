@@ -14,7 +14,7 @@ from portal_ext.events.processing import process_event
 from portal_ext.extensions import db
 from portal_ext.notifications.models import Delivery
 from portal_ext.notifications.services import NOTHING_DELIVERED
-from portal_ext.portal.registration import utcnow
+from portal_ext.portal.clock import host_utcnow
 from simulator import Simulator
 from tests.ext.fanout_support import (
     ADMIN,
@@ -67,7 +67,7 @@ def test_a_copy_sent_again_after_a_lost_drain_replaces_the_first(
     with app.app_context():
         db.session.execute(update(Delivery).values(
             state="pending", claim_token="deadbeef", sent_at=None,
-            claimed_at=utcnow() - timedelta(hours=1)))
+            claimed_at=host_utcnow() - timedelta(hours=1)))
         db.session.commit()
 
     tick(app)
@@ -96,17 +96,17 @@ def test_a_refused_delivery_is_retried_with_growing_delays_then_sent(
     assert outage.refused == 1
 
     with app.app_context():  # time passes
-        db.session.execute(update(Delivery).values(next_attempt_at=utcnow()))
+        db.session.execute(update(Delivery).values(next_attempt_at=host_utcnow()))
         db.session.commit()
     tick(app)
     [second] = deliveries(app)
     assert second.attempts == 2 and second.next_attempt_at is not None
-    assert timedelta(seconds=55) < second.next_attempt_at - utcnow() < timedelta(seconds=65)
+    assert timedelta(seconds=55) < second.next_attempt_at - host_utcnow() < timedelta(seconds=65)
     assert copies(demo_sim, FEDOROV) == []
 
     outage.down = False
     with app.app_context():
-        db.session.execute(update(Delivery).values(next_attempt_at=utcnow()))
+        db.session.execute(update(Delivery).values(next_attempt_at=host_utcnow()))
         db.session.commit()
     tick(app)
     [sent] = deliveries(app)
@@ -163,7 +163,7 @@ def test_a_copy_to_someone_dismissed_meanwhile_is_recorded_as_failed(
     outage.down = False
     app.config["NOTIFY_RETRY_BASE_SECONDS"] = 0.0
     with app.app_context():
-        db.session.execute(update(Delivery).values(next_attempt_at=utcnow()))
+        db.session.execute(update(Delivery).values(next_attempt_at=host_utcnow()))
         db.session.commit()
     tick(app)
 
@@ -195,8 +195,8 @@ def test_the_api_filters_the_log_by_user_reason_state_and_time(
     assert ids(user=SMIRNOVA) == [(GRIGORIEVA, "team")]
     assert ids(user=FEDOROV, state="sent") == [(FEDOROV, "deputy+team")]
     assert ids(state="failed") == []
-    assert ids(since=(utcnow() + timedelta(hours=1)).isoformat()) == []
-    assert len(ids(until=(utcnow() + timedelta(hours=1)).isoformat())) == 3
+    assert ids(since=(host_utcnow() + timedelta(hours=1)).isoformat()) == []
+    assert len(ids(until=(host_utcnow() + timedelta(hours=1)).isoformat())) == 3
 
     answer = client.get("/api/v1/deliveries", headers=headers, query_string={"reason": "x"})
     assert (answer.status_code, body(answer)["error"]["field"]) == (422, "reason")

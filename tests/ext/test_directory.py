@@ -15,7 +15,8 @@ from portal_ext.directory.services import sync_directory
 from portal_ext.directory.tasks import sync_directory_tick
 from portal_ext.events.models import DONE, InboxEvent
 from portal_ext.extensions import db
-from portal_ext.portal.registration import client_for, current_portal, utcnow
+from portal_ext.portal.clock import host_utcnow
+from portal_ext.portal.registration import client_for, current_portal
 from simulator import Simulator
 
 
@@ -30,7 +31,7 @@ def people(app: Flask) -> dict[int, SimpleNamespace]:
 def sync(app: Flask) -> dict[str, int]:
     with app.app_context():
         portal = current_portal()
-        return sync_directory(portal=portal, client=client_for(portal), now=utcnow())
+        return sync_directory(portal=portal, client=client_for(portal), now=host_utcnow())
 
 
 def test_the_directory_mirrors_the_portal_with_roles(app: Flask) -> None:
@@ -99,7 +100,7 @@ def test_sync_on_an_empty_database_creates_the_portal_and_everyone(bare_app: Fla
         portal = current_portal()
         assert (portal.mode, portal.application_token, portal.client_id) == (
             "simulated", demo_sim.application_token, "portal-ext")
-        stale = utcnow() - timedelta(days=1)
+        stale = host_utcnow() - timedelta(days=1)
         assert all(u.synced_at is not None and u.synced_at > stale
                    for u in db.session.scalars(select(PortalUser)))
 

@@ -21,8 +21,9 @@ from portal_ext.events import Veto, accept_inprocess_event, before
 from portal_ext.events.models import DONE, FAILED, PENDING, PROCESSING, InboxEvent
 from portal_ext.events.processing import process_event, reconcile
 from portal_ext.extensions import db
+from portal_ext.portal.clock import host_utcnow
 from portal_ext.portal.errors import PortalError
-from portal_ext.portal.registration import current_portal, utcnow
+from portal_ext.portal.registration import current_portal
 from simulator import SimEvent, Simulator
 from simulator import Veto as SimVeto
 from simulator.core.bus import flatten_form
@@ -190,7 +191,7 @@ def test_an_event_no_handler_acts_on_in_process_is_kept_done_without_a_job(
         webhook_id = store_event(
             PortalEvent(name="ONCRMDEALUPDATE", source="webhook",
                         data={"FIELDS": {"ID": str(deal)}}, ts=1),
-            portal=current_portal(), key="webhook:deal", now=utcnow())
+            portal=current_portal(), key="webhook:deal", now=host_utcnow())
     assert webhook_id in queued
     assert {r.id: (r.state, r.attempts) for r in inbox(app)}[webhook_id] == (DONE, 1)
 
@@ -251,11 +252,11 @@ def test_a_failing_handler_is_retried_after_a_backoff_then_done(app: Flask) -> N
     [row] = inbox(app)
     assert (row.state, row.attempts, row.error) == (
         PENDING, 1, "RuntimeError: the handler failed on purpose")
-    assert row.next_attempt_at is not None and row.next_attempt_at > utcnow()
+    assert row.next_attempt_at is not None and row.next_attempt_at > host_utcnow()
     assert effect_counts(app) == {}  # the failed attempt's effect was rolled back
     with app.app_context():
-        assert reconcile(now=utcnow()) == 0  # not due yet
-        assert reconcile(now=utcnow() + timedelta(seconds=31)) == 1
+        assert reconcile(now=host_utcnow()) == 0  # not due yet
+        assert reconcile(now=host_utcnow() + timedelta(seconds=31)) == 1
     [row] = inbox(app)
     assert (row.state, row.attempts, row.error) == (DONE, 2, None)
     assert effect_counts(app) == {inbox_id: 1}
@@ -266,7 +267,7 @@ def test_a_handler_failing_every_time_ends_failed_after_the_last_attempt(app: Fl
     accept(app, "doomed")
     with app.app_context():
         for _ in range(10):
-            reconcile(now=utcnow() + timedelta(hours=1))
+            reconcile(now=host_utcnow() + timedelta(hours=1))
     [row] = inbox(app)
     assert (row.state, row.attempts) == (FAILED, app.config["EVENT_MAX_ATTEMPTS"])
     assert row.processed_at is not None
@@ -274,7 +275,7 @@ def test_a_handler_failing_every_time_ends_failed_after_the_last_attempt(app: Fl
 
 
 def test_reconcile_requeues_a_row_whose_worker_died_and_one_never_queued(app: Flask) -> None:
-    long_ago = utcnow() - timedelta(hours=1)
+    long_ago = host_utcnow() - timedelta(hours=1)
     with app.app_context():
         portal = current_portal()
         for key, state in (("died", PROCESSING), ("lost-message", PENDING)):
@@ -286,11 +287,11 @@ def test_reconcile_requeues_a_row_whose_worker_died_and_one_never_queued(app: Fl
         db.session.commit()
         fresh = InboxEvent(portal_id=portal.id, idempotency_key="in-flight",
                            event_name=effects.EVENT, source="inprocess", payload={},
-                           received_at=utcnow(), state=PROCESSING, attempts=1,
-                           claimed_at=utcnow(), claim_token="alive")
+                           received_at=host_utcnow(), state=PROCESSING, attempts=1,
+                           claimed_at=host_utcnow(), claim_token="alive")
         db.session.add(fresh)
         db.session.commit()
-        assert reconcile(now=utcnow()) == 2
+        assert reconcile(now=host_utcnow()) == 2
     states = {r.idempotency_key: (r.state, r.attempts) for r in inbox(app)}
     assert states == {"died": (DONE, 2), "lost-message": (DONE, 1),
                       "in-flight": (PROCESSING, 1)}
@@ -301,7 +302,7 @@ def test_a_worker_whose_lease_was_taken_back_keeps_none_of_its_work(app: Flask) 
     def presumed_dead(event: Any) -> None:
         effects.control["during"] = None  # the second run goes through normally
         with app.app_context():  # another node's reconcile tick, an hour later
-            assert reconcile(now=utcnow() + timedelta(hours=1)) == 1
+            assert reconcile(now=host_utcnow() + timedelta(hours=1)) == 1
 
     effects.control["during"] = presumed_dead
     inbox_id = accept(app, "slow-one")
@@ -362,7 +363,7 @@ def add_pending_row(app: Flask, key: str, *, age: timedelta = timedelta(0)) -> i
     with app.app_context():
         row = InboxEvent(portal_id=current_portal().id, idempotency_key=key,
                          event_name=effects.EVENT, source="webhook", payload={"data": {}},
-                         received_at=utcnow() - age, state=PENDING, attempts=0)
+                         received_at=host_utcnow() - age, state=PENDING, attempts=0)
         db.session.add(row)
         db.session.commit()
         return row.id

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from portal_ext.events.models import InboxEvent
 from portal_ext.extensions import db
 from portal_ext.notifications.sources import COPY_TAG_PREFIX
-from portal_ext.portal.registration import utcnow
+from portal_ext.portal.clock import host_utcnow
 from simulator import Simulator
 from tests.ext.fanout_support import (
     ADMIN,
@@ -163,7 +163,7 @@ def test_a_burst_through_the_background_worker_copies_every_notification_once(
     try:
         with app.app_context():
             portal = current_portal()
-            sync_directory(portal=portal, client=client_for(portal), now=utcnow())
+            sync_directory(portal=portal, client=client_for(portal), now=host_utcnow())
         assert runner.drain(30)
         record_absence(app, NIKITINA, FEDOROV, monday, monday + WEEK)
         freeze(demo_sim, monday + timedelta(hours=1))
@@ -212,7 +212,7 @@ def test_a_notification_that_fails_in_a_batch_does_not_hold_back_the_others(
 
     monkeypatch.setattr(services, "decide", real_decide)
     with app.app_context():
-        assert processing.reconcile(now=utcnow() + timedelta(hours=1)) == 1
+        assert processing.reconcile(now=host_utcnow() + timedelta(hours=1)) == 1
     [copy] = copies(demo_sim, KUZNETSOV)
     assert "Winch" in copy["message"]
 

@@ -21,7 +21,8 @@ from portal_ext.events.bindings import bound_events, ensure_bindings
 from portal_ext.extensions import db
 from portal_ext.notifications.handlers import REST_EVENTS
 from portal_ext.notifications.tasks import check_deadlines
-from portal_ext.portal.registration import client_for, close_clients, current_portal, utcnow
+from portal_ext.portal.clock import host_utcnow
+from portal_ext.portal.registration import client_for, close_clients, current_portal
 from simulator import Simulator
 from simulator.web import create_app as create_simulator_app
 from tests.ext.fanout_support import (
@@ -67,7 +68,7 @@ def rest(demo_sim: Simulator, ext_database_url: str) -> Iterator[RestSetup]:
     with app.app_context():
         portal = current_portal()
         client = client_for(portal)
-        sync_directory(portal=portal, client=client, now=utcnow())
+        sync_directory(portal=portal, client=client, now=host_utcnow())
         ensure_bindings(client, handler_url, REST_EVENTS)
     try:
         yield RestSetup(app, demo_sim, handler_url)

@@ -197,7 +197,8 @@ def test_undo_in_the_middle_of_a_handover_restores_exactly(
         app: Flask, client: FlaskClient, demo_sim: Simulator, absence_id: int,
         admin: dict[str, str]) -> None:
     from portal_ext.moves import engine
-    from portal_ext.portal.registration import client_for, current_portal, utcnow
+    from portal_ext.portal.clock import host_utcnow
+    from portal_ext.portal.registration import client_for, current_portal
 
     before = holders(demo_sim)
     shown = preview(client, admin, absence_id, types=ALL_TYPES, include_closed=True).get_json()
@@ -208,7 +209,8 @@ def test_undo_in_the_middle_of_a_handover_restores_exactly(
         batch.state = "applying"
         db.session.commit()
         portal_client = client_for(current_portal())
-        assert engine.apply_chunk(batch.id, client=portal_client, now=utcnow(), size=120) == 120
+        assert engine.apply_chunk(batch.id, client=portal_client, now=host_utcnow(),
+                                  size=120) == 120
         status = engine.progress(batch)
     assert (status["done"], status["state"]) == (120, "applying")
     assert status["rate_per_s"] is not None and status["eta_s"] is not None
@@ -325,11 +327,14 @@ def test_new_leads_for_her_clients_come_back_too_when_asked(
 
 def test_the_policy_hands_over_by_itself_when_an_absence_starts(
         app: Flask, client: FlaskClient, demo_sim: Simulator, t0: datetime) -> None:
+    from portal_ext.context import for_job
     from portal_ext.handover.policy import save_policy
     from portal_ext.portal.registration import current_portal
 
     with app.app_context():
-        save_policy(portal=current_portal(), actor_id=ADMIN, enabled=True,
+        admin = for_job(current_portal().id, actor_id=ADMIN)
+        assert admin is not None
+        save_policy(portal=admin.portal, actor=admin.actor, enabled=True,
                     types=["deal", "company"], include_closed=False, include_new_leads=False,
                     min_days=3, now=t0)
     short = record_absence(app, user=SMIRNOVA, deputy=FEDOROV, start=t0 + timedelta(days=1),

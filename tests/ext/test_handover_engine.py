@@ -19,7 +19,8 @@ from portal_ext import create_app
 from portal_ext.extensions import db
 from portal_ext.moves import engine
 from portal_ext.moves.models import MoveBatch
-from portal_ext.portal.registration import client_for, close_clients, current_portal, utcnow
+from portal_ext.portal.clock import host_utcnow
+from portal_ext.portal.registration import client_for, close_clients, current_portal
 from simulator import Simulator
 from tests.ext.handover_support import journal, new_batch, run_phase, update_events
 from wsgi import simulator_dispatch
@@ -101,17 +102,17 @@ def test_a_crash_between_the_portal_and_the_journal_loses_and_doubles_nothing(
     step = engine.restore_chunk if phase == "restore" else engine.apply_chunk
     lease = 60.0
     with pytest.raises(SystemExit):
-        step(batch.id, client=client, now=utcnow(), size=500, lease_seconds=lease)
+        step(batch.id, client=client, now=host_utcnow(), size=500, lease_seconds=lease)
     assert len(events) == 500  # the portal has them; the journal does not know
     monkeypatch.setattr(engine._Outcomes, "write", write)
     monkeypatch.setattr(engine, "release", release)
 
     # A second worker at once: the dead one still holds the batch.
-    assert step(batch.id, client=client, now=utcnow(), size=500, lease_seconds=lease) == 0
+    assert step(batch.id, client=client, now=host_utcnow(), size=500, lease_seconds=lease) == 0
     # A minute later the dead worker's lease has run out and the next one takes over.
     later = engine.host_utcnow() + timedelta(seconds=lease + 1)
     monkeypatch.setattr(engine, "host_utcnow", lambda: later)
-    while step(batch.id, client=client, now=utcnow(), size=500, lease_seconds=lease):
+    while step(batch.id, client=client, now=host_utcnow(), size=500, lease_seconds=lease):
         pass
     owner, taker = (DEPUTY, OWNER) if phase == "restore" else (OWNER, DEPUTY)
     holders = wl.holders_of(portal)
@@ -156,7 +157,7 @@ def test_progress_tells_percent_rate_and_time_left(engine_app: Flask, portal: Si
     engine.start_phase(batch, "applying")
     db.session.commit()
     client = client_for(current_portal())
-    assert engine.apply_chunk(batch.id, client=client, now=utcnow(), size=100) == 100
+    assert engine.apply_chunk(batch.id, client=client, now=host_utcnow(), size=100) == 100
     status = engine.progress(batch)
     assert (status["done"], status["percent"]) == (100, 25.0)
     assert status["rate_per_s"] > 0
@@ -186,7 +187,7 @@ def test_a_worker_presumed_dead_stops_writing_when_another_takes_over(
 
     monkeypatch.setattr(engine, "renew", slow_worker)
     # A lease so short that the worker renews it before every request of writes.
-    assert engine.apply_chunk(batch.id, client=client, now=utcnow(), size=300,
+    assert engine.apply_chunk(batch.id, client=client, now=host_utcnow(), size=300,
                               lease_seconds=0.0) == 0
     assert len(events) == 50  # one batch request of writes went out; then it stopped
     assert {row.state for row in journal(batch.id).values()} == {"planned"}

@@ -120,13 +120,14 @@ def test_the_pages_speak_russian(
 def test_the_command_line_moves_with_a_progress_bar(
         app: Flask, demo_sim: Simulator, absence_id: int) -> None:
     from portal_ext.handover.services import preview_handover
-    from portal_ext.portal.registration import client_for, current_portal, utcnow
+    from portal_ext.portal.clock import host_utcnow
+    from portal_ext.portal.registration import client_for, current_portal
 
     with app.app_context():
         portal = current_portal()
         batch = preview_handover(portal=portal, client=client_for(portal), actor=None,
                                  absence_id=absence_id, types=["company", "activity"],
-                                 include_closed=True, now=utcnow())
+                                 include_closed=True, now=host_utcnow())
         batch_id, total = batch.id, sum(batch.counts.values())
     runner = app.test_cli_runner()
     result = runner.invoke(args=["handover", "apply", str(batch_id), "--yes"])
@@ -146,7 +147,8 @@ def test_a_long_handover_runs_as_a_chain_of_short_jobs(
         app: Flask, client: FlaskClient, demo_sim: Simulator, absence_id: int,
         monkeypatch: pytest.MonkeyPatch) -> None:
     from portal_ext.handover.services import apply_handover, preview_handover
-    from portal_ext.portal.registration import client_for, current_portal, utcnow
+    from portal_ext.portal.clock import host_utcnow
+    from portal_ext.portal.registration import client_for, current_portal
 
     app.config.update(HANDOVER_CHUNK_SIZE=60, HANDOVER_JOB_SECONDS=0.0)
     runs: list[int] = []
@@ -161,9 +163,9 @@ def test_a_long_handover_runs_as_a_chain_of_short_jobs(
         portal = current_portal()
         batch = preview_handover(portal=portal, client=client_for(portal), actor=None,
                                  absence_id=absence_id, types=["activity"],
-                                 include_closed=True, now=utcnow())
+                                 include_closed=True, now=host_utcnow())
         total = sum(batch.counts.values())
-        apply_handover(batch=batch, actor=None, confirmed=True, now=utcnow())
+        apply_handover(batch=batch, actor=None, confirmed=True, now=host_utcnow())
         state = db.session.get(MoveBatch, batch.id).state  # type: ignore[union-attr]
     assert state == "applied"
     # One job per chunk of 60, each queueing the next, and a last one finding nothing left.

@@ -14,7 +14,8 @@ from portal_ext.auth.models import ApiToken
 from portal_ext.directory.models import PortalUser
 from portal_ext.events.models import InboxEvent
 from portal_ext.extensions import db
-from portal_ext.portal.registration import current_portal, utcnow
+from portal_ext.portal.clock import host_utcnow
+from portal_ext.portal.registration import current_portal
 from simulator import Simulator
 from tests.clock import TestClock
 from tests.ext.confirm_support import asked, confirmed, lines
@@ -42,7 +43,7 @@ def _nav(page: str) -> list[str]:
 def _add_events(app: Flask, *rows: tuple[str, str]) -> None:
     with app.app_context():
         portal = current_portal()
-        now = utcnow()
+        now = host_utcnow()
         for number, (name, state) in enumerate(rows):
             db.session.add(InboxEvent(
                 portal_id=portal.id, idempotency_key=f"test-{number}", event_name=name,

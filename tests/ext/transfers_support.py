@@ -9,9 +9,9 @@ from typing import Any
 
 from flask import Flask
 
+from portal_ext.context import for_job
 from portal_ext.moves.models import MoveBatch
-from portal_ext.portal.clock import portal_now
-from portal_ext.portal.registration import client_for, current_portal
+from portal_ext.portal.registration import current_portal
 from portal_ext.transfers import services
 from simulator import Simulator
 
@@ -65,16 +65,16 @@ def item_ids(sim: Simulator, method: str, user_id: int) -> list[int]:
 @contextmanager
 def portal_context(app: Flask) -> Iterator[dict[str, Any]]:
     with app.app_context():
-        portal = current_portal()
-        client = client_for(portal)
-        yield {"portal": portal, "client": client, "now": portal_now(client)}
+        ctx = for_job(current_portal().id, actor_id=ADMIN)  # the administrator acts
+        assert ctx is not None and ctx.actor is not None
+        yield {"portal": ctx.portal, "client": ctx.client, "now": ctx.now, "actor": ctx.actor}
 
 
 def create(app: Flask, **fields: Any) -> int:
     """Preview a transfer as the administrator; returns its id."""
     with portal_context(app) as h:
         batch = services.create_transfer(
-            portal=h["portal"], client=h["client"], actor_id=ADMIN,
+            portal=h["portal"], client=h["client"], actor=h["actor"],
             data=services.TransferInput(**fields), now=h["now"])
         return int(batch.id)
 
@@ -84,7 +84,7 @@ def apply(app: Flask, batch_id: int) -> None:
 
     with portal_context(app) as h:
         services.apply_transfer(portal=h["portal"], client=h["client"],
-                                batch=db.session.get(MoveBatch, batch_id), actor_id=ADMIN,
+                                batch=db.session.get(MoveBatch, batch_id), actor=h["actor"],
                                 now=h["now"])
 
 
@@ -93,7 +93,7 @@ def undo(app: Flask, batch_id: int, days: int = 14) -> None:
 
     with portal_context(app) as h:
         services.undo_transfer(portal=h["portal"], batch=db.session.get(MoveBatch, batch_id),
-                               actor_id=ADMIN, now=h["now"], days=days)
+                               actor=h["actor"], now=h["now"], days=days)
 
 
 def batch_state(app: Flask, batch_id: int) -> tuple[str, dict[str, Any]]:

@@ -22,10 +22,10 @@ from portal_ext.absences.models import Absence, StandingDeputy
 from portal_ext.absences.times import TimeFormatError, inclusive_last_day, iso_local, parse_bound
 from portal_ext.auth.api_auth import ApiError, api_auth, current_api_user
 from portal_ext.blueprints.absences.api_docs import ABSENCES_QUERY, DEPUTIES_QUERY
-from portal_ext.blueprints.absences.current import Here, here
 from portal_ext.blueprints.api import bp
 from portal_ext.blueprints.api.params import body_id, json_object, parse_query
 from portal_ext.blueprints.api.refusals import in_english
+from portal_ext.context import Context, here
 from portal_ext.extensions import db
 from portal_ext.portal.clock import portal_zone
 from portal_ext.portal.errors import PortalError
@@ -39,7 +39,7 @@ def _invalid(field: str, message: object) -> ApiError:
     return ApiError(422, "validation", in_english(message), field)
 
 
-def absence_json(absence: Absence, h: Here, names: dict[int, str], *,
+def absence_json(absence: Absence, h: Context, names: dict[int, str], *,
                  with_note: bool) -> dict[str, Any]:
     return {
         "id": absence.id, "user_id": absence.user_id, "user_name": names.get(absence.user_id),
@@ -90,7 +90,7 @@ def _body(*, partial: bool) -> dict[str, Any]:
     return values
 
 
-def _bound(value: str | None, name: str, h: Here) -> datetime | None:
+def _bound(value: str | None, name: str, h: Context) -> datetime | None:
     if value is None:
         return None
     try:
@@ -102,8 +102,8 @@ def _bound(value: str | None, name: str, h: Here) -> datetime | None:
                        "date-time, e.g. 2026-12-01.", name) from None
 
 
-def _found(h: Here, absence_id: int) -> Absence:
-    absence = h.absence(absence_id)
+def _found(h: Context, absence_id: int) -> Absence:
+    absence = services.absence_of(portal_id=h.portal.id, absence_id=absence_id)
     if absence is None:
         raise ApiError(404, "not_found", f"There is no absence {absence_id}.")
     return absence
@@ -120,7 +120,7 @@ def create_absence() -> Any:
         end=values["end"], kind=values.get("kind", "vacation"),
         deputy_id=values.get("deputy_id"), note=values.get("note", ""),
         temporary_access=values.get("temporary_access", False))
-    absence = services.create_absence(portal=h.portal, actor=actor, data=data, now=h.now,
+    absence = services.create_absence(portal=h.portal, actor=h.actor, data=data, now=h.now,
                                       tz=h.tz)
     response = jsonify(absence_json(absence, h, h.names(), with_note=True))
     response.status_code = 201
@@ -172,7 +172,7 @@ def update_absence(absence_id: int) -> Any:
     absence = _found(h, absence_id)
     check_may_edit(actor, absence.user_id)
     changes = _body(partial=True)
-    services.update_absence(portal=h.portal, actor=actor, absence=absence, changes=changes,
+    services.update_absence(portal=h.portal, actor=h.actor, absence=absence, changes=changes,
                             now=h.now, tz=h.tz)
     return jsonify(absence_json(absence, h, h.names(), with_note=True))
 
@@ -180,10 +180,10 @@ def update_absence(absence_id: int) -> Any:
 @bp.delete("/absences/<int:absence_id>")
 @api_auth()
 def delete_absence(absence_id: int) -> Any:
-    h, actor = here(), current_api_user()
+    h = here()
     absence = _found(h, absence_id)
     try:
-        services.delete_absence(portal=h.portal, actor=actor, absence=absence,
+        services.delete_absence(portal=h.portal, actor=h.actor, absence=absence,
                                 withdraw=lambda a: access.withdraw(h.client, a), now=h.now)
     except PortalError as exc:
         db.session.rollback()
@@ -236,7 +236,7 @@ def list_deputies() -> Any:
 @bp.put("/deputies/<int:user_id>")
 @api_auth()
 def set_deputy(user_id: int) -> Any:
-    h, actor = here(), current_api_user()
+    h = here()
     body = json_object(("deputy_id",))
     if "deputy_id" not in body:
         raise _invalid("deputy_id", "'deputy_id' is required: a portal user id, or null to "
@@ -244,7 +244,7 @@ def set_deputy(user_id: int) -> Any:
     deputy_id = body["deputy_id"]
     if deputy_id is not None:
         deputy_id = body_id(deputy_id, "deputy_id", what="a portal user id or null")
-    row = services.set_standing_deputy(portal=h.portal, actor=actor, user_id=user_id,
+    row = services.set_standing_deputy(portal=h.portal, actor=h.actor, user_id=user_id,
                                        deputy_id=deputy_id, now=h.now)
     if row is None:
         return "", 204
@@ -254,7 +254,7 @@ def set_deputy(user_id: int) -> Any:
 @bp.delete("/deputies/<int:user_id>")
 @api_auth()
 def clear_deputy(user_id: int) -> Any:
-    h, actor = here(), current_api_user()
-    services.set_standing_deputy(portal=h.portal, actor=actor, user_id=user_id, deputy_id=None,
+    h = here()
+    services.set_standing_deputy(portal=h.portal, actor=h.actor, user_id=user_id, deputy_id=None,
                                  now=h.now)
     return "", 204

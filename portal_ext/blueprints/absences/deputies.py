@@ -12,9 +12,9 @@ from portal_ext.absences import services
 from portal_ext.absences.editors import editable_users, may_edit
 from portal_ext.auth.roles import role_required
 from portal_ext.blueprints.absences import bp
-from portal_ext.blueprints.absences.current import here
 from portal_ext.blueprints.absences.forms import NOBODY, StandingDeputyForm, people_choices
 from portal_ext.blueprints.refusals import refuse_on_page
+from portal_ext.context import here
 from portal_ext.errors import Refusal
 
 
@@ -36,7 +36,7 @@ def deputies() -> Any:
         if form.validate_on_submit():
             try:
                 services.set_standing_deputy(
-                    portal=h.portal, actor=current_user, user_id=form.user_id.data,
+                    portal=h.portal, actor=h.actor, user_id=form.user_id.data,
                     deputy_id=form.deputy_id.data or None, now=h.now)
             except Refusal as error:
                 refuse_on_page(error, form)

@@ -28,7 +28,8 @@ from portal_ext.auth.signin import LoginRefused, sign_in
 from portal_ext.blueprints.auth import bp
 from portal_ext.blueprints.errors import error_page
 from portal_ext.i18n import SESSION_KEY as LANGUAGE_KEY
-from portal_ext.portal.registration import current_portal, utcnow
+from portal_ext.portal.clock import host_utcnow
+from portal_ext.portal.registration import current_portal
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def _finish_login(started: dict[str, Any]) -> Any:
                            or current_app.config.get("OAUTH_CLIENT_SECRET", "")),
             code=code)
         identity = oauth.fetch_identity(http, portal_url=_portal_url(portal), tokens=tokens)
-        user = sign_in(portal=portal, identity=identity, now=utcnow())
+        user = sign_in(portal=portal, identity=identity, now=host_utcnow())
     except oauth.OAuthError as error:
         log.warning("login: the portal refused: %s", error)
         return error_page(400, _("Login failed"),

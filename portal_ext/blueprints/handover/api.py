@@ -18,21 +18,21 @@ from typing import Any
 from flask import jsonify, request, url_for
 
 from portal_ext.auth.api_auth import ApiError, api_auth, current_api_user
-from portal_ext.blueprints.absences.current import Here, here
 from portal_ext.blueprints.api import bp
 from portal_ext.blueprints.api.params import body_id, json_object
 from portal_ext.blueprints.api.refusals import portal_unavailable
+from portal_ext.context import Context, here
 from portal_ext.handover import services
 from portal_ext.handover.report import build_report, samples
-from portal_ext.handover.types import TYPE_NAMES
 from portal_ext.moves import progress
 from portal_ext.moves.models import MoveBatch
+from portal_ext.moves.types import TYPE_NAMES
 from portal_ext.portal.errors import PortalError
 
 FIELDS = ("absence_id", "types", "include_closed", "include_new_leads")
 
 
-def handover_json(batch: MoveBatch, h: Here) -> dict[str, Any]:
+def handover_json(batch: MoveBatch, h: Context) -> dict[str, Any]:
     links, names = h.links, h.names()
     report = build_report(batch, links, names=names)
     body: dict[str, Any] = {
@@ -77,7 +77,7 @@ def _start_field() -> str:
     return str(start)
 
 
-def _found(h: Here, handover_id: int) -> MoveBatch:
+def _found(h: Context, handover_id: int) -> MoveBatch:
     batch = services.handover_of(h.portal, handover_id)
     if batch is None:
         raise ApiError(404, "not_found", f"There is no handover {handover_id}.")
@@ -91,7 +91,7 @@ def create_handover() -> Any:
     h, values = here(), _body()
     try:
         batch = services.preview_handover(
-            portal=h.portal, client=h.client, actor=current_api_user(),
+            portal=h.portal, client=h.client, actor=h.actor,
             absence_id=values["absence_id"], types=values["types"],
             include_closed=values.get("include_closed", False),
             include_new_leads=values.get("include_new_leads", False), now=h.now)
@@ -121,7 +121,7 @@ def apply_handover(handover_id: int) -> Any:
     h = here()
     batch = _found(h, handover_id)
     start = _start_field()
-    services.apply_handover(batch=batch, actor=current_api_user(), confirmed=True, now=h.now,
+    services.apply_handover(batch=batch, actor=h.actor, confirmed=True, now=h.now,
                             start=start)
     response = jsonify(handover_json(batch, h))
     response.status_code = 202
@@ -135,7 +135,7 @@ def restore_handover(handover_id: int) -> Any:
     h = here()
     batch = _found(h, handover_id)
     try:
-        services.restore_handover(batch=batch, actor=current_api_user(), client=h.client,
+        services.restore_handover(batch=batch, actor=h.actor, client=h.client,
                                   now=h.now)
     except PortalError as exc:
         raise portal_unavailable(exc) from None
@@ -150,7 +150,7 @@ def retry_handover(handover_id: int) -> Any:
     """Try again the items the handover or its give-back failed to move (202; poll GET)."""
     h = here()
     batch = _found(h, handover_id)
-    services.retry_handover(batch=batch, actor=current_api_user())
+    services.retry_handover(batch=batch, actor=h.actor)
     response = jsonify(handover_json(batch, h))
     response.status_code = 202
     return response

@@ -9,9 +9,10 @@ from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from portal_ext.absences.services import absence_of
 from portal_ext.auth.roles import role_required
 from portal_ext.blueprints import confirmation, moves_view
-from portal_ext.blueprints.absences.current import Here, here
+from portal_ext.blueprints.batch_grid import batch_grid, batch_query
 from portal_ext.blueprints.handover import bp
 from portal_ext.blueprints.handover.forms import (
     ActionForm,
@@ -21,18 +22,22 @@ from portal_ext.blueprints.handover.forms import (
     StartNowForm,
 )
 from portal_ext.blueprints.refusals import refuse_on_page
+from portal_ext.context import Context, here
+from portal_ext.directory.access import visible_users
 from portal_ext.errors import CONFLICT, Refusal
 from portal_ext.handover import services
 from portal_ext.handover.failures import failed_counts
 from portal_ext.handover.policy import policy_for, save_policy
-from portal_ext.handover.portal_text import clean, explained
 from portal_ext.handover.report import COLUMNS, build_report, samples
-from portal_ext.handover.types import ENTITY_TYPES, TYPE_NAMES
-from portal_ext.moves.models import APPLIED, APPLYING, SCHEDULED, MoveBatch
+from portal_ext.moves.models import APPLIED, APPLYING, HANDOVER, SCHEDULED, MoveBatch
+from portal_ext.moves.portal_text import clean, explained
+from portal_ext.moves.types import ENTITY_TYPES, TYPE_NAMES
 from portal_ext.portal.errors import PortalError
 
+ALL_ROWS = 1_000_000  # every visible person: the grid pages the handovers, not the people
 
-def _batch_or_404(h: Here, batch_id: int) -> MoveBatch:
+
+def _batch_or_404(h: Context, batch_id: int) -> MoveBatch:
     batch = services.handover_of(h.portal, batch_id)
     if batch is None:
         abort(404)
@@ -58,14 +63,27 @@ def _labels() -> dict[str, Any]:
 @role_required("admin", "head")
 def index() -> Any:
     h = here()
-    batches, absences = services.handover_overview(h.portal, current_user, now=h.now)
+    names = h.names()
+    _batches, absences = services.handover_overview(h.portal, current_user, now=h.now)
+    owners = None if current_user.is_admin else [
+        u.portal_user_id for u in visible_users(portal=h.portal, viewer=current_user,
+                                                per_page=ALL_ROWS).items]
+    labels = _labels()
+    grid = batch_grid(
+        names=names, people=owners, tz=h.tz, state_labels=labels["batch_state_labels"],
+        third=(_("To"), lambda b: names.get(b.to_user_id, f"#{b.to_user_id}")
+               if b.to_user_id else ""), filename="handovers").read()
+    source = batch_query(h.portal.id, HANDOVER, owners)
+    if grid.csv:
+        return grid.export(source)
+    page = grid.paged(source)
     policy = policy_for(h.portal.id)
     policy_form = PolicyForm(obj=policy) if current_user.is_admin else None
-    return render_template("handover/index.html", batches=batches, absences=absences,
-                           failed_by_batch=failed_counts(batches),
-                           names=h.names(), tz=h.tz, policy_form=policy_form,
+    return render_template("handover/index.html", grid=grid, page=page, absences=absences,
+                           failed_by_batch=failed_counts(page.items),
+                           names=names, tz=h.tz, policy_form=policy_form,
                            deputies={a.id: services.deputy_for(a) for a in absences},
-                           **_labels())
+                           **labels)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -73,7 +91,7 @@ def index() -> Any:
 def new() -> Any:
     h = here()
     absence_id = request.args.get("absence", type=int)
-    absence = h.absence(absence_id) if absence_id else None
+    absence = absence_of(portal_id=h.portal.id, absence_id=absence_id) if absence_id else None
     if absence is None:
         abort(404)
     if not services.may_hand_over(current_user, absence.user_id):
@@ -86,7 +104,7 @@ def new() -> Any:
     if form.validate_on_submit():
         try:
             batch = services.preview_handover(
-                portal=h.portal, client=h.client, actor=current_user, absence_id=absence.id,
+                portal=h.portal, client=h.client, actor=h.actor, absence_id=absence.id,
                 types=form.types.data, include_closed=form.include_closed.data,
                 include_new_leads=form.include_new_leads.data, now=h.now)
         except Refusal as error:
@@ -112,7 +130,7 @@ def show(batch_id: int) -> Any:
     h = here()
     batch = _batch_or_404(h, batch_id)
     links, names = h.links, h.names()
-    absence = h.absence(batch.absence_id) if batch.absence_id else None
+    absence = _absence(h, batch)
     return render_template(
         "handover/show.html", batch=batch, status=moves_view.run_status(batch, "handover"),
         report=build_report(batch, links, names=names), columns=COLUMNS,
@@ -122,7 +140,13 @@ def show(batch_id: int) -> Any:
         start_now_form=StartNowForm(), now=h.now, **_labels())
 
 
-def _title(h: Here, batch: MoveBatch, absence: Any) -> str:
+def _absence(h: Context, batch: MoveBatch) -> Any:
+    if batch.absence_id is None:
+        return None
+    return absence_of(portal_id=h.portal.id, absence_id=batch.absence_id)
+
+
+def _title(h: Context, batch: MoveBatch, absence: Any) -> str:
     """``Handover of Ольга Никитина's clients, 10–23 Dec``."""
     name = h.names().get(batch.owner_id, f"#{batch.owner_id}")
     if absence is None:
@@ -149,7 +173,7 @@ def progress_json(batch_id: int) -> Any:
     return jsonify({**status, "html": html})
 
 
-def _names(h: Here, batch: MoveBatch) -> tuple[str, str]:
+def _names(h: Context, batch: MoveBatch) -> tuple[str, str]:
     names = h.names()
     deputy = batch.to_user_id
     return (names.get(batch.owner_id, f"#{batch.owner_id}"),
@@ -161,11 +185,11 @@ def _kind_lines(planned: dict[str, int]) -> list[str]:
             for name, count in planned.items() if count]
 
 
-def _apply_plan(h: Here, batch: MoveBatch, start: str) -> confirmation.Plan:
+def _apply_plan(h: Context, batch: MoveBatch, start: str) -> confirmation.Plan:
     planned = moves_view.planned_by_type(batch.id)
     count, owner_deputy = sum(planned.values()), _names(h, batch)
     owner, deputy = owner_deputy
-    absence = h.absence(batch.absence_id) if batch.absence_id else None
+    absence = _absence(h, batch)
     waits = (start == services.START_WITH_ABSENCE and absence is not None
              and absence.start > h.now)
     when = (_("They move when the absence starts, on %(when)s.",
@@ -187,7 +211,7 @@ def _apply_plan(h: Here, batch: MoveBatch, start: str) -> confirmation.Plan:
         title=_("Confirm the handover"))
 
 
-def _start_now_plan(h: Here, batch: MoveBatch) -> confirmation.Plan:
+def _start_now_plan(h: Context, batch: MoveBatch) -> confirmation.Plan:
     planned = moves_view.planned_by_type(batch.id)
     count = sum(planned.values())
     owner, deputy = _names(h, batch)
@@ -203,7 +227,7 @@ def _start_now_plan(h: Here, batch: MoveBatch) -> confirmation.Plan:
         title=_("Confirm the handover"))
 
 
-def _restore_plan(h: Here, batch: MoveBatch) -> confirmation.Plan:
+def _restore_plan(h: Context, batch: MoveBatch) -> confirmation.Plan:
     held = moves_view.held_count(batch.id)
     owner, deputy = _names(h, batch)
     lines = [_("%(items)s go back from %(deputy)s to %(owner)s.",
@@ -235,7 +259,7 @@ def apply(batch_id: int) -> Any:
         if batch.state == "preview" and not confirmation.confirmed(plan):
             return confirmation.ask(plan)
         try:
-            services.apply_handover(batch=batch, actor=current_user, confirmed=True,
+            services.apply_handover(batch=batch, actor=h.actor, confirmed=True,
                                     now=h.now, start=plan.fields["start"])
         except Refusal as error:
             refuse_on_page(error)
@@ -258,7 +282,7 @@ def start_now(batch_id: int) -> Any:
         if batch.state == SCHEDULED and not confirmation.confirmed(plan):
             return confirmation.ask(plan)
         try:
-            services.apply_handover(batch=batch, actor=current_user, confirmed=True,
+            services.apply_handover(batch=batch, actor=h.actor, confirmed=True,
                                     now=h.now, start=services.START_NOW)
         except Refusal as error:
             refuse_on_page(error)
@@ -277,7 +301,7 @@ def restore(batch_id: int) -> Any:
         if batch.state in (APPLYING, APPLIED) and not confirmation.confirmed(plan):
             return confirmation.ask(plan)
         try:
-            services.restore_handover(batch=batch, actor=current_user, client=h.client,
+            services.restore_handover(batch=batch, actor=h.actor, client=h.client,
                                       now=h.now)
         except Refusal as error:
             refuse_on_page(error)
@@ -295,7 +319,7 @@ def retry(batch_id: int) -> Any:
     batch = _batch_or_404(h, batch_id)
     if ActionForm().validate_on_submit():
         try:
-            count = services.retry_handover(batch=batch, actor=current_user)
+            count = services.retry_handover(batch=batch, actor=h.actor)
         except Refusal as error:
             refuse_on_page(error)
         else:
@@ -310,7 +334,7 @@ def discard(batch_id: int) -> Any:
     batch = _batch_or_404(h, batch_id)
     if ActionForm().validate_on_submit():
         try:
-            services.discard_preview(batch=batch, actor=current_user)
+            services.discard_preview(batch=batch, actor=h.actor)
         except Refusal as error:
             refuse_on_page(error)
             return redirect(url_for("handover.show", batch_id=batch_id))
@@ -325,7 +349,7 @@ def policy() -> Any:
     form = PolicyForm()
     if form.validate_on_submit():
         try:
-            save_policy(portal=h.portal, actor_id=current_user.portal_user_id,
+            save_policy(portal=h.portal, actor=h.actor,
                         enabled=form.enabled.data, types=form.types.data or [],
                         include_closed=form.include_closed.data,
                         include_new_leads=form.include_new_leads.data,

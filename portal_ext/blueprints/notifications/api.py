@@ -15,10 +15,11 @@ from portal_ext.auth.api_auth import ApiError, api_auth, current_api_user
 from portal_ext.blueprints.api import bp
 from portal_ext.blueprints.api.params import body_id, json_object, parse_query
 from portal_ext.blueprints.notifications.api_docs import DELIVERIES_QUERY
+from portal_ext.context import here
 from portal_ext.notifications import teams as team_service
 from portal_ext.notifications.log import LogFilter, delivery_json, delivery_log
 from portal_ext.notifications.models import Team
-from portal_ext.portal.registration import current_portal, utcnow
+from portal_ext.portal.registration import current_portal
 
 TEAM_FIELDS = ("name", "kinds", "members")
 
@@ -54,7 +55,8 @@ def list_teams() -> Any:
 @api_auth("admin")
 def create_team() -> Any:
     body = _body(required=True)
-    team = team_service.create_team(portal=current_portal(), now=utcnow(), **body)
+    h = here()
+    team = team_service.create_team(portal=h.portal, actor=h.actor, now=h.now, **body)
     response = jsonify(team_service.team_json(team))
     response.status_code = 201
     response.headers["Location"] = url_for("api.get_team", team_id=team.id)
@@ -72,14 +74,16 @@ def get_team(team_id: int) -> Any:
 def update_team(team_id: int) -> Any:
     team = _team(team_id)
     body = _body(required=False)
-    team_service.update_team(portal=current_portal(), team=team, now=utcnow(), **body)
+    h = here()
+    team_service.update_team(portal=h.portal, actor=h.actor, team=team, now=h.now, **body)
     return jsonify(team_service.team_json(team))
 
 
 @bp.delete("/teams/<int:team_id>")
 @api_auth("admin")
 def delete_team(team_id: int) -> Any:
-    team_service.delete_team(portal=current_portal(), team=_team(team_id))
+    team_service.delete_team(portal=current_portal(), actor=current_api_user(),
+                             team=_team(team_id))
     return "", 204
 
 

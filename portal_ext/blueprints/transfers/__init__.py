@@ -12,5 +12,6 @@ from portal_ext import navigation
 bp = Blueprint("transfers", __name__, url_prefix="/transfers")
 
 navigation.register("transfers.index", _l("Transfers"), roles=("admin",), order=55)
+navigation.register("transfers.settings", _l("Transfer settings"), roles=("admin",), order=56)
 
 from portal_ext.blueprints.transfers import api, api_docs, views  # noqa: E402,F401

@@ -18,11 +18,11 @@ from typing import Any
 from flask import current_app, jsonify, url_for
 
 from portal_ext.absences.times import iso_local
-from portal_ext.auth.api_auth import ApiError, api_auth, current_api_user
-from portal_ext.blueprints.absences.current import Here, here
+from portal_ext.auth.api_auth import ApiError, api_auth
 from portal_ext.blueprints.api import bp
 from portal_ext.blueprints.api.params import body_id, json_object
 from portal_ext.blueprints.api.refusals import portal_unavailable
+from portal_ext.context import Context, here
 from portal_ext.extensions import db
 from portal_ext.handover.report import build_report
 from portal_ext.moves.models import MoveBatch
@@ -42,7 +42,7 @@ def _user_id(value: Any, field: str) -> int:
     return body_id(value, field, what="a portal user id")
 
 
-def transfer_body(batch: MoveBatch, h: Here) -> dict[str, Any]:
+def transfer_body(batch: MoveBatch, h: Context) -> dict[str, Any]:
     body = report.transfer_json(batch, now=h.now, days=services.undo_days(current_app.config),
                                 iso=lambda t: iso_local(t, h.tz))
     body["links"] = {"self": url_for("api.get_transfer", transfer_id=batch.id),
@@ -87,7 +87,7 @@ def _input(portal_id: int) -> services.TransferInput:
     return data
 
 
-def _found(h: Here, transfer_id: int) -> MoveBatch:
+def _found(h: Context, transfer_id: int) -> MoveBatch:
     batch = report.transfer_of(h.portal.id, transfer_id)
     if batch is None:
         raise ApiError(404, "not_found", f"There is no transfer {transfer_id}.")
@@ -102,7 +102,7 @@ def create_transfer() -> Any:
     data = _input(h.portal.id)
     try:
         batch = services.create_transfer(portal=h.portal, client=h.client,
-                                         actor_id=current_api_user().portal_user_id,
+                                         actor=h.actor,
                                          data=data, now=h.now)
     except PortalError as exc:
         raise portal_unavailable(exc) from None
@@ -122,15 +122,14 @@ def get_transfer(transfer_id: int) -> Any:
 def _change(transfer_id: int, action: str) -> Any:
     h = here()
     batch = _found(h, transfer_id)
-    actor = current_api_user().portal_user_id
     try:
         if action == "apply":
             services.apply_transfer(portal=h.portal, client=h.client, batch=batch,
-                                    actor_id=actor, now=h.now)
+                                    actor=h.actor, now=h.now)
         elif action == "retry":
             services.retry_transfer(batch=batch)
         else:
-            services.undo_transfer(portal=h.portal, batch=batch, actor_id=actor, now=h.now,
+            services.undo_transfer(portal=h.portal, batch=batch, actor=h.actor, now=h.now,
                                    days=services.undo_days(current_app.config))
     except PortalError as exc:
         raise portal_unavailable(exc) from None

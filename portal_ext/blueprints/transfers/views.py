@@ -9,12 +9,11 @@ from typing import Any
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from flask_login import current_user
 from sqlalchemy import select
 
 from portal_ext.auth.roles import role_required
 from portal_ext.blueprints import confirmation, moves_view
-from portal_ext.blueprints.absences.current import Here, here
+from portal_ext.blueprints.batch_grid import batch_grid, batch_query
 from portal_ext.blueprints.refusals import refuse_on_page
 from portal_ext.blueprints.transfers import bp
 from portal_ext.blueprints.transfers.forms import (
@@ -25,14 +24,15 @@ from portal_ext.blueprints.transfers.forms import (
     choices,
     per_type_field,
 )
+from portal_ext.context import Context, here
 from portal_ext.directory.models import Department
 from portal_ext.errors import Refusal
 from portal_ext.extensions import db
 from portal_ext.handover.failures import failed_counts
-from portal_ext.handover.portal_text import clean, explained
 from portal_ext.handover.report import COLUMNS, build_report
-from portal_ext.handover.types import ENTITY_TYPES as KINDS
-from portal_ext.moves.models import APPLIED, PREVIEW, MoveBatch
+from portal_ext.moves.models import APPLIED, PREVIEW, TRANSFER, MoveBatch
+from portal_ext.moves.portal_text import clean, explained
+from portal_ext.moves.types import ENTITY_TYPES as KINDS
 from portal_ext.portal.errors import PortalError
 from portal_ext.transfers import auto_mode, report, services
 from portal_ext.transfers.strategies import ENTITY_TYPES
@@ -60,7 +60,7 @@ def _undo_days() -> int:
     return services.undo_days(current_app.config)
 
 
-def _batch_or_404(h: Here, batch_id: int) -> MoveBatch:
+def _batch_or_404(h: Context, batch_id: int) -> MoveBatch:
     batch = report.transfer_of(h.portal.id, batch_id)
     if batch is None:
         abort(404)
@@ -71,15 +71,32 @@ def _batch_or_404(h: Here, batch_id: int) -> MoveBatch:
 @role_required("admin")
 def index() -> Any:
     h = here()
+    names = h.names()
+    labels = _labels()
+    strategies = labels["strategy_labels"]
+
+    def how(batch: MoveBatch) -> str:
+        strategy = (batch.options or {}).get("strategy")
+        text = str(strategies.get(strategy, strategy or ""))
+        if batch.to_user_id:
+            text += f" → {names.get(batch.to_user_id, f'#{batch.to_user_id}')}"
+        return text
+
+    grid = batch_grid(names=names, people=None, tz=h.tz,
+                      state_labels=labels["batch_state_labels"], third=(_("How"), how),
+                      filename="transfers").read()
+    source = batch_query(h.portal.id, TRANSFER, None)
+    if grid.csv:
+        return grid.export(source)
+    page = grid.paged(source)
     pending, others = report.waiting(h.portal.id)
-    transfers = report.recent_transfers(h.portal.id)
     return render_template(
-        "transfers/index.html", pending=pending, others=others,
-        transfers=transfers, failed_by_batch=failed_counts(list(transfers)), names=h.names(),
-        policy=auto_mode.get_policy(h.portal.id), action_form=ActionForm(), **_labels())
+        "transfers/index.html", pending=pending, others=others, grid=grid, page=page,
+        failed_by_batch=failed_counts(page.items), names=names,
+        policy=auto_mode.get_policy(h.portal.id), action_form=ActionForm(), **labels)
 
 
-def _fill_choices(form: TransferForm, h: Here) -> None:
+def _fill_choices(form: TransferForm, h: Context) -> None:
     everyone = sorted(h.names().items(), key=lambda kv: kv[1])
     active: list[tuple[object, object]] = [(p.portal_user_id, p.full_name)
                                            for p in h.active_people()]
@@ -134,7 +151,7 @@ def new() -> Any:
     elif form.validate_on_submit():
         try:
             batch = services.create_transfer(portal=h.portal, client=h.client,
-                                             actor_id=current_user.portal_user_id,
+                                             actor=h.actor,
                                              data=_input(form), now=h.now)
         except Refusal as error:
             refuse_on_page(error, form, fields=_form_fields(form))
@@ -185,7 +202,7 @@ def _problem(error: object) -> str:
     return str(sentence) if sentence is not None else clean(str(error))
 
 
-def _apply_plan(h: Here, batch: MoveBatch) -> confirmation.Plan:
+def _apply_plan(h: Context, batch: MoveBatch) -> confirmation.Plan:
     names = h.names()
     planned = moves_view.planned_by_type(batch.id)
     count = sum(planned.values())
@@ -212,7 +229,7 @@ def _apply_plan(h: Here, batch: MoveBatch) -> confirmation.Plan:
         title=_("Confirm the transfer"))
 
 
-def _undo_plan(h: Here, batch: MoveBatch) -> confirmation.Plan:
+def _undo_plan(h: Context, batch: MoveBatch) -> confirmation.Plan:
     held = moves_view.held_count(batch.id)
     owner = h.names().get(batch.owner_id, f"#{batch.owner_id}")
     return confirmation.Plan(
@@ -232,7 +249,6 @@ def _act(batch_id: int, action: str) -> Any:
     batch = _batch_or_404(h, batch_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    actor = current_user.portal_user_id
     plan = (_apply_plan(h, batch) if action == "apply" and batch.state == PREVIEW
             else _undo_plan(h, batch) if action == "undo" and batch.state == APPLIED else None)
     if plan is not None and not confirmation.confirmed(plan):
@@ -240,13 +256,13 @@ def _act(batch_id: int, action: str) -> Any:
     try:
         if action == "apply":
             services.apply_transfer(portal=h.portal, client=h.client, batch=batch,
-                                    actor_id=actor, now=h.now)
+                                    actor=h.actor, now=h.now)
             flash(_("The transfer has started."), "success")
         elif action == "retry":
             count = services.retry_transfer(batch=batch)
             flash(_("Trying %(count)s failed items again.", count=count), "success")
         elif action == "undo":
-            services.undo_transfer(portal=h.portal, batch=batch, actor_id=actor, now=h.now,
+            services.undo_transfer(portal=h.portal, batch=batch, actor=h.actor, now=h.now,
                                    days=_undo_days())
             flash(_("Undoing the transfer has started."), "success")
         else:
@@ -294,7 +310,7 @@ def close_dismissal(dismissal_id: int) -> Any:
     if row is None:
         abort(404)
     if ActionForm().validate_on_submit() and services.close_dismissal(
-            dismissal=row, actor=current_user, now=h.now):
+            dismissal=row, actor=h.actor, now=h.now):
         flash(_("Taken off the list."), "success")
     return redirect(url_for("transfers.index"))
 
@@ -310,7 +326,7 @@ def settings() -> Any:
     if request.method == "POST" and form.validate_on_submit():
         try:
             auto_mode.save_policy(
-                portal=h.portal, actor_id=current_user.portal_user_id, now=h.now,
+                portal=h.portal, actor=h.actor, now=h.now,
                 on_dismissal=form.on_dismissal.data or "", auto_mode=bool(form.auto_mode.data),
                 auto_on_absence=bool(form.auto_on_absence.data),
                 strategy=form.strategy.data or "", successor_id=form.successor_id.data or None,
