@@ -145,6 +145,24 @@ def samples(batch: MoveBatch, links: PortalLinks, *, per_type: int = 5
     return out
 
 
+def state_counts(batch_id: int, *, moved_only: bool = False) -> dict[str, int]:
+    """Items per journal state (``moved_only``: the ones that had moved, a give-back's)."""
+    query = (select(MoveItem.state, func.count()).where(MoveItem.batch_id == batch_id)
+             .group_by(MoveItem.state))
+    if moved_only:
+        query = query.where(MoveItem.moved_at.is_not(None))
+    return {state: int(count) for state, count in db.session.execute(query)}
+
+
+def planned_by_type(batch_id: int) -> dict[str, int]:
+    """Items waiting to move, per type (what a confirmation counts)."""
+    rows = db.session.execute(
+        select(MoveItem.entity_type, func.count()).where(
+            MoveItem.batch_id == batch_id, MoveItem.state == PLANNED)
+        .group_by(MoveItem.entity_type))
+    return {name: int(count) for name, count in rows}
+
+
 def per_person(batch_id: int) -> dict[int, int]:
     """Items of a run (any move batch) per person they go to: everything journaled but the
     skipped, in the order of who gets most."""

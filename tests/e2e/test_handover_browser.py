@@ -1,9 +1,10 @@
 """The handover played through the UI as an administrator would, in a real browser (Debian's
 Chromium driven by Playwright): record Nikitina's vacation with Fedorov as deputy, prepare the
-handover, read the preview, try to hand over without confirming (refused, nothing moves),
-confirm, watch the progress bar fill, open a moved deal on the portal (Fedorov responsible,
-the previous responsible shown), then move the portal's clock past the vacation and see the
-deal back with Nikitina once the background tick has run.
+handover, read the preview, read the confirmation's numbers and cancel (nothing moves),
+confirm, watch the progress bar fill and the page say it finished without reloading, open a
+moved deal on the portal (Fedorov responsible, the previous responsible shown), then move the
+portal's clock past the vacation and see the deal back with Nikitina once the background tick
+has run.
 
 The background work runs in the embedded worker thread with a one-second tick, as in the
 one-command demo, in chunks of 40 items; the test holds the chunks back until it has seen the
@@ -124,19 +125,34 @@ def test_an_admin_hands_a_client_base_over_and_gets_it_back(
             expect(admin.locator("#preview-total")).to_have_text(str(len(hers)))
             assert admin.locator("#preview-counts tr[data-type=deal] a").count() == 5
             admin.get_by_role("button", name="Hand over").click()
-            expect(admin.get_by_text("Confirm that the items shown should move")).to_be_visible()
+            # The confirmation says in numbers what will move; nothing has moved yet.
+            kinds = len({kind for kind, _ in hers})
+            expect(admin.locator("#confirmation h1")).to_have_text(
+                f"Hand over {len(hers)} items of {kinds} kinds from Ольга Никитина to "
+                "Алексей Фёдоров?")
+            expect(admin.locator("#confirmation-lines")).to_contain_text(
+                f"Deals: {len(deals)}")
             assert holders(sim) == before
-
-            admin.check("#confirm")
+            admin.get_by_role("link", name="Cancel").click()  # back to the preview
+            expect(admin.locator("#preview-total")).to_have_text(str(len(hers)))
+            assert holders(sim) == before
             admin.get_by_role("button", name="Hand over").click()
-            # One chunk of 40 moves: the bar stands between empty and full.
+            admin.get_by_role("button", name=f"Confirm: hand over {len(hers)} items").click()
+            # One chunk of 40 moves: the bar stands between empty and full, and the page
+            # says how far it got without reloading.
             background.step()
             admin.wait_for_function(  # the page may still be loading at first
                 "() => { const bar = document.querySelector('#progress-bar');"
                 " return bar !== null && bar.value > 0 && bar.value < 100; }")
+            expect(admin.locator("#progress-heading")).to_have_text("Handing over")
+            expect(admin.locator("#progress-figures")).to_contain_text(f"of {len(hers)} items")
             background.release()
             expect(admin.locator("#batch-state")).to_have_text("with the deputy", timeout=120_000)
-            expect(admin.locator("#progress-percent")).to_have_text("100.0")
+            expect(admin.locator("#progress-heading")).to_have_text("Handed over")
+            expect(admin.locator("#progress-percent")).to_have_text("100%")
+            expect(admin.locator("#progress-figures")).to_have_text(f"{len(hers)} moved")
+            expect(admin.locator("#restore-form")).to_be_visible()  # the way back
+            assert "Handover of Ольга Никитина's clients" in admin.title()
             expect(admin.locator("#report tr[data-type=deal] .moved")).to_have_text(
                 str(len(deals)))
             admin.screenshot(path=str(tmp_path / "handover-applied.png"), full_page=True)

@@ -24,6 +24,7 @@ from tests.ext.absences_support import (
     stored_state,
     token,
 )
+from tests.ext.confirm_support import confirmed
 from tests.ext.conftest import Day
 from tests.ext.oauth_login import LoginAs
 
@@ -110,7 +111,7 @@ def test_a_head_edits_their_persons_absence_and_deletes_it(
     assert saved.status_code == 302
     [row] = absences(app)
     assert row["kind"] == "business_trip" and row["deputy_id"] == GRIGORIEVA
-    assert client.post(f"/absences/{absence_id}/delete").status_code == 302
+    assert confirmed(client, f"/absences/{absence_id}/delete").status_code == 302
     assert absences(app) == []
 
 

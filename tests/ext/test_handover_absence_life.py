@@ -25,6 +25,7 @@ from tests.ext.absences_support import (
     freeze,
     iso,
 )
+from tests.ext.confirm_support import asked, confirmed, lines
 from tests.ext.handover_support import owned_by, record_absence
 
 pytestmark = pytest.mark.dated
@@ -166,12 +167,17 @@ def test_the_page_says_when_a_waiting_handover_starts(
     login_as(client, EMAILS[ADMIN])
     page = client.get(f"/handovers/{shown['id']}").get_data(as_text=True)
     assert 'id="start-choice"' in page
-    client.post(f"/handovers/{shown['id']}/apply",
-                data={"confirm": "y", "start": "absence_start"})
+    question, _ = asked(client, f"/handovers/{shown['id']}/apply", {"start": "absence_start"})
+    assert "They move when the absence starts, on " in lines(question)
+    assert state_of(client, admin, shown["id"]) == "preview"
+    confirmed(client, f"/handovers/{shown['id']}/apply", {"start": "absence_start"})
     page = client.get(f"/handovers/{shown['id']}").get_data(as_text=True)
     assert "Will start on" in page and 'id="start-now-form"' in page
     assert "waiting for the absence" in page
     assert state_of(client, admin, shown["id"]) == "scheduled"
 
-    client.post(f"/handovers/{shown['id']}/start-now", data={})
+    question, _ = asked(client, f"/handovers/{shown['id']}/start-now")
+    assert lines(question).startswith("Start now: hand over ")
+    assert state_of(client, admin, shown["id"]) == "scheduled"
+    confirmed(client, f"/handovers/{shown['id']}/start-now")
     assert state_of(client, admin, shown["id"]) == "applied"

@@ -27,6 +27,7 @@ from tests.ext.absences_support import (
     freeze,
     start_of_hour,
 )
+from tests.ext.confirm_support import asked, confirmed, lines
 from tests.ext.handover_support import holders, owned_by, record_absence
 from tests.ext.oauth_login import LoginAs
 
@@ -70,17 +71,18 @@ def test_an_admin_previews_confirms_and_reads_the_report(
     assert re.search(rf'data-type="deal">\s*<td>Deals</td>\s*<td class="count">{deals}<', page)
     assert f'id="preview-total">{deals + companies}<' in page
 
-    client.post(f"/handovers/{batch_id}/apply", data={})  # the box is not ticked
-    assert "Confirm that the items shown should move" in text(client, f"/handovers/{batch_id}")
+    question, _ = asked(client, f"/handovers/{batch_id}/apply", {"start": "now"})
+    assert (f"Hand over {deals + companies} items of 2 kinds from Ольга Никитина to "
+            f"Алексей Фёдоров?") in lines(question)
     assert holders(demo_sim) == before
-    client.post(f"/handovers/{batch_id}/apply", data={"confirm": "y"})
+    confirmed(client, f"/handovers/{batch_id}/apply", {"start": "now"})
     page = text(client, f"/handovers/{batch_id}")
     assert "with the deputy" in page
     assert f'<td class="moved">{deals}</td>' in page
     progress = client.get(f"/handovers/{batch_id}/progress").get_json()
-    assert (progress["percent"], progress["done"]) == (100.0, deals + companies)
+    assert (progress["percent"], progress["done"]) == (100, deals + companies)
 
-    client.post(f"/handovers/{batch_id}/restore", data={})
+    confirmed(client, f"/handovers/{batch_id}/restore")
     page = text(client, f"/handovers/{batch_id}")
     assert "given back" in page and f'<td class="restored">{deals}</td>' in page
     assert holders(demo_sim) == before
@@ -97,7 +99,7 @@ def test_a_head_of_another_department_is_refused(
     login_as(client, EMAILS[LIFT_HEAD])
     assert client.get(f"/handovers/{batch_id}").status_code == 403
     assert client.post(f"/handovers/{batch_id}/apply",
-                       data={"confirm": "y"}).status_code == 403
+                       data={"start": "now"}).status_code == 403
     assert client.post(f"/handovers/new?absence={absence_id}",
                        data={"types": ["deal"]}).status_code == 403
     login_as(client, EMAILS[FEDOROV])  # an employee: no handover pages at all

@@ -65,6 +65,11 @@ def test_an_undo_that_failed_for_some_items_says_so_and_retries_them(
     login_as(client, ADMIN_EMAIL)
     page = client.get(f"/transfers/{transfer}").get_data(as_text=True)
     assert chip(page) == f"badge-batch-partial|undone, {len(tasks)} failed"
+    progress = client.get(f"/transfers/{transfer}/progress").get_json()
+    assert (progress["status"], progress["heading"]) == (
+        "finished_with_failures", f"The transfer was undone, {len(tasks)} failed")
+    assert progress["figures"].endswith(f" given back · {len(tasks)} failed")
+    assert f'id="progress-heading">The transfer was undone, {len(tasks)} failed<' in page
     assert 'id="retry-form"' in page and "&lt;br" not in page and "<br>" not in page
     assert f"undone, {len(tasks)} failed" in client.get("/transfers/").get_data(as_text=True)
     client.post("/language", data={"lang": "ru", "next": "/"})
@@ -102,6 +107,8 @@ def test_a_give_back_that_failed_for_some_items_offers_a_retry_on_the_page(
     login_as(client, ADMIN_EMAIL)
     page = client.get(f"/handovers/{handover}").get_data(as_text=True)
     assert chip(page) == f"badge-batch-partial|given back, {len(tasks)} failed"
+    assert f'id="progress-heading">Given back, {len(tasks)} failed<' in page
+    assert f"0 given back · {len(tasks)} failed" in page and 'id="retry-form"' in page
     demo_sim.call("user.update", {"ID": NIKITINA, "ACTIVE": "Y"})
     client.post(f"/handovers/{handover}/retry", data={})
     body = get(client, f"/api/v1/handovers/{handover}", token)

@@ -18,6 +18,7 @@ from portal_ext.portal.clock import host_utcnow
 from portal_ext.portal.registration import current_portal
 from simulator import Simulator
 from tests.clock import TestClock
+from tests.ext.confirm_support import asked, confirmed, lines
 from tests.ext.oauth_login import LoginAs, path_of
 
 ADMIN = "admin@demo.portal"  # Дмитрий Соколов, portal administrator
@@ -212,7 +213,11 @@ def test_employee_issues_a_token_shown_once_and_revokes_it(app: Flask, client: F
         token = db.session.scalars(select(ApiToken)).one()
         assert token.token_hash != plain and plain[-10:] not in token.token_hash
         token_id = token.id
-    response = client.post(f"/tokens/{token_id}/revoke")
+    question, _ = asked(client, f"/tokens/{token_id}/revoke")
+    assert "Revoke the token “report script”?" in lines(question)
+    assert client.get("/api/v1/users", headers={"Authorization": f"Bearer {plain}"}
+                      ).status_code != 401  # asking changed nothing: still accepted
+    response = confirmed(client, f"/tokens/{token_id}/revoke")
     assert path_of(response.headers["Location"]) == "/tokens"
     assert "Revoked" in _text(client, "/tokens")
     assert client.get("/api/v1/users", headers={"Authorization": f"Bearer {plain}"}
@@ -247,7 +252,7 @@ def test_tokens_are_private_except_to_the_admin(app: Flask, client: FlaskClient,
     login_as(client, ADMIN)
     page = _text(client, "/tokens")
     assert "Nikitina&#39;s script" in page and "Ольга Никитина" in page  # owner column
-    client.post(f"/tokens/{token_id}/revoke")
+    confirmed(client, f"/tokens/{token_id}/revoke")
     with app.app_context():
         revoked = db.session.get(ApiToken, token_id)
         assert revoked is not None and revoked.revoked_at is not None

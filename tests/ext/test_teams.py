@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from portal_ext.extensions import db
 from portal_ext.notifications.models import Team
 from simulator import Simulator
+from tests.ext.confirm_support import confirmed
 from tests.ext.fanout_support import (
     ADMIN,
     FEDOROV,
@@ -79,7 +80,7 @@ def test_an_administrator_edits_and_deletes_a_team(
     client.post(f"/teams/{team_id}", data={"name": "Equipment", "kinds": ["comment"],
                                            "members": [str(FEDOROV), str(GRIGORIEVA)]})
     assert _teams(app) == [("Equipment", ["comment"], [FEDOROV, GRIGORIEVA])]
-    assert client.post(f"/teams/{team_id}/delete").status_code == 302
+    assert confirmed(client, f"/teams/{team_id}/delete").status_code == 302
     assert _teams(app) == []
 
 

@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from simulator import Simulator
+from tests.ext.confirm_support import confirmed
 from tests.ext.test_api import bearer, create_token, json_of
 from tests.ext.transfers_support import (
     EQUIPMENT_HEAD,
@@ -129,7 +130,7 @@ def test_a_dismissed_user_waits_then_is_transferred_from_the_pages(
     show = client.get(preview.headers["Location"]).get_data(as_text=True)
     assert f'data-successor="{EQUIPMENT_HEAD}"' in show and 'id="confirm-form"' in show
 
-    done = client.post(preview.headers["Location"] + "/apply", follow_redirects=True)
+    done = confirmed(client, preview.headers["Location"] + "/apply", follow_redirects=True)
     text = done.get_data(as_text=True)
     assert 'id="report"' in text and 'id="undo-form"' in text
     assert {t: n for t, n in holdings(demo_sim, NIKITINA).items()

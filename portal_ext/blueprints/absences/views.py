@@ -19,6 +19,7 @@ from portal_ext.absences.editors import editable_users, may_edit
 from portal_ext.absences.models import ACTIVE, FINISHED, PLANNED, STATES, Absence
 from portal_ext.absences.times import day_start, to_local
 from portal_ext.auth.roles import role_required
+from portal_ext.blueprints import confirmation
 from portal_ext.blueprints.absences import bp
 from portal_ext.blueprints.absences.forms import KIND_LABELS, NOBODY, AbsenceForm, people_choices
 from portal_ext.blueprints.grid import (
@@ -213,6 +214,10 @@ def edit(absence_id: int) -> Any:
 def delete(absence_id: int) -> Any:
     h = here()
     absence = _absence_or_404(h, absence_id)
+    if may_edit(current_user, absence.user_id):  # else the service refuses below
+        plan = _delete_plan(h, absence)
+        if not confirmation.confirmed(plan):
+            return confirmation.ask(plan)
     try:
         services.delete_absence(portal=h.portal, actor=h.actor, absence=absence,
                                 withdraw=lambda a: access.withdraw(h.client, a), now=h.now)
@@ -226,6 +231,47 @@ def delete(absence_id: int) -> Any:
         return redirect(url_for("absences.mine"))
     flash(_("The absence was deleted."), "success")
     return redirect(url_for("absences.mine"))
+
+
+def _back_here() -> str:
+    """Where "Cancel" goes: the page the delete came from, if it is one of ours."""
+    came_from = request.referrer or ""
+    if came_from.startswith(request.host_url):
+        return "/" + came_from[len(request.host_url):]
+    return url_for("absences.mine")
+
+
+def _delete_plan(h: Context, absence: Absence) -> confirmation.Plan:
+    """What deleting an absence does: its handover settles (a preview or a waiting handover
+    is dropped; items with the deputy go back) and a temporary access is withdrawn."""
+    from portal_ext.blueprints.moves_view import held_count, items_phrase
+    from portal_ext.handover.services import existing_handover
+
+    names = h.names()
+    name = names.get(absence.user_id, f"#{absence.user_id}")
+    deputy = names.get(absence.deputy_id, f"#{absence.deputy_id}") if absence.deputy_id else ""
+    lines = [_("The absence of %(name)s, %(period)s, is deleted; the deputies and their "
+               "copies stop.", name=name, period=absence_period(absence))]
+    handover = existing_handover(h.portal.id, absence.id)
+    held = None
+    if handover is not None and handover.state in ("preview", "scheduled"):
+        lines.append(_("Its handover, not started, is dropped: nothing has moved."))
+    elif handover is not None and handover.state in ("applying", "applied", "restoring"):
+        held = held_count(handover.id)
+        lines.append(_("Its handover ends: %(items)s go back to %(name)s.",
+                       items=items_phrase(held), name=name))
+    if absence.access_granted_at is not None and deputy:
+        lines.append(_("%(deputy)s loses the temporary access to %(name)s's items.",
+                       deputy=deputy, name=name))
+    return confirmation.Plan(
+        action=f"absences.delete:{absence.id}",
+        heading=_("Delete the absence of %(name)s, %(period)s?", name=name,
+                  period=absence_period(absence)),
+        lines=lines, button=_("Confirm: delete the absence"),
+        cancel_url=_back_here(),
+        binding={"updated": absence.updated_at,
+                 "handover": handover.state if handover is not None else None, "held": held},
+        danger=True, title=_("Confirm deleting the absence"))
 
 
 @bp.get("/<int:absence_id>/cover")

@@ -166,6 +166,20 @@ def revoke_token_view(token_id: int) -> Any:
     if token is None or token.portal_id != portal.id or (
             token.user_id != current_user.id and current_user.role != "admin"):
         abort(404)
+    if token.revoked_at is None:
+        from portal_ext.blueprints import confirmation
+        from portal_ext.i18n import portal_time
+
+        plan = confirmation.Plan(
+            action=f"dashboard.revoke_token:{token.id}",
+            heading=_("Revoke the token “%(name)s”?", name=token.name),
+            lines=[_("Every program that calls the API with it is refused from now on.")]
+            + ([_("It was last used on %(when)s.", when=portal_time(token.last_used_at))]
+               if token.last_used_at else [_("It has never been used.")]),
+            button=_("Confirm: revoke the token"), cancel_url=url_for("dashboard.tokens"),
+            binding={"revoked": None}, danger=True, title=_("Confirm revoking the token"))
+        if not confirmation.confirmed(plan):
+            return confirmation.ask(plan)
     try:
         revoked = revoke_token(portal=portal, token=token, actor=current_user, now=host_utcnow())
     except TokenError:

@@ -30,8 +30,10 @@ class HandoverForm(FlaskForm):
 
 
 class ConfirmForm(FlaskForm):
-    confirm = BooleanField(_l("I have checked the preview: move these items to the deputy"))
-    # Only asked when the absence has not started yet; otherwise the items move at once.
+    """The preview's "Hand over" (the confirmation page asks next, with the numbers).
+    ``start`` is only asked when the absence has not started yet; otherwise the items move
+    at once."""
+
     start = RadioField(_l("When"), choices=[
         SelectChoice("absence_start", _l("When the absence starts")),
         SelectChoice("now", _l("Now"))], default="absence_start")

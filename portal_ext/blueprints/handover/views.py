@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal_ext.absences.services import absence_of
 from portal_ext.auth.roles import role_required
+from portal_ext.blueprints import confirmation, moves_view
 from portal_ext.blueprints.batch_grid import batch_grid, batch_query
 from portal_ext.blueprints.handover import bp
 from portal_ext.blueprints.handover.forms import (
@@ -27,8 +29,8 @@ from portal_ext.handover import services
 from portal_ext.handover.failures import failed_counts
 from portal_ext.handover.policy import policy_for, save_policy
 from portal_ext.handover.report import COLUMNS, build_report, samples
-from portal_ext.moves import progress
-from portal_ext.moves.models import HANDOVER, SCHEDULED, MoveBatch
+from portal_ext.moves.models import APPLIED, APPLYING, HANDOVER, SCHEDULED, MoveBatch
+from portal_ext.moves.portal_text import clean, explained
 from portal_ext.moves.types import ENTITY_TYPES, TYPE_NAMES
 from portal_ext.portal.errors import PortalError
 
@@ -113,7 +115,8 @@ def new() -> Any:
                     return redirect(url_for("handover.show", batch_id=existing.id))
             refuse_on_page(error)
         except PortalError as exc:
-            flash(_("The portal did not answer; nothing was changed: %(error)s", error=exc),
+            flash(_("The portal did not answer; nothing was changed: %(error)s",
+                    error=_problem(str(exc))),
                   "error")
         else:
             return redirect(url_for("handover.show", batch_id=batch.id))
@@ -127,20 +130,122 @@ def show(batch_id: int) -> Any:
     h = here()
     batch = _batch_or_404(h, batch_id)
     links, names = h.links, h.names()
+    absence = _absence(h, batch)
     return render_template(
-        "handover/show.html", batch=batch, progress=progress(batch),
+        "handover/show.html", batch=batch, status=moves_view.run_status(batch, "handover"),
         report=build_report(batch, links, names=names), columns=COLUMNS,
         samples=samples(batch, links) if batch.state == "preview" else {},
-        absence=absence_of(portal_id=h.portal.id, absence_id=batch.absence_id)
-        if batch.absence_id else None,
+        absence=absence, title=_title(h, batch, absence), last_problem=_problem(batch.error),
         names=names, tz=h.tz, confirm_form=ConfirmForm(), action_form=ActionForm(),
         start_now_form=StartNowForm(), now=h.now, **_labels())
+
+
+def _absence(h: Context, batch: MoveBatch) -> Any:
+    if batch.absence_id is None:
+        return None
+    return absence_of(portal_id=h.portal.id, absence_id=batch.absence_id)
+
+
+def _title(h: Context, batch: MoveBatch, absence: Any) -> str:
+    """``Handover of Ольга Никитина's clients, 10–23 Dec``."""
+    name = h.names().get(batch.owner_id, f"#{batch.owner_id}")
+    if absence is None:
+        return _("Handover of %(name)s's clients", name=name)
+    return _("Handover of %(name)s's clients, %(days)s", name=name, days=moves_view.day_range(
+        absence.first_day(h.tz), absence.last_day(h.tz)))
+
+
+def _problem(error: str | None) -> str:
+    """The batch's last problem as plain text, explained in the page's language if known."""
+    sentence = explained(error)
+    return str(sentence) if sentence is not None else clean(error)
 
 
 @bp.get("/<int:batch_id>/progress")
 @role_required("admin", "head")
 def progress_json(batch_id: int) -> Any:
-    return jsonify(progress(_batch_or_404(here(), batch_id)))
+    """The engine's progress, the status in words and the progress block to show."""
+    batch = _batch_or_404(here(), batch_id)
+    status = moves_view.run_status(batch, "handover")
+    html = moves_view.progress_card(batch, status, url_for("handover.progress_json",
+                                                           batch_id=batch_id),
+                                    url_for("handover.show", batch_id=batch_id))
+    return jsonify({**status, "html": html})
+
+
+def _names(h: Context, batch: MoveBatch) -> tuple[str, str]:
+    names = h.names()
+    deputy = batch.to_user_id
+    return (names.get(batch.owner_id, f"#{batch.owner_id}"),
+            names.get(deputy, f"#{deputy}") if deputy else _("nobody"))
+
+
+def _kind_lines(planned: dict[str, int]) -> list[str]:
+    return [f"{ENTITY_TYPES[name].label if name in ENTITY_TYPES else name}: {count}"
+            for name, count in planned.items() if count]
+
+
+def _apply_plan(h: Context, batch: MoveBatch, start: str) -> confirmation.Plan:
+    planned = moves_view.planned_by_type(batch.id)
+    count, owner_deputy = sum(planned.values()), _names(h, batch)
+    owner, deputy = owner_deputy
+    absence = _absence(h, batch)
+    waits = (start == services.START_WITH_ABSENCE and absence is not None
+             and absence.start > h.now)
+    when = (_("They move when the absence starts, on %(when)s.",
+              when=format_datetime(absence.start, "d MMM yyyy, HH:mm"))
+            if waits and absence is not None else _("They move now."))
+    return confirmation.Plan(
+        action=f"handover.apply:{batch.id}",
+        heading=_("Hand over %(items)s of %(kinds)s from %(owner)s to %(deputy)s?",
+                  items=moves_view.items_phrase(count),
+                  kinds=moves_view.kinds_phrase(len([n for n in planned if planned[n]])),
+                  owner=owner, deputy=deputy),
+        lines=[*_kind_lines(planned), when],
+        button=_("Confirm: hand over %(items)s", items=moves_view.items_phrase(count)),
+        cancel_url=url_for("handover.show", batch_id=batch.id),
+        binding={"planned": planned, "to": batch.to_user_id, "state": batch.state},
+        fields={"start": start},
+        way_back=_("The way back: “Give everything back now” on the handover's page; the "
+                   "items also go back by themselves when the absence ends."),
+        title=_("Confirm the handover"))
+
+
+def _start_now_plan(h: Context, batch: MoveBatch) -> confirmation.Plan:
+    planned = moves_view.planned_by_type(batch.id)
+    count = sum(planned.values())
+    owner, deputy = _names(h, batch)
+    return confirmation.Plan(
+        action=f"handover.start_now:{batch.id}",
+        heading=_("Start now: hand over %(items)s from %(owner)s to %(deputy)s?",
+                  items=moves_view.items_phrase(count), owner=owner, deputy=deputy),
+        lines=[*_kind_lines(planned),
+               _("They move now instead of when the absence starts.")],
+        button=_("Confirm: start now"), cancel_url=url_for("handover.show", batch_id=batch.id),
+        binding={"planned": planned, "to": batch.to_user_id, "state": batch.state},
+        way_back=_("The way back: “Give everything back now” on the handover's page."),
+        title=_("Confirm the handover"))
+
+
+def _restore_plan(h: Context, batch: MoveBatch) -> confirmation.Plan:
+    held = moves_view.held_count(batch.id)
+    owner, deputy = _names(h, batch)
+    lines = [_("%(items)s go back from %(deputy)s to %(owner)s.",
+               items=moves_view.items_phrase(held), deputy=deputy, owner=owner),
+             _("Items someone else has taken since stay where they are.")]
+    if batch.state != APPLIED:
+        lines.append(_("The items not handed over yet stay with %(owner)s.", owner=owner))
+    if (batch.options or {}).get("include_new_leads"):
+        lines.append(_("New leads that reached %(deputy)s for these clients go back too.",
+                       deputy=deputy))
+    return confirmation.Plan(
+        action=f"handover.restore:{batch.id}",
+        heading=_("Give %(items)s back now?", items=moves_view.items_phrase(held)),
+        lines=lines, button=_("Confirm: give %(items)s back",
+                              items=moves_view.items_phrase(held)),
+        cancel_url=url_for("handover.show", batch_id=batch.id),
+        binding={"state": batch.state, "held": held if batch.state == APPLIED else None},
+        title=_("Confirm giving back"))
 
 
 @bp.post("/<int:batch_id>/apply")
@@ -150,10 +255,12 @@ def apply(batch_id: int) -> Any:
     batch = _batch_or_404(h, batch_id)
     form = ConfirmForm()
     if form.validate_on_submit():
+        plan = _apply_plan(h, batch, form.start.data or services.START_WITH_ABSENCE)
+        if batch.state == "preview" and not confirmation.confirmed(plan):
+            return confirmation.ask(plan)
         try:
-            services.apply_handover(batch=batch, actor=h.actor,
-                                    confirmed=bool(form.confirm.data), now=h.now,
-                                    start=form.start.data or services.START_WITH_ABSENCE)
+            services.apply_handover(batch=batch, actor=h.actor, confirmed=True,
+                                    now=h.now, start=plan.fields["start"])
         except Refusal as error:
             refuse_on_page(error)
         else:
@@ -171,6 +278,9 @@ def start_now(batch_id: int) -> Any:
     h = here()
     batch = _batch_or_404(h, batch_id)
     if StartNowForm().validate_on_submit():
+        plan = _start_now_plan(h, batch)
+        if batch.state == SCHEDULED and not confirmation.confirmed(plan):
+            return confirmation.ask(plan)
         try:
             services.apply_handover(batch=batch, actor=h.actor, confirmed=True,
                                     now=h.now, start=services.START_NOW)
@@ -187,13 +297,16 @@ def restore(batch_id: int) -> Any:
     h = here()
     batch = _batch_or_404(h, batch_id)
     if ActionForm().validate_on_submit():
+        plan = _restore_plan(h, batch)
+        if batch.state in (APPLYING, APPLIED) and not confirmation.confirmed(plan):
+            return confirmation.ask(plan)
         try:
             services.restore_handover(batch=batch, actor=h.actor, client=h.client,
                                       now=h.now)
         except Refusal as error:
             refuse_on_page(error)
         except PortalError as exc:
-            flash(_("The portal did not answer: %(error)s", error=exc), "error")
+            flash(_("The portal did not answer: %(error)s", error=_problem(str(exc))), "error")
         else:
             flash(_("Giving the items back has started."), "success")
     return redirect(url_for("handover.show", batch_id=batch_id))

@@ -7,12 +7,14 @@ from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import or_, select
 
 from portal_ext.absences.cover import PortalLinks
 from portal_ext.absences.times import day_start
 from portal_ext.auth.roles import role_required
+from portal_ext.blueprints import confirmation
 from portal_ext.blueprints.grid import (
     DATE,
     PERSON,
@@ -117,6 +119,19 @@ def delete_team(team_id: int) -> Any:
     if team is None:
         abort(404)
     name = team.name
+    members = sorted(team.member_ids)
+    kinds = ", ".join(str(KIND_LABELS.get(kind, kind)) for kind in team.kinds)
+    plan = confirmation.Plan(
+        action=f"notifications.delete_team:{team.id}",
+        heading=_("Delete the team “%(name)s”?", name=name),
+        lines=[ngettext("%(num)d member stops getting copies of: %(kinds)s.",
+                        "%(num)d members stop getting copies of: %(kinds)s.", len(members),
+                        kinds=kinds or "—")],
+        button=_("Confirm: delete the team"), cancel_url=url_for("notifications.teams"),
+        binding={"members": members, "kinds": sorted(team.kinds), "name": name},
+        danger=True, title=_("Confirm deleting the team"))
+    if not confirmation.confirmed(plan):
+        return confirmation.ask(plan)
     team_service.delete_team(portal=portal, actor=current_user, team=team)
     flash(_("The team “%(name)s” was deleted.", name=name), "success")
     return redirect(url_for("notifications.teams"))

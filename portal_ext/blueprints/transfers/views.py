@@ -8,9 +8,11 @@ from typing import Any
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from portal_ext.auth.roles import role_required
+from portal_ext.blueprints import confirmation, moves_view
 from portal_ext.blueprints.batch_grid import batch_grid, batch_query
 from portal_ext.blueprints.refusals import refuse_on_page
 from portal_ext.blueprints.transfers import bp
@@ -28,8 +30,8 @@ from portal_ext.errors import Refusal
 from portal_ext.extensions import db
 from portal_ext.handover.failures import failed_counts
 from portal_ext.handover.report import COLUMNS, build_report
-from portal_ext.moves import progress
-from portal_ext.moves.models import TRANSFER, MoveBatch
+from portal_ext.moves.models import APPLIED, PREVIEW, TRANSFER, MoveBatch
+from portal_ext.moves.portal_text import clean, explained
 from portal_ext.moves.types import ENTITY_TYPES as KINDS
 from portal_ext.portal.errors import PortalError
 from portal_ext.transfers import auto_mode, report, services
@@ -155,7 +157,8 @@ def new() -> Any:
             refuse_on_page(error, form, fields=_form_fields(form))
         except PortalError as exc:
             db.session.rollback()
-            flash(_("The portal did not answer; nothing was changed: %(error)s", error=exc),
+            flash(_("The portal did not answer; nothing was changed: %(error)s",
+                    error=_problem(exc)),
                   "error")
         else:
             return redirect(url_for("transfers.show", batch_id=batch.id))
@@ -169,7 +172,11 @@ def show(batch_id: int) -> Any:
     batch = _batch_or_404(h, batch_id)
     names, days = h.names(), _undo_days()
     return render_template(
-        "transfers/show.html", batch=batch, progress=progress(batch), columns=COLUMNS,
+        "transfers/show.html", batch=batch, status=moves_view.run_status(batch, "transfer"),
+        title=_("Transfer of %(name)s's items",
+                name=names.get(batch.owner_id, f"#{batch.owner_id}")),
+        last_problem=_problem(batch.error) if batch.error else "",
+        columns=COLUMNS,
         report=build_report(batch, h.links, names=names),
         successor_rows=report.successor_rows(batch), names=names,
         decision=(batch.options or {}).get("decision") or {},
@@ -181,7 +188,60 @@ def show(batch_id: int) -> Any:
 @bp.get("/<int:batch_id>/progress")
 @role_required("admin")
 def progress_json(batch_id: int) -> Any:
-    return jsonify(progress(_batch_or_404(here(), batch_id)))
+    """The engine's progress, the status in words and the progress block to show."""
+    batch = _batch_or_404(here(), batch_id)
+    status = moves_view.run_status(batch, "transfer")
+    html = moves_view.progress_card(batch, status, url_for("transfers.progress_json",
+                                                           batch_id=batch_id),
+                                    url_for("transfers.show", batch_id=batch_id))
+    return jsonify({**status, "html": html})
+
+
+def _problem(error: object) -> str:
+    sentence = explained(str(error))
+    return str(sentence) if sentence is not None else clean(str(error))
+
+
+def _apply_plan(h: Context, batch: MoveBatch) -> confirmation.Plan:
+    names = h.names()
+    planned = moves_view.planned_by_type(batch.id)
+    count = sum(planned.values())
+    rows = [row for row in report.successor_rows(batch) if row["total"]]
+    owner = names.get(batch.owner_id, f"#{batch.owner_id}")
+    to = (names.get(rows[0]["user_id"], f"#{rows[0]['user_id']}") if len(rows) == 1
+          else moves_view.people_phrase(len(rows)))
+    days = _undo_days()
+    return confirmation.Plan(
+        action=f"transfers.apply:{batch.id}",
+        heading=_("Move %(items)s of %(kinds)s from %(owner)s to %(to)s?",
+                  items=moves_view.items_phrase(count),
+                  kinds=moves_view.kinds_phrase(len([n for n in planned if planned[n]])),
+                  owner=owner, to=to),
+        lines=[f"{names.get(row['user_id'], '#' + str(row['user_id']))}: "
+               f"{moves_view.items_phrase(row['total'])}" for row in rows],
+        button=_("Confirm: move %(items)s", items=moves_view.items_phrase(count)),
+        cancel_url=url_for("transfers.show", batch_id=batch.id),
+        binding={"planned": planned, "state": batch.state,
+                 "to": {str(row["user_id"]): row["received"] for row in rows}},
+        way_back=ngettext("The way back: for %(num)d day the transfer's page offers “Undo "
+                          "the transfer”.", "The way back: for %(num)d days the transfer's "
+                          "page offers “Undo the transfer”.", days),
+        title=_("Confirm the transfer"))
+
+
+def _undo_plan(h: Context, batch: MoveBatch) -> confirmation.Plan:
+    held = moves_view.held_count(batch.id)
+    owner = h.names().get(batch.owner_id, f"#{batch.owner_id}")
+    return confirmation.Plan(
+        action=f"transfers.undo:{batch.id}",
+        heading=_("Undo the transfer: %(items)s go back to %(owner)s?",
+                  items=moves_view.items_phrase(held), owner=owner),
+        lines=[_("%(items)s the successors still hold go back to %(owner)s.",
+                 items=moves_view.items_phrase(held), owner=owner),
+               _("Items someone else has taken since stay where they are.")],
+        button=_("Confirm: undo the transfer"),
+        cancel_url=url_for("transfers.show", batch_id=batch.id),
+        binding={"state": batch.state, "held": held}, title=_("Confirm the undo"))
 
 
 def _act(batch_id: int, action: str) -> Any:
@@ -189,6 +249,10 @@ def _act(batch_id: int, action: str) -> Any:
     batch = _batch_or_404(h, batch_id)
     if not ActionForm().validate_on_submit():
         abort(400)
+    plan = (_apply_plan(h, batch) if action == "apply" and batch.state == PREVIEW
+            else _undo_plan(h, batch) if action == "undo" and batch.state == APPLIED else None)
+    if plan is not None and not confirmation.confirmed(plan):
+        return confirmation.ask(plan)
     try:
         if action == "apply":
             services.apply_transfer(portal=h.portal, client=h.client, batch=batch,
@@ -209,7 +273,7 @@ def _act(batch_id: int, action: str) -> Any:
         refuse_on_page(error)
     except PortalError as exc:
         db.session.rollback()
-        flash(_("The portal did not answer: %(error)s", error=exc), "error")
+        flash(_("The portal did not answer: %(error)s", error=_problem(exc)), "error")
     return redirect(url_for("transfers.show", batch_id=batch_id))
 
 

@@ -1,32 +1,68 @@
-// The handover page's live progress: polls the progress endpoint and moves the bar; when the
-// phase ends, reloads the page so the report shows the final counts.
+// The live progress of a handover or a transfer page (no build step, no library): while the
+// batch runs, polls the progress endpoint and puts in the progress block the server rendered
+// (status in words, bar, figures; items left alone counted apart). When the run ends, fetches
+// the page once and swaps its content (state, report, the way back) without reloading. A
+// handover waiting for its absence is watched less often and shows its run once it starts.
 (function () {
   "use strict";
-  var box = document.getElementById("progress");
-  if (!box) { return; }
-  var url = box.getAttribute("data-progress-url");
-  var running = { applying: true, restoring: true };
-  if (!running[box.getAttribute("data-state")]) { return; }
+  var RUNNING = { applying: true, restoring: true };
 
-  function show(id, value) {
-    var el = document.getElementById(id);
-    if (el) { el.textContent = value === null || value === undefined ? "–" : String(value); }
+  function box() { return document.getElementById("progress"); }
+
+  function swapPage(url) {
+    return fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        if (!html) { return; }
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        var next = fresh.getElementById("batch-page");
+        var current = document.getElementById("batch-page");
+        if (next && current) {
+          current.replaceWith(document.importNode(next, true));
+          document.title = fresh.title;
+        }
+        start();
+      });
   }
 
-  function poll() {
-    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
-      .then(function (response) { return response.ok ? response.json() : null; })
-      .then(function (p) {
-        if (!p) { setTimeout(poll, 2000); return; }
-        document.getElementById("progress-bar").value = p.percent;
-        show("progress-percent", p.percent);
-        show("progress-done", p.done);
-        show("progress-total", p.total);
-        show("progress-rate", p.rate_per_s);
-        show("progress-eta", p.eta_s === null ? null : Math.round(p.eta_s));
-        if (running[p.state]) { setTimeout(poll, 1000); } else { window.location.reload(); }
-      })
-      .catch(function () { setTimeout(poll, 2000); });
+  function poll(url, pageUrl, delay) {
+    setTimeout(function () {
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (p) {
+          if (!p) { poll(url, pageUrl, 3000); return; }
+          var current = box();
+          if (current && p.html) {
+            var holder = document.createElement("div");
+            holder.innerHTML = p.html;
+            if (holder.firstElementChild) { current.replaceWith(holder.firstElementChild); }
+          }
+          if (RUNNING[p.state]) { poll(url, pageUrl, 1000); } else { swapPage(pageUrl); }
+        })
+        .catch(function () { poll(url, pageUrl, 3000); });
+    }, delay);
   }
-  setTimeout(poll, 500);
+
+  function watchScheduled(waiting) {
+    var url = waiting.getAttribute("data-progress-url");
+    var pageUrl = waiting.getAttribute("data-page-url");
+    setTimeout(function () {
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (p) {
+          if (p && p.state !== "scheduled") { swapPage(pageUrl); } else { watchScheduled(waiting); }
+        })
+        .catch(function () { watchScheduled(waiting); });
+    }, 15000);
+  }
+
+  function start() {
+    var waiting = document.getElementById("scheduled");
+    if (waiting && waiting.getAttribute("data-progress-url")) { watchScheduled(waiting); }
+    var current = box();
+    if (!current || !RUNNING[current.getAttribute("data-state")]) { return; }
+    poll(current.getAttribute("data-progress-url"), current.getAttribute("data-page-url"), 500);
+  }
+
+  start();
 }());
