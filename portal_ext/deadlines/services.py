@@ -383,12 +383,12 @@ def parse_deadline(value: Any, tz: tzinfo) -> datetime:
                                               "(ISO 8601)."))
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=tz)
+        return parsed.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         raise DeadlineError("new_deadline", _("'new_deadline' must be a date and time "
                                               "(ISO 8601).")) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tz)
-    return parsed.astimezone(UTC).replace(tzinfo=None)
 
 
 def _reason(value: Any) -> str:
