@@ -661,3 +661,17 @@ def list_changes(portal: Portal, viewer: PortalUser, *, user: int | None = None,
     if people is None:
         return rows
     return [r for r in rows if r.user_id in people or r.responsible_id in people]
+
+
+def postponement_report(portal: Portal, viewer: PortalUser, *, department: int | None = None,
+                        since: datetime | None = None, until: datetime | None = None
+                        ) -> list[Any]:
+    """The per-manager report (portal_ext.deadlines.report) over what ``viewer`` may see."""
+    from portal_ext.deadlines import report
+
+    rows = list_changes(portal, viewer, department=department, since=since, until=until)
+    names = {u.portal_user_id: u.full_name for u in db.session.scalars(
+        select(PortalUser).where(PortalUser.portal_id == portal.id))}
+    people = _overseen_people(portal, viewer)
+    return [line for line in report.lines(rows, names)
+            if people is None or line.user_id in people]

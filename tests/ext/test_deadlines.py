@@ -295,3 +295,32 @@ def test_each_role_sees_only_its_share_of_the_audit(
     assert tasks_seen(token(app, LIFT_HEAD)) == [lift]
     assert tasks_seen(token(app, NIKITINA)) == [torg]
     assert tasks_seen(token(app, ADMIN), "?since=" + (t0 + timedelta(days=1)).isoformat()) == []
+
+
+def test_the_report_counts_postponements_per_manager_and_each_role_sees_its_share(
+        app: Flask, client: FlaskClient, admin: dict[str, str], demo_sim: Simulator,
+        t0: datetime) -> None:
+    _put(client, "default", admin, mode="reason_required")
+    due = t0 + timedelta(days=3)
+    torg = _add_task(demo_sim, creator=TORG_HEAD, responsible=NIKITINA, deadline=due)
+    lift = _add_task(demo_sim, creator=LIFT_HEAD, responsible=SMIRNOVA, deadline=due)
+    _request(client, token(app, NIKITINA), torg, _iso(due + timedelta(days=2)))
+    _request(client, token(app, NIKITINA), torg, _iso(due + timedelta(days=3)))
+    with pytest.raises(SimError):
+        demo_sim.call("tasks.task.update", {"taskId": lift, "fields": {
+            "DEADLINE": _iso(due + timedelta(days=1))}}, user_id=SMIRNOVA)
+
+    def report(who: dict[str, str], query: str = "") -> dict[int, dict[str, Any]]:
+        answer = client.get(f"/api/v1/reports/postponements{query}", headers=who)
+        assert answer.status_code == 200
+        return {line["user_id"]: line for line in answer.get_json()["items"]}
+
+    lines = report(admin)
+    assert (lines[NIKITINA]["tasks"], lines[NIKITINA]["postponements"],
+            lines[NIKITINA]["delay_days"], lines[NIKITINA]["share_without_reason"]) == (
+        1, 2, 3.0, 0.0)
+    assert (lines[SMIRNOVA]["postponements"], lines[SMIRNOVA]["stopped_attempts"]) == (0, 1)
+    assert list(report(admin, f"?department={LIFT}")) == [SMIRNOVA]
+    assert list(report(token(app, TORG_HEAD))) == [NIKITINA]
+    assert list(report(token(app, SMIRNOVA))) == [SMIRNOVA]
+    assert report(token(app, TORG_HEAD), "?since=" + (t0 + timedelta(days=1)).isoformat()) == {}

@@ -93,3 +93,21 @@ def test_a_request_made_with_the_form_is_approved_with_the_button(
     assert client.get(f"/deadlines/requests/{request_id}").status_code == 404
     assert "No deadline requests yet" in client.get("/deadlines/requests").get_data(
         as_text=True)
+
+
+def test_the_report_page_and_its_csv(app: Flask, client: FlaskClient, login_as: Any,
+                                     admin: dict[str, str], demo_sim: Simulator,
+                                     t0: datetime) -> None:
+    from tests.ext.absences_support import token
+    from tests.ext.test_deadlines import _iso, _request
+
+    _put(client, "default", admin, mode="reason_required")
+    due = t0 + timedelta(days=3)
+    task = _add_task(demo_sim, creator=TORG_HEAD, responsible=NIKITINA, deadline=due)
+    _request(client, token(app, NIKITINA), task, _iso(due + timedelta(days=1)))
+    login_as(client, EMAILS[TORG_HEAD])
+    page = client.get("/deadlines/report").get_data(as_text=True)
+    assert "Ольга Никитина" in page
+    csv_text = client.get(f"/deadlines/report.csv?department={TORG_KOMS}").get_data(as_text=True)
+    assert csv_text.splitlines()[0].startswith("user_id,name,tasks,postponements")
+    assert f"{NIKITINA},Ольга Никитина,1,1,1.0,0.0,0" in csv_text

@@ -14,5 +14,6 @@ bp = Blueprint("deadlines", __name__)
 navigation.register("deadlines.requests", _l("Deadline requests"), order=70)
 navigation.register("deadlines.policies", _l("Deadline policies"), roles=("admin", "head"),
                     order=71)
+navigation.register("deadlines.postponement_report", _l("Postponements"), order=72)
 
 from portal_ext.blueprints.deadlines import api, views  # noqa: E402,F401

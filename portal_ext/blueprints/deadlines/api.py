@@ -11,7 +11,7 @@ from flask import jsonify, request
 from portal_ext.auth.api_auth import ApiError, api_auth, current_api_user
 from portal_ext.blueprints.api import bp
 from portal_ext.blueprints.api.params import body_id, json_object, parse_query
-from portal_ext.blueprints.deadlines.api_docs import CHANGES_QUERY, REQUESTS_QUERY
+from portal_ext.blueprints.deadlines.api_docs import CHANGES_QUERY, REPORT_QUERY, REQUESTS_QUERY
 from portal_ext.context import here
 from portal_ext.deadlines import services
 from portal_ext.deadlines.models import DEFAULT, DEPARTMENT, ROBOTS
@@ -126,3 +126,13 @@ def list_deadline_changes() -> Any:
                                  department=query["department"], since=query["since"],
                                  until=query["until"])
     return jsonify({"items": [services.change_json(r) for r in rows], "total": len(rows)})
+
+
+@bp.get("/reports/postponements")
+@api_auth()
+def postponement_report() -> Any:
+    query = parse_query(REPORT_QUERY, request.args)
+    lines = services.postponement_report(current_portal(), current_api_user(),
+                                         department=query["department"], since=query["since"],
+                                         until=query["until"])
+    return jsonify({"items": [line.as_dict() for line in lines], "total": len(lines)})

@@ -23,6 +23,11 @@ CHANGES_QUERY: tuple[QueryParam, ...] = (
                "without an offset it is UTC)."),
     QueryParam("until", "date-time", "Only changes recorded before this time."),
 )
+REPORT_QUERY: tuple[QueryParam, ...] = (
+    id_param("department", "Only managers of this portal department."),
+    QueryParam("since", "date-time", "Only changes recorded at or after this time."),
+    QueryParam("until", "date-time", "Only changes recorded before this time."),
+)
 
 _TIME = {"type": ["string", "null"], "format": "date-time"}
 _LIMIT = {"type": ["integer", "null"], "minimum": 0, "maximum": 10000}
@@ -76,6 +81,15 @@ SCHEMAS: dict[str, Any] = {
         "outcome": {"type": "string", "enum": list(OUTCOMES)},
         "postponement_no": {"type": ["integer", "null"]},
         "request_id": {"type": ["integer", "null"]}, "at": _TIME}},
+    "PostponementLine": {"type": "object", "properties": {
+        "user_id": {"type": "integer"}, "name": {"type": "string"},
+        "tasks": {"type": "integer"}, "postponements": {"type": "integer"},
+        "delay_days": {"type": "number"}, "share_without_reason": {"type": "number"},
+        "stopped_attempts": {"type": "integer", "description": "Vetoed or reverted."},
+        "by_outcome": {"type": "object", "additionalProperties": {"type": "integer"}}}},
+    "PostponementReport": {"type": "object", "properties": {
+        "items": {"type": "array", "items": openapi._ref("PostponementLine")},
+        "total": {"type": "integer"}}},
     "DeadlineChangeList": {"type": "object", "properties": {
         "items": {"type": "array", "items": openapi._ref("DeadlineChange")},
         "total": {"type": "integer"}}},
@@ -158,6 +172,10 @@ PATHS: dict[str, Any] = {
         {"200": _json("DeadlineChangeList")},
         roles="everyone (admin all; heads their departments; others their own)",
         query=CHANGES_QUERY)},
+    "/reports/postponements": {"get": _op(
+        "postponementReport", "Postponements per manager", {"200": _json("PostponementReport")},
+        roles="everyone (admin all; heads their departments; others their own line)",
+        query=REPORT_QUERY)},
 }
 
 openapi.SCHEMAS.update(SCHEMAS)

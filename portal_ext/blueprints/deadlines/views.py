@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -23,7 +23,7 @@ from portal_ext.blueprints.deadlines.forms import (
 )
 from portal_ext.blueprints.refusals import refuse_on_page
 from portal_ext.context import here
-from portal_ext.deadlines import services
+from portal_ext.deadlines import report, services
 from portal_ext.deadlines.models import DEFAULT, DEPARTMENT, PENDING, ROBOTS
 from portal_ext.directory.access import departments_of
 from portal_ext.errors import Refusal
@@ -156,3 +156,27 @@ def decide_request(request_id: int, decision: str) -> Any:
     except Refusal as error:
         refuse_on_page(error)
     return redirect(url_for("deadlines.show_request", request_id=request_id))
+
+
+def _report_lines() -> list[Any]:
+    h = here()
+    assert h.actor is not None
+    department = request.args.get("department", "")
+    return services.postponement_report(
+        h.portal, h.actor, department=int(department) if department.isdigit() else None)
+
+
+@bp.get("/deadlines/report")
+@role_required()
+def postponement_report() -> Any:
+    departments = departments_of(current_portal())
+    return render_template("deadlines/report.html", lines=_report_lines(),
+                           departments=departments,
+                           department=request.args.get("department", ""))
+
+
+@bp.get("/deadlines/report.csv")
+@role_required()
+def postponement_report_csv() -> Any:
+    return Response(report.as_csv(_report_lines()), mimetype="text/csv", headers={
+        "Content-Disposition": "attachment; filename=postponements.csv"})
