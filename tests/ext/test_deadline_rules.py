@@ -120,8 +120,8 @@ def test_the_delay_limit_counts_from_the_original_deadline(days: int, hours: int
 def test_who_is_exempt(heads_exempt: bool, admin: bool) -> None:
     policy = Policy("locked", exempt_heads=heads_exempt)
     creator, responsible, head, other = 1, 2, 3, 4
-    common: dict[str, Any] = {"creator_id": creator, "responsible_id": responsible, "head_ids": [head],
-              "policy": policy}
+    common: dict[str, Any] = {"creator_id": creator, "responsible_id": responsible,
+                              "head_ids": [head], "policy": policy}
     assert is_exempt(creator, is_admin=admin, **common)
     assert is_exempt(head, is_admin=admin, **common) is (heads_exempt or admin)
     assert is_exempt(responsible, is_admin=admin, **common) is admin
