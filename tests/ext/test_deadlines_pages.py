@@ -108,6 +108,7 @@ def test_the_report_page_and_its_csv(app: Flask, client: FlaskClient, login_as: 
     login_as(client, EMAILS[TORG_HEAD])
     page = client.get("/deadlines/report").get_data(as_text=True)
     assert "Ольга Никитина" in page
+    assert f'data-key="{NIKITINA}" data-value="1"' in page  # her bar in the chart
     csv_text = client.get(f"/deadlines/report.csv?department={TORG_KOMS}").get_data(as_text=True)
     assert csv_text.splitlines()[0].startswith("user_id,name,tasks,postponements")
     assert f"{NIKITINA},Ольга Никитина,1,1,1.0,0.0,0" in csv_text

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from portal_ext import charts
 from portal_ext.auth.roles import role_required
 from portal_ext.blueprints.deadlines import bp
 from portal_ext.blueprints.deadlines.forms import (
@@ -170,7 +171,12 @@ def _report_lines() -> list[Any]:
 @role_required()
 def postponement_report() -> Any:
     departments = departments_of(current_portal())
-    return render_template("deadlines/report.html", lines=_report_lines(),
+    lines = _report_lines()
+    chart = charts.bar_chart(
+        "chart-postponements", _("Postponements per manager"),
+        _("How many postponements of each manager's tasks went through."),
+        [charts.Point(str(line.user_id), line.name, line.postponements) for line in lines])
+    return render_template("deadlines/report.html", lines=lines, chart=chart,
                            departments=departments,
                            department=request.args.get("department", ""))
 
