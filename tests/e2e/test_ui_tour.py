@@ -99,6 +99,7 @@ PAGES: list[Page] = [
     Page("deadline-policies", "/deadlines/policies", also("head")),
     Page("deadline-requests", "/deadlines/requests", also("employee")),
     Page("deadline-request-new", "/deadlines/requests/new", also("employee")),
+    Page("deadline-report", "/deadlines/report", also("head", "employee")),
     Page("users", "/users", also("head")),
     Page("events", "/events", ADMIN),
     Page("tokens", "/tokens", also("employee")),
