@@ -1,0 +1,1 @@
+"""The task deadline guard: policies, the on-site veto, deadline requests and the audit."""

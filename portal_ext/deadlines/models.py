@@ -1,0 +1,117 @@
+"""What the deadline guard keeps: the policies, what it knows of each task's deadline, the
+deadline requests and the audit of every change.
+
+People, tasks and departments are the portal's ids. Instants are naive UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal_ext.extensions import db
+
+# DeadlinePolicy.scope
+DEFAULT, DEPARTMENT, ROBOTS = "default", "department", "robots"
+SCOPES: tuple[str, ...] = (DEFAULT, DEPARTMENT, ROBOTS)
+
+# DeadlineRequest.state
+PENDING, APPLIED, APPROVED, DECLINED, ESCALATED, FAILED = (
+    "pending", "applied", "approved", "declined", "escalated", "failed")
+REQUEST_STATES: tuple[str, ...] = (PENDING, APPLIED, APPROVED, DECLINED, ESCALATED, FAILED)
+
+# DeadlineChange.outcome
+ACCEPTED, VETOED, REVERTED, EXEMPT = "accepted", "vetoed", "reverted", "exempt"
+OUTCOMES: tuple[str, ...] = (ACCEPTED, APPROVED, DECLINED, VETOED, REVERTED, EXEMPT)
+
+
+class DeadlinePolicy(db.Model):  # type: ignore[name-defined]
+    """The portal-wide default, one override per department, and the stage robots' tasks'
+    policy. A portal without a default row has the mode ``free`` and no limits."""
+
+    __tablename__ = "deadline_policy"
+    __table_args__ = (UniqueConstraint("portal_id", "scope", "department_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    portal_id: Mapped[int] = mapped_column(ForeignKey("portal.id"), index=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    department_id: Mapped[int] = mapped_column(Integer, default=0)  # 0 unless a department's
+    mode: Mapped[str] = mapped_column(String(24))
+    max_postponements: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_delay_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    exempt_heads: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_by_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class DeadlineTrack(db.Model):  # type: ignore[name-defined]
+    """What the guard knows of one task's deadline: the original (the first it saw), the
+    current one as last recorded, and how many postponements it has recorded."""
+
+    __tablename__ = "deadline_track"
+    __table_args__ = (UniqueConstraint("portal_id", "task_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    portal_id: Mapped[int] = mapped_column(ForeignKey("portal.id"))
+    task_id: Mapped[int] = mapped_column(Integer)
+    original_deadline: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    current_deadline: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    postponements: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class DeadlineRequest(db.Model):  # type: ignore[name-defined]
+    """A person's request to move a task's deadline, and what came of it."""
+
+    __tablename__ = "deadline_request"
+    __table_args__ = (Index("ix_deadline_request_portal_state", "portal_id", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    portal_id: Mapped[int] = mapped_column(ForeignKey("portal.id"))
+    task_id: Mapped[int] = mapped_column(Integer, index=True)
+    task_title: Mapped[str] = mapped_column(String(255), default="")
+    requester_id: Mapped[int] = mapped_column(Integer, index=True)
+    responsible_id: Mapped[int] = mapped_column(Integer)
+    old_deadline: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    new_deadline: Mapped[datetime] = mapped_column(DateTime)
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default=PENDING)
+    approver_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    decided_by_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class DeadlineChange(db.Model):  # type: ignore[name-defined]
+    """One deadline change (or attempt), whatever way it took: the audit."""
+
+    __tablename__ = "deadline_change"
+    __table_args__ = (Index("ix_deadline_change_portal_at", "portal_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    portal_id: Mapped[int] = mapped_column(ForeignKey("portal.id"))
+    task_id: Mapped[int] = mapped_column(Integer, index=True)
+    user_id: Mapped[int | None] = mapped_column(Integer, index=True)  # who moved it
+    responsible_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    old_deadline: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    new_deadline: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    approver_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    postponement_no: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    request_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime)

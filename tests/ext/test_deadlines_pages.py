@@ -1,0 +1,114 @@
+"""The deadline guard's pages: an administrator sets a policy with the form, a responsible
+requests a change with the form, the approver approves with the request page's button, and
+each role reaches only its pages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from portal_ext.deadlines.models import DeadlineRequest
+from portal_ext.extensions import db
+from simulator import Simulator
+from tests.ext.absences_support import EMAILS, NIKITINA, SMIRNOVA, TORG_HEAD
+from tests.ext.test_deadlines import TORG_KOMS, _add_task, _deadline, _put
+
+pytestmark = pytest.mark.dated
+
+
+def _csrf(page: str) -> str:
+    marker = 'name="csrf_token" type="hidden" value="'
+    if marker not in page:  # the test configuration may switch CSRF off
+        return ""
+    start = page.index(marker) + len(marker)
+    return page[start:page.index('"', start)]
+
+
+def _local(when: datetime) -> str:
+    """``when`` (naive UTC) as a datetime-local field holds it in the portal's zone."""
+    from portal_ext.portal.clock import portal_zone
+
+    return when.replace(tzinfo=UTC).astimezone(portal_zone()).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_an_administrator_sets_a_policy_with_the_form(
+        app: Flask, client: FlaskClient, login_as: Any) -> None:
+    login_as(client, "admin@demo.portal")
+    page = client.get("/deadlines/policies").get_data(as_text=True)
+    assert "Deadline policies" in page
+    answer = client.post("/deadlines/policies", data={
+        "csrf_token": _csrf(page), "scope": f"department:{TORG_KOMS}",
+        "mode": "approval_required", "max_postponements": "-2", "exempt_heads": "y"})
+    assert answer.status_code == 422
+    assert "whole number from 0 to 10000" in answer.get_data(as_text=True)
+    answer = client.post("/deadlines/policies", data={
+        "csrf_token": _csrf(page), "scope": f"department:{TORG_KOMS}",
+        "mode": "approval_required", "max_postponements": "2", "exempt_heads": "y"})
+    assert answer.status_code == 302
+    listing = client.get("/deadlines/policies").get_data(as_text=True)
+    assert "An approval is required" in listing and "Торг-Комс" in listing
+
+
+def test_a_request_made_with_the_form_is_approved_with_the_button(
+        app: Flask, client: FlaskClient, login_as: Any, admin: dict[str, str],
+        demo_sim: Simulator, t0: datetime) -> None:
+    _put(client, "default", admin, mode="approval_required")
+    due = t0 + timedelta(days=3)
+    task = _add_task(demo_sim, creator=TORG_HEAD, responsible=NIKITINA, deadline=due)
+
+    login_as(client, EMAILS[NIKITINA])
+    form = client.get(f"/deadlines/requests/new?task={task}").get_data(as_text=True)
+    assert f'value="{task}"' in form
+    refused = client.post("/deadlines/requests/new", data={
+        "csrf_token": _csrf(form), "task_id": str(task),
+        "new_deadline": _local(due + timedelta(days=2)), "reason": "no"})
+    assert refused.status_code == 422 and "at least 10 characters" in refused.get_data(
+        as_text=True)
+    sent = client.post("/deadlines/requests/new", data={
+        "csrf_token": _csrf(form), "task_id": str(task),
+        "new_deadline": _local(due + timedelta(days=2)),
+        "reason": "The supplier delays the delivery"})
+    assert sent.status_code == 302
+    with app.app_context():
+        request_id = db.session.query(DeadlineRequest).one().id
+    mine = client.get(f"/deadlines/requests/{request_id}").get_data(as_text=True)
+    assert "pending" in mine and "Approve" not in mine  # nobody decides their own
+    assert client.get("/deadlines/policies").status_code == 403
+
+    client.get("/auth/logout")
+    login_as(client, EMAILS[TORG_HEAD])
+    page = client.get(f"/deadlines/requests/{request_id}").get_data(as_text=True)
+    assert "Approve" in page and "The supplier delays the delivery" in page
+    client.post(f"/deadlines/requests/{request_id}/approve",
+                data={"csrf_token": _csrf(page), "reason": ""})
+    assert "approved" in client.get(f"/deadlines/requests/{request_id}").get_data(as_text=True)
+    assert _deadline(demo_sim, task) == due + timedelta(days=2)
+
+    client.get("/auth/logout")
+    login_as(client, EMAILS[SMIRNOVA])
+    assert client.get(f"/deadlines/requests/{request_id}").status_code == 404
+    assert "No deadline requests yet" in client.get("/deadlines/requests").get_data(
+        as_text=True)
+
+
+def test_the_report_page_and_its_csv(app: Flask, client: FlaskClient, login_as: Any,
+                                     admin: dict[str, str], demo_sim: Simulator,
+                                     t0: datetime) -> None:
+    from tests.ext.absences_support import token
+    from tests.ext.test_deadlines import _iso, _request
+
+    _put(client, "default", admin, mode="reason_required")
+    due = t0 + timedelta(days=3)
+    task = _add_task(demo_sim, creator=TORG_HEAD, responsible=NIKITINA, deadline=due)
+    _request(client, token(app, NIKITINA), task, _iso(due + timedelta(days=1)))
+    login_as(client, EMAILS[TORG_HEAD])
+    page = client.get("/deadlines/report").get_data(as_text=True)
+    assert "Ольга Никитина" in page
+    assert f'data-key="{NIKITINA}" data-value="1"' in page  # her bar in the chart
+    csv_text = client.get(f"/deadlines/report.csv?department={TORG_KOMS}").get_data(as_text=True)
+    assert csv_text.splitlines()[0].startswith("user_id,name,tasks,postponements")
+    assert f"{NIKITINA},Ольга Никитина,1,1,1.0,0.0,0" in csv_text
