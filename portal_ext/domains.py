@@ -69,7 +69,7 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("notifications", web="notifications"),
     Domain("handover", web="handover"),
     Domain("transfers", web="transfers"),
-    Domain("distribution"),
+    Domain("distribution", web="distribution"),
 )
 
 

@@ -309,11 +309,13 @@ def decide(*, portal: Portal, client: PortalClient, now: datetime,
     rng = random.Random(seed)
     departments = _departments(portal.id)
     start_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    today = dict(db.session.execute(select(Pick.user_id, func.count()).where(
-        Pick.portal_id == portal.id, Pick.picked_at >= start_of_day)
-        .group_by(Pick.user_id)).tuples().all())
-    last = dict(db.session.execute(select(Pick.user_id, func.max(Pick.picked_at)).where(
-        Pick.portal_id == portal.id).group_by(Pick.user_id)).tuples().all())
+    today: dict[int, int] = {int(uid): int(n) for uid, n in db.session.execute(
+        select(Pick.user_id, func.count()).where(
+            Pick.portal_id == portal.id, Pick.picked_at >= start_of_day)
+        .group_by(Pick.user_id))}
+    last: dict[int, datetime] = {int(uid): at for uid, at in db.session.execute(
+        select(Pick.user_id, func.max(Pick.picked_at)).where(
+            Pick.portal_id == portal.id).group_by(Pick.user_id))}
     users = {u.portal_user_id: u for u in db.session.scalars(select(PortalUser).where(
         PortalUser.portal_id == portal.id))}
     decisions: list[rules.Decision] = []
@@ -322,7 +324,11 @@ def decide(*, portal: Portal, client: PortalClient, now: datetime,
         own = config["strategies"].get(str(line.department_id)) or {}
         strategy = own.get("strategy") or config["default_strategy"]
         quota = own.get("quota", config["default_quota"]) if own else config["default_quota"]
-        members = _department_people(portal.id, line.department_id)
+        department = departments.get(line.department_id)
+        head_id = department.head_portal_user_id if department else None
+        # The head is the last resort, not one of the managers in turn.
+        members = [u for u in _department_people(portal.id, line.department_id)
+                   if u.portal_user_id != head_id]
         loads = open_deals(client, line.category_id,
                            [u.portal_user_id for u in members if u.active])
         people = [_person(u, portal_id=portal.id, now=now, load=loads.get(u.portal_user_id, 0),
@@ -330,8 +336,6 @@ def decide(*, portal: Portal, client: PortalClient, now: datetime,
         last_in_department = db.session.scalars(select(Pick.user_id).where(
             Pick.portal_id == portal.id, Pick.department_id == line.department_id)
             .order_by(Pick.picked_at.desc(), Pick.id.desc()).limit(1)).first()
-        department = departments.get(line.department_id)
-        head_id = department.head_portal_user_id if department else None
         extra = {uid: users[uid] for uid in (head_id, config["fallback_user_id"])
                  if uid is not None and uid in users}
         head = fallback = None
@@ -559,3 +563,10 @@ def find_decisions(portal_id: int, *, department: int | None = None,
             found.append({**decision, "report_id": report.id, "lead_id": report.lead_id,
                           "decided_at": report.created_at.isoformat()})
     return found
+
+
+def may_see(actor: PortalUser | None, report: VisitReport) -> bool:
+    """Administrators and heads see every report; anyone else their own."""
+    if actor is None:
+        return False
+    return actor.role in ("admin", "head") or actor.portal_user_id == report.author_id
