@@ -4,7 +4,6 @@ refused naming the field; roles."""
 
 from __future__ import annotations
 
-
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
