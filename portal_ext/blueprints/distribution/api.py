@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from dateutil.parser import isoparse
 from flask import jsonify, request, url_for
 
 from portal_ext.auth.api_auth import ApiError, api_auth
@@ -142,8 +143,8 @@ def list_distribution_decisions() -> Any:
     since = None
     if request.args.get("since"):
         try:
-            since = datetime.fromisoformat(request.args["since"])
-        except ValueError:
+            since = isoparse(request.args["since"])
+        except (ValueError, OverflowError):
             raise ApiError(422, "invalid_parameter", "'since' must be an ISO 8601 date or "
                                                      "date-time.", "since") from None
         if since.tzinfo is not None:

@@ -115,7 +115,7 @@ def _decision_params() -> list[dict[str, Any]]:
 
     since = {"name": "since", "in": "query", "required": False,
              "description": "Decisions taken at or after this ISO 8601 time.",
-             "schema": {"type": "string"}}
+             "schema": {"type": "string", "format": "date-time"}}
     return [p.openapi() for p in DECISIONS_QUERY] + [since]
 
 
