@@ -109,18 +109,24 @@ def _code(code: str, words: str) -> Markup:
     return Markup('<abbr class="code" title="{}">{}</abbr>').format(code, words)
 
 
-def event_label(name: Any) -> Markup:
-    """A portal event code as words, the code on hover."""
+def event_words(name: Any) -> str:
+    """A portal event code as words (``Lead: added``), the code itself when it is unknown."""
     code = str(name or "").upper()
     found = _EVENT.match(code)
     if found is None:
-        return _code(code, code)
+        return code
     entity = _ENTITY_CODES.get(found["entity"], found["entity"])
     entity_words = ENTITY_LABELS.get(entity)
     action_words = ACTION_LABELS.get(found["action"])
     if entity_words is None or action_words is None:
-        return _code(code, code)
-    return _code(code, _("%(entity)s: %(action)s", entity=entity_words, action=action_words))
+        return code
+    return str(_("%(entity)s: %(action)s", entity=entity_words, action=action_words))
+
+
+def event_label(name: Any) -> Markup:
+    """A portal event code as words, the code on hover."""
+    code = str(name or "").upper()
+    return _code(code, event_words(code))
 
 
 def entity_label(entity_type: Any, entity_id: Any = None) -> Markup:

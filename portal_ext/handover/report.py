@@ -16,8 +16,6 @@ from sqlalchemy import case, func, select
 
 from portal_ext.absences.cover import PortalLinks
 from portal_ext.extensions import db
-from portal_ext.handover.portal_text import clean, explained
-from portal_ext.handover.types import ENTITY_TYPES, PREFIX_TYPES
 from portal_ext.moves.engine import (
     NOTE_DELETED,
     NOTE_HOLDER,
@@ -35,6 +33,8 @@ from portal_ext.moves.models import (
     MoveBatch,
     MoveItem,
 )
+from portal_ext.moves.portal_text import clean, explained
+from portal_ext.moves.types import ENTITY_TYPES, PREFIX_TYPES
 
 COLUMNS = ("planned", "moved", "restored", "conflicts", "skipped", "missing", "failed")
 _STATE_COLUMN = {PLANNED: "planned", RESTORED_ITEM: "restored", CONFLICT: "conflicts",

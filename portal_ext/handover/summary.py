@@ -29,7 +29,6 @@ from sqlalchemy import func, select
 from portal_ext.absences.models import Absence
 from portal_ext.directory.models import PortalUser
 from portal_ext.extensions import db
-from portal_ext.handover.types import ENTITY_TYPES, TYPE_NAMES
 from portal_ext.moves.models import (
     APPLIED,
     HANDOVER,
@@ -39,6 +38,7 @@ from portal_ext.moves.models import (
     MoveBatch,
     MoveItem,
 )
+from portal_ext.moves.types import ENTITY_TYPES, TYPE_NAMES
 from portal_ext.portal.client import PortalClient
 from portal_ext.portal.clock import portal_zone
 from portal_ext.portal.errors import PortalError

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 
 from portal_ext.directory.access import overseen_departments
 from portal_ext.directory.models import PortalUser
@@ -48,13 +48,19 @@ def visible_people(portal: Portal, viewer: PortalUser) -> set[int] | None:
     return people
 
 
-def delivery_log(*, portal: Portal, viewer: PortalUser, filters: LogFilter, page: int = 1,
-                 per_page: int = 50) -> Page[Delivery]:
+def visible_deliveries(portal: Portal, viewer: PortalUser) -> Select[Any]:
+    """The deliveries ``viewer`` may see, unordered (the pages' grid narrows it further)."""
     query = select(Delivery).where(Delivery.portal_id == portal.id)
     people = visible_people(portal, viewer)
     if people is not None:
         query = query.where(or_(Delivery.recipient_portal_user_id.in_(people),
                                 Delivery.owner_portal_user_id.in_(people)))
+    return query
+
+
+def delivery_log(*, portal: Portal, viewer: PortalUser, filters: LogFilter, page: int = 1,
+                 per_page: int = 50) -> Page[Delivery]:
+    query = visible_deliveries(portal, viewer)
     if filters.user is not None:
         query = query.where(or_(Delivery.recipient_portal_user_id == filters.user,
                                 Delivery.owner_portal_user_id == filters.user))
