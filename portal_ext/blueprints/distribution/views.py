@@ -18,6 +18,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -46,11 +47,12 @@ class ReportForm(FlaskForm):
 
 class SettingsForm(FlaskForm):
     default_strategy = SelectField(_l("How a department's manager is picked"),
-                                   choices=[(s, STRATEGY_LABELS[s]) for s in rules.STRATEGIES])
+                                   choices=[SelectChoice(s, STRATEGY_LABELS[s])
+                                            for s in rules.STRATEGIES])
     default_quota = IntegerField(_l("Daily quota per manager (empty: none)"),
                                  validators=[Optional(), NumberRange(min=1)])
     main_strategy = SelectField(_l("How the main manager is picked"),
-                                choices=[(s, STRATEGY_LABELS[s])
+                                choices=[SelectChoice(s, STRATEGY_LABELS[s])
                                          for s in rules.MAIN_STRATEGIES])
     fallback_user_id = IntegerField(_l("Fallback person (portal user id)"),
                                     validators=[Optional(), NumberRange(min=1)])
@@ -66,7 +68,8 @@ def new_report() -> Any:
     if not services.may_report(h.portal.id, h.actor):
         abort(403)
     form = ReportForm()
-    form.lines.choices = [(line.id, line.name) for line in services.lines(h.portal.id)]
+    form.lines.choices = [SelectChoice(line.id, line.name)
+                          for line in services.lines(h.portal.id)]
     if request.method == "GET" and request.args.get("lead_id", "").isdigit():
         form.lead_id.data = int(request.args["lead_id"])
     if form.validate_on_submit():
