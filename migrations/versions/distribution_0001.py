@@ -1,4 +1,4 @@
-"""distribution: service lines, settings, visit reports and picks
+"""distribution: service lines, settings, visit reports, picks and visit tasks
 
 Revision ID: distribution_0001
 Revises: 0007_settled_handovers
@@ -81,9 +81,23 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_distribution_pick_report_id'), ['report_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_distribution_pick_department_id'), ['department_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_distribution_pick_user_id'), ['user_id'], unique=False)
+    op.create_table('distribution_visit_task',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('portal_id', sa.Integer(), nullable=False),
+    sa.Column('lead_id', sa.Integer(), nullable=False),
+    sa.Column('task_id', sa.Integer(), nullable=False),
+    sa.Column('representative_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['portal_id'], ['portal.id'], name=op.f('fk_distribution_visit_task_portal_id_portal')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_distribution_visit_task')),
+    sa.UniqueConstraint('portal_id', 'lead_id', name=op.f('uq_distribution_visit_task_portal_id_lead_id'))
+    )
+    with op.batch_alter_table('distribution_visit_task', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_distribution_visit_task_portal_id'), ['portal_id'], unique=False)
 
 
 def downgrade():
+    op.drop_table('distribution_visit_task')
     op.drop_table('distribution_pick')
     op.drop_table('distribution_visit_report')
     op.drop_table('distribution_settings')

@@ -87,3 +87,17 @@ class Pick(db.Model):  # type: ignore[name-defined]
     department_id: Mapped[int] = mapped_column(Integer, index=True)
     user_id: Mapped[int] = mapped_column(Integer, index=True)
     picked_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class VisitTask(db.Model):  # type: ignore[name-defined]
+    """The visit task a new lead got for a field representative (one per lead)."""
+
+    __tablename__ = "distribution_visit_task"
+    __table_args__ = (UniqueConstraint("portal_id", "lead_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    portal_id: Mapped[int] = mapped_column(ForeignKey("portal.id"), index=True)
+    lead_id: Mapped[int] = mapped_column(Integer)
+    task_id: Mapped[int] = mapped_column(Integer)
+    representative_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -45,6 +45,9 @@ DEFAULTS: dict[str, Any] = {
     "default_strategy": rules.RANDOM, "default_quota": None, "strategies": {},
     "main_strategy": rules.RANDOM, "fallback_user_id": None, "representative_ids": [],
     "control_task_days": 3,
+    # Visit tasks for new leads: off until an administrator switches them on (``since``).
+    "visit_tasks": False, "visit_tasks_since": None, "visit_strategy": rules.ROUND_ROBIN,
+    "visit_title": "Visit: {lead}", "visit_days": 2,
 }
 
 
@@ -201,6 +204,24 @@ def save_settings(*, portal: Portal, actor: PortalUser | None, body: Any,
     if "representative_ids" in body:
         new["representative_ids"] = _user_ids(portal.id, body["representative_ids"],
                                               "representative_ids")
+    if "visit_tasks" in body:
+        if not isinstance(body["visit_tasks"], bool):
+            raise DistributionError("visit_tasks", _l("Must be true or false."))
+        if body["visit_tasks"] and not current["visit_tasks"]:
+            new["visit_tasks_since"] = now.isoformat()
+        new["visit_tasks"] = body["visit_tasks"]
+    if "visit_strategy" in body:
+        if body["visit_strategy"] not in rules.STRATEGIES:
+            raise DistributionError("visit_strategy", _l("Unknown strategy."))
+        new["visit_strategy"] = body["visit_strategy"]
+    if "visit_title" in body:
+        title = body["visit_title"]
+        if not isinstance(title, str) or not title.strip() or len(title) > 200:
+            raise DistributionError("visit_title", _l("A title of 1 to 200 characters; "
+                                                      "{lead} stands for the lead's."))
+        new["visit_title"] = title
+    if "visit_days" in body:
+        new["visit_days"] = _int(body["visit_days"], "visit_days", minimum=1)
     if "control_task_days" in body:
         new["control_task_days"] = _int(body["control_task_days"], "control_task_days",
                                         minimum=1)
@@ -495,12 +516,11 @@ def run(report: VisitReport, *, client: PortalClient, now: datetime,
         first_deal = deals[str(report.line_ids[0])]
         task_id = _existing_task(client, report, first_deal, title)
         if task_id is None:
-            deadline = now + timedelta(days=int(config["control_task_days"]))
             body = client.call("tasks.task.add", {"fields": {
                 "TITLE": title, "RESPONSIBLE_ID": main_id,
                 "AUDITORS": [m for m in managers if m != main_id],
                 "UF_CRM_TASK": [f"D_{deals[str(i)]}" for i in report.line_ids],
-                "DEADLINE": deadline.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+                "DEADLINE": _deadline(client, now, int(config["control_task_days"])),
                 "DESCRIPTION": report.comment}})
             task = body.get("task", body) if isinstance(body, Mapping) else {}
             task_id = int(task.get("id") or task.get("ID") or 0)
@@ -570,3 +590,71 @@ def may_see(actor: PortalUser | None, report: VisitReport) -> bool:
     if actor is None:
         return False
     return actor.role in ("admin", "head") or actor.portal_user_id == report.author_id
+
+
+# -- visit tasks -----------------------------------------------------------------------------
+def _deadline(client: PortalClient, now: datetime, days: int) -> str:
+    from portal_ext.portal.clock import portal_zone
+    from portal_ext.working_time import read_calendar
+
+    try:
+        due = read_calendar(client, portal_zone()).add_days(now, days)
+    except PortalError:
+        due = now + timedelta(days=days)
+    return due.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def create_visit_task(*, portal: Portal, client: PortalClient, now: datetime, lead_id: int,
+                      report_url: str, created_at: datetime | None = None) -> int | None:
+    """A new lead's visit task for a field representative, bound to the lead, linking to its
+    visit report form; None when switched off, the lead is older than the switch, or nobody
+    represents. Once per lead: a task already made (recorded, or found on the portal by its
+    binding and title) is not made again."""
+    from portal_ext.distribution.models import VisitTask
+
+    config = settings_of(portal.id)
+    since = config.get("visit_tasks_since")
+    if not config["visit_tasks"] or not config["representative_ids"]:
+        return None
+    if since and created_at is not None and created_at < datetime.fromisoformat(since):
+        return None
+    done = db.session.scalars(select(VisitTask).where(
+        VisitTask.portal_id == portal.id, VisitTask.lead_id == lead_id)).first()
+    if done is not None:
+        return done.task_id
+    lead = client.call("crm.lead.get", {"id": lead_id})
+    if not isinstance(lead, Mapping) or str(lead.get("STATUS_ID") or "") == CONVERTED:
+        return None
+    title = str(config["visit_title"]).replace("{lead}", str(lead.get("TITLE") or lead_id))
+    users = {u.portal_user_id: u for u in db.session.scalars(select(PortalUser).where(
+        PortalUser.portal_id == portal.id))}
+    picks = {uid: at for uid, at in db.session.execute(
+        select(VisitTask.representative_id, func.max(VisitTask.created_at)).where(
+            VisitTask.portal_id == portal.id).group_by(VisitTask.representative_id))}
+    last = db.session.scalars(select(VisitTask.representative_id).where(
+        VisitTask.portal_id == portal.id).order_by(VisitTask.id.desc()).limit(1)).first()
+    people = [rules.Person(uid, active=bool(users[uid].active),
+                           absent_until=_absent_until(portal.id, uid, now),
+                           last_picked_at=picks.get(uid))
+              for uid in config["representative_ids"] if uid in users]
+    decision = rules.pick(0, people, strategy=config["visit_strategy"], now=now,
+                          rng=random.Random(lead_id), last_chosen_id=last)
+    if decision.chosen_id is None:
+        return None
+    found = client.call("tasks.task.list", {"filter": {"UF_CRM_TASK": f"L_{lead_id}"},
+                                            "select": ["ID", "TITLE"], "start": -1})
+    rows = found.get("tasks", []) if isinstance(found, Mapping) else found or []
+    task_id = next((int(t.get("id") or t.get("ID") or 0) for t in rows
+                    if str(t.get("title") or t.get("TITLE") or "") == title), None)
+    if task_id is None:
+        body = client.call("tasks.task.add", {"fields": {
+            "TITLE": title, "RESPONSIBLE_ID": decision.chosen_id,
+            "UF_CRM_TASK": [f"L_{lead_id}"],
+            "DEADLINE": _deadline(client, now, int(config["visit_days"])),
+            "DESCRIPTION": f"Visit report: {report_url}"}})
+        task = body.get("task", body) if isinstance(body, Mapping) else {}
+        task_id = int(task.get("id") or task.get("ID") or 0)
+    db.session.add(VisitTask(portal_id=portal.id, lead_id=lead_id, task_id=task_id,
+                             representative_id=decision.chosen_id, created_at=now))
+    db.session.commit()
+    return task_id

@@ -207,3 +207,25 @@ def test_the_quota_holds_over_a_day(client: FlaskClient, admin: dict[str, str],
         chosen.append((report["decisions"][0]["chosen_id"], report["decisions"][0]["fallback"]))
     assert sorted(chosen[:2]) == [(9, None), (10, None)]
     assert chosen[2] == (8, "head")
+
+
+def test_a_new_lead_gets_a_visit_task_once_switched_on(
+        client: FlaskClient, admin: dict[str, str], demo_sim: Simulator) -> None:
+    before = new_lead(demo_sim, "Before the switch")
+    assert client.put("/api/v1/distribution/settings", headers=admin, json={
+        "visit_tasks": True, "representative_ids": [REPRESENTATIVE, FEDOROV],
+        "visit_title": "Visit {lead}"}).status_code == 200
+    lead = new_lead(demo_sim, "Fresh lead")
+    other = new_lead(demo_sim, "Second fresh lead")
+    for lead_id, title in ((lead, "Visit Fresh lead"), (other, "Visit Second fresh lead")):
+        tasks = demo_sim.call("tasks.task.list", {"filter": {"UF_CRM_TASK": f"L_{lead_id}"},
+                                                  "select": ["ID", "TITLE", "RESPONSIBLE_ID",
+                                                             "DESCRIPTION"]})["result"]["tasks"]
+        assert [t["title"] for t in tasks] == [title]
+        assert f"/distribution/reports/new?lead_id={lead_id}" in tasks[0]["description"]
+    responsible = {int(demo_sim.call("tasks.task.list", {"filter": {
+        "UF_CRM_TASK": f"L_{lead_id}"}, "select": ["RESPONSIBLE_ID"]})["result"]["tasks"][0][
+        "responsibleId"]) for lead_id in (lead, other)}
+    assert responsible == {REPRESENTATIVE, FEDOROV}  # in turn
+    assert demo_sim.call("tasks.task.list", {"filter": {
+        "UF_CRM_TASK": f"L_{before}"}})["result"]["tasks"] == []

@@ -51,7 +51,15 @@ SCHEMAS: dict[str, Any] = {
                              "Takes a line when its department and head are unavailable."},
         "representative_ids": {"type": "array", "items": ID_SCHEMA,
                                "description": "The field representatives."},
-        "control_task_days": {"type": "integer", "minimum": 1}},
+        "control_task_days": {"type": "integer", "minimum": 1},
+        "visit_tasks": {"type": "boolean", "description": "New leads get a visit task for a "
+                        "field representative (leads created before are left alone)."},
+        "visit_tasks_since": {"type": ["string", "null"], "readOnly": True},
+        "visit_strategy": {"type": "string", "enum": list(rules.STRATEGIES)},
+        "visit_title": {"type": "string", "minLength": 1, "maxLength": 200,
+                        "description": "{lead} stands for the lead's title."},
+        "visit_days": {"type": "integer", "minimum": 1,
+                       "description": "The visit task's deadline in working days."}},
         "additionalProperties": False},
     "Decision": {"type": "object", "properties": {
         "department_id": _INT, "line_id": _INT, "strategy": {"type": "string"},
