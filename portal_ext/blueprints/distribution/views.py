@@ -34,6 +34,8 @@ from portal_ext.portal.errors import PortalError
 STRATEGY_LABELS = {rules.RANDOM: _l("random"), rules.ROUND_ROBIN: _l("in turn"),
                    rules.LEAST_LOADED: _l("least loaded"),
                    rules.PRIORITY: _l("the line's priority")}
+STATE_LABELS = {"queued": _l("queued"), "running": _l("running"), "done": _l("done"),
+                "failed": _l("failed")}
 
 
 class ReportForm(FlaskForm):
@@ -140,6 +142,7 @@ def show_report(report_id: int) -> Any:
                      "deal_id": (report.deals or {}).get(str(decision.get("line_id")))})
     main = names.get(int(report.main_manager_id or 0), "")
     return render_template("distribution/show.html", report=report, rows=rows, main=main,
+                           state_label=STATE_LABELS.get(report.state, report.state),
                            main_strategy=STRATEGY_LABELS.get(
                                (report.main_decision or {}).get("strategy", ""), ""),
                            links=h.links)
