@@ -79,6 +79,10 @@ def _departments(portal_id: int) -> dict[int, Department]:
         select(Department).where(Department.portal_id == portal_id))}
 
 
+def departments(portal_id: int) -> list[Department]:
+    return sorted(_departments(portal_id).values(), key=lambda d: d.portal_department_id)
+
+
 def _reported_line_ids(portal_id: int) -> set[int]:
     found: set[int] = set()
     for ids in db.session.scalars(select(VisitReport.line_ids).where(

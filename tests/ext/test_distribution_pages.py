@@ -3,6 +3,7 @@ open what."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -51,3 +52,23 @@ def test_settings_page_saves_and_only_admins_open_it(
     login_as(other, EMPLOYEE_EMAIL)
     assert other.get("/distribution/settings").status_code == 403
     assert other.get("/distribution/reports/new").status_code == 403
+
+
+def test_the_report_counts_deals_per_manager(
+        client: FlaskClient, admin: dict[str, str], demo_sim: Simulator, login_as: Any,
+        test_clock: Any) -> None:
+    lines = set_up_lines(client, admin)
+    client.put("/api/v1/distribution/settings", headers=admin,
+               json={"default_strategy": "round_robin"})
+    for n in range(3):
+        client.post("/api/v1/visit-reports", headers=admin, json={
+            "lead_id": new_lead(demo_sim, f"Lead {n}"), "lines": [lines[1]["id"]]})
+    login_as(client, ADMIN_EMAIL)
+    page = client.get("/distribution/report").get_data(as_text=True)
+    counts = dict(re.findall(r'data-user="(\d+)"><td>[^<]*</td><td>[^<]*</td><td>(\d+)</td>',
+                             page))
+    assert counts == {"9": "2", "10": "1"}
+    later = test_clock.day(400).isoformat()
+    empty = client.get(f"/distribution/report?since={later}").get_data(as_text=True)
+    assert 'data-user="' not in empty
+    assert client.get("/distribution/report?since=soon").status_code == 400

@@ -10,8 +10,11 @@ from portal_ext import navigation
 
 bp = Blueprint("distribution", __name__, url_prefix="/distribution")
 
-navigation.register("distribution.new_report", _l("Visit report"),
-                    roles=("admin", "head", "employee"), order=60)
+# Field representatives reach the form from their visit task's link.
+navigation.register("distribution.new_report", _l("Visit report"), roles=("admin", "head"),
+                    order=60)
+navigation.register("distribution.report", _l("Distribution report"), roles=("admin", "head"),
+                    order=62)
 navigation.register("distribution.settings", _l("Distribution settings"), roles=("admin",),
                     order=61)
 

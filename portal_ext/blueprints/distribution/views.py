@@ -191,3 +191,27 @@ def settings() -> Any:
                 return redirect(url_for("distribution.settings"))
     return render_template("distribution/settings.html", form=form,
                            lines=services.lines(h.portal.id))
+
+
+@bp.get("/report")
+@role_required("admin", "head")
+def report() -> Any:
+    """Deals per manager and department over a period (``since``/``until``: dates)."""
+    from datetime import date, timedelta
+
+    from portal_ext.distribution.report import deals_per_manager
+
+    h = here()
+    try:
+        since = date.fromisoformat(request.args["since"]) if request.args.get("since") else None
+        until = date.fromisoformat(request.args["until"]) if request.args.get("until") else None
+    except ValueError:
+        abort(400)
+    rows = deals_per_manager(
+        h.portal.id,
+        since=datetime.combine(since, datetime.min.time()) if since else None,
+        until=datetime.combine(until, datetime.min.time()) + timedelta(days=1)
+        if until else None)
+    departments = {d.portal_department_id: d.name for d in services.departments(h.portal.id)}
+    return render_template("distribution/report.html", rows=rows, names=h.names(),
+                           departments=departments, since=since, until=until)
