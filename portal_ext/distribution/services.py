@@ -662,3 +662,9 @@ def create_visit_task(*, portal: Portal, client: PortalClient, now: datetime, le
                              representative_id=decision.chosen_id, created_at=now))
     db.session.commit()
     return task_id
+
+
+def people_by_email(portal_id: int, emails: Sequence[str]) -> list[PortalUser]:
+    return list(db.session.scalars(select(PortalUser).where(
+        PortalUser.portal_id == portal_id, PortalUser.email.in_(list(emails)))
+        .order_by(PortalUser.portal_user_id)))

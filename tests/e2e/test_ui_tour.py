@@ -98,6 +98,7 @@ PAGES: list[Page] = [
     Page("transfer-settings", "/transfers/settings", ADMIN),
     Page("visit-report-new", "/distribution/reports/new", ADMIN),
     Page("distribution-settings", "/distribution/settings", ADMIN),
+    Page("distribution-report", "/distribution/report", also("head")),
     Page("users", "/users", also("head")),
     Page("events", "/events", ADMIN),
     Page("tokens", "/tokens", also("employee")),

@@ -229,3 +229,22 @@ def test_a_new_lead_gets_a_visit_task_once_switched_on(
     assert responsible == {REPRESENTATIVE, FEDOROV}  # in turn
     assert demo_sim.call("tasks.task.list", {"filter": {
         "UF_CRM_TASK": f"L_{before}"}})["result"]["tasks"] == []
+
+
+def test_the_demo_set_up_maps_the_demo_departments(
+        app: Flask, client: FlaskClient, admin: dict[str, str], demo_sim: Simulator) -> None:
+    from portal_ext.distribution.demo_setup import set_up_demo
+    from portal_ext.portal.clock import host_utcnow
+    from portal_ext.portal.registration import client_for, current_portal
+
+    with app.app_context():
+        portal = current_portal()
+        assert set_up_demo(portal=portal, client=client_for(portal), actor=None,
+                           now=host_utcnow()) == 3
+        assert set_up_demo(portal=portal, client=client_for(portal), actor=None,
+                           now=host_utcnow()) == 0  # never over an existing set-up
+    lines = client.get("/api/v1/service-lines", headers=admin).get_json()["lines"]
+    assert [(line["department_id"], line["stage_id"]) for line in lines] == [
+        (3, "NEW"), (4, "C1:NEW"), (5, "NEW")]
+    settings = client.get("/api/v1/distribution/settings", headers=admin).get_json()
+    assert len(settings["representative_ids"]) == 2 and settings["visit_tasks"] is True
