@@ -19,6 +19,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from portal_ext import jobs
 from portal_ext.directory.models import Department, PortalUser
@@ -439,7 +440,15 @@ def submit_report(*, portal: Portal, client: PortalClient, actor: PortalUser | N
     from portal_ext.distribution.tasks import run_report
 
     jobs.enqueue_after_commit(run_report, report.id)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same lead's report, filed at the same moment, won
+        db.session.rollback()
+        first = db.session.scalars(select(VisitReport).where(
+            VisitReport.portal_id == portal.id, VisitReport.lead_id == data.lead_id)).first()
+        if first is None:
+            raise
+        return first, False
     return report, True
 
 
