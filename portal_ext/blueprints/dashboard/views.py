@@ -15,14 +15,17 @@ from portal_ext.auth.models import ApiToken
 from portal_ext.auth.roles import role_required
 from portal_ext.auth.tokens import TokenError, issue_token, revoke_token, tokens_visible_to
 from portal_ext.blueprints import listings
+from portal_ext.blueprints.absences.forms import KIND_LABELS
 from portal_ext.blueprints.auth.views import safe_next
 from portal_ext.blueprints.dashboard import ROLE_LABELS, SOURCE_LABELS, STATE_LABELS, bp
 from portal_ext.blueprints.dashboard.forms import TokenForm
 from portal_ext.blueprints.grid import CODE, DATE, Column, Filter, Grid, Search, contains
+from portal_ext.context import here
 from portal_ext.directory import access
 from portal_ext.directory.models import PortalUser
 from portal_ext.events.models import STATES, InboxEvent
 from portal_ext.extensions import db
+from portal_ext.home import home_for
 from portal_ext.i18n import LANGUAGES, event_words
 from portal_ext.i18n import SESSION_KEY as LANGUAGE_KEY
 from portal_ext.portal.clock import host_utcnow, portal_zone
@@ -34,13 +37,16 @@ ALL_ROWS = 1_000_000  # the grid filters and pages the visible people itself
 @bp.get("/")
 @role_required()
 def index() -> Any:
+    """The home page: what the viewer's roles need (portal_ext.home gathers it)."""
     portal = current_portal()
     inbox = None
     if current_user.role == "admin":
         inbox = {"counts": listings.inbox_counts(portal),
                  "latest": listings.latest_events(portal)}
     return render_template("dashboard/index.html", portal=portal,
-                           overview=listings.overview(portal), inbox=inbox, inbox_states=STATES)
+                           overview=listings.overview(portal), inbox=inbox, inbox_states=STATES,
+                           home=home_for(here(), role=current_user.role),
+                           kind_labels=KIND_LABELS)
 
 
 @bp.get("/users")
