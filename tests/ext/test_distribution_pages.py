@@ -68,6 +68,7 @@ def test_the_report_counts_deals_per_manager(
     counts = dict(re.findall(r'data-user="(\d+)"><td>[^<]*</td><td>[^<]*</td><td>(\d+)</td>',
                              page))
     assert counts == {"9": "2", "10": "1"}
+    assert 'id="distribution-per-manager" data-total="3"' in page
     later = test_clock.day(400).isoformat()
     empty = client.get(f"/distribution/report?since={later}").get_data(as_text=True)
     assert 'data-user="' not in empty

@@ -212,6 +212,16 @@ def report() -> Any:
         since=datetime.combine(since, datetime.min.time()) if since else None,
         until=datetime.combine(until, datetime.min.time()) + timedelta(days=1)
         if until else None)
+    from portal_ext.charts import Point, bar_chart
+
     departments = {d.portal_department_id: d.name for d in services.departments(h.portal.id)}
-    return render_template("distribution/report.html", rows=rows, names=h.names(),
-                           departments=departments, since=since, until=until)
+    names = h.names()
+    totals: dict[int, int] = {}
+    for row in rows:
+        totals[row.user_id] = totals.get(row.user_id, 0) + row.deals
+    chart = bar_chart("distribution-per-manager", _("Deals per manager"),
+                      _("How many deals each manager was given in the period."),
+                      [Point(str(uid), names.get(uid, f"#{uid}"), n)
+                       for uid, n in sorted(totals.items(), key=lambda e: (-e[1], e[0]))])
+    return render_template("distribution/report.html", rows=rows, names=names,
+                           departments=departments, since=since, until=until, chart=chart)
