@@ -53,6 +53,9 @@ def demo_command(host: str, port: int, life_interval: float) -> None:
         sim.seed("demo")
     portal = current_portal()
     counts = sync_directory(portal=portal, client=client_for(portal), now=host_utcnow())
+    from portal_ext.distribution.demo_setup import set_up_demo
+
+    set_up_demo(portal=portal, client=client_for(portal), actor=None, now=host_utcnow())
     users = db.session.scalars(db.select(PortalUser).where(PortalUser.portal_id == portal.id,
                                                            PortalUser.active.is_(True))
                                .order_by(PortalUser.portal_user_id)).all()

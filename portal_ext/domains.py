@@ -10,6 +10,7 @@ tables of its own and work of its own. Today they are:
 - ``handover``: handing an absent user's client base to their deputy and back;
 - ``transfers``: a dismissed user's client base to successors, and the automatic mode;
 - ``deadlines``: the task deadline guard (policies, the on-site veto, requests, the audit).
+- ``distribution``: a visited lead's deals, one manager per needed department.
 
 Not domains (the ground they stand on): ``portal`` (the portal port: client, clock, the
 registered portal), ``auth`` (login, roles, API tokens), ``events`` (intake and processing of
@@ -70,6 +71,7 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("handover", web="handover"),
     Domain("transfers", web="transfers"),
     Domain("deadlines", web="deadlines"),
+    Domain("distribution", web="distribution"),
 )
 
 

@@ -35,6 +35,7 @@ GROUPS: dict[str, NavGroup] = {group.key: group for group in (
     NavGroup(40, "handover", lazy_pgettext("menu", "Handover")),
     NavGroup(50, "transfers", lazy_pgettext("menu", "Transfers")),
     NavGroup(60, "deadlines", lazy_pgettext("menu", "Deadlines")),
+    NavGroup(70, "distribution", lazy_pgettext("menu", "Distribution")),
     NavGroup(90, "admin", lazy_pgettext("menu", "Administration")),
     NavGroup(95, "account", lazy_pgettext("menu", "My account")),
 )}

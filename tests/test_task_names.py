@@ -32,6 +32,7 @@ PINNED = {
     "portal_ext.handover.tasks.handover_tick",
     "portal_ext.transfers.dismissals.act_on_portal",
     "portal_ext.transfers.dismissals.transfers_tick",
+    "portal_ext.distribution.tasks.run_report",
 }
 PERIODIC = {name for name in PINNED if name.endswith(("_tick", ".reconcile_events"))}
 

@@ -233,7 +233,12 @@ DEAL_FIELDS = (
     _f("SOURCE_DESCRIPTION", "string", "Source information"),
     _f("ADDITIONAL_INFO", "string", "Additional information"),
     _f("MOVED_BY_ID", "user", "Stage changed by", read_only=True, camel="movedBy"),
-    _f("MOVED_TIME", "datetime", "Stage changed on", read_only=True), *_AUDIT,
+    _f("MOVED_TIME", "datetime", "Stage changed on", read_only=True),
+    # Set by whoever created the deal from outside: an application filters on them to find
+    # what it created ([D] crm/deals/crm-deal-fields.md).
+    _f("ORIGINATOR_ID", "string", "External source"),
+    _f("ORIGIN_ID", "string", "Item ID in data source"),
+    _f("OBSERVERS", "user", "Observers", multiple=True, item_only=True), *_AUDIT,
 )
 
 CONTACT_FIELDS = (

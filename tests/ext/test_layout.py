@@ -31,7 +31,7 @@ def test_the_menu_is_grouped_by_domain_and_opens_from_a_menu_button(
     page = client.get("/").get_data(as_text=True)
     menu = dict(_menu(page))
     assert list(menu) == ["Home", "Absences", "Notifications", "Handover", "Transfers",
-                          "Deadlines", "Administration", "My account"]
+                          "Deadlines", "Distribution", "Administration", "My account"]
     assert menu["Deadlines"] == ["Deadline requests", "Deadline policies", "Postponements"]
     assert menu["Absences"] == ["Calendar", "My absences", "I cover", "Standing deputies"]
     assert menu["Administration"] == ["Events", "Users"]

@@ -1,0 +1,1 @@
+"""Lead distribution after a site visit: service lines, picking managers, visit reports."""

@@ -1,0 +1,679 @@
+"""Lead distribution's services: the service lines and settings, submitting a visit report
+(the decisions are taken then, from the directory, the absences and the portal's loads), and
+the report's run (portal_ext.distribution.tasks), idempotent and resumable.
+
+Idempotence: each deal carries ``ORIGINATOR_ID`` = :data:`ORIGINATOR` and ``ORIGIN_ID`` =
+``visit-<report>-<line>``; the control task is bound to the deals (``UF_CRM_TASK``) and its
+title names the report. A run looks both up before creating, so a run stopped between the
+portal's answer and the extension's commit never creates anything twice. Notices carry a
+``TAG`` naming the report and the manager, which the portal keeps to one.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from portal_ext import jobs
+from portal_ext.directory.models import Department, PortalUser
+from portal_ext.distribution import rules
+from portal_ext.distribution.errors import DistributionError
+from portal_ext.distribution.models import (
+    DONE,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    DistributionSettings,
+    Pick,
+    ServiceLine,
+    VisitReport,
+)
+from portal_ext.extensions import db
+from portal_ext.portal.client import PortalClient, command_string
+from portal_ext.portal.errors import PortalError
+from portal_ext.portal.models import Portal
+
+ORIGINATOR = "portal_ext.distribution"
+CONVERTED = "CONVERTED"
+DEFAULTS: dict[str, Any] = {
+    "default_strategy": rules.RANDOM, "default_quota": None, "strategies": {},
+    "main_strategy": rules.RANDOM, "fallback_user_id": None, "representative_ids": [],
+    "control_task_days": 3,
+    # Visit tasks for new leads: off until an administrator switches them on (``since``).
+    "visit_tasks": False, "visit_tasks_since": None, "visit_strategy": rules.ROUND_ROBIN,
+    "visit_title": "Visit: {lead}", "visit_days": 2,
+}
+
+
+def origin_id(report_id: int, line_id: int) -> str:
+    return f"visit-{report_id}-{line_id}"
+
+
+# -- service lines -------------------------------------------------------------------------
+def lines(portal_id: int, *, retired: bool = False) -> list[ServiceLine]:
+    stmt = select(ServiceLine).where(ServiceLine.portal_id == portal_id)
+    if not retired:
+        stmt = stmt.where(ServiceLine.retired.is_(False))
+    return list(db.session.scalars(stmt.order_by(ServiceLine.position, ServiceLine.id)))
+
+
+def line_json(line: ServiceLine) -> dict[str, Any]:
+    return {"id": line.id, "name": line.name, "department_id": line.department_id,
+            "category_id": line.category_id, "stage_id": line.stage_id}
+
+
+def deal_categories(client: PortalClient) -> dict[int, str]:
+    body = client.call("crm.category.list", {"entityTypeId": 2})
+    found = body.get("categories", []) if isinstance(body, Mapping) else []
+    return {int(c["id"]): str(c.get("name") or "") for c in found}
+
+
+def _departments(portal_id: int) -> dict[int, Department]:
+    return {d.portal_department_id: d for d in db.session.scalars(
+        select(Department).where(Department.portal_id == portal_id))}
+
+
+def departments(portal_id: int) -> list[Department]:
+    return sorted(_departments(portal_id).values(), key=lambda d: d.portal_department_id)
+
+
+def _reported_line_ids(portal_id: int) -> set[int]:
+    found: set[int] = set()
+    for ids in db.session.scalars(select(VisitReport.line_ids).where(
+            VisitReport.portal_id == portal_id)):
+        found.update(int(i) for i in ids or [])
+    return found
+
+
+def _int(value: Any, field: str, *, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise DistributionError(field, _l("Must be a whole number of at least %(n)s.",
+                                          n=minimum))
+    return value
+
+
+def replace_lines(*, portal: Portal, client: PortalClient, items: Any) -> list[ServiceLine]:
+    """``PUT /service-lines``: the list becomes ``items``; a line sent with its ``id`` keeps
+    it; a line left out is removed, or retired when a report names it."""
+    if not isinstance(items, list):
+        raise DistributionError("lines", _l("Send a list of service lines."))
+    departments = _departments(portal.id)
+    categories = deal_categories(client)
+    existing = {line.id: line for line in lines(portal.id, retired=True)}
+    parsed: list[tuple[int | None, dict[str, Any]]] = []
+    seen: set[int] = set()
+    for index, item in enumerate(items):
+        where = f"lines[{index}]"
+        if not isinstance(item, Mapping):
+            raise DistributionError(where, _l("Each service line is an object."))
+        unknown = set(item) - {"id", "name", "department_id", "category_id", "stage_id"}
+        if unknown:
+            raise DistributionError(f"{where}.{sorted(unknown)[0]}", _l("Unknown field."))
+        line_id = item.get("id")
+        if line_id is not None:
+            line_id = _int(line_id, f"{where}.id", minimum=1)
+            if line_id not in existing or line_id in seen:
+                raise DistributionError(f"{where}.id", _l("There is no such service line."))
+            seen.add(line_id)
+        name = item.get("name")
+        if not isinstance(name, str) or not name.strip() or len(name) > 255:
+            raise DistributionError(f"{where}.name", _l("A name of 1 to 255 characters."))
+        department_id = _int(item.get("department_id"), f"{where}.department_id", minimum=1)
+        if department_id not in departments:
+            raise DistributionError(f"{where}.department_id", _l("There is no such department."))
+        category_id = _int(item.get("category_id", 0), f"{where}.category_id")
+        if category_id not in categories:
+            raise DistributionError(f"{where}.category_id", _l("There is no such pipeline."))
+        stage_id = item.get("stage_id")
+        prefix = f"C{category_id}:" if category_id else ""
+        if (not isinstance(stage_id, str) or len(stage_id) > 64
+                or not stage_id.startswith(prefix) or len(stage_id) <= len(prefix)
+                or (not prefix and stage_id.startswith("C") and ":" in stage_id)):
+            raise DistributionError(f"{where}.stage_id", _l(
+                "A stage of the pipeline (%(prefix)s...).", prefix=prefix or "NEW"))
+        parsed.append((line_id, {"name": name.strip(), "department_id": department_id,
+                                 "category_id": category_id, "stage_id": stage_id}))
+    reported = _reported_line_ids(portal.id)
+    kept: list[ServiceLine] = []
+    for position, (line_id, values) in enumerate(parsed):
+        line = existing[line_id] if line_id is not None else ServiceLine(portal_id=portal.id)
+        for key, value in values.items():
+            setattr(line, key, value)
+        line.position, line.retired = position, False
+        db.session.add(line)
+        kept.append(line)
+    for line_id, line in existing.items():
+        if line_id in seen:
+            continue
+        if line_id in reported:
+            line.retired = True
+        else:
+            db.session.delete(line)
+    db.session.commit()
+    return kept
+
+
+# -- settings ------------------------------------------------------------------------------
+def settings_of(portal_id: int) -> dict[str, Any]:
+    row = db.session.get(DistributionSettings, portal_id)
+    return {**DEFAULTS, **(dict(row.settings) if row is not None else {})}
+
+
+def _user_ids(portal_id: int, values: Any, field: str) -> list[int]:
+    if not isinstance(values, list):
+        raise DistributionError(field, _l("Send a list of portal user ids."))
+    ids = [_int(v, field, minimum=1) for v in values]
+    known = set(db.session.scalars(select(PortalUser.portal_user_id).where(
+        PortalUser.portal_id == portal_id, PortalUser.portal_user_id.in_(ids or [0]))))
+    for uid in ids:
+        if uid not in known:
+            raise DistributionError(field, _l("There is no user %(id)s.", id=uid))
+    return list(dict.fromkeys(ids))
+
+
+def _quota(value: Any, field: str) -> int | None:
+    return None if value is None else _int(value, field, minimum=1)
+
+
+def save_settings(*, portal: Portal, actor: PortalUser | None, body: Any,
+                  now: datetime) -> dict[str, Any]:
+    """``PUT /distribution/settings``: the fields sent replace theirs."""
+    if not isinstance(body, Mapping):
+        raise DistributionError(None, _l("Send a JSON object."))
+    current = settings_of(portal.id)
+    for key in body:
+        if key not in DEFAULTS:
+            raise DistributionError(str(key), _l("Unknown field."))
+    new = dict(current)
+    if "default_strategy" in body:
+        if body["default_strategy"] not in rules.STRATEGIES:
+            raise DistributionError("default_strategy", _l("Unknown strategy."))
+        new["default_strategy"] = body["default_strategy"]
+    if "default_quota" in body:
+        new["default_quota"] = _quota(body["default_quota"], "default_quota")
+    if "main_strategy" in body:
+        if body["main_strategy"] not in rules.MAIN_STRATEGIES:
+            raise DistributionError("main_strategy", _l("Unknown strategy."))
+        new["main_strategy"] = body["main_strategy"]
+    if "fallback_user_id" in body:
+        value = body["fallback_user_id"]
+        new["fallback_user_id"] = None if value is None else _user_ids(
+            portal.id, [value], "fallback_user_id")[0]
+    if "representative_ids" in body:
+        new["representative_ids"] = _user_ids(portal.id, body["representative_ids"],
+                                              "representative_ids")
+    if "visit_tasks" in body:
+        if not isinstance(body["visit_tasks"], bool):
+            raise DistributionError("visit_tasks", _l("Must be true or false."))
+        if body["visit_tasks"] and not current["visit_tasks"]:
+            new["visit_tasks_since"] = now.isoformat()
+        new["visit_tasks"] = body["visit_tasks"]
+    if "visit_strategy" in body:
+        if body["visit_strategy"] not in rules.STRATEGIES:
+            raise DistributionError("visit_strategy", _l("Unknown strategy."))
+        new["visit_strategy"] = body["visit_strategy"]
+    if "visit_title" in body:
+        title = body["visit_title"]
+        if not isinstance(title, str) or not title.strip() or len(title) > 200:
+            raise DistributionError("visit_title", _l("A title of 1 to 200 characters; "
+                                                      "{lead} stands for the lead's."))
+        new["visit_title"] = title
+    if "visit_days" in body:
+        new["visit_days"] = _int(body["visit_days"], "visit_days", minimum=1)
+    if "control_task_days" in body:
+        new["control_task_days"] = _int(body["control_task_days"], "control_task_days",
+                                        minimum=1)
+    if "strategies" in body:
+        given = body["strategies"]
+        if not isinstance(given, Mapping):
+            raise DistributionError("strategies", _l("Send an object: department id -> "
+                                                     "strategy and quota."))
+        departments = _departments(portal.id)
+        strategies: dict[str, Any] = {}
+        for key, value in given.items():
+            field = f"strategies.{key}"
+            if not str(key).isdigit() or int(key) not in departments:
+                raise DistributionError(field, _l("There is no such department."))
+            if not isinstance(value, Mapping) or value.get("strategy") not in rules.STRATEGIES \
+                    or set(value) - {"strategy", "quota"}:
+                raise DistributionError(field, _l("Give a strategy (random, round_robin, "
+                                                  "least_loaded) and an optional quota."))
+            strategies[str(int(key))] = {"strategy": value["strategy"],
+                                         "quota": _quota(value.get("quota"), f"{field}.quota")}
+        new["strategies"] = strategies
+    row = db.session.get(DistributionSettings, portal.id)
+    if row is None:
+        row = DistributionSettings(portal_id=portal.id)
+        db.session.add(row)
+    row.settings = new
+    row.updated_by_id = actor.portal_user_id if actor else None
+    row.updated_at = now
+    db.session.commit()
+    return new
+
+
+# -- visit reports: submission ---------------------------------------------------------------
+@dataclass
+class ReportInput:
+    lead_id: int
+    line_ids: list[int]
+    comment: str = ""
+    visited_at: datetime | None = None
+
+
+def report_of(portal_id: int, report_id: int) -> VisitReport | None:
+    report = db.session.get(VisitReport, report_id)
+    return report if report is not None and report.portal_id == portal_id else None
+
+
+def may_report(portal_id: int, actor: PortalUser | None) -> bool:
+    """Administrators, heads and the field representatives may file visit reports."""
+    if actor is None:
+        return False
+    if actor.role in ("admin", "head"):
+        return True
+    return actor.portal_user_id in settings_of(portal_id)["representative_ids"]
+
+
+def _department_people(portal_id: int, department_id: int) -> list[PortalUser]:
+    return [u for u in db.session.scalars(select(PortalUser).where(
+        PortalUser.portal_id == portal_id)) if department_id in (u.department_ids or [])]
+
+
+def _absent_until(portal_id: int, user_id: int, now: datetime) -> datetime | None:
+    from portal_ext.absences.services import active_absence
+
+    absence = active_absence(portal_id=portal_id, user_id=user_id, at=now)
+    if absence is None:
+        return None
+    return absence.end
+
+
+def open_deals(client: PortalClient, category_id: int, user_ids: Sequence[int]) -> dict[int, int]:
+    """Open deals per user in the pipeline (one ``batch``: only the totals are read)."""
+    if not user_ids:
+        return {}
+    commands = {f"u{uid}": ("crm.deal.list", {
+        "filter": {"CATEGORY_ID": category_id, "ASSIGNED_BY_ID": uid, "CLOSED": "N"},
+        "select": ["ID"], "start": 0}) for uid in dict.fromkeys(user_ids)}
+    raw = client.call("batch", {"halt": 0, "cmd": {
+        key: command_string(method, params) for key, (method, params) in commands.items()}})
+    totals = raw.get("result_total") or {} if isinstance(raw, Mapping) else {}
+    results = raw.get("result") or {} if isinstance(raw, Mapping) else {}
+    loads: dict[int, int] = {}
+    for uid in dict.fromkeys(user_ids):
+        key = f"u{uid}"
+        total = totals.get(key) if isinstance(totals, Mapping) else None
+        if total is None:
+            rows = results.get(key) if isinstance(results, Mapping) else None
+            total = len(rows) if isinstance(rows, list) else 0
+        loads[uid] = int(total)
+    return loads
+
+
+def _person(user: PortalUser, *, portal_id: int, now: datetime, load: int,
+            today: Mapping[int, int], last: Mapping[int, datetime]) -> rules.Person:
+    uid = user.portal_user_id
+    return rules.Person(uid, active=bool(user.active),
+                        absent_until=_absent_until(portal_id, uid, now) if user.active else None,
+                        load=load, picked_today=today.get(uid, 0), last_picked_at=last.get(uid))
+
+
+def decide(*, portal: Portal, client: PortalClient, now: datetime,
+           chosen_lines: Sequence[ServiceLine], seed: int,
+           ) -> tuple[list[rules.Decision], rules.MainDecision]:
+    """The picks for a report's lines and its main manager; refuses (``lines``) when a line's
+    department has nobody, no available head and no fallback."""
+    config = settings_of(portal.id)
+    rng = random.Random(seed)
+    departments = _departments(portal.id)
+    start_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    today: dict[int, int] = {int(uid): int(n) for uid, n in db.session.execute(
+        select(Pick.user_id, func.count()).where(
+            Pick.portal_id == portal.id, Pick.picked_at >= start_of_day)
+        .group_by(Pick.user_id))}
+    last: dict[int, datetime] = {int(uid): at for uid, at in db.session.execute(
+        select(Pick.user_id, func.max(Pick.picked_at)).where(
+            Pick.portal_id == portal.id).group_by(Pick.user_id))}
+    users = {u.portal_user_id: u for u in db.session.scalars(select(PortalUser).where(
+        PortalUser.portal_id == portal.id))}
+    decisions: list[rules.Decision] = []
+    managers: list[tuple[int, int, int]] = []
+    for line in chosen_lines:
+        own = config["strategies"].get(str(line.department_id)) or {}
+        strategy = own.get("strategy") or config["default_strategy"]
+        quota = own.get("quota", config["default_quota"]) if own else config["default_quota"]
+        department = departments.get(line.department_id)
+        head_id = department.head_portal_user_id if department else None
+        # The head is the last resort, not one of the managers in turn.
+        members = [u for u in _department_people(portal.id, line.department_id)
+                   if u.portal_user_id != head_id]
+        loads = open_deals(client, line.category_id,
+                           [u.portal_user_id for u in members if u.active])
+        people = [_person(u, portal_id=portal.id, now=now, load=loads.get(u.portal_user_id, 0),
+                          today=today, last=last) for u in members]
+        last_in_department = db.session.scalars(select(Pick.user_id).where(
+            Pick.portal_id == portal.id, Pick.department_id == line.department_id)
+            .order_by(Pick.picked_at.desc(), Pick.id.desc()).limit(1)).first()
+        extra = {uid: users[uid] for uid in (head_id, config["fallback_user_id"])
+                 if uid is not None and uid in users}
+        head = fallback = None
+        if head_id in extra:
+            head = _person(extra[head_id], portal_id=portal.id, now=now, load=0, today=today,
+                           last=last)
+        if config["fallback_user_id"] in extra:
+            fallback = _person(extra[config["fallback_user_id"]], portal_id=portal.id, now=now,
+                               load=0, today=today, last=last)
+        decision = rules.pick(line.department_id, people, strategy=strategy, now=now, rng=rng,
+                              quota=quota, last_chosen_id=last_in_department, head=head,
+                              fallback=fallback, seed=seed)
+        if decision.chosen_id is None:
+            raise DistributionError("lines", _l(
+                "Nobody can take the line %(name)s: everyone in its department is away, "
+                "dismissed or at their quota, and there is no available head or fallback.",
+                name=line.name))
+        decisions.append(decision)
+        chosen = decision.chosen()
+        managers.append((decision.chosen_id, chosen.load if chosen else 0, line.position))
+        today[decision.chosen_id] = today.get(decision.chosen_id, 0) + 1
+        last_in_department = decision.chosen_id
+    main = rules.pick_main(managers, strategy=config["main_strategy"], rng=rng, seed=seed)
+    return decisions, main
+
+
+def submit_report(*, portal: Portal, client: PortalClient, actor: PortalUser | None,
+                  data: ReportInput, now: datetime,
+                  seed: int | None = None) -> tuple[VisitReport, bool]:
+    """Record a visit report and queue its run; ``(report, created)``. A report for a lead
+    that already has one answers that one (``created`` False)."""
+    if not may_report(portal.id, actor):
+        raise DistributionError(None, _l("Only administrators, heads and field "
+                                         "representatives file visit reports."),
+                                "forbidden")
+    first = db.session.scalars(select(VisitReport).where(
+        VisitReport.portal_id == portal.id, VisitReport.lead_id == data.lead_id)).first()
+    if first is not None:
+        return first, False
+    if not data.line_ids:
+        raise DistributionError("lines", _l("Tick at least one service line."))
+    known = {line.id: line for line in lines(portal.id)}
+    for line_id in data.line_ids:
+        if line_id not in known:
+            raise DistributionError("lines", _l("There is no service line %(id)s.", id=line_id))
+    chosen_lines = [known[i] for i in dict.fromkeys(data.line_ids)]
+    try:
+        lead = client.call("crm.lead.get", {"id": data.lead_id})
+    except PortalError as exc:
+        if exc.transient:
+            raise
+        raise DistributionError("lead_id", _l("There is no lead %(id)s.", id=data.lead_id),
+                                "not_found") from None
+    if not isinstance(lead, Mapping):
+        raise DistributionError("lead_id", _l("There is no lead %(id)s.", id=data.lead_id),
+                                "not_found")
+    if str(lead.get("STATUS_ID") or "") == CONVERTED:
+        raise DistributionError("lead_id", _l("The lead is already converted."), "conflict")
+    seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
+    decisions, main = decide(portal=portal, client=client, now=now, chosen_lines=chosen_lines,
+                             seed=seed)
+    report = VisitReport(
+        portal_id=portal.id, lead_id=data.lead_id, line_ids=[line.id for line in chosen_lines],
+        comment=data.comment, visited_at=data.visited_at,
+        author_id=actor.portal_user_id if actor else None, state=QUEUED,
+        decisions=[{**d.as_dict(), "line_id": line.id}
+                   for d, line in zip(decisions, chosen_lines, strict=True)],
+        main_decision=main.as_dict(), main_manager_id=main.chosen_id, deals={}, notified=[],
+        created_at=now)
+    db.session.add(report)
+    db.session.flush()
+    for decision, line in zip(decisions, chosen_lines, strict=True):
+        db.session.add(Pick(portal_id=portal.id, report_id=report.id, line_id=line.id,
+                            department_id=line.department_id, user_id=decision.chosen_id,
+                            picked_at=now))
+    from portal_ext.distribution.tasks import run_report
+
+    jobs.enqueue_after_commit(run_report, report.id)
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same lead's report, filed at the same moment, won
+        db.session.rollback()
+        first = db.session.scalars(select(VisitReport).where(
+            VisitReport.portal_id == portal.id, VisitReport.lead_id == data.lead_id)).first()
+        if first is None:
+            raise
+        return first, False
+    return report, True
+
+
+def retry_report(report: VisitReport) -> None:
+    if report.state != FAILED:
+        raise DistributionError(None, _l("Only a failed report is run again."), "conflict")
+    report.state, report.error = QUEUED, None
+    from portal_ext.distribution.tasks import run_report
+
+    jobs.enqueue_after_commit(run_report, report.id)
+    db.session.commit()
+
+
+# -- visit reports: the run ------------------------------------------------------------------
+def _existing_deal(client: PortalClient, origin: str) -> int | None:
+    rows = client.call("crm.deal.list", {"filter": {"ORIGINATOR_ID": ORIGINATOR,
+                                                    "ORIGIN_ID": origin},
+                                         "select": ["ID"], "start": -1})
+    return int(rows[0]["ID"]) if isinstance(rows, list) and rows else None
+
+
+def _task_title(report: VisitReport, lead_title: str) -> str:
+    return f"Visit report #{report.id}: {lead_title or f'lead {report.lead_id}'}"
+
+
+def _existing_task(client: PortalClient, report: VisitReport, deal_id: int,
+                   title: str) -> int | None:
+    body = client.call("tasks.task.list", {"filter": {"UF_CRM_TASK": f"D_{deal_id}"},
+                                           "select": ["ID", "TITLE"], "start": -1})
+    tasks = body.get("tasks", []) if isinstance(body, Mapping) else body or []
+    for task in tasks:
+        if str(task.get("title") or task.get("TITLE") or "") == title:
+            return int(task.get("id") or task.get("ID") or 0)
+    return None
+
+
+def run(report: VisitReport, *, client: PortalClient, now: datetime,
+        names: Mapping[int, str]) -> None:
+    """Do (or finish) the report's work on the portal; each step recorded as it succeeds."""
+    report.state, report.error = RUNNING, None
+    db.session.commit()
+    lead = client.call("crm.lead.get", {"id": report.lead_id})
+    lead = lead if isinstance(lead, Mapping) else {}
+    config = settings_of(report.portal_id)
+    by_line = {d["line_id"]: d for d in report.decisions}
+    line_rows = {line.id: line for line in lines(report.portal_id, retired=True)}
+    managers = list(dict.fromkeys(int(d["chosen_id"]) for d in report.decisions))
+    main_id = int(report.main_manager_id or managers[0])
+    main_name = names.get(main_id, f"#{main_id}")
+    lead_title = str(lead.get("TITLE") or "")
+    deals = dict(report.deals or {})
+    for line_id in report.line_ids:
+        if str(line_id) in deals:
+            continue
+        line = line_rows[line_id]
+        origin = origin_id(report.id, line_id)
+        deal_id = _existing_deal(client, origin)
+        if deal_id is None:
+            fields: dict[str, Any] = {
+                "title": f"{line.name}: {lead_title or report.lead_id} "
+                         f"(main manager {main_name})",
+                "categoryId": line.category_id, "stageId": line.stage_id,
+                "assignedById": int(by_line[line_id]["chosen_id"]),
+                "observers": [m for m in managers if m != int(by_line[line_id]["chosen_id"])],
+                "leadId": report.lead_id, "comments": report.comment,
+                "originatorId": ORIGINATOR, "originId": origin}
+            if lead.get("COMPANY_ID") and str(lead.get("COMPANY_ID")) != "0":
+                fields["companyId"] = int(lead["COMPANY_ID"])
+            if lead.get("CONTACT_ID") and str(lead.get("CONTACT_ID")) != "0":
+                fields["contactIds"] = [int(lead["CONTACT_ID"])]
+            body = client.call("crm.item.add", {"entityTypeId": 2, "fields": fields})
+            deal_id = int(body["item"]["id"])
+        deals[str(line_id)] = deal_id
+        report.deals = dict(deals)
+        db.session.commit()
+    title = _task_title(report, lead_title)
+    if report.control_task_id is None:
+        first_deal = deals[str(report.line_ids[0])]
+        task_id = _existing_task(client, report, first_deal, title)
+        if task_id is None:
+            body = client.call("tasks.task.add", {"fields": {
+                "TITLE": title, "RESPONSIBLE_ID": main_id,
+                "AUDITORS": [m for m in managers if m != main_id],
+                "UF_CRM_TASK": [f"D_{deals[str(i)]}" for i in report.line_ids],
+                "DEADLINE": _deadline(client, now, int(config["control_task_days"])),
+                "DESCRIPTION": report.comment}})
+            task = body.get("task", body) if isinstance(body, Mapping) else {}
+            task_id = int(task.get("id") or task.get("ID") or 0)
+        report.control_task_id = task_id
+        db.session.commit()
+    if not report.lead_converted:
+        client.call("crm.lead.update", {"id": report.lead_id,
+                                        "fields": {"STATUS_ID": CONVERTED}})
+        report.lead_converted = True
+        db.session.commit()
+    notified = list(report.notified or [])
+    for line_id in report.line_ids:
+        manager = int(by_line[line_id]["chosen_id"])
+        if manager in notified:
+            continue
+        theirs = [deals[str(i)] for i in report.line_ids
+                  if int(by_line[i]["chosen_id"]) == manager]
+        text = (f"Visit report #{report.id}: deal(s) {', '.join(f'#{d}' for d in theirs)} "
+                f"are yours; the main manager is {main_name}.")
+        client.call("im.notify.system.add", {"USER_ID": manager, "MESSAGE": text,
+                                             "TAG": f"distribution|{report.id}|{manager}"})
+        notified.append(manager)
+        report.notified = list(notified)
+        db.session.commit()
+    report.state, report.finished_at = DONE, now
+    db.session.commit()
+
+
+def fail(report: VisitReport, message: str) -> None:
+    report.state, report.error = FAILED, message[:500]
+    db.session.commit()
+
+
+def report_json(report: VisitReport) -> dict[str, Any]:
+    return {"id": report.id, "lead_id": report.lead_id, "lines": list(report.line_ids),
+            "comment": report.comment,
+            "visited_at": report.visited_at.isoformat() if report.visited_at else None,
+            "state": report.state, "error": report.error, "author_id": report.author_id,
+            "deals": [{"line_id": int(k), "deal_id": v} for k, v in (report.deals or {}).items()],
+            "main_manager_id": report.main_manager_id,
+            "control_task_id": report.control_task_id,
+            "lead_converted": report.lead_converted,
+            "decisions": list(report.decisions or []), "main_decision": report.main_decision,
+            "created_at": report.created_at.isoformat()}
+
+
+def find_decisions(portal_id: int, *, department: int | None = None,
+                   manager: int | None = None, since: datetime | None = None,
+                   ) -> list[dict[str, Any]]:
+    stmt = select(VisitReport).where(VisitReport.portal_id == portal_id)
+    if since is not None:
+        stmt = stmt.where(VisitReport.created_at >= since)
+    found: list[dict[str, Any]] = []
+    for report in db.session.scalars(stmt.order_by(VisitReport.id.desc())):
+        for decision in report.decisions or []:
+            if department is not None and decision.get("department_id") != department:
+                continue
+            if manager is not None and decision.get("chosen_id") != manager:
+                continue
+            found.append({**decision, "report_id": report.id, "lead_id": report.lead_id,
+                          "decided_at": report.created_at.isoformat()})
+    return found
+
+
+def may_see(actor: PortalUser | None, report: VisitReport) -> bool:
+    """Administrators and heads see every report; anyone else their own."""
+    if actor is None:
+        return False
+    return actor.role in ("admin", "head") or actor.portal_user_id == report.author_id
+
+
+# -- visit tasks -----------------------------------------------------------------------------
+def _deadline(client: PortalClient, now: datetime, days: int) -> str:
+    from portal_ext.portal.clock import portal_zone
+    from portal_ext.working_time import read_calendar
+
+    try:
+        due = read_calendar(client, portal_zone()).add_days(now, days)
+    except PortalError:
+        due = now + timedelta(days=days)
+    return due.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def create_visit_task(*, portal: Portal, client: PortalClient, now: datetime, lead_id: int,
+                      report_url: str, created_at: datetime | None = None) -> int | None:
+    """A new lead's visit task for a field representative, bound to the lead, linking to its
+    visit report form; None when switched off, the lead is older than the switch, or nobody
+    represents. Once per lead: a task already made (recorded, or found on the portal by its
+    binding and title) is not made again."""
+    from portal_ext.distribution.models import VisitTask
+
+    config = settings_of(portal.id)
+    since = config.get("visit_tasks_since")
+    if not config["visit_tasks"] or not config["representative_ids"]:
+        return None
+    if since and created_at is not None and created_at < datetime.fromisoformat(since):
+        return None
+    done = db.session.scalars(select(VisitTask).where(
+        VisitTask.portal_id == portal.id, VisitTask.lead_id == lead_id)).first()
+    if done is not None:
+        return done.task_id
+    lead = client.call("crm.lead.get", {"id": lead_id})
+    if not isinstance(lead, Mapping) or str(lead.get("STATUS_ID") or "") == CONVERTED:
+        return None
+    title = str(config["visit_title"]).replace("{lead}", str(lead.get("TITLE") or lead_id))
+    users = {u.portal_user_id: u for u in db.session.scalars(select(PortalUser).where(
+        PortalUser.portal_id == portal.id))}
+    picks = {uid: at for uid, at in db.session.execute(
+        select(VisitTask.representative_id, func.max(VisitTask.created_at)).where(
+            VisitTask.portal_id == portal.id).group_by(VisitTask.representative_id))}
+    last = db.session.scalars(select(VisitTask.representative_id).where(
+        VisitTask.portal_id == portal.id).order_by(VisitTask.id.desc()).limit(1)).first()
+    people = [rules.Person(uid, active=bool(users[uid].active),
+                           absent_until=_absent_until(portal.id, uid, now),
+                           last_picked_at=picks.get(uid))
+              for uid in config["representative_ids"] if uid in users]
+    decision = rules.pick(0, people, strategy=config["visit_strategy"], now=now,
+                          rng=random.Random(lead_id), last_chosen_id=last)
+    if decision.chosen_id is None:
+        return None
+    found = client.call("tasks.task.list", {"filter": {"UF_CRM_TASK": f"L_{lead_id}"},
+                                            "select": ["ID", "TITLE"], "start": -1})
+    rows = found.get("tasks", []) if isinstance(found, Mapping) else found or []
+    task_id = next((int(t.get("id") or t.get("ID") or 0) for t in rows
+                    if str(t.get("title") or t.get("TITLE") or "") == title), None)
+    if task_id is None:
+        body = client.call("tasks.task.add", {"fields": {
+            "TITLE": title, "RESPONSIBLE_ID": decision.chosen_id,
+            "UF_CRM_TASK": [f"L_{lead_id}"],
+            "DEADLINE": _deadline(client, now, int(config["visit_days"])),
+            "DESCRIPTION": f"Visit report: {report_url}"}})
+        task = body.get("task", body) if isinstance(body, Mapping) else {}
+        task_id = int(task.get("id") or task.get("ID") or 0)
+    db.session.add(VisitTask(portal_id=portal.id, lead_id=lead_id, task_id=task_id,
+                             representative_id=decision.chosen_id, created_at=now))
+    db.session.commit()
+    return task_id
+
+
+def people_by_email(portal_id: int, emails: Sequence[str]) -> list[PortalUser]:
+    return list(db.session.scalars(select(PortalUser).where(
+        PortalUser.portal_id == portal_id, PortalUser.email.in_(list(emails)))
+        .order_by(PortalUser.portal_user_id)))

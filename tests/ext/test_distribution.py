@@ -1,0 +1,250 @@
+"""Lead distribution end to end against the demo portal: service lines and settings, a visit
+report's deals, main manager, control task, conversion and notices, exactly once; bad input
+refused naming the field; roles."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from portal_ext.distribution.models import ServiceLine, VisitReport
+from portal_ext.extensions import db
+from simulator import Simulator
+from tests.ext.absences_support import token
+from tests.ext.distribution_support import (
+    CONTAINER_PEOPLE,
+    EQUIPMENT,
+    EQUIPMENT_PEOPLE,
+    LINES,
+    MARKETING_PEOPLE,
+    new_lead,
+    portal_deals,
+    set_up_lines,
+)
+
+pytestmark = pytest.mark.dated
+FEDOROV, REPRESENTATIVE = 6, 7
+
+
+def test_a_visit_report_makes_one_deal_per_line_a_main_manager_and_a_control_task(
+        client: FlaskClient, admin: dict[str, str], demo_sim: Simulator) -> None:
+    lines = set_up_lines(client, admin)
+    assert [line["stage_id"] for line in lines] == ["NEW", "C1:NEW", "NEW"]
+    assert client.put("/api/v1/distribution/settings", headers=admin, json={
+        "default_strategy": "least_loaded", "main_strategy": "priority"}).status_code == 200
+    lead = new_lead(demo_sim)
+    response = client.post("/api/v1/visit-reports", headers=admin, json={
+        "lead_id": lead, "lines": [line["id"] for line in lines], "comment": "Needs all three"})
+    assert response.status_code == 202, response.get_json()
+    report = client.get(response.headers["Location"], headers=admin).get_json()
+    assert report["state"] == "done"
+    deals = {d["line_id"]: d["deal_id"] for d in report["deals"]}
+    assert len(deals) == 3
+    picked = {d["line_id"]: d["chosen_id"] for d in report["decisions"]}
+    assert picked[lines[0]["id"]] in EQUIPMENT_PEOPLE
+    assert picked[lines[1]["id"]] in CONTAINER_PEOPLE
+    assert picked[lines[2]["id"]] in MARKETING_PEOPLE
+    assert report["main_manager_id"] == picked[lines[0]["id"]]  # the first line's priority
+    for line in lines:
+        deal = demo_sim.call("crm.item.get", {"entityTypeId": 2,
+                                              "id": deals[line["id"]]})["result"]["item"]
+        assert (deal["categoryId"], deal["stageId"]) == (line["category_id"], line["stage_id"])
+        assert deal["assignedById"] == picked[line["id"]] and deal["leadId"] == lead
+        assert sorted(deal["observers"]) == sorted(
+            u for u in picked.values() if u != picked[line["id"]])
+        assert deal["companyId"] > 0
+    task = demo_sim.call("tasks.task.get", {"taskId": report["control_task_id"],
+                                            "select": ["ID", "RESPONSIBLE_ID",
+                                                       "UF_CRM_TASK"]})["result"]["task"]
+    assert int(task["responsibleId"]) == report["main_manager_id"]
+    assert sorted(task["ufCrmTask"]) == sorted(f"D_{d}" for d in deals.values())
+    assert demo_sim.call("crm.lead.get", {"id": lead})["result"]["STATUS_ID"] == "CONVERTED"
+    # The same report again: the first one, nothing created twice.
+    again = client.post("/api/v1/visit-reports", headers=admin, json={
+        "lead_id": lead, "lines": [lines[0]["id"]]})
+    assert again.status_code == 200 and again.get_json()["id"] == report["id"]
+    assert len(portal_deals(demo_sim, report["id"])) == 3
+    decisions = client.get(f"/api/v1/distribution/decisions?department={EQUIPMENT}",
+                           headers=admin).get_json()["items"]
+    assert [d["report_id"] for d in decisions] == [report["id"]]
+    assert all(c["load"] >= 0 for c in decisions[0]["candidates"])
+
+
+def test_a_resumed_run_finds_the_deals_it_created(
+        app: Flask, client: FlaskClient, admin: dict[str, str], demo_sim: Simulator) -> None:
+    lines = set_up_lines(client, admin)
+    lead = new_lead(demo_sim)
+    report_id = client.post("/api/v1/visit-reports", headers=admin, json={
+        "lead_id": lead, "lines": [lines[0]["id"], lines[1]["id"]]}).get_json()["id"]
+    with app.app_context():  # a crash after the portal created, before the ids were kept
+        report = db.session.get(VisitReport, report_id)
+        assert report is not None
+        report.deals, report.control_task_id, report.state = {}, None, "failed"
+        report.lead_converted, report.notified = False, []
+        db.session.commit()
+    assert client.get(f"/distribution/reports/{report_id}").status_code in (302, 401)
+    with app.app_context():
+        from portal_ext.distribution.tasks import run_report
+
+        assert run_report(report_id) == "done"
+    assert len(portal_deals(demo_sim, report_id)) == 2
+    tasks = demo_sim.call("tasks.task.list", {"filter": {
+        "UF_CRM_TASK": f"D_{portal_deals(demo_sim, report_id)[0]['ID']}"}})["result"]["tasks"]
+    assert len(tasks) == 1
+
+
+def test_absent_and_dismissed_are_never_picked_and_the_head_steps_in(
+        client: FlaskClient, admin: dict[str, str], demo_sim: Simulator, day: object) -> None:
+    lines = set_up_lines(client, admin)
+    for person in (9, 10):  # the whole containers department away for the week
+        response = client.post("/api/v1/absences", headers=admin, json={
+            "user_id": person, "kind": "vacation",
+            "start": day(-1), "end": day(6)})  # type: ignore[operator]
+        assert response.status_code == 201, response.get_json()
+    lead = new_lead(demo_sim)
+    report = client.post("/api/v1/visit-reports", headers=admin, json={
+        "lead_id": lead, "lines": [lines[1]["id"]]}).get_json()
+    decision = report["decisions"][0]
+    assert decision["chosen_id"] == 8 and decision["fallback"] == "head"
+    assert {c["user_id"]: c["skipped"] for c in decision["candidates"]} == {
+        9: "absent", 10: "absent"}
+
+
+def test_bad_input_is_refused_naming_the_field_and_changes_nothing(
+        app: Flask, client: FlaskClient, admin: dict[str, str], demo_sim: Simulator) -> None:
+    lines = set_up_lines(client, admin)
+    lead = new_lead(demo_sim)
+    cases = [({"lead_id": 999999, "lines": [lines[0]["id"]]}, 404, "lead_id"),
+             ({"lead_id": lead, "lines": []}, 422, "lines"),
+             ({"lead_id": lead, "lines": [9999]}, 422, "lines"),
+             ({"lead_id": lead, "lines": [lines[0]["id"]], "visited_at": "soon"}, 422,
+              "visited_at"),
+             ({"lines": [lines[0]["id"]]}, 422, "lead_id")]
+    for body, status, field in cases:
+        response = client.post("/api/v1/visit-reports", headers=admin, json=body)
+        assert response.status_code == status, (body, response.get_json())
+        assert response.get_json()["error"]["field"] == field
+    demo_sim.call("crm.lead.update", {"id": lead, "fields": {"STATUS_ID": "CONVERTED"}})
+    converted = client.post("/api/v1/visit-reports", headers=admin, json={
+        "lead_id": lead, "lines": [lines[0]["id"]]})
+    assert converted.status_code == 409
+    bad_lines = [
+        ({**LINES[0], "department_id": 999}, "lines[0].department_id"),
+        ({**LINES[0], "category_id": 77}, "lines[0].category_id"),
+        ({**LINES[1], "stage_id": "NEW"}, "lines[0].stage_id"),
+        ({**LINES[0], "name": ""}, "lines[0].name"),
+        ({**LINES[0], "id": 9999}, "lines[0].id")]
+    for line, field in bad_lines:
+        response = client.put("/api/v1/service-lines", headers=admin, json={"lines": [line]})
+        assert response.status_code == 422 and response.get_json()["error"]["field"] == field
+    assert client.put("/api/v1/distribution/settings", headers=admin, json={
+        "default_quota": 0}).get_json()["error"]["field"] == "default_quota"
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(VisitReport)) == 0
+        assert db.session.scalar(select(func.count()).select_from(ServiceLine)) == 3
+    # A department with nobody and no fallback: everyone in marketing dismissed, no head.
+    for person in MARKETING_PEOPLE:
+        demo_sim.call("user.update", {"ID": person, "ACTIVE": "N"})
+    with app.app_context():
+        from portal_ext.directory.services import sync_directory
+        from portal_ext.portal.clock import host_utcnow
+        from portal_ext.portal.registration import client_for, current_portal
+
+        portal = current_portal()
+        sync_directory(portal=portal, client=client_for(portal), now=host_utcnow())
+    other = new_lead(demo_sim, "Another")
+    response = client.post("/api/v1/visit-reports", headers=admin, json={
+        "lead_id": other, "lines": [lines[2]["id"]]})
+    assert response.status_code == 422 and response.get_json()["error"]["field"] == "lines"
+
+
+def test_a_line_a_report_names_is_retired_not_removed(
+        app: Flask, client: FlaskClient, admin: dict[str, str], demo_sim: Simulator) -> None:
+    lines = set_up_lines(client, admin)
+    client.post("/api/v1/visit-reports", headers=admin, json={
+        "lead_id": new_lead(demo_sim), "lines": [lines[0]["id"]]})
+    kept = {**LINES[2], "id": lines[2]["id"], "name": "Promotion and events"}
+    response = client.put("/api/v1/service-lines", headers=admin, json={"lines": [kept]})
+    assert response.get_json()["lines"] == [{**kept}]
+    with app.app_context():
+        rows = {line.id: line.retired for line in db.session.scalars(select(ServiceLine))}
+    assert rows == {lines[0]["id"]: True, lines[2]["id"]: False}
+
+
+def test_roles(app: Flask, client: FlaskClient, admin: dict[str, str],
+               demo_sim: Simulator) -> None:
+    lines = set_up_lines(client, admin)
+    employee = token(app, FEDOROV)
+    assert client.get("/api/v1/service-lines", headers=employee).status_code == 403
+    assert client.get("/api/v1/distribution/settings", headers=employee).status_code == 403
+    assert client.get("/api/v1/distribution/decisions", headers=employee).status_code == 403
+    lead = new_lead(demo_sim)
+    refused = client.post("/api/v1/visit-reports", headers=employee, json={
+        "lead_id": lead, "lines": [lines[0]["id"]]})
+    assert refused.status_code == 403
+    client.put("/api/v1/distribution/settings", headers=admin,
+               json={"representative_ids": [REPRESENTATIVE]})
+    rep = token(app, REPRESENTATIVE)
+    report = client.post("/api/v1/visit-reports", headers=rep, json={
+        "lead_id": lead, "lines": [lines[0]["id"]]})
+    assert report.status_code == 202
+    location = report.headers["Location"]
+    assert client.get(location, headers=rep).status_code == 200
+    assert client.get(location, headers=employee).status_code == 404  # someone else's
+
+
+def test_the_quota_holds_over_a_day(client: FlaskClient, admin: dict[str, str],
+                                    demo_sim: Simulator) -> None:
+    lines = set_up_lines(client, admin)
+    client.put("/api/v1/distribution/settings", headers=admin, json={
+        "strategies": {"4": {"strategy": "round_robin", "quota": 1}}})
+    chosen = []
+    for n in range(3):
+        report = client.post("/api/v1/visit-reports", headers=admin, json={
+            "lead_id": new_lead(demo_sim, f"Lead {n}"), "lines": [lines[1]["id"]]}).get_json()
+        chosen.append((report["decisions"][0]["chosen_id"], report["decisions"][0]["fallback"]))
+    assert sorted(chosen[:2]) == [(9, None), (10, None)]
+    assert chosen[2] == (8, "head")
+
+
+def test_a_new_lead_gets_a_visit_task_once_switched_on(
+        client: FlaskClient, admin: dict[str, str], demo_sim: Simulator) -> None:
+    before = new_lead(demo_sim, "Before the switch")
+    assert client.put("/api/v1/distribution/settings", headers=admin, json={
+        "visit_tasks": True, "representative_ids": [REPRESENTATIVE, FEDOROV],
+        "visit_title": "Visit {lead}"}).status_code == 200
+    lead = new_lead(demo_sim, "Fresh lead")
+    other = new_lead(demo_sim, "Second fresh lead")
+    for lead_id, title in ((lead, "Visit Fresh lead"), (other, "Visit Second fresh lead")):
+        tasks = demo_sim.call("tasks.task.list", {"filter": {"UF_CRM_TASK": f"L_{lead_id}"},
+                                                  "select": ["ID", "TITLE", "RESPONSIBLE_ID",
+                                                             "DESCRIPTION"]})["result"]["tasks"]
+        assert [t["title"] for t in tasks] == [title]
+        assert f"/distribution/reports/new?lead_id={lead_id}" in tasks[0]["description"]
+    responsible = {int(demo_sim.call("tasks.task.list", {"filter": {
+        "UF_CRM_TASK": f"L_{lead_id}"}, "select": ["RESPONSIBLE_ID"]})["result"]["tasks"][0][
+        "responsibleId"]) for lead_id in (lead, other)}
+    assert responsible == {REPRESENTATIVE, FEDOROV}  # in turn
+    assert demo_sim.call("tasks.task.list", {"filter": {
+        "UF_CRM_TASK": f"L_{before}"}})["result"]["tasks"] == []
+
+
+def test_the_demo_set_up_maps_the_demo_departments(
+        app: Flask, client: FlaskClient, admin: dict[str, str], demo_sim: Simulator) -> None:
+    from portal_ext.distribution.demo_setup import set_up_demo
+    from portal_ext.portal.clock import host_utcnow
+    from portal_ext.portal.registration import client_for, current_portal
+
+    with app.app_context():
+        portal = current_portal()
+        assert set_up_demo(portal=portal, client=client_for(portal), actor=None,
+                           now=host_utcnow()) == 3
+        assert set_up_demo(portal=portal, client=client_for(portal), actor=None,
+                           now=host_utcnow()) == 0  # never over an existing set-up
+    lines = client.get("/api/v1/service-lines", headers=admin).get_json()["lines"]
+    assert [(line["department_id"], line["stage_id"]) for line in lines] == [
+        (3, "NEW"), (4, "C1:NEW"), (5, "NEW")]
+    settings = client.get("/api/v1/distribution/settings", headers=admin).get_json()
+    assert len(settings["representative_ids"]) == 2 and settings["visit_tasks"] is True
