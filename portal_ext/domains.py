@@ -8,7 +8,8 @@ tables of its own and work of its own. Today they are:
 - ``absences``: absences, deputies and who covers for whom;
 - ``notifications``: copies of portal notifications to deputies and teams;
 - ``handover``: handing an absent user's client base to their deputy and back;
-- ``transfers``: a dismissed user's client base to successors, and the automatic mode.
+- ``transfers``: a dismissed user's client base to successors, and the automatic mode;
+- ``cadence``: the A/B/C contact cadence: which clients nobody has called or written to in time.
 
 Not domains (the ground they stand on): ``portal`` (the portal port: client, clock, the
 registered portal), ``auth`` (login, roles, API tokens), ``events`` (intake and processing of
@@ -68,6 +69,7 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("notifications", web="notifications"),
     Domain("handover", web="handover"),
     Domain("transfers", web="transfers"),
+    Domain("cadence", web="cadence"),
 )
 
 

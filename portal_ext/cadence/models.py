@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal_ext.extensions import db
@@ -63,9 +63,15 @@ class CadenceCompany(db.Model):  # type: ignore[name-defined]
     last_email_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
     last_email_direction: Mapped[str | None] = mapped_column(String(8), nullable=True)
     last_email_bound: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The last contact of any channel (the one the due date counts from).
+    last_contact_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_channel: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    last_contact_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_contact_direction: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    last_contact_bound: Mapped[str | None] = mapped_column(String(32), nullable=True)
     due_at: Mapped[date | None] = mapped_column(Date, nullable=True)
     warn_from: Mapped[date | None] = mapped_column(Date, nullable=True)
+    seen_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # last resync
 
 
 class CadenceLink(db.Model):  # type: ignore[name-defined]

@@ -189,7 +189,7 @@ def add_interval(start: date, interval: Interval) -> date:
 def standing(category: str | None, *, last_contact: date | None, created: date, today: date,
              intervals: Mapping[str, Interval]) -> Standing:
     """Where a company stands today (see the module's docstring)."""
-    if category not in intervals:
+    if category is None or category not in intervals:
         return Standing(None, NO_CATEGORY, 0)
     interval = intervals[category]
     due = add_interval(last_contact or created, interval)
