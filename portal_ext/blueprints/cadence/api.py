@@ -86,7 +86,6 @@ def get_cadence_resync() -> Any:
 @api_auth("admin")
 def post_cadence_resync() -> Any:
     h = here()
-    json_object(())
     try:
         services.run_resync(portal=h.portal, client=h.client, tz=h.tz, now=h.now)
     except PortalError as exc:
