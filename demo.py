@@ -43,8 +43,6 @@ def demo_command(host: str, port: int, life_interval: float) -> None:
     from wsgi import serve_portal_at
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if not os.environ.get("PORTAL_EXT_NOTIFICATION_LANGUAGE"):
-        app.config["NOTIFICATION_LANGUAGE"] = "ru"  # the demo portal's people read Russian
     sim = app.extensions["simulator"]
     serve_portal_at(app, os.environ.get("PORTAL_EXT_PORTAL_URL") or address_of(host, port))
     control_token = guard_beyond_loopback(app.extensions["simulator_web"], host)

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = ROOT / "migrations"
 # Web modules (pages, login, API) wire themselves in with ``init_app(app)`` when installed.
-WEB_MODULES: tuple[str, ...] = ("portal_ext.auth", "portal_ext.blueprints")
+WEB_MODULES: tuple[str, ...] = ("portal_ext.auth", "portal_ext.blueprints", "portal_ext.charts")
 
 
 def build_app(config: dict[str, Any] | None = None) -> Flask:

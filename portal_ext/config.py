@@ -63,12 +63,15 @@ class BaseConfig:
     PORTAL_CLOCK_CACHE_SECONDS: float = 2.0
     ABSENCE_CHART_POLL_SECONDS: float = 300.0
 
-    # Notification copies (portal_ext.notifications): the language they are written in (en |
-    # ru; the portal does not tell an app its users' languages); a delivery refused for a
+    # The portal's language (en | ru): what the extension writes into the portal (copies,
+    # summaries) is in its reader's language, the one they last chose on the extension's
+    # pages, else this one (the portal does not tell an app its users' languages).
+    PORTAL_LANGUAGE: str = "ru"
+
+    # Notification copies (portal_ext.notifications): a delivery refused for a
     # passing reason is retried after NOTIFY_RETRY_BASE_SECONDS * 2**(attempts-1) (at most 10
     # minutes) until NOTIFY_MAX_ATTEMPTS; a drain that has not recorded its batch within
     # NOTIFY_LEASE_SECONDS is presumed dead and its batch is sent again (same tags: no doubles).
-    NOTIFICATION_LANGUAGE: str = "en"
     NOTIFY_MAX_ATTEMPTS: int = 5
     NOTIFY_RETRY_BASE_SECONDS: float = 10.0
     NOTIFY_LEASE_SECONDS: float = 120.0

@@ -1,6 +1,12 @@
 """Which language a page speaks: the visitor's own choice, else the browser's, else English.
 Times on pages are shown in the portal's time zone.
 
+What the extension writes into the portal (copies of notifications, summaries of handovers and
+transfers) speaks its *reader's* language (:func:`reader_language`): the portal does not tell an
+application which language a person reads, so it is the language the person last chose on the
+extension's pages (kept with the user: switching the language, or logging in with one chosen),
+else the portal's language setting ``PORTAL_LANGUAGE`` (``ru`` by default: a Russian portal).
+
 The choice is kept in the session (``session["lang"]``) so it works before logging in, and
 survives logging in and out (see portal_ext.blueprints.auth).
 
@@ -19,9 +25,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from flask import Flask, has_request_context, request, session
+from flask import Flask, current_app, has_app_context, has_request_context, request, session
 from flask_babel import format_datetime, format_decimal, format_percent, get_locale, lazy_pgettext
 from flask_babel import gettext as _
 from markupsafe import Markup
@@ -29,6 +35,37 @@ from markupsafe import Markup
 LANGUAGES: dict[str, str] = {"en": "English", "ru": "Русский"}
 DEFAULT_LANGUAGE = "en"
 SESSION_KEY = "lang"
+
+
+class Reader(Protocol):
+    language: str | None
+
+
+def portal_language() -> str:
+    """The portal's language setting (``PORTAL_LANGUAGE``): what someone who never chose a
+    language on the extension's pages reads."""
+    language = "ru"
+    if has_app_context():
+        language = str(current_app.config.get("PORTAL_LANGUAGE") or "ru").strip().lower()
+    return language if language in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def reader_language(reader: Reader | None) -> str:
+    """The language to write to ``reader`` in: their own last choice, else the portal's."""
+    chosen = reader.language if reader is not None else None
+    return chosen if chosen in LANGUAGES else portal_language()
+
+
+def remember_language(user: Reader) -> bool:
+    """At login: a language chosen before logging in becomes the user's; without one, the
+    user's own choice becomes the session's. True when the user changed (the caller commits)."""
+    chosen = session.get(SESSION_KEY)
+    if chosen in LANGUAGES and chosen != user.language:
+        user.language = str(chosen)
+        return True
+    if chosen not in LANGUAGES and user.language in LANGUAGES:
+        session[SESSION_KEY] = user.language
+    return False
 
 
 def select_locale() -> str:
@@ -109,18 +146,24 @@ def _code(code: str, words: str) -> Markup:
     return Markup('<abbr class="code" title="{}">{}</abbr>').format(code, words)
 
 
-def event_label(name: Any) -> Markup:
-    """A portal event code as words, the code on hover."""
+def event_words(name: Any) -> str:
+    """A portal event code as words (``Lead: added``), the code itself when it is unknown."""
     code = str(name or "").upper()
     found = _EVENT.match(code)
     if found is None:
-        return _code(code, code)
+        return code
     entity = _ENTITY_CODES.get(found["entity"], found["entity"])
     entity_words = ENTITY_LABELS.get(entity)
     action_words = ACTION_LABELS.get(found["action"])
     if entity_words is None or action_words is None:
-        return _code(code, code)
-    return _code(code, _("%(entity)s: %(action)s", entity=entity_words, action=action_words))
+        return code
+    return str(_("%(entity)s: %(action)s", entity=entity_words, action=action_words))
+
+
+def event_label(name: Any) -> Markup:
+    """A portal event code as words, the code on hover."""
+    code = str(name or "").upper()
+    return _code(code, event_words(code))
 
 
 def entity_label(entity_type: Any, entity_id: Any = None) -> Markup:

@@ -182,6 +182,14 @@ def test_every_domain_has_the_file_set(domain: str, part: str) -> None:
     assert (ROOT / "portal_ext" / domain / f"{part}.py").is_file()
 
 
+@pytest.mark.parametrize("domain", _domains())
+def test_the_move_engine_depends_on_no_domain(domain: str) -> None:
+    """The engine serves every domain that changes owners: the kinds it moves, their portal
+    calls and fields are its own (portal_ext/moves), and a domain hears of a run through
+    ``moves.on_kind``."""
+    assert offenders("portal_ext/moves", f"portal_ext.{domain}") == []
+
+
 # What a rules module may import: nothing that reads the database, calls the portal or needs a
 # request (constants from a models module are fine, the session is not).
 IMPURE = ("portal_ext.extensions", "portal_ext.portal", "sqlalchemy", "flask", "flask_login",
@@ -270,3 +278,60 @@ def test_the_request_check_sees_every_way_in(tmp_path: Path) -> None:
                       "    from flask_login import current_user\n    return flask.request\n")
     assert sorted(request_reads(module)) == sorted([
         "flask.request", "flask.session", "flask_login", "flask_login", "flask.request"])
+
+
+# -- the portal port -----------------------------------------------------------------------------
+# portal_ext/portal is the one place that knows the portal's wire format (batch, paging, query
+# strings): nothing outside it reaches for one of its private names, neither by importing it
+# (``from portal_ext.portal.client import _flatten``) nor through a module
+# (``from portal_ext.portal import client`` ... ``client._section(...)``).
+PORT = "portal_ext.portal"
+
+
+def _is_port(module: str) -> bool:
+    return module == PORT or module.startswith(PORT + ".")
+
+
+def private_port_names(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    modules: set[str] = set()  # local names bound to a module of the port
+    bad: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if _is_port(alias.name):
+                    modules.add(alias.asname or alias.name)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 \
+                and _is_port(node.module):
+            for alias in node.names:
+                if alias.name.startswith("_"):
+                    bad.append(f"imports {node.module}.{alias.name}")
+                elif (ROOT / (node.module + "." + alias.name).replace(".", "/")).with_suffix(
+                        ".py").is_file():
+                    modules.add(alias.asname or alias.name)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") \
+                and not node.attr.startswith("__") and ast.unparse(node.value) in modules:
+            bad.append(f"uses {ast.unparse(node)}")
+    return bad
+
+
+def test_nothing_outside_the_port_uses_its_private_names() -> None:
+    found = []
+    for path in sorted(ROOT.glob("*.py")) + sorted(
+            p for top in ("portal_ext", "bench", "tests") for p in (ROOT / top).rglob("*.py")):
+        relative = path.relative_to(ROOT).as_posix()
+        if not relative.startswith("portal_ext/portal/"):
+            found += [f"{relative} {what}" for what in private_port_names(path)]
+    assert found == []
+
+
+def test_the_private_name_check_sees_both_ways_in(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text(
+        "from portal_ext.portal.client import PortalClient, _flatten\n"
+        "from portal_ext.portal import clock\nimport portal_ext.portal.transports as wire\n"
+        "clock._cache.clear()\nwire._checked({})\nclock.portal_now(None)\n")
+    found = set(private_port_names(module))
+    assert found == {"imports portal_ext.portal.client._flatten", "uses clock._cache",
+                     "uses wire._checked"}

@@ -260,3 +260,50 @@ def _check_standing(portal_id: int, user_id: int, deputy_id: int) -> None:
 def standing_deputies(portal_id: int) -> dict[int, StandingDeputy]:
     return {row.user_id: row for row in db.session.scalars(
         select(StandingDeputy).where(StandingDeputy.portal_id == portal_id))}
+
+
+# -- for the home page ----------------------------------------------------------------------------
+@dataclass
+class Outlook:
+    """A person's own absences as their home page shows them."""
+
+    current: Absence | None  # away now
+    upcoming: Absence | None  # the next one ahead
+    deputy_id: int | None  # who covers now; else who would cover the next absence
+
+
+def outlook(*, portal_id: int, user_id: int, now: datetime) -> Outlook:
+    """Where ``user_id`` stands at ``now``: their current and next absence, and their
+    deputy (the one covering now, else the one the next absence names, else the standing
+    deputy or the head it would fall to)."""
+    current = active_absence(portal_id=portal_id, user_id=user_id, at=now)
+    upcoming = db.session.scalars(select(Absence).where(
+        Absence.portal_id == portal_id, Absence.user_id == user_id, Absence.start > now)
+        .order_by(Absence.start, Absence.id).limit(1)).first()
+    deputy_id: int | None
+    if current is not None:
+        cover = cover_for(portal_id=portal_id, user_id=user_id, at=now)
+        deputy_id = cover.user_id if cover is not None else None
+    elif upcoming is not None and upcoming.deputy_id is not None:
+        deputy_id = upcoming.deputy_id
+    else:
+        deputy_id = fallback_deputy(portal_id=portal_id, user_id=user_id)
+    return Outlook(current, upcoming, deputy_id)
+
+
+def covering_ahead(*, portal_id: int, deputy_id: int, now: datetime, limit: int = 10
+                   ) -> list[Absence]:
+    """Absences ahead naming ``deputy_id`` as deputy, soonest first."""
+    return list(db.session.scalars(select(Absence).where(
+        Absence.portal_id == portal_id, Absence.deputy_id == deputy_id, Absence.start > now)
+        .order_by(Absence.start, Absence.id).limit(limit)))
+
+
+def away_between(*, portal_id: int, user_ids: list[int], start: datetime, end: datetime
+                 ) -> list[Absence]:
+    """Absences of ``user_ids`` overlapping [start, end), soonest first."""
+    if not user_ids:
+        return []
+    return list(db.session.scalars(select(Absence).where(
+        Absence.portal_id == portal_id, Absence.user_id.in_(user_ids), Absence.start < end,
+        Absence.end > start).order_by(Absence.start, Absence.user_id, Absence.id)))

@@ -12,9 +12,9 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from portal_ext.extensions import db
-from portal_ext.handover.portal_text import clean, explained
 from portal_ext.moves import NothingToRetry, failed_in_run, retry_failed
 from portal_ext.moves.models import APPLIED, FAILED_ITEM, RESTORED, MoveBatch, MoveItem
+from portal_ext.moves.portal_text import clean, explained
 
 __all__ = ["NothingToRetry", "clean", "explained", "failed_count", "retry_failed"]
 

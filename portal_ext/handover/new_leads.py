@@ -17,10 +17,10 @@ from sqlalchemy import select
 from portal_ext import moves
 from portal_ext.absences.models import Absence
 from portal_ext.extensions import db
-from portal_ext.handover.portal_calls import list_rows
-from portal_ext.handover.types import ENTITY_TYPES
 from portal_ext.moves.engine import NOTE_NEW_LEAD
 from portal_ext.moves.models import MoveBatch, MoveItem
+from portal_ext.moves.portal_calls import list_rows
+from portal_ext.moves.types import ENTITY_TYPES
 from portal_ext.portal.client import PortalClient
 from portal_ext.portal.clock import portal_zone
 

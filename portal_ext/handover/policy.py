@@ -28,8 +28,8 @@ from portal_ext.handover.services import (
     preview_handover,
     restore_handover,
 )
-from portal_ext.handover.types import TYPE_NAMES
 from portal_ext.moves.models import APPLIED, APPLYING, HANDOVER, MoveBatch
+from portal_ext.moves.types import TYPE_NAMES
 from portal_ext.portal.client import PortalClient
 from portal_ext.portal.errors import PortalError
 from portal_ext.portal.models import Portal

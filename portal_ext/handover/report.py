@@ -8,6 +8,7 @@ was left alone), ``skipped`` (not ours to move: reassigned before the handover r
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,8 +17,6 @@ from sqlalchemy import case, func, select
 
 from portal_ext.absences.cover import PortalLinks
 from portal_ext.extensions import db
-from portal_ext.handover.portal_text import clean, explained
-from portal_ext.handover.types import ENTITY_TYPES, PREFIX_TYPES
 from portal_ext.moves.engine import (
     NOTE_DELETED,
     NOTE_HOLDER,
@@ -27,14 +26,18 @@ from portal_ext.moves.engine import (
 )
 from portal_ext.moves.models import (
     CONFLICT,
+    FAILED,
     FAILED_ITEM,
     MISSING,
+    MOVED,
     PLANNED,
     RESTORED_ITEM,
     SKIPPED,
     MoveBatch,
     MoveItem,
 )
+from portal_ext.moves.portal_text import clean, explained
+from portal_ext.moves.types import ENTITY_TYPES, PREFIX_TYPES
 
 COLUMNS = ("planned", "moved", "restored", "conflicts", "skipped", "missing", "failed")
 _STATE_COLUMN = {PLANNED: "planned", RESTORED_ITEM: "restored", CONFLICT: "conflicts",
@@ -140,3 +143,69 @@ def samples(batch: MoveBatch, links: PortalLinks, *, per_type: int = 5
             MoveItem.state == PLANNED).order_by(MoveItem.id).limit(per_type))
         out[name] = [report_item(item, links) for item in items]
     return out
+
+
+def per_person(batch_id: int) -> dict[int, int]:
+    """Items of a run (any move batch) per person they go to: everything journaled but the
+    skipped, in the order of who gets most."""
+    rows = db.session.execute(
+        select(MoveItem.to_user_id, func.count()).where(
+            MoveItem.batch_id == batch_id, MoveItem.state != SKIPPED)
+        .group_by(MoveItem.to_user_id))
+    found = {int(user_id): int(count) for user_id, count in rows}
+    return dict(sorted(found.items(), key=lambda pair: (-pair[1], pair[0])))
+
+
+@dataclass
+class RunLine:
+    """One run (a handover or a transfer) in a few numbers, for the home pages."""
+
+    batch: MoveBatch
+    holding: int = 0  # items with the person they went to now (not given back)
+    planned: int = 0  # items still to move
+    conflicts: int = 0  # left alone: someone else holds them now
+    failed: int = 0  # the portal refused them
+
+    @property
+    def needs_attention(self) -> bool:
+        return bool(self.conflicts or self.failed or self.batch.state == FAILED)
+
+
+def run_lines(portal_id: int, *, kinds: Collection[str], owners: Collection[int] | None = None,
+              holder: int | None = None, states: Collection[str] | None = None,
+              problems_only: bool = False, limit: int = 20) -> list[RunLine]:
+    """The latest runs of ``kinds`` (newest first): of ``owners`` (portal user ids; None:
+    anyone's), or whose items went to ``holder``, in ``states``; ``problems_only`` keeps those
+    with conflicts, failed items or a failed state."""
+    query = select(MoveBatch).where(MoveBatch.portal_id == portal_id,
+                                    MoveBatch.kind.in_(list(kinds)))
+    if owners is not None:
+        query = query.where(MoveBatch.owner_id.in_(list(owners) or [0]))
+    if holder is not None:
+        query = query.where(MoveBatch.id.in_(select(MoveItem.batch_id).where(
+            MoveItem.to_user_id == holder).distinct()))
+    if states is not None:
+        query = query.where(MoveBatch.state.in_(list(states)))
+    batches = list(db.session.scalars(query.order_by(MoveBatch.id.desc()).limit(
+        limit * 5 if problems_only else limit)))
+    lines = {b.id: RunLine(b) for b in batches}
+    if lines:
+        counted = select(MoveItem.batch_id, MoveItem.state, func.count()).where(
+            MoveItem.batch_id.in_(list(lines)))
+        if holder is not None:
+            counted = counted.where(MoveItem.to_user_id == holder)
+        for batch_id, state, count in db.session.execute(
+                counted.group_by(MoveItem.batch_id, MoveItem.state)):
+            line = lines[batch_id]
+            if state == MOVED:
+                line.holding += int(count)
+            elif state == PLANNED:
+                line.planned += int(count)
+            elif state == CONFLICT:
+                line.conflicts += int(count)
+            elif state == FAILED_ITEM:
+                line.failed += int(count)
+    found = [lines[b.id] for b in batches]
+    if problems_only:
+        found = [line for line in found if line.needs_attention]
+    return found[:limit]

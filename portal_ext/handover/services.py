@@ -33,7 +33,6 @@ from portal_ext.errors import CONFLICT, FORBIDDEN, NOT_FOUND
 from portal_ext.extensions import db
 from portal_ext.handover import rules
 from portal_ext.handover.errors import HandoverError
-from portal_ext.handover.types import TYPE_NAMES
 from portal_ext.moves.models import (
     APPLIED,
     APPLYING,
@@ -44,6 +43,7 @@ from portal_ext.moves.models import (
     SCHEDULED,
     MoveBatch,
 )
+from portal_ext.moves.types import TYPE_NAMES
 from portal_ext.portal.client import PortalClient
 from portal_ext.portal.models import Portal
 

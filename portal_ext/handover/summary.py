@@ -6,7 +6,8 @@ When a handover has been applied, the deputy reads::
 
 When it has been given back, the owner and the deputy each get one notice; when a dismissal
 transfer has been applied or undone, each successor gets one. Each notice is written in its
-reader's language: the one they chose on the extension's pages, else ``NOTIFICATION_LANGUAGE``.
+reader's language (portal_ext.i18n.reader_language): the one they last chose on the extension's
+pages, else the portal's (``PORTAL_LANGUAGE``).
 
 The notice's tag (``portal_ext:summary:<batch>:<phase>:<user>``) is of the extension's own
 family: the fan-out never copies it, and a notice sent again for the same run (a retry of
@@ -22,14 +23,13 @@ from collections import defaultdict
 from typing import Any
 
 from babel.dates import format_date
-from flask import current_app
 from flask_babel import force_locale, gettext
 from sqlalchemy import func, select
 
 from portal_ext.absences.models import Absence
 from portal_ext.directory.models import PortalUser
 from portal_ext.extensions import db
-from portal_ext.handover.types import ENTITY_TYPES, TYPE_NAMES
+from portal_ext.i18n import reader_language
 from portal_ext.moves.models import (
     APPLIED,
     HANDOVER,
@@ -39,20 +39,18 @@ from portal_ext.moves.models import (
     MoveBatch,
     MoveItem,
 )
+from portal_ext.moves.types import ENTITY_TYPES, TYPE_NAMES
 from portal_ext.portal.client import PortalClient
 from portal_ext.portal.clock import portal_zone
 from portal_ext.portal.errors import PortalError
 
 log = logging.getLogger(__name__)
-LANGUAGES = ("en", "ru")
 SUMMARY_TAG = "portal_ext:summary:{batch}:{phase}:{user}"
 
 
 def language_of(user: PortalUser | None) -> str:
-    """The reader's language: their own choice, else the deployment's."""
-    chosen = (user.language if user is not None else None) or \
-        str(current_app.config.get("NOTIFICATION_LANGUAGE") or "en")
-    return chosen if chosen in LANGUAGES else "en"
+    """The reader's language: their own last choice, else the portal's."""
+    return reader_language(user)
 
 
 def _people(portal_id: int, ids: set[int]) -> dict[int, PortalUser]:

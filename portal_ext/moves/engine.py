@@ -30,17 +30,6 @@ from typing import Any
 from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
 
 from portal_ext.extensions import db
-from portal_ext.handover.portal_calls import (
-    Command,
-    current_rows,
-    in_flight,
-    list_rows,
-    run_batch,
-    update_template,
-)
-from portal_ext.handover.portal_fields import ensure_prev_fields
-from portal_ext.handover.portal_text import clean
-from portal_ext.handover.types import ENTITY_TYPES, OWNER_PREFIXES, EntityKind
 from portal_ext.moves.models import (
     APPLIED,
     APPLYING,
@@ -56,12 +45,16 @@ from portal_ext.moves.models import (
     MoveBatch,
     MoveItem,
 )
-from portal_ext.portal.client import PortalClient
+from portal_ext.moves.portal_calls import current_rows, list_rows, update_template
+from portal_ext.moves.portal_fields import ensure_prev_fields
+from portal_ext.moves.portal_text import clean
+from portal_ext.moves.types import ENTITY_TYPES, OWNER_PREFIXES, EntityKind
+from portal_ext.portal.client import Command, PortalClient
 from portal_ext.portal.clock import host_utcnow
 from portal_ext.portal.errors import PortalError
 
 __all__ = ["ENTITY_TYPES", "apply_chunk", "list_rows", "plan_batch", "progress", "restore_chunk",
-           "run_batch", "start_phase"]
+           "start_phase"]
 
 DEFAULT_LEASE_SECONDS = 120.0
 _INSERT_ROWS = 5000  # journal rows per bulk insert (SQLAlchemy's, off SQLite)
@@ -349,7 +342,7 @@ def _move_items(client: PortalClient, items: Sequence[Pending], uf_fields: Mappi
     done_state = RESTORED_ITEM if restoring else MOVED
     add = outcomes.add
     written: list[int] = []
-    commands: list[Command] = []
+    commands: dict[str, Command] = {}
     for item_id, entity_type, entity_id, from_user, to_user in items:
         way = ways[entity_type]
         row = way.current.get(entity_id)
@@ -364,8 +357,8 @@ def _move_items(client: PortalClient, items: Sequence[Pending], uf_fields: Mappi
         if holder == giver:
             # The template takes the user field's value third, if the kind has the field.
             written.append(item_id)
-            commands.append((f"w{item_id}", way.method, way.template.format(
-                entity_id, taker, "" if restoring else from_user)))
+            commands[f"w{item_id}"] = (way.method, way.template.format(
+                entity_id, taker, "" if restoring else from_user))
         elif holder == taker and (restoring or not way.uf_name
                                   or _int(row.get(way.uf_name)) == from_user):
             # Written before a crash, journal not yet updated: no second write.
@@ -376,7 +369,7 @@ def _move_items(client: PortalClient, items: Sequence[Pending], uf_fields: Mappi
             add(item_id, SKIPPED, f"{NOTE_HOLDER}{holder}")
     if not written:
         return
-    _, errors = run_batch(client, commands, before_each=heartbeat, parallel=in_flight(client))
+    errors = client.run_batch(commands, before_each=heartbeat).errors
     if not errors:
         outcomes.extend(written, done_state)
         return

@@ -97,7 +97,7 @@ class MoveItem(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     portal_id: Mapped[int] = mapped_column(ForeignKey("portal.id"))
     batch_id: Mapped[int] = mapped_column(ForeignKey("move_batch.id", ondelete="CASCADE"))
-    entity_type: Mapped[str] = mapped_column(String(16))  # lead ... task (handover.types)
+    entity_type: Mapped[str] = mapped_column(String(16))  # lead ... task (moves.types)
     entity_id: Mapped[int] = mapped_column(Integer)
     from_user_id: Mapped[int] = mapped_column(Integer)
     to_user_id: Mapped[int] = mapped_column(Integer)

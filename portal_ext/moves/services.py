@@ -29,7 +29,6 @@ from sqlalchemy import delete, insert, select, update
 
 from portal_ext import jobs
 from portal_ext.extensions import db
-from portal_ext.handover.portal_fields import ensure_prev_fields
 from portal_ext.moves import engine
 from portal_ext.moves.models import (
     APPLIED,
@@ -45,6 +44,7 @@ from portal_ext.moves.models import (
     MoveBatch,
     MoveItem,
 )
+from portal_ext.moves.portal_fields import ensure_prev_fields
 from portal_ext.portal.client import PortalClient
 
 log = logging.getLogger(__name__)

@@ -4,10 +4,12 @@ link to the entity.
     [B]Copy[/B] for A. Ivanova, away until 14 Dec; you are the deputy; team Equipment sales.[BR]
     You have been made responsible for the lead "[URL=/crm/lead/details/7/]Boiler[/URL]"
 
-Copies are written in one language for everybody: the setting ``NOTIFICATION_LANGUAGE``
-(``en`` or ``ru``; default ``en``). The portal does not tell an application which language a
-user reads, so the deployment chooses the portal's main language. Dates are in the portal's
-time zone (``PORTAL_TIMEZONE``). The text uses the portal's BB codes ([B], [BR], [URL]).
+Each copy is written in its recipient's language (portal_ext.i18n.reader_language): the one
+they last chose on the extension's pages, else the portal's language setting ``PORTAL_LANGUAGE``
+(``ru`` by default); the portal does not tell an application which language a user reads. A
+notice the extension derived itself (REST mode) is said in that language too; the portal's own
+notification is copied in its own words. Dates are in the portal's time zone
+(``PORTAL_TIMEZONE``). The text uses the portal's BB codes ([B], [BR], [URL]).
 """
 
 from __future__ import annotations
@@ -17,13 +19,11 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 
 from babel.dates import format_date
-from flask import current_app, has_app_context
 from flask_babel import force_locale, gettext
 
 from portal_ext.notifications.rules import DEPUTY, Reason, Recipient
 from portal_ext.notifications.sources import Notice
 
-LANGUAGES = ("en", "ru")
 MARKER = "[B]{copy}[/B] "
 ENTITY_PAGES = {
     "LEAD": "/crm/lead/details/{id}/", "DEAL": "/crm/deal/details/{id}/",
@@ -31,13 +31,6 @@ ENTITY_PAGES = {
     "QUOTE": "/crm/type/7/details/{id}/", "SMART_INVOICE": "/crm/type/31/details/{id}/",
     "TASK": "/company/personal/user/{owner}/tasks/task/view/{id}/",
 }
-
-
-def copy_language() -> str:
-    language = "en"
-    if has_app_context():
-        language = str(current_app.config.get("NOTIFICATION_LANGUAGE") or "en").lower()
-    return language if language in LANGUAGES else "en"
 
 
 def short_name(name: str, last_name: str, fallback: str) -> str:
@@ -91,6 +84,16 @@ def _team_part(reason: Reason, names: Mapping[int, str]) -> str:
     return gettext("team %(team)s", team=reason.team_name or "")
 
 
+def original(notice: Notice) -> str:
+    """The copied notification's words: the portal's as they are, or, for a notice the
+    extension derived itself, its phrase in the current language."""
+    if notice.phrase is None:
+        return notice.message.strip()
+    msgid, values = notice.phrase
+    return gettext(msgid, **{name: gettext(value) if name == "noun" else value
+                             for name, value in values}).strip()
+
+
 def copy_message(notice: Notice, recipient: Recipient, *, names: Mapping[int, str],
                  tz: tzinfo, language: str) -> str:
     """The copy's text for ``recipient`` (see the module docstring)."""
@@ -100,7 +103,7 @@ def copy_message(notice: Notice, recipient: Recipient, *, names: Mapping[int, st
                 else _team_part(r, names)) for r in recipient.reasons]
         head = (MARKER.format(copy=gettext("Copy"))
                 + gettext("for %(name)s", name=owner) + ", " + "; ".join(why) + ".")
-        lines = [head, notice.message.strip()]
+        lines = [head, original(notice)]
         link = entity_link(notice)
         if link is not None and "[URL=" not in notice.message.upper():
             label = gettext("Open in the portal")

@@ -21,13 +21,26 @@ from sqlalchemy import select
 from portal_ext.events.portal_event import PortalEvent, as_int
 from portal_ext.extensions import db
 from portal_ext.notifications.models import ResponsibleSnapshot
-from portal_ext.notifications.sources import Notice, event_time
+from portal_ext.notifications.sources import Notice, Phrase, event_time
 from portal_ext.portal.client import PortalClient
 from portal_ext.portal.clock import parse_portal_time
 from portal_ext.portal.errors import PortalError
 from portal_ext.portal.models import Portal
 
 log = logging.getLogger(__name__)
+
+def N_(msgid: str) -> str:
+    """Marks a phrase for the catalogue; it is translated when a copy is written."""
+    return msgid
+
+
+def _phrase(msgid: str, **values: str) -> tuple[str, Phrase]:
+    """The English message and the phrase it came from (see ``Notice.phrase``)."""
+    return msgid % values, (msgid, tuple(values.items()))
+
+
+# The nouns below, for the catalogue (a copy names the item in its reader's language).
+NOUNS = (N_("lead"), N_("deal"), N_("contact"), N_("company"), N_("quote"), N_("invoice"))
 
 # entity -> (get method, the portal's noun, its page); crm.item.* types by entityTypeId.
 CRM_ITEMS: dict[str, tuple[str, str, str]] = {
@@ -114,12 +127,13 @@ def crm_assignment(event: PortalEvent, *, portal: Portal, client: PortalClient,
     if actor == responsible:  # the portal tells nobody they assigned something to themselves
         return []
     title = _title(entity_type, item, event.entity_id)
-    message = (f'You have been made responsible for the {noun} '
-               f'"[URL={page.format(id=event.entity_id)}]{title}[/URL]"')
+    message, phrase = _phrase(N_('You have been made responsible for the %(noun)s "%(title)s"'),
+                              noun=noun,
+                              title=f"[URL={page.format(id=event.entity_id)}]{title}[/URL]")
     return [Notice(key=f"crm_assigned:{entity_type}:{event.entity_id}:{responsible}:{event.ts}",
                    owner_id=responsible, portal_kind="crm_assigned", message=message,
                    at=event_time(event) or now, entity_type=entity_type,
-                   entity_id=event.entity_id, actor_id=actor, title=title)]
+                   entity_id=event.entity_id, actor_id=actor, title=title, phrase=phrase)]
 
 
 def _task(client: PortalClient, task_id: int) -> dict[str, Any] | None:
@@ -145,11 +159,11 @@ def task_assignment(event: PortalEvent, *, portal: Portal, client: PortalClient,
     if actor == responsible:
         return []
     title = str(task.get("title") or f"#{event.entity_id}")
+    message, phrase = _phrase(N_('You have been assigned the task "%(title)s"'), title=title)
     return [Notice(key=f"task_assigned:{event.entity_id}:{responsible}:{event.ts}",
-                   owner_id=responsible, portal_kind="task_assigned",
-                   message=f'You have been assigned the task "{title}"',
+                   owner_id=responsible, portal_kind="task_assigned", message=message,
                    at=event_time(event) or now, entity_type="TASK", entity_id=event.entity_id,
-                   actor_id=actor, title=title)]
+                   actor_id=actor, title=title, phrase=phrase)]
 
 
 def _owner_item(client: PortalClient, type_id: int, item_id: int
@@ -199,12 +213,17 @@ def incoming_email(event: PortalEvent, *, portal: Portal, client: PortalClient,
     sender = next((str(c.get("VALUE")) for c in communications
                    if isinstance(c, dict) and c.get("VALUE")), "")
     title = _title(entity_type, item, item_id)
-    message = (f'New incoming e-mail "{activity.get("SUBJECT") or ""}"'
-               + (f" from {sender}" if sender else "")
-               + f' for the {noun} "[URL={page.format(id=item_id)}]{title}[/URL]"')
+    values = {"subject": str(activity.get("SUBJECT") or ""), "noun": noun,
+              "title": f"[URL={page.format(id=item_id)}]{title}[/URL]"}
+    if sender:
+        message, phrase = _phrase(N_('New incoming e-mail "%(subject)s" from %(sender)s for '
+                                     'the %(noun)s "%(title)s"'), sender=sender, **values)
+    else:
+        message, phrase = _phrase(N_('New incoming e-mail "%(subject)s" for the %(noun)s '
+                                     '"%(title)s"'), **values)
     return [Notice(key=f"email_incoming:activity:{event.entity_id}", owner_id=owner,
                    portal_kind="email_incoming", message=message, at=event_time(event) or now,
-                   entity_type=entity_type, entity_id=item_id, title=title)]
+                   entity_type=entity_type, entity_id=item_id, title=title, phrase=phrase)]
 
 
 def task_comment(event: PortalEvent, *, portal: Portal, client: PortalClient,
@@ -226,11 +245,12 @@ def task_comment(event: PortalEvent, *, portal: Portal, client: PortalClient,
     title = str(task.get("title") or f"#{task_id}")
     owners = dict.fromkeys(u for u in (as_int(task.get("responsibleId")),
                                        as_int(task.get("createdBy"))) if u is not None)
+    message, phrase = _phrase(N_('New comment on the task "%(title)s": %(excerpt)s'),
+                              title=title, excerpt=excerpt)
     return [Notice(key=f"task_comment:{comment_id}:{owner}", owner_id=owner,
-                   portal_kind="task_comment",
-                   message=f'New comment on the task "{title}": {excerpt}',
+                   portal_kind="task_comment", message=message,
                    at=event_time(event) or now, entity_type="TASK", entity_id=task_id,
-                   actor_id=author, title=title)
+                   actor_id=author, title=title, phrase=phrase)
             for owner in owners if owner != author]
 
 
@@ -250,13 +270,16 @@ def due_tasks(*, client: PortalClient, now: datetime, iso: Any) -> list[Notice]:
                 or as_int(task.get("status")) not in OPEN_STATUSES:
             continue
         title = str(task.get("title") or f"#{task_id}")
+        due = str(task.get("deadline"))
         if deadline > now:
             kind = "task_deadline_soon"
-            message = f'The deadline of the task "{title}" is near: {task.get("deadline")}'
+            message, phrase = _phrase(N_('The deadline of the task "%(title)s" is near: '
+                                         '%(deadline)s'), title=title, deadline=due)
         else:
             kind = "task_overdue"
-            message = f'The task "{title}" is overdue: its deadline was {task.get("deadline")}'
+            message, phrase = _phrase(N_('The task "%(title)s" is overdue: its deadline was '
+                                         '%(deadline)s'), title=title, deadline=due)
         notices.append(Notice(key=f"{kind}:{task_id}:{deadline.isoformat()}", owner_id=owner,
                               portal_kind=kind, message=message, at=now, entity_type="TASK",
-                              entity_id=task_id, title=title))
+                              entity_id=task_id, title=title, phrase=phrase))
     return notices

@@ -9,15 +9,15 @@ deliveries they received or that copied their own notifications.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 
 from portal_ext.directory.access import overseen_departments
 from portal_ext.directory.models import PortalUser
 from portal_ext.extensions import db
-from portal_ext.notifications.models import Delivery
+from portal_ext.notifications.models import FAILED, PENDING, Delivery
 from portal_ext.notifications.rules import DEPUTY, TEAM
 from portal_ext.paging import Page, iso
 from portal_ext.portal.models import Portal
@@ -48,13 +48,19 @@ def visible_people(portal: Portal, viewer: PortalUser) -> set[int] | None:
     return people
 
 
-def delivery_log(*, portal: Portal, viewer: PortalUser, filters: LogFilter, page: int = 1,
-                 per_page: int = 50) -> Page[Delivery]:
+def visible_deliveries(portal: Portal, viewer: PortalUser) -> Select[Any]:
+    """The deliveries ``viewer`` may see, unordered (the pages' grid narrows it further)."""
     query = select(Delivery).where(Delivery.portal_id == portal.id)
     people = visible_people(portal, viewer)
     if people is not None:
         query = query.where(or_(Delivery.recipient_portal_user_id.in_(people),
                                 Delivery.owner_portal_user_id.in_(people)))
+    return query
+
+
+def delivery_log(*, portal: Portal, viewer: PortalUser, filters: LogFilter, page: int = 1,
+                 per_page: int = 50) -> Page[Delivery]:
+    query = visible_deliveries(portal, viewer)
     if filters.user is not None:
         query = query.where(or_(Delivery.recipient_portal_user_id == filters.user,
                                 Delivery.owner_portal_user_id == filters.user))
@@ -71,6 +77,57 @@ def delivery_log(*, portal: Portal, viewer: PortalUser, filters: LogFilter, page
                                                    Delivery.id.desc())
                                     .offset((page - 1) * per_page).limit(per_page)))
     return Page(items, page, per_page, total)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """A queue at a glance: how many wait, since when the oldest, how many failed."""
+
+    waiting: int
+    oldest: datetime | None  # naive UTC
+    failed: int
+
+
+def outbox_backlog(portal: Portal) -> Backlog:
+    """Copies waiting to be delivered to the portal, and the ones that failed."""
+    counts = dict(db.session.execute(select(Delivery.state, func.count()).where(
+        Delivery.portal_id == portal.id, Delivery.state.in_((PENDING, FAILED)))
+        .group_by(Delivery.state)).all())
+    oldest = db.session.scalar(select(func.min(Delivery.created_at)).where(
+        Delivery.portal_id == portal.id, Delivery.state == PENDING))
+    return Backlog(int(counts.get(PENDING, 0)), oldest, int(counts.get(FAILED, 0)))
+
+
+@dataclass(frozen=True)
+class DayCount:
+    day: date  # a day of the portal's calendar
+    copies: int  # copies recorded that day
+    failed: int  # of which failed
+
+
+def deliveries_per_day(*, portal: Portal, viewer: PortalUser, today: date, tz: tzinfo,
+                       days: int = 30) -> list[DayCount]:
+    """Copies recorded per day of the portal's calendar over the ``days`` days ending
+    ``today`` (oldest first, days without any included), of the deliveries ``viewer`` sees."""
+    first = today - timedelta(days=days - 1)
+    since = datetime.combine(first, time(), tzinfo=tz).astimezone(UTC).replace(tzinfo=None)
+    until = datetime.combine(today + timedelta(days=1), time(), tzinfo=tz) \
+        .astimezone(UTC).replace(tzinfo=None)
+    query = select(Delivery.created_at, Delivery.state).where(
+        Delivery.portal_id == portal.id, Delivery.created_at >= since,
+        Delivery.created_at < until)
+    people = visible_people(portal, viewer)
+    if people is not None:
+        query = query.where(or_(Delivery.recipient_portal_user_id.in_(people),
+                                Delivery.owner_portal_user_id.in_(people)))
+    copies = dict.fromkeys((first + timedelta(days=n) for n in range(days)), 0)
+    failed = dict(copies)
+    for created_at, state in db.session.execute(query):
+        day = created_at.replace(tzinfo=UTC).astimezone(tz).date()
+        if day in copies:
+            copies[day] += 1
+            failed[day] += state == FAILED
+    return [DayCount(day, copies[day], failed[day]) for day in copies]
 
 
 def delivery_json(delivery: Delivery) -> dict[str, Any]:

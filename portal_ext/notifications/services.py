@@ -29,9 +29,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from portal_ext.absences.roster import build_roster
 from portal_ext.absences.rules import Roster, resolve_cover
+from portal_ext.directory.models import PortalUser
 from portal_ext.extensions import db
+from portal_ext.i18n import LANGUAGES, reader_language
 from portal_ext.notifications import index
-from portal_ext.notifications.copies import copy_language, copy_message
+from portal_ext.notifications.copies import copy_message
 from portal_ext.notifications.models import FAILED, PENDING, SENT, Delivery
 from portal_ext.notifications.own_moves import caused_by_moves
 from portal_ext.notifications.rules import Absent, Reason, Recipient, recipients
@@ -73,6 +75,14 @@ def decide(notice: Notice, roster: Roster, teams: index.TeamIndex) -> list[Recip
                       away=away, teams=teams.teams_of(notice.owner_id), active=roster.active)
 
 
+def chosen_languages(portal_id: int) -> dict[int, str]:
+    """Portal user id -> the language they last chose on the extension's pages (only those who
+    chose one)."""
+    return {uid: str(language) for uid, language in db.session.execute(
+        select(PortalUser.portal_user_id, PortalUser.language).where(
+            PortalUser.portal_id == portal_id, PortalUser.language.in_(tuple(LANGUAGES))))}
+
+
 def fan_out(notices: Sequence[Notice], *, portal: Portal, now: datetime | None = None
             ) -> FanOut:
     """Record the copies of ``notices`` as pending deliveries (no commit) and ask for a drain
@@ -82,7 +92,8 @@ def fan_out(notices: Sequence[Notice], *, portal: Portal, now: datetime | None =
     now = now or host_utcnow()
     teams = index.team_index(portal.id)
     names = index.short_names(portal.id)
-    language, tz = copy_language(), portal_zone()
+    tz = portal_zone()
+    chosen = chosen_languages(portal.id)
     rows: list[dict[str, Any]] = []
     ours = caused_by_moves(portal.id, notices)  # summarised per run instead
     for notice in notices:
@@ -91,12 +102,14 @@ def fan_out(notices: Sequence[Notice], *, portal: Portal, now: datetime | None =
         roster = build_roster(portal_id=portal.id, at=notice.at)
         if notice.owner_id not in roster.active:
             continue
-        # Recipients for the same reasons (a team's members) read the same copy: write it once.
-        texts: dict[tuple[Reason, ...], tuple[str, list[dict[str, Any]]]] = {}
+        # Recipients for the same reasons (a team's members) reading the same language read the
+        # same copy: write it once.
+        texts: dict[tuple[tuple[Reason, ...], str], tuple[str, list[dict[str, Any]]]] = {}
         for recipient in decide(notice, roster, teams):
-            text = texts.get(recipient.reasons)
+            language = chosen.get(recipient.user_id) or reader_language(None)
+            text = texts.get((recipient.reasons, language))
             if text is None:
-                text = texts[recipient.reasons] = (
+                text = texts[(recipient.reasons, language)] = (
                     copy_message(notice, recipient, names=names, tz=tz, language=language),
                     [r.as_dict() for r in recipient.reasons])
             rows.append({

@@ -43,6 +43,9 @@ SUMMARY_TAG_PREFIX = f"{OWN_TAG_PREFIX}summary:"
 TIME_DRIVEN = frozenset({"task_deadline_soon", "task_overdue"})
 
 
+Phrase = tuple[str, tuple[tuple[str, str], ...]]  # (English msgid, ((name, value), ...))
+
+
 @dataclass(frozen=True)
 class Notice:
     """One notification meant for ``owner_id``.
@@ -61,6 +64,10 @@ class Notice:
     entity_id: int | None = None
     actor_id: int | None = None
     title: str | None = None
+    # A notice the extension derived itself (REST mode) also keeps its words as a phrase of
+    # the catalogue and its values, so each copy can say it in its reader's language; None:
+    # the portal's own words (``message``), copied as they are.
+    phrase: Phrase | None = None
 
     @property
     def kind(self) -> str:

@@ -31,6 +31,9 @@ Dispatch = Callable[[str, dict[str, Any]], Envelope]
 
 
 class Transport(Protocol):
+    """Carries one call. A transport may also say how many requests it carries at once
+    (``max_in_flight``, read by PortalClient.run_batch); one that does not, carries one."""
+
     def call_raw(self, method: str, params: dict[str, Any]) -> Envelope: ...
 
     def close(self) -> None: ...
@@ -46,6 +49,9 @@ def _checked(envelope: Any, status: int = 200) -> Envelope:
 
 
 class InProcessTransport:
+    # The portal's work runs in this process: a second request at once would only queue.
+    max_in_flight = 1
+
     def __init__(self, dispatch: Dispatch) -> None:
         if not callable(dispatch):
             raise TypeError("PORTAL_DISPATCH must be a callable (method, params) -> envelope")
@@ -84,6 +90,11 @@ async def _raise_for_status(response: aiohttp.ClientResponse) -> None:
 class HttpTransport:
     """Calls over HTTP. One event loop thread per transport serves every caller, so the
     throttle sees all of this process's requests to the portal."""
+
+    # The portal takes a good part of a second per batch of 50 writes: with one request at a
+    # time the wait for its answer, not the 2 requests/s limit, would set the pace (the leaky
+    # bucket still holds the rate).
+    max_in_flight = 2
 
     def __init__(self, webhook_url: str, *, timeout: float = 30.0,
                  requests_per_second: float = 2.0, request_pool_size: int = 50) -> None:

@@ -30,9 +30,9 @@ from sqlalchemy import select
 from portal_ext import moves
 from portal_ext.directory.models import PortalUser
 from portal_ext.extensions import db
-from portal_ext.handover.portal_calls import list_rows
-from portal_ext.handover.types import ENTITY_TYPES as KINDS
 from portal_ext.moves.models import TRANSFER
+from portal_ext.moves.portal_calls import list_rows
+from portal_ext.moves.types import ENTITY_TYPES as KINDS
 from portal_ext.portal.client import PAGE_SIZE, PortalClient
 from portal_ext.portal.models import Portal
 from portal_ext.transfers import successors as people

@@ -30,8 +30,6 @@ from portal_ext import moves
 from portal_ext.directory.models import PortalUser
 from portal_ext.errors import CONFLICT, NOT_FOUND
 from portal_ext.extensions import db
-from portal_ext.handover.types import ENTITY_TYPES as KINDS
-from portal_ext.handover.types import PREFIX_TYPES
 from portal_ext.moves.models import (
     APPLIED,
     APPLYING,
@@ -42,6 +40,8 @@ from portal_ext.moves.models import (
     TRANSFER,
     MoveBatch,
 )
+from portal_ext.moves.types import ENTITY_TYPES as KINDS
+from portal_ext.moves.types import PREFIX_TYPES
 from portal_ext.portal.client import PortalClient
 from portal_ext.portal.errors import PortalError
 from portal_ext.portal.models import Portal

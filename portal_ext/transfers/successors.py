@@ -18,9 +18,8 @@ from sqlalchemy import select
 
 from portal_ext.directory.models import Department, PortalUser
 from portal_ext.extensions import db
-from portal_ext.handover.types import ENTITY_TYPES as KINDS
-from portal_ext.portal.client import BATCH_LIMIT, PortalClient, command_string
-from portal_ext.portal.errors import PortalError
+from portal_ext.moves.types import ENTITY_TYPES as KINDS
+from portal_ext.portal.client import Command, PortalClient
 from portal_ext.transfers.strategies import Candidate, department_members, nearest_head
 
 # What counts as load: open leads, deals and quotes, and contacts and companies (never closed).
@@ -97,42 +96,27 @@ def department_exists(portal_id: int, department_id: int) -> bool:
 def current_loads(client: PortalClient, user_ids: Sequence[int],
                   types: Sequence[str] = LOAD_TYPES) -> dict[int, int]:
     """Open items per user across ``types`` (see the module's docstring)."""
-    commands: list[tuple[str, int, str]] = []
+    commands: dict[str, Command] = {}
+    owners: dict[str, int] = {}
     for user_id in dict.fromkeys(user_ids):
         for name in types:
             kind = KINDS[name]
             params = kind.list_params({**kind.open_filter, kind.responsible_filter: user_id})
             params.update({"select": [kind.id_key], "start": 0})
             params.pop("order", None)
-            commands.append((f"{name}_{user_id}", user_id,
-                             command_string(kind.list_method, params)))
+            key = f"{name}_{user_id}"
+            commands[key], owners[key] = (kind.list_method, params), user_id
+    answer = client.run_batch(commands)
+    answer.raise_first()
     loads = {int(u): 0 for u in user_ids}
-    for start in range(0, len(commands), BATCH_LIMIT):
-        chunk = commands[start:start + BATCH_LIMIT]
-        body = client.call("batch", {"halt": 0, "cmd": {key: cmd for key, _, cmd in chunk}})
-        errors = _section(body, "result_error")
-        if errors:
-            first = next(iter(errors.values()))
-            raise PortalError.from_body(first, 400)
-        totals = _section(body, "result_total")
-        results = _section(body, "result")
-        for key, user_id, _ in chunk:
-            loads[user_id] += _total(totals.get(key), results.get(key))
+    for key, user_id in owners.items():
+        total = answer.totals.get(key)
+        loads[user_id] += total if total is not None else _count(answer.results.get(key))
     return loads
 
 
-def _section(body: Any, name: str) -> dict[str, Any]:
-    part = body.get(name) if isinstance(body, Mapping) else None
-    if isinstance(part, list):  # PHP writes an empty section as []
-        return {}
-    return dict(part or {})
-
-
-def _total(total: Any, result: Any) -> int:
-    try:
-        return int(total)
-    except (TypeError, ValueError):
-        # No total: fewer than a page (or the portal left it out): count the rows.
-        if isinstance(result, Mapping):
-            result = next(iter(result.values()), [])
-        return len(result) if isinstance(result, list) else 0
+def _count(result: Any) -> int:
+    """No total: fewer than a page (or the portal left it out): count the rows."""
+    if isinstance(result, Mapping):
+        result = next(iter(result.values()), [])
+    return len(result) if isinstance(result, list) else 0

@@ -67,6 +67,7 @@ def copies_in_inbox(page: Any, server: LiveServer, user_id: int) -> list[str]:
 
 def test_a_deputy_receives_marked_copies_during_the_vacation_only(
         live_server: LiveServer, tmp_path: Path) -> None:
+    live_server.app.config["PORTAL_LANGUAGE"] = "en"  # the test reads the copies' English
     require(CHROMIUM.exists() or shutil.which("chromium") is not None,
             "Chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import expect, sync_playwright

@@ -36,6 +36,12 @@ from tests.ext.fanout_support import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _english_portal(app: Flask) -> None:
+    """These tests read the copies' and summaries' English wording: an English portal."""
+    app.config["PORTAL_LANGUAGE"] = "en"
+
+
 def test_deputy_receives_a_marked_copy_of_a_lead_assigned_to_the_absent_user(
         app: Flask, demo_sim: Simulator, monday: datetime) -> None:
     record_absence(app, NIKITINA, FEDOROV, monday, monday + WEEK)
@@ -231,7 +237,7 @@ def test_the_head_covers_when_the_absence_names_no_deputy(
 
 def test_copies_are_written_in_the_configured_language(
         app: Flask, demo_sim: Simulator, monday: datetime) -> None:
-    app.config["NOTIFICATION_LANGUAGE"] = "ru"
+    app.config["PORTAL_LANGUAGE"] = "ru"
     record_absence(app, NIKITINA, FEDOROV, monday, monday + WEEK)
     freeze(demo_sim, monday)
 

@@ -61,6 +61,7 @@ def rest(demo_sim: Simulator, ext_database_url: str) -> Iterator[RestSetup]:
         "PORTAL_URL": portal_url, "PORTAL_WEBHOOK_URL": f"{portal_url}/rest/1/testtoken/",
         "PORTAL_APPLICATION_TOKEN": demo_sim.application_token,
         "PORTAL_MEMBER_ID": demo_sim.member_id, "TASK_RUNNER": "inline",
+        "PORTAL_LANGUAGE": "en",  # the tests read the copies' English wording
         # The simulator does not limit this webhook: no need to hold back.
         "PORTAL_RATE_POOL": 10_000, "PORTAL_RATE_PER_SECOND": 10_000.0})
     ext_server, ext_thread = _serve(app)
@@ -172,6 +173,31 @@ def test_the_deputy_gets_copies_of_a_lead_an_email_a_task_a_deadline_and_a_comme
     assert {"crm_assigned", "email_incoming", "task_assigned", "task_comment"} <= own
     assert {d.source_kind for d in deliveries(rest.app)} - {"task_overdue"} == {
         "crm_assigned", "email_incoming", "task_assigned", "task_comment", "task_deadline_soon"}
+
+
+def test_a_russian_reader_gets_the_derived_notices_in_russian(
+        rest: RestSetup, monday: datetime) -> None:
+    rest.app.config["PORTAL_LANGUAGE"] = "ru"
+    sim = rest.sim
+    record_absence(rest.app, NIKITINA, FEDOROV, monday, monday + WEEK)
+    freeze(sim, monday + timedelta(hours=2))
+
+    lead = sim.call("crm.lead.add", {"fields": {"TITLE": "Экскаватор", "ASSIGNED_BY_ID":
+                                                NIKITINA}})["result"]
+    task = sim.call("tasks.task.add", {"fields": {
+        "TITLE": "Отправить КП", "RESPONSIBLE_ID": NIKITINA}})["result"]["task"]
+    sim.call("task.commentitem.add", {"TASKID": task["id"],
+                                      "FIELDS": {"POST_MESSAGE": "Добавьте условия доставки"}})
+    _settled(sim)
+
+    got = [c["message"] for c in copies(sim, FEDOROV)]
+    assert all(m.startswith("[B]Копия[/B] адресат: О. Никитина") for m in got), got
+    for text in ('Вы назначены ответственным: лид «[URL=/crm/lead/details/'
+                 f'{lead}/]Экскаватор[/URL]»',
+                 "Вам назначена задача «Отправить КП»",
+                 "Новый комментарий к задаче «Отправить КП»: Добавьте условия доставки"):
+        assert sum(text in m for m in got) == 1, (text, got)
+    assert not any("You have been" in m or "New comment" in m for m in got), got
 
 
 def test_after_the_absence_no_more_copies_and_unchanged_items_are_not_copied(

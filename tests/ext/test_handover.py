@@ -40,6 +40,13 @@ from tests.ext.handover_support import (
 
 pytestmark = pytest.mark.dated
 
+
+@pytest.fixture(autouse=True)
+def _english_portal(app: Flask) -> None:
+    """These tests read the copies' and summaries' English wording: an English portal."""
+    app.config["PORTAL_LANGUAGE"] = "en"
+
+
 ALL_TYPES = ["lead", "deal", "contact", "company", "quote", "smart_invoice", "activity", "task"]
 CRM_WITH_FIELD = {"lead", "deal", "contact", "company", "quote"}
 

@@ -79,7 +79,7 @@ def test_a_handover_of_200_items_leaves_one_summary_per_person_and_nothing_else(
         db.session.execute(db.update(PortalUser).where(PortalUser.portal_user_id == NIKITINA)
                            .values(language="ru"))
         db.session.commit()
-    app.config["NOTIFICATION_LANGUAGE"] = "en"
+    app.config["PORTAL_LANGUAGE"] = "en"
     mark = last_notification(demo_sim)
 
     body = start(client, admin, absence_id, QUIET_TYPES)

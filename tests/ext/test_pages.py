@@ -169,7 +169,7 @@ def test_event_times_are_shown_in_the_portal_time_zone(app: Flask, client: Flask
         db.session.commit()
     login_as(client, ADMIN)
     for path in ("/events", "/"):
-        body = _text(client, path).split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+        body = _text(client, path).rsplit("<tbody>", 1)[1].split("</tbody>", 1)[0]
         day = test_clock.local(received).date()
         assert "ONCRMDEALADD" in body and f"{day.day} {day:%b %Y}, {shown}" in body, (path, body)
 

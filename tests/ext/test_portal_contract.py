@@ -154,6 +154,160 @@ def test_a_failed_batch_command_raises_the_portal_error(client: PortalClient) ->
     assert (failed.value.code, failed.value.description) == ("", "Not found")
 
 
+class Recording:
+    """The client's transport, keeping every request (method and parameters)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.max_in_flight = getattr(inner, "max_in_flight", 1)
+
+    def call_raw(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        self.requests.append((method, params))
+        answer: dict[str, Any] = self.inner.call_raw(method, params)
+        return answer
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def recording(client: PortalClient) -> Recording:
+    client.transport = spy = Recording(client.transport)
+    return spy
+
+
+def test_run_batch_answers_each_command_with_its_result_error_or_total(
+        client: PortalClient, portal: Simulator) -> None:
+    answer = client.run_batch({
+        "me": ("profile", None),
+        "missing": ("crm.deal.get", {"id": 999_999}),
+        "deals": ("crm.deal.list", {"filter": {"ASSIGNED_BY_ID": 5}, "select": ["ID"],
+                                    "start": 0}),
+    })
+    assert answer.results["me"]["ID"] == "1"
+    assert "missing" not in answer.results
+    assert (answer.errors["missing"].code, answer.errors["missing"].description) == (
+        "", "Not found")
+    assert answer.totals["deals"] == len(stored_ids(portal, 2, assigned_by_id=5))
+    assert set(answer.totals) == {"deals"}  # only a list is counted
+    with pytest.raises(PortalError):
+        answer.raise_first()
+
+
+def test_run_batch_reads_list_shaped_sections_by_position(client: PortalClient,
+                                                          portal: Simulator) -> None:
+    """Commands keyed 0..n-1 come back as PHP lists: ``result_error`` is one when the first
+    commands fail, ``result`` when none does."""
+    company = stored_ids(portal, 4)[0]
+    mixed = client.run_batch([("crm.deal.get", {"id": 999_998}),
+                              ("crm.deal.get", {"id": 999_999}),
+                              ("crm.company.get", {"id": company})])
+    assert set(mixed.errors) == {0, 1} and set(mixed.results) == {2}
+    assert mixed.results[2]["ID"] == str(company)
+    fine = client.run_batch([("crm.company.get", {"id": company}), ("user.get", {})])
+    assert set(fine.results) == {0, 1} and fine.errors == {}
+
+
+def test_run_batch_sends_fifty_commands_a_request(client: PortalClient,
+                                                  portal: Simulator) -> None:
+    companies = stored_ids(portal, 4)[:120]
+    gone = {10, 75, 110}  # one refused command in each request
+    spy = recording(client)
+    answer = client.run_batch({n: ("crm.company.get", {"id": 999_999 if n in gone else c})
+                               for n, c in enumerate(companies)})
+    assert [method for method, _ in spy.requests] == ["batch"] * 3
+    assert [len(params["cmd"]) for _, params in spy.requests] == [50, 50, 20]
+    assert set(answer.errors) == gone
+    assert list(answer.results) == [n for n in range(120) if n not in gone]
+    assert [int(answer.results[n]["ID"]) for n in (0, 74, 119)] == [
+        companies[0], companies[74], companies[119]]
+
+
+def test_halt_stops_at_the_first_refused_command(client: PortalClient,
+                                                 portal: Simulator) -> None:
+    companies = stored_ids(portal, 4)[:60]
+    commands = [("crm.company.get", {"id": 999_999 if n == 3 else c})
+                for n, c in enumerate(companies)]
+    spy = recording(client)
+    answer = client.run_batch(commands, halt=True)
+    assert len(spy.requests) == 1  # the second request is never sent
+    assert (set(answer.results), set(answer.errors)) == ({0, 1, 2}, {3})
+    with pytest.raises(PortalError) as failed:
+        client.batch(commands, halt=True)
+    assert failed.value.description == "Not found"
+
+
+def test_iter_by_id_pages_by_the_fast_path(client: PortalClient, portal: Simulator) -> None:
+    """Every activity, in id order: one counted page, then every other page in one batch,
+    each asking ``start=-1`` after the last id of the page before."""
+    with portal.engine.connect() as conn:
+        stored = [row.id for row in conn.execute(
+            select(crm_tables.activities.c.id).order_by(crm_tables.activities.c.id))]
+    assert len(stored) > 1000
+    spy = recording(client)
+    rows = list(client.iter_by_id("crm.activity.list", {"select": ["SUBJECT"]}))
+    assert ids(rows) == stored
+    assert [method for method, _ in spy.requests] == ["crm.activity.list", "batch"]
+    first, pages = spy.requests[0][1], spy.requests[1][1]["cmd"]
+    assert (first["start"], first["filter"], first["order"]) == (0, {">ID": 0}, {"ID": "ASC"})
+    assert len(pages) == -(-(len(stored) - 50) // 50)
+    assert all("start=-1" in page and "order[ID]=ASC" in page for page in pages.values())
+    assert f"filter[>ID]={stored[49]}&" in pages["p0"]
+    assert "filter[>ID]=$result[p0][49][ID]&" in pages["p1"]
+
+
+def test_iter_by_id_unwraps_rows_and_reads_their_own_id_name(client: PortalClient,
+                                                             portal: Simulator) -> None:
+    items = list(client.iter_by_id("crm.item.list", {"entityTypeId": 4, "select": ["title"]},
+                                   id_field="id", rows_key="items"))
+    assert ids(items, "id") == stored_ids(portal, 4)
+    tasks = list(client.iter_by_id("tasks.task.list", {"filter": {">=ID": 1}},
+                                   rows_key="tasks", row_id="id"))
+    assert len(tasks) == 46
+
+
+class EchoPortal:
+    """A portal answering every ``batch`` command with its own key, noting how many requests
+    are under way at once; the first ``meet`` requests wait until they are all under way."""
+
+    def __init__(self, meet: int = 0) -> None:
+        self.lock = threading.Lock()
+        self.under_way = self.most = self.requests = 0
+        self.meeting = threading.Barrier(meet, timeout=10) if meet > 1 else None
+
+    def call_raw(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self.under_way += 1
+            self.requests += 1
+            self.most, number = max(self.most, self.under_way), self.requests
+        if self.meeting is not None and number <= self.meeting.parties:
+            self.meeting.wait()  # BrokenBarrierError if the client sends one at a time
+        with self.lock:
+            self.under_way -= 1
+        return {"result": {"result": {key: key for key in params["cmd"]}, "result_error": []}}
+
+    def close(self) -> None:
+        return None
+
+
+def test_as_many_requests_in_flight_as_the_transport_carries() -> None:
+    assert (InProcessTransport.max_in_flight, HttpTransport.max_in_flight) == (1, 2)
+
+    class TwoAtOnce(EchoPortal):
+        max_in_flight = 2
+
+    portal = TwoAtOnce(meet=2)
+    heartbeats: list[int] = []
+    answer = PortalClient(portal).run_batch(
+        {f"k{n}": ("user.get", {}) for n in range(130)},
+        before_each=lambda: heartbeats.append(portal.requests))
+    assert list(answer.results) == [f"k{n}" for n in range(130)]
+    assert portal.most == 2 and len(heartbeats) == 3
+    one_at_a_time = EchoPortal()  # says nothing: one request at a time
+    PortalClient(one_at_a_time).run_batch([("user.get", {})] * 130)
+    assert (one_at_a_time.requests, one_at_a_time.most) == (3, 1)
+
+
 # -- errors -------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("method", "params", "code", "status"), [
     ("crm.deal.get", {"id": 999_999}, "", 400),

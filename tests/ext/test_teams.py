@@ -53,7 +53,7 @@ def test_an_administrator_creates_a_team_with_the_form_and_its_members_share_lea
     freeze(demo_sim, monday)
     add_lead(demo_sim, "Bulldozer", NIKITINA)
     [copy] = copies(demo_sim, FEDOROV)
-    assert "team Equipment sales" in copy["message"]
+    assert "команда «Equipment sales»" in copy["message"]  # the portal's language
 
 
 def test_a_rejected_team_form_names_the_field_and_saves_nothing(

@@ -10,23 +10,37 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import case, or_, select
 
 from portal_ext.absences import access, services
 from portal_ext.absences.calendar import month_grid
 from portal_ext.absences.cover import build_cover_list
 from portal_ext.absences.editors import editable_users, may_edit
-from portal_ext.absences.models import ACTIVE, FINISHED, PLANNED, Absence
+from portal_ext.absences.models import ACTIVE, FINISHED, PLANNED, STATES, Absence
 from portal_ext.absences.times import day_start, to_local
 from portal_ext.auth.roles import role_required
 from portal_ext.blueprints.absences import bp
 from portal_ext.blueprints.absences.forms import KIND_LABELS, NOBODY, AbsenceForm, people_choices
+from portal_ext.blueprints.grid import (
+    DATE,
+    PERSON,
+    Column,
+    Filter,
+    Grid,
+    Search,
+    matching_people,
+    person_choices,
+    person_sort,
+)
 from portal_ext.blueprints.refusals import refuse_on_page
 from portal_ext.context import Context, here
-from portal_ext.directory.access import departments_of
+from portal_ext.directory.access import departments_of, visible_users
 from portal_ext.errors import Refusal
 from portal_ext.extensions import db
 from portal_ext.portal.clock import portal_zone
 from portal_ext.portal.errors import PortalError
+
+ALL_ROWS = 1_000_000  # every visible person: the grid pages the absences, not the people
 
 
 def _labels() -> dict[str, Any]:
@@ -53,16 +67,81 @@ def calendar() -> Any:
 @bp.get("/mine")
 @role_required()
 def mine() -> Any:
+    """The viewer's own absences: current and upcoming first, the soonest on top."""
     h = here()
-    own = list(db.session.scalars(services.find_absences(
-        portal_id=h.portal.id, user_ids=[current_user.portal_user_id])))
-    people = [p.portal_user_id for p in editable_users(current_user)
-              if p.portal_user_id != current_user.portal_user_id]
-    theirs = list(db.session.scalars(services.find_absences(
-        portal_id=h.portal.id, user_ids=people, period=(h.now, h.now + timedelta(days=3650)))
-    )) if people else []
-    return render_template("absences/mine.html", own=own, theirs=theirs, names=h.names(),
-                           tz=h.tz, show_people=bool(people), **_labels())
+    me = current_user.portal_user_id
+    grid = _absence_grid(h, h.names(), people=None).read()
+    query = select(Absence).where(Absence.portal_id == h.portal.id, Absence.user_id == me)
+    return grid.respond(query, "absences/mine.html", names=h.names(), tz=h.tz,
+                        show_people=current_user.role in ("admin", "head"), **_labels())
+
+
+@bp.get("/people")
+@role_required("admin", "head")
+def people() -> Any:
+    """The absences of the people the viewer may see (portal_ext.directory.access): everyone
+    for an administrator, the departments they head for a head."""
+    h = here()
+    names = h.names()
+    visible = None if current_user.is_admin else [
+        u.portal_user_id for u in visible_users(portal=h.portal, viewer=current_user,
+                                                per_page=ALL_ROWS).items]
+    grid = _absence_grid(h, names, people=visible if visible is not None else list(names))
+    grid.read()
+    query = select(Absence).where(Absence.portal_id == h.portal.id)
+    if visible is not None:
+        query = query.where(Absence.user_id.in_(visible))
+    return grid.respond(query, "absences/people.html", names=names, tz=h.tz, **_labels())
+
+
+def _absence_grid(h: Context, names: dict[int, str], *, people: list[int] | None) -> Grid:
+    """The grid of an absence list; ``people``: whom the person filter offers (None: the
+    list is one person's own, no person column or filter)."""
+    labels = _labels()
+    states = labels["absence_state_labels"]
+
+    def name(uid: int | None) -> str:
+        return "" if uid is None else names.get(uid, f"#{uid}")
+
+    person = [Column("person", _("Who"), lambda a: name(a.user_id),
+                     sort=person_sort(Absence.portal_id, Absence.user_id))] if people else []
+    columns = [
+        *person,
+        Column("start", _("From"), lambda a: a.first_day(h.tz), sort=Absence.start),
+        Column("end", _("To"), lambda a: a.last_day(h.tz), sort=Absence.end),
+        Column("kind", _("Kind"), lambda a: str(KIND_LABELS.get(a.kind, a.kind)),
+               sort=Absence.kind),
+        Column("deputy", _("Deputy"), lambda a: name(a.deputy_id),
+               sort=person_sort(Absence.portal_id, Absence.deputy_id)),
+        Column("state", _("State"), lambda a: str(states.get(a.state, a.state)),
+               sort=Absence.state),
+        Column("note", _("Note"), lambda a: a.note or "")]
+    person_filter = [Filter("user", _("Person"), kind=PERSON,
+                            choices=person_choices(names, people),
+                            where=lambda uid: Absence.user_id == uid)] if people else []
+    filters = [
+        *person_filter,
+        Filter("kind", _("Kind"), choices=list(KIND_LABELS.items()),
+               where=lambda kind: Absence.kind == kind),
+        Filter("state", _("State"), choices=[(s, states[s]) for s in STATES],
+               where=lambda state: Absence.state == state),
+        Filter("from", _("From"), kind=DATE,
+               where=lambda day: Absence.end > day_start(day, h.tz)),
+        Filter("to", _("To"), kind=DATE, not_before="from",
+               where=lambda day: Absence.start < day_start(day + timedelta(days=1), h.tz))]
+
+    def search(text: str) -> Any:
+        found = matching_people(names, text)
+        return or_(Absence.user_id.in_(found), Absence.deputy_id.in_(found)) if people \
+            else Absence.deputy_id.in_(found)
+
+    # Current and upcoming first, the soonest on top; then the past, the latest on top.
+    over = Absence.end <= h.now
+    order = (case((over, 1), else_=0), case((over, None), else_=Absence.start).asc(),
+             case((over, Absence.start), else_=None).desc(), Absence.id)
+    return Grid(columns=columns, filters=filters, order=order,
+                search=Search(_("Person or deputy") if people else _("Deputy"), where=search),
+                filename="absences")
 
 
 @bp.get("/covering")
@@ -99,7 +178,7 @@ def new() -> Any:
             refuse_on_page(error, form)
         else:
             flash(_("The absence was recorded."), "success")
-            return redirect(url_for("absences.mine", _anchor=f"absence-{absence.id}"))
+            return redirect(_list_of(absence))
     return render_template("absences/form.html", form=form, absence=None), 422
 
 
@@ -125,7 +204,7 @@ def edit(absence_id: int) -> Any:
             refuse_on_page(error, form)
         else:
             flash(_("The absence was saved."), "success")
-            return redirect(url_for("absences.mine", _anchor=f"absence-{absence.id}"))
+            return redirect(_list_of(absence))
     return render_template("absences/form.html", form=form, absence=absence), 422
 
 
@@ -175,6 +254,13 @@ def cover(absence_id: int) -> Any:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+def _list_of(absence: Absence) -> str:
+    """Where an absence is listed for the viewer: their own, or their people's."""
+    endpoint = "absences.mine" if absence.user_id == current_user.portal_user_id \
+        or current_user.role not in ("admin", "head") else "absences.people"
+    return url_for(endpoint, _anchor=f"absence-{absence.id}")
+
+
 def _absence_or_404(h: Context, absence_id: int) -> Absence:
     absence = services.absence_of(portal_id=h.portal.id, absence_id=absence_id)
     if absence is None:

@@ -27,7 +27,9 @@ from portal_ext.auth.session import end_sessions, start_session
 from portal_ext.auth.signin import LoginRefused, sign_in
 from portal_ext.blueprints.auth import bp
 from portal_ext.blueprints.errors import error_page
+from portal_ext.extensions import db
 from portal_ext.i18n import SESSION_KEY as LANGUAGE_KEY
+from portal_ext.i18n import remember_language
 from portal_ext.portal.clock import host_utcnow
 from portal_ext.portal.registration import current_portal
 
@@ -116,6 +118,8 @@ def _finish_login(started: dict[str, Any]) -> Any:
     next_url = started.get("next")
     _fresh_session()  # a new session on login (OWASP ASVS 5.0 7.2.4)
     start_session(user)
+    if remember_language(user):  # what the extension writes to them speaks it too
+        db.session.commit()
     log.info("login: portal user %s (%s)", user.portal_user_id, user.role)
     flash(_("Welcome, %(name)s.", name=user.full_name), "success")
     return redirect(safe_next(next_url) or url_for("dashboard.index"))

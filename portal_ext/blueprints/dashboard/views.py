@@ -2,80 +2,134 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import abort, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import func, or_, select
 
+from portal_ext.absences.times import day_start
 from portal_ext.auth.models import ApiToken
 from portal_ext.auth.roles import role_required
 from portal_ext.auth.tokens import TokenError, issue_token, revoke_token, tokens_visible_to
 from portal_ext.blueprints import listings
+from portal_ext.blueprints.absences.forms import KIND_LABELS
 from portal_ext.blueprints.auth.views import safe_next
-from portal_ext.blueprints.dashboard import bp
+from portal_ext.blueprints.dashboard import ROLE_LABELS, SOURCE_LABELS, STATE_LABELS, bp
 from portal_ext.blueprints.dashboard.forms import TokenForm
+from portal_ext.blueprints.grid import CODE, DATE, Column, Filter, Grid, Search, contains
+from portal_ext.context import here
 from portal_ext.directory import access
 from portal_ext.directory.models import PortalUser
-from portal_ext.events.models import STATES
+from portal_ext.events.models import STATES, InboxEvent
 from portal_ext.extensions import db
-from portal_ext.i18n import LANGUAGES
+from portal_ext.home import home_for
+from portal_ext.i18n import LANGUAGES, event_words
 from portal_ext.i18n import SESSION_KEY as LANGUAGE_KEY
-from portal_ext.portal.clock import host_utcnow
+from portal_ext.portal.clock import host_utcnow, portal_zone
 from portal_ext.portal.registration import current_portal
 
-PER_PAGE = 50
+ALL_ROWS = 1_000_000  # the grid filters and pages the visible people itself
 
 
 @bp.get("/")
 @role_required()
 def index() -> Any:
+    """The home page: what the viewer's roles need (portal_ext.home gathers it)."""
     portal = current_portal()
     inbox = None
     if current_user.role == "admin":
         inbox = {"counts": listings.inbox_counts(portal),
                  "latest": listings.latest_events(portal)}
     return render_template("dashboard/index.html", portal=portal,
-                           overview=listings.overview(portal), inbox=inbox, inbox_states=STATES)
+                           overview=listings.overview(portal), inbox=inbox, inbox_states=STATES,
+                           home=home_for(here(), role=current_user.role),
+                           kind_labels=KIND_LABELS)
 
 
 @bp.get("/users")
 @role_required("admin", "head")
 def users() -> Any:
     portal = current_portal()
-    status = request.args.get("status") if request.args.get("status") in (
-        "active", "dismissed") else None
-    department = request.args.get("department", type=int)
-    page = access.visible_users(
-        portal=portal, viewer=current_user, department=department,
-        active=None if status is None else status == "active",
-        page=max(1, request.args.get("page", 1, type=int)), per_page=PER_PAGE)
-    names = page.extra["departments"]
-    filters = {"status": status, "department": department}
+    everyone = access.visible_users(portal=portal, viewer=current_user, page=1,
+                                    per_page=ALL_ROWS)
+    roles, names = everyone.extra["roles"], everyone.extra["departments"]
+
+    def departments(user: PortalUser) -> str:
+        return ", ".join(names.get(d, f"#{d}") for d in (user.department_ids or []))
+
+    def status(user: PortalUser) -> str:
+        return _("Active") if user.active else _("Dismissed")
+
+    grid = Grid(
+        columns=[
+            Column("name", _("Full name"), lambda u: u.full_name,
+                   sort=lambda u: (u.last_name.casefold(), u.name.casefold())),
+            Column("email", _("E-mail"), lambda u: u.email, sort=lambda u: u.email),
+            Column("position", _("Position"), lambda u: u.work_position,
+                   sort=lambda u: u.work_position),
+            Column("department", _("Department"), departments, sort=departments),
+            Column("role", _("Role"), lambda u: str(ROLE_LABELS[roles[u.id]]),
+                   sort=lambda u: str(ROLE_LABELS[roles[u.id]])),
+            Column("status", _("Status"), status, sort=status)],
+        filters=[
+            Filter("department", _("Department"),
+                   choices=[(d.portal_department_id, d.name)
+                            for d in access.departments_of(portal)],
+                   match=lambda u, d: d in (u.department_ids or [])),
+            Filter("status", _("Status"),
+                   choices=[("active", _("Active")), ("dismissed", _("Dismissed"))],
+                   match=lambda u, v: bool(u.active) is (v == "active")),
+            Filter("role", _("Role"), choices=list(ROLE_LABELS.items()),
+                   match=lambda u, v: roles[u.id] == v)],
+        search=Search(_("Name or e-mail"),
+                      match=lambda u, text: contains((u.full_name, u.email), text)),
+        filename="users").read()
     scope_note = (_("People of the departments you head.")
                   if current_user.role == "head" else None)
-    return render_template(
-        "dashboard/users.html", page=page, filters=filters, scope_note=scope_note,
-        filter_args={k: v for k, v in filters.items() if v is not None},
-        departments=access.departments_of(portal), roles=page.extra["roles"],
-        department_names=lambda user: ", ".join(
-            names.get(d, f"#{d}") for d in (user.department_ids or [])))
+    return grid.respond(everyone.items, "dashboard/users.html", scope_note=scope_note,
+                        roles=roles, department_names=departments)
 
 
 @bp.get("/events")
 @role_required("admin")
 def events() -> Any:
     portal = current_portal()
-    state = request.args.get("state") if request.args.get("state") in STATES else None
-    known_names = listings.event_names(portal)
-    event = request.args.get("event", "").upper() or None
-    page = listings.inbox_events(portal=portal, state=state, event=event,
-                                 page=max(1, request.args.get("page", 1, type=int)),
-                                 per_page=PER_PAGE)
-    filters = {"state": state, "event": event}
-    return render_template("dashboard/events.html", page=page, filters=filters,
-                           filter_args={k: v for k, v in filters.items() if v is not None},
-                           inbox_states=STATES, event_names=known_names)
+    grid = Grid(
+        columns=[
+            Column("received", _("Received"), lambda e: e.received_at,
+                   sort=InboxEvent.received_at),
+            Column("event", _("Event"), lambda e: e.event_name, sort=InboxEvent.event_name),
+            Column("object", _("Object"), lambda e: (
+                f"{e.entity_type} #{e.entity_id}" if e.entity_type else ""),
+                sort=(InboxEvent.entity_type, InboxEvent.entity_id)),
+            Column("source", _("Source"), lambda e: str(SOURCE_LABELS.get(e.source, e.source)),
+                   sort=InboxEvent.source),
+            Column("state", _("State"), lambda e: str(STATE_LABELS.get(e.state, e.state)),
+                   sort=InboxEvent.state),
+            Column("attempts", _("Attempts"), lambda e: e.attempts, sort=InboxEvent.attempts),
+            Column("error", _("Error"), lambda e: e.error or "")],
+        filters=[
+            Filter("event", _("Event"), kind=CODE,
+                   choices=[(n, event_words(n)) for n in listings.event_names(portal)],
+                   where=lambda v: InboxEvent.event_name == v),
+            Filter("state", _("State"), choices=[(s, STATE_LABELS.get(s, s)) for s in STATES],
+                   where=lambda v: InboxEvent.state == v),
+            Filter("from", _("From"), kind=DATE,
+                   where=lambda v: InboxEvent.received_at >= day_start(v, portal_zone())),
+            Filter("to", _("To"), kind=DATE, not_before="from",
+                   where=lambda v: InboxEvent.received_at < day_start(
+                       v + timedelta(days=1), portal_zone()))],
+        search=Search(_("Event, object or error"), where=lambda text: or_(
+            func.lower(InboxEvent.event_name).contains(text),
+            func.lower(func.coalesce(InboxEvent.entity_type, "")).contains(text),
+            func.lower(func.coalesce(InboxEvent.error, "")).contains(text))),
+        order=(InboxEvent.received_at.desc(), InboxEvent.id.desc()),
+        filename="events").read()
+    query = select(InboxEvent).where(InboxEvent.portal_id == portal.id)
+    return grid.respond(query, "dashboard/events.html", inbox_states=STATES)
 
 
 @bp.get("/tokens")

@@ -24,9 +24,9 @@ from portal_ext.blueprints.api.refusals import portal_unavailable
 from portal_ext.context import Context, here
 from portal_ext.handover import services
 from portal_ext.handover.report import build_report, samples
-from portal_ext.handover.types import TYPE_NAMES
 from portal_ext.moves import progress
 from portal_ext.moves.models import MoveBatch
+from portal_ext.moves.types import TYPE_NAMES
 from portal_ext.portal.errors import PortalError
 
 FIELDS = ("absence_id", "types", "include_closed", "include_new_leads")

@@ -7,8 +7,8 @@ from typing import Any
 from portal_ext.blueprints.api import openapi
 from portal_ext.blueprints.api.params import ID_SCHEMA, path_id
 from portal_ext.handover.report import COLUMNS
-from portal_ext.handover.types import TYPE_NAMES
 from portal_ext.moves.models import BATCH_STATES, ITEM_STATES
+from portal_ext.moves.types import TYPE_NAMES
 
 _TYPES = {"type": "array", "items": {"type": "string", "enum": list(TYPE_NAMES)}}
 _COUNT = {"type": "integer"}

@@ -9,7 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal_ext.handover.types import ENTITY_TYPES
+from portal_ext.moves.types import ENTITY_TYPES
 
 
 class CheckboxList(SelectMultipleField):

@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from portal_ext.absences.services import absence_of
 from portal_ext.auth.roles import role_required
+from portal_ext.blueprints.batch_grid import batch_grid, batch_query
 from portal_ext.blueprints.handover import bp
 from portal_ext.blueprints.handover.forms import (
     ActionForm,
@@ -20,15 +21,18 @@ from portal_ext.blueprints.handover.forms import (
 )
 from portal_ext.blueprints.refusals import refuse_on_page
 from portal_ext.context import Context, here
+from portal_ext.directory.access import visible_users
 from portal_ext.errors import CONFLICT, Refusal
 from portal_ext.handover import services
 from portal_ext.handover.failures import failed_counts
 from portal_ext.handover.policy import policy_for, save_policy
 from portal_ext.handover.report import COLUMNS, build_report, samples
-from portal_ext.handover.types import ENTITY_TYPES, TYPE_NAMES
 from portal_ext.moves import progress
-from portal_ext.moves.models import SCHEDULED, MoveBatch
+from portal_ext.moves.models import HANDOVER, SCHEDULED, MoveBatch
+from portal_ext.moves.types import ENTITY_TYPES, TYPE_NAMES
 from portal_ext.portal.errors import PortalError
+
+ALL_ROWS = 1_000_000  # every visible person: the grid pages the handovers, not the people
 
 
 def _batch_or_404(h: Context, batch_id: int) -> MoveBatch:
@@ -57,14 +61,27 @@ def _labels() -> dict[str, Any]:
 @role_required("admin", "head")
 def index() -> Any:
     h = here()
-    batches, absences = services.handover_overview(h.portal, current_user, now=h.now)
+    names = h.names()
+    _batches, absences = services.handover_overview(h.portal, current_user, now=h.now)
+    owners = None if current_user.is_admin else [
+        u.portal_user_id for u in visible_users(portal=h.portal, viewer=current_user,
+                                                per_page=ALL_ROWS).items]
+    labels = _labels()
+    grid = batch_grid(
+        names=names, people=owners, tz=h.tz, state_labels=labels["batch_state_labels"],
+        third=(_("To"), lambda b: names.get(b.to_user_id, f"#{b.to_user_id}")
+               if b.to_user_id else ""), filename="handovers").read()
+    source = batch_query(h.portal.id, HANDOVER, owners)
+    if grid.csv:
+        return grid.export(source)
+    page = grid.paged(source)
     policy = policy_for(h.portal.id)
     policy_form = PolicyForm(obj=policy) if current_user.is_admin else None
-    return render_template("handover/index.html", batches=batches, absences=absences,
-                           failed_by_batch=failed_counts(batches),
-                           names=h.names(), tz=h.tz, policy_form=policy_form,
+    return render_template("handover/index.html", grid=grid, page=page, absences=absences,
+                           failed_by_batch=failed_counts(page.items),
+                           names=names, tz=h.tz, policy_form=policy_form,
                            deputies={a.id: services.deputy_for(a) for a in absences},
-                           **_labels())
+                           **labels)
 
 
 @bp.route("/new", methods=["GET", "POST"])

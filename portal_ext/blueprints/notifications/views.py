@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from portal_ext.absences.cover import PortalLinks
 from portal_ext.absences.times import day_start
 from portal_ext.auth.roles import role_required
+from portal_ext.blueprints.grid import (
+    DATE,
+    PERSON,
+    Column,
+    Filter,
+    Grid,
+    Search,
+    matching_people,
+    person_choices,
+    person_sort,
+)
 from portal_ext.blueprints.notifications import bp
 from portal_ext.blueprints.notifications.forms import TeamForm
 from portal_ext.blueprints.refusals import refuse_on_page
@@ -22,12 +33,12 @@ from portal_ext.errors import Refusal
 from portal_ext.extensions import db
 from portal_ext.notifications import teams as team_service
 from portal_ext.notifications.kinds import KIND_LABELS
-from portal_ext.notifications.log import REASON_FILTERS, LogFilter, delivery_log
-from portal_ext.notifications.models import DELIVERY_STATES, Team
+from portal_ext.notifications.log import REASON_FILTERS, visible_deliveries, visible_people
+from portal_ext.notifications.models import DELIVERY_STATES, Delivery, Team
+from portal_ext.notifications.rules import DEPUTY, TEAM
 from portal_ext.portal.clock import portal_zone
 from portal_ext.portal.registration import current_portal
 
-PER_PAGE = 50
 TYPE_IDS = {"LEAD": 1, "DEAL": 2, "CONTACT": 3, "COMPANY": 4, "QUOTE": 7, "SMART_INVOICE": 31}
 
 
@@ -111,30 +122,53 @@ def delete_team(team_id: int) -> Any:
     return redirect(url_for("notifications.teams"))
 
 
-def _day(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
 @bp.get("/deliveries")
 @role_required()
 def deliveries() -> Any:
     portal, tz = current_portal(), portal_zone()
-    args = request.args
-    first, last = _day(args.get("from")), _day(args.get("to"))
-    filters = LogFilter(
-        user=args.get("user", type=int),
-        reason=args.get("reason") if args.get("reason") in REASON_FILTERS else None,
-        state=args.get("state") if args.get("state") in DELIVERY_STATES else None,
-        since=day_start(first, tz) if first else None,
-        until=day_start(last + timedelta(days=1), tz) if last else None)
-    page = delivery_log(portal=portal, viewer=current_user, filters=filters,
-                        page=max(1, args.get("page", 1, type=int)), per_page=PER_PAGE)
-    shown = {"user": filters.user, "reason": filters.reason, "state": filters.state,
-             "from": first.isoformat() if first else None,
-             "to": last.isoformat() if last else None}
+    names = _names()
+    labels = _labels()
+    reasons, states = labels["reason_labels"], labels["delivery_state_labels"]
+
+    def person(uid: int | None) -> str:
+        return "" if uid is None else names.get(uid, f"#{uid}")
+
+    def involves(uids: list[int]) -> Any:
+        return or_(Delivery.recipient_portal_user_id.in_(uids),
+                   Delivery.owner_portal_user_id.in_(uids))
+
+    grid = Grid(
+        columns=[
+            Column("recorded", _("Recorded"), lambda d: d.created_at, sort=Delivery.created_at),
+            Column("recipient", _("Recipient"), lambda d: person(d.recipient_portal_user_id),
+                   sort=person_sort(Delivery.portal_id, Delivery.recipient_portal_user_id)),
+            Column("owner", _("Notification of"), lambda d: person(d.owner_portal_user_id),
+                   sort=person_sort(Delivery.portal_id, Delivery.owner_portal_user_id)),
+            Column("kind", _("Kind"), lambda d: str(KIND_LABELS.get(d.kind, d.kind)),
+                   sort=Delivery.kind),
+            Column("reason", _("Why"), lambda d: str(reasons.get(d.reason, d.reason)),
+                   sort=Delivery.reason),
+            Column("state", _("State"), lambda d: str(states.get(d.state, d.state)),
+                   sort=Delivery.state),
+            Column("attempts", _("Attempts"), lambda d: d.attempts, sort=Delivery.attempts),
+            Column("error", _("Error"), lambda d: d.error or "")],
+        filters=[
+            Filter("user", _("Person"), kind=PERSON, choices=person_choices(
+                names, visible_people(portal, current_user)),
+                where=lambda uid: involves([uid])),
+            Filter("reason", _("Reason"), choices=[(r, reasons[r]) for r in REASON_FILTERS],
+                   where=lambda r: Delivery.reason.in_((r, f"{DEPUTY}+{TEAM}"))),
+            Filter("state", _("State"), choices=[(s, states[s]) for s in DELIVERY_STATES],
+                   where=lambda s: Delivery.state == s),
+            Filter("from", _("From"), kind=DATE,
+                   where=lambda day: Delivery.created_at >= day_start(day, tz)),
+            Filter("to", _("To"), kind=DATE, not_before="from",
+                   where=lambda day: Delivery.created_at < day_start(
+                       day + timedelta(days=1), tz))],
+        search=Search(_("Recipient or owner"),
+                      where=lambda text: involves(matching_people(names, text))),
+        order=(Delivery.created_at.desc(), Delivery.id.desc()),
+        filename="deliveries").read()
     links = PortalLinks(portal.base_url or "", simulated=portal.mode == "simulated")
 
     def entity_url(delivery: Any) -> str | None:
@@ -145,8 +179,6 @@ def deliveries() -> Any:
         type_id = TYPE_IDS.get(delivery.entity_type or "")
         return links.crm(type_id, delivery.entity_id) if type_id else None
 
-    return render_template(
-        "notifications/deliveries.html", entity_url=entity_url, page=page, filters=shown,
-        filter_args={k: v for k, v in shown.items() if v is not None}, names=_names(),
-        states=DELIVERY_STATES, reasons=REASON_FILTERS, links=links,
-        **_labels())
+    return grid.respond(visible_deliveries(portal, current_user),
+                        "notifications/deliveries.html", entity_url=entity_url, names=names,
+                        links=links, **labels)

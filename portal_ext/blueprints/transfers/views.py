@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal_ext.auth.roles import role_required
+from portal_ext.blueprints.batch_grid import batch_grid, batch_query
 from portal_ext.blueprints.refusals import refuse_on_page
 from portal_ext.blueprints.transfers import bp
 from portal_ext.blueprints.transfers.forms import (
@@ -27,9 +28,9 @@ from portal_ext.errors import Refusal
 from portal_ext.extensions import db
 from portal_ext.handover.failures import failed_counts
 from portal_ext.handover.report import COLUMNS, build_report
-from portal_ext.handover.types import ENTITY_TYPES as KINDS
 from portal_ext.moves import progress
-from portal_ext.moves.models import MoveBatch
+from portal_ext.moves.models import TRANSFER, MoveBatch
+from portal_ext.moves.types import ENTITY_TYPES as KINDS
 from portal_ext.portal.errors import PortalError
 from portal_ext.transfers import auto_mode, report, services
 from portal_ext.transfers.strategies import ENTITY_TYPES
@@ -68,12 +69,29 @@ def _batch_or_404(h: Context, batch_id: int) -> MoveBatch:
 @role_required("admin")
 def index() -> Any:
     h = here()
+    names = h.names()
+    labels = _labels()
+    strategies = labels["strategy_labels"]
+
+    def how(batch: MoveBatch) -> str:
+        strategy = (batch.options or {}).get("strategy")
+        text = str(strategies.get(strategy, strategy or ""))
+        if batch.to_user_id:
+            text += f" → {names.get(batch.to_user_id, f'#{batch.to_user_id}')}"
+        return text
+
+    grid = batch_grid(names=names, people=None, tz=h.tz,
+                      state_labels=labels["batch_state_labels"], third=(_("How"), how),
+                      filename="transfers").read()
+    source = batch_query(h.portal.id, TRANSFER, None)
+    if grid.csv:
+        return grid.export(source)
+    page = grid.paged(source)
     pending, others = report.waiting(h.portal.id)
-    transfers = report.recent_transfers(h.portal.id)
     return render_template(
-        "transfers/index.html", pending=pending, others=others,
-        transfers=transfers, failed_by_batch=failed_counts(list(transfers)), names=h.names(),
-        policy=auto_mode.get_policy(h.portal.id), action_form=ActionForm(), **_labels())
+        "transfers/index.html", pending=pending, others=others, grid=grid, page=page,
+        failed_by_batch=failed_counts(page.items), names=names,
+        policy=auto_mode.get_policy(h.portal.id), action_form=ActionForm(), **labels)
 
 
 def _fill_choices(form: TransferForm, h: Context) -> None:

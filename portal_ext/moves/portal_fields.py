@@ -21,9 +21,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from portal_ext.handover.portal_calls import run_batch
-from portal_ext.handover.types import ENTITY_TYPES, PREV_FIELD, PREV_FIELD_LABEL, EntityKind
-from portal_ext.portal.client import PortalClient
+from portal_ext.moves.types import ENTITY_TYPES, PREV_FIELD, PREV_FIELD_LABEL, EntityKind
+from portal_ext.portal.client import Command, PortalClient
 from portal_ext.portal.errors import PortalError
 
 if TYPE_CHECKING:  # the move journal's package uses this module
@@ -42,11 +41,13 @@ def ensure_prev_fields(batch: MoveBatch, client: PortalClient) -> dict[str, str 
     if isinstance(known, dict) and set(batch.types) <= set(known):
         return dict(known)
     kinds = [ENTITY_TYPES[name] for name in batch.types]
-    questions = [(k.name, f"crm.{k.uf_family}.userfield.list",
-                  {"filter": {"FIELD_NAME": PREV_FIELD}}) for k in kinds if k.uf_family]
-    questions += [(k.name, "crm.item.fields", dict(k.base_params))
-                  for k in kinds if k.uf_via_item_fields]
-    answers, errors = run_batch(client, questions)
+    questions: dict[str, Command] = {
+        k.name: (f"crm.{k.uf_family}.userfield.list", {"filter": {"FIELD_NAME": PREV_FIELD}})
+        for k in kinds if k.uf_family}
+    questions.update({k.name: ("crm.item.fields", dict(k.base_params))
+                      for k in kinds if k.uf_via_item_fields})
+    answer = client.run_batch(questions)
+    answers, errors = answer.results, answer.errors
     fields: dict[str, str | None] = {k.name: None for k in kinds}
     missing: list[EntityKind] = []
     for kind in kinds:
@@ -76,17 +77,17 @@ def _create_old_crm_fields(client: PortalClient, kinds: list[EntityKind]
     asked again, since another worker may have created it a moment ago."""
     if not kinds:
         return {}
-    adds = [(k.name, f"crm.{k.uf_family}.userfield.add", {"fields": {
+    adds: dict[str, Command] = {k.name: (f"crm.{k.uf_family}.userfield.add", {"fields": {
         "FIELD_NAME": "PREV_RESPONSIBLE", "USER_TYPE_ID": "employee",
         "EDIT_FORM_LABEL": PREV_FIELD_LABEL, "LIST_COLUMN_LABEL": PREV_FIELD_LABEL,
         "LIST_FILTER_LABEL": PREV_FIELD_LABEL, "SHOW_IN_LIST": "Y", "SHOW_FILTER": "Y",
-        "XML_ID": "PREV_RESPONSIBLE"}}) for k in kinds]
-    _, failed = run_batch(client, adds)
+        "XML_ID": "PREV_RESPONSIBLE"}}) for k in kinds}
+    failed = client.run_batch(adds).errors
     out: dict[str, str | None] = {k.name: PREV_FIELD for k in kinds}
     if failed:
-        again, _ = run_batch(client, [(k.name, f"crm.{k.uf_family}.userfield.list",
-                                       {"filter": {"FIELD_NAME": PREV_FIELD}})
-                                      for k in kinds if k.name in failed])
+        again = client.run_batch({
+            k.name: (f"crm.{k.uf_family}.userfield.list", {"filter": {"FIELD_NAME": PREV_FIELD}})
+            for k in kinds if k.name in failed}).results
         for name, error in failed.items():
             if not _has_old_field(again.get(name)):
                 if error.transient:
