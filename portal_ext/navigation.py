@@ -34,6 +34,7 @@ GROUPS: dict[str, NavGroup] = {group.key: group for group in (
     NavGroup(30, "notifications", lazy_pgettext("menu", "Notifications")),
     NavGroup(40, "handover", lazy_pgettext("menu", "Handover")),
     NavGroup(50, "transfers", lazy_pgettext("menu", "Transfers")),
+    NavGroup(60, "cadence", lazy_pgettext("menu", "Clients")),
     NavGroup(90, "admin", lazy_pgettext("menu", "Administration")),
     NavGroup(95, "account", lazy_pgettext("menu", "My account")),
 )}

@@ -140,7 +140,7 @@ def contact_of(activity: Mapping[str, Any], options: ContactOptions, *,
             return None
         duration = _int((statistic or {}).get("CALL_DURATION"))
         if duration is None:
-            duration = int((end - start).total_seconds()) if end and start else 0
+            duration = max(0, int((end - start).total_seconds())) if end and start else 0
         if duration < options.min_call_seconds:
             return None
         return Contact(activity_id, CALL, direction, when, by)

@@ -701,3 +701,51 @@ def load(*, portal_id: int, viewer: PortalUser | None, filters: Filters,
         entry["states"][row_state(row, today).state] += 1
         entry["total"] += 1
     return [per[k] for k in sorted(per, key=lambda k: (k is None, k or 0))]
+
+
+# -- planning a call --------------------------------------------------------------------------
+def _phone_of(item: Mapping[str, Any] | None) -> str | None:
+    for entry in (item or {}).get("PHONE") or []:
+        value = str((entry or {}).get("VALUE") or "").strip()
+        if value:
+            return value
+    return None
+
+
+def plan_call(*, portal: Portal, client: PortalClient, viewer: PortalUser | None,
+              company_id: int, when: datetime, now: datetime) -> dict[str, Any]:
+    """A planned call on the company for its responsible at ``when`` (naive UTC), with the
+    company's phone or, failing that, its main contact's as the communication."""
+    if when <= now:
+        raise CadenceError("when", "'when' must be in the future.")
+    row = _company_row(portal.id, company_id)
+    visible = visible_responsibles(portal.id, viewer)
+    if row is None or (visible is not None and row.responsible_id not in visible):
+        raise CadenceError("company_id", f"There is no company {company_id} in the report.")
+    company = client.call("crm.company.get", {"id": company_id})
+    phone, entity = _phone_of(company), (COMPANY, company_id)
+    if phone is None:
+        contacts = client.call("crm.contact.list", {
+            "filter": {"COMPANY_ID": company_id}, "select": ["ID", "PHONE"],
+            "order": {"ID": "ASC"}}) or []
+        for contact in contacts:
+            phone = _phone_of(contact)
+            if phone is not None:
+                entity = (CONTACT, int(contact["ID"]))
+                break
+    if phone is None:
+        raise CadenceError("company_id", "Neither the company nor its contacts have a phone "
+                                         "number to call.")
+    from portal_ext.absences.times import iso_local
+
+    tz = portal_zone()
+    responsible = row.responsible_id or (viewer.portal_user_id if viewer else None)
+    activity_id = client.call("crm.activity.add", {"fields": {
+        "OWNER_TYPE_ID": COMPANY, "OWNER_ID": company_id, "TYPE_ID": rules.TYPE_CALL,
+        "SUBJECT": f"Call {row.title}".strip(), "RESPONSIBLE_ID": responsible,
+        "DIRECTION": 2, "COMPLETED": "N", "START_TIME": iso_local(when, tz),
+        "END_TIME": iso_local(when + timedelta(minutes=15), tz),
+        "COMMUNICATIONS": [{"VALUE": phone, "TYPE": "PHONE", "ENTITY_TYPE_ID": entity[0],
+                            "ENTITY_ID": entity[1]}]}})
+    return {"activity_id": int(activity_id), "company_id": company_id,
+            "responsible_id": responsible, "phone": phone, "when": iso_local(when, tz)}

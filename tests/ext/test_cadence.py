@@ -210,3 +210,34 @@ def test_csv_matches_the_table_and_roles_see_their_share(
     page = client.get("/cadence/", headers=admin)
     assert page.status_code in (200, 302)
     assert ADMIN
+
+
+def test_plan_a_call_then_completing_it_on_the_portal_counts(
+        app: Flask, client: FlaskClient, configured: dict[str, str], demo_sim: Simulator,
+        t0: datetime) -> None:
+    admin, mine = configured, token(app, NIKITINA)
+    phoned = add(demo_sim, "company", {"TITLE": "Cadence phoned", "ASSIGNED_BY_ID": NIKITINA,
+                                       "UF_CRM_CATEGORY": CATEGORY["A"],
+                                       "PHONE": [{"VALUE": "+74950000001", "VALUE_TYPE": "WORK"}]})
+    silent = company(demo_sim, "Cadence silent", "A")
+    tomorrow = iso(t0 + timedelta(days=1, hours=1))
+    for body, field in (({"company_id": silent, "when": tomorrow}, "company_id"),
+                        ({"company_id": phoned, "when": iso(t0 - timedelta(hours=1))}, "when"),
+                        ({"company_id": 10 ** 9, "when": tomorrow}, "company_id"),
+                        ({"company_id": phoned, "when": "soon"}, "when")):
+        answer = client.post("/api/v1/cadence/plan-call", json=body, headers=mine)
+        assert answer.status_code == 422, body
+        assert answer.get_json()["error"]["field"] == field
+    assert demo_sim.call("crm.activity.list", {"filter": {"OWNER_TYPE_ID": 4,
+                                                          "OWNER_ID": silent}})["result"] == []
+    other = client.post("/api/v1/cadence/plan-call", headers=admin,
+                        json={"company_id": phoned, "when": tomorrow})
+    assert other.status_code == 201, other.get_data(as_text=True)
+    planned = other.get_json()
+    assert planned["phone"] == "+74950000001" and planned["responsible_id"] == NIKITINA
+    assert row(client, admin, "Cadence phoned")["last_call_at"] is None  # planned only
+    demo_sim.call("crm.activity.update", {"id": planned["activity_id"], "fields": {
+        "COMPLETED": "Y", "START_TIME": iso(t0 - timedelta(minutes=3)), "END_TIME": iso(t0)}})
+    done = row(client, admin, "Cadence phoned")
+    assert done["last_call_at"] is not None and done["last_contact"]["bound_to"] == \
+        f"company:{phoned}"

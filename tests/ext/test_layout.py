@@ -31,7 +31,7 @@ def test_the_menu_is_grouped_by_domain_and_opens_from_a_menu_button(
     page = client.get("/").get_data(as_text=True)
     menu = dict(_menu(page))
     assert list(menu) == ["Home", "Absences", "Notifications", "Handover", "Transfers",
-                          "Administration", "My account"]
+                          "Clients", "Administration", "My account"]
     assert menu["Absences"] == ["Calendar", "My absences", "I cover", "Standing deputies"]
     assert menu["Administration"] == ["Events", "Users"]
     assert 'class="menu-button" href="#menu"' in page
@@ -44,7 +44,7 @@ def test_an_employee_sees_only_their_groups_in_russian(client: FlaskClient,
     client.post("/language", data={"lang": "ru", "next": "/"})
     page = client.get("/").get_data(as_text=True)
     groups = [title for title, _ in _menu(page)]
-    assert groups == ["Главное", "Отсутствия", "Уведомления", "Мой профиль"]
+    assert groups == ["Главное", "Отсутствия", "Уведомления", "Клиенты", "Мой профиль"]
     assert ">Меню<" in page and "Выйти" in page
 
 

@@ -5,6 +5,9 @@
   intervals, what counts as a contact. A refused PUT changes nothing (422 naming the field).
 - ``POST /cadence/resync`` (administrators) runs the full resync; ``GET /cadence/resync`` its
   progress.
+- ``POST /cadence/plan-call`` (``company_id``, ``when``): a planned call on a company the
+  caller sees, with the company's (or its main contact's) phone; 422 naming the field for an
+  unknown company, a time not in the future, or no phone at all.
 - ``GET /cadence/report`` and ``/cadence/report.csv`` (everyone, each seeing what their role
   may: their own companies, their department's, all), ``GET /cadence/load``.
 """
@@ -21,11 +24,18 @@ from flask import Response, jsonify
 from portal_ext.absences.times import iso_local
 from portal_ext.auth.api_auth import ApiError, api_auth
 from portal_ext.blueprints.api import bp
-from portal_ext.blueprints.api.params import PAGING, QueryParam, json_object, parse_query
+from portal_ext.blueprints.api.params import (
+    PAGING,
+    QueryParam,
+    body_id,
+    json_object,
+    parse_query,
+)
 from portal_ext.blueprints.api.refusals import portal_unavailable
 from portal_ext.cadence import report, rules, services
 from portal_ext.cadence.models import CadenceCompany
 from portal_ext.context import Context, here
+from portal_ext.portal.clock import parse_portal_time
 from portal_ext.portal.errors import PortalError
 from portal_ext.request_bounds import MAX_ID
 
@@ -164,6 +174,29 @@ def get_cadence_load() -> Any:
     for item in items:
         item["name"] = names.get(item["responsible_id"] or 0, "")
     return jsonify({"items": items})
+
+
+@bp.post("/cadence/plan-call")
+@api_auth()
+def post_cadence_plan_call() -> Any:
+    """Plan a call on a company the caller sees, for its responsible, at ``when``."""
+    h = here()
+    body = json_object(("company_id", "when"))
+    if "company_id" not in body:
+        raise ApiError(422, "validation", "'company_id' is required.", "company_id")
+    company_id = body_id(body["company_id"], "company_id", what="a company id")
+    raw = body.get("when")
+    when = parse_portal_time(raw) if isinstance(raw, str) else None
+    if when is None:
+        raise ApiError(422, "validation", "'when' must be a date and time (ISO 8601).", "when")
+    try:
+        planned = services.plan_call(portal=h.portal, client=h.client, viewer=h.actor,
+                                     company_id=company_id, when=when, now=h.now)
+    except PortalError as exc:
+        raise portal_unavailable(exc) from None
+    response = jsonify(planned)
+    response.status_code = 201
+    return response
 
 
 __all__ = ["ApiError"]

@@ -51,6 +51,13 @@ SCHEMAS: dict[str, Any] = {
         "type": "object", "properties": {"responsible_id": _NINT, "name": {"type": "string"},
                                          "categories": {"type": "object"},
                                          "states": {"type": "object"}, "total": _INT}}}}},
+    "CadencePlanCall": {"type": "object", "required": ["company_id", "when"], "properties": {
+        "company_id": {"type": "integer", "minimum": 1},
+        "when": {"type": "string", "format": "date-time", "description": "When to call "
+                 "(in the future)."}}, "additionalProperties": False},
+    "CadencePlannedCall": {"type": "object", "properties": {
+        "activity_id": _INT, "company_id": _INT, "responsible_id": _NINT,
+        "phone": {"type": "string"}, "when": {"type": "string", "format": "date-time"}}},
     "CadenceResync": {"type": "object", "properties": {
         "state": {"type": "string"}, "percent": _INT, "requests": _INT, "stage": _STR,
         "started_at": _TIME, "finished_at": _TIME, "error": _STR}},
@@ -81,6 +88,13 @@ def _op(op_id: str, summary: str, schema: str | None, *, params: Any = (),
     return built
 
 
+def _plan_responses() -> dict[str, Any]:
+    built = _op("postCadencePlanCall", "", "CadencePlannedCall", body="CadencePlanCall",
+                portal=True)["responses"]
+    built["201"] = built.pop("200")
+    return built
+
+
 PATHS: dict[str, Any] = {
     "/cadence/settings": {
         "get": _op("getCadenceSettings", "The cadence settings (administrators)",
@@ -91,6 +105,10 @@ PATHS: dict[str, Any] = {
         "get": _op("getCadenceResync", "The full resync's progress", "CadenceResync"),
         "post": _op("postCadenceResync", "Run the full resync of the read model",
                     "CadenceResync", portal=True)},
+    "/cadence/plan-call": {"post": {**_op("postCadencePlanCall", "Plan a call on a company "
+                                          "for its responsible", "CadencePlannedCall",
+                                          body="CadencePlanCall", portal=True),
+                                    "responses": _plan_responses()}},
     "/cadence/report": {"get": _op("getCadenceReport", "Companies and when they are due "
                                    "for a contact", "CadenceReport", params=FILTERS + PAGING)},
     "/cadence/report.csv": {"get": _op("getCadenceReportCsv", "The report as CSV (every "
