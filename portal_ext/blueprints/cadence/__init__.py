@@ -12,5 +12,6 @@ bp = Blueprint("cadence", __name__, url_prefix="/cadence")
 
 navigation.register("cadence.report", _l("Contact cadence"),
                     roles=("admin", "head", "employee"), order=60)
+navigation.register("cadence.settings", _l("Cadence settings"), roles=("admin",), order=61)
 
-from portal_ext.blueprints.cadence import api, api_docs, views  # noqa: E402,F401
+from portal_ext.blueprints.cadence import api, api_docs, forms, views  # noqa: E402,F401
