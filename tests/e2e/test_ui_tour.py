@@ -96,6 +96,8 @@ PAGES: list[Page] = [
     Page("transfer-new", "/transfers/new?user={dismissed}", ADMIN),
     Page("transfer", "/transfers/{transfer}", ADMIN),
     Page("transfer-settings", "/transfers/settings", ADMIN),
+    Page("cadence", "/cadence/", also("employee")),
+    Page("cadence-settings", "/cadence/settings", ADMIN),
     Page("users", "/users", also("head")),
     Page("events", "/events", ADMIN),
     Page("tokens", "/tokens", also("employee")),
