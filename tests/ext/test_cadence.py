@@ -241,3 +241,20 @@ def test_plan_a_call_then_completing_it_on_the_portal_counts(
     done = row(client, admin, "Cadence phoned")
     assert done["last_call_at"] is not None and done["last_contact"]["bound_to"] == \
         f"company:{phoned}"
+
+
+def test_a_contact_moving_to_another_company_takes_its_e_mails_along(
+        app: Flask, client: FlaskClient, configured: dict[str, str], demo_sim: Simulator,
+        t0: datetime) -> None:
+    admin = configured
+    first = company(demo_sim, "Cadence first-home", "B")
+    second = company(demo_sim, "Cadence second-home", "B")
+    person = add(demo_sim, "contact", {"NAME": "Olga", "LAST_NAME": "Moving",
+                                       "COMPANY_ID": first, "ASSIGNED_BY_ID": NIKITINA})
+    activity(demo_sim, (3, person), type_id=4, direction=2, at=t0 - timedelta(days=3))
+    assert row(client, admin, "Cadence first-home")["last_email_at"] is not None
+    demo_sim.call("crm.contact.update", {"id": person, "fields": {"COMPANY_ID": second}})
+    assert row(client, admin, "Cadence first-home")["last_email_at"] is None
+    assert row(client, admin, "Cadence second-home")["last_email_at"] is not None
+    demo_sim.call("crm.company.delete", {"id": second})
+    assert report(client, admin, q="Cadence second-home")["items"] == []
