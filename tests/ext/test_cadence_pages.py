@@ -34,6 +34,9 @@ def test_an_administrator_sets_the_intervals(app: Flask, client: FlaskClient,
     body = client.get("/api/v1/cadence/settings", headers=admin).get_json()
     assert body["intervals"]["A"] == {"count": 10, "unit": "day", "warning_days": 2}
     assert body["contact"]["min_call_seconds"] == 20
+    rebuilt = client.post("/cadence/resync", follow_redirects=True).get_data(as_text=True)
+    assert "The report was rebuilt from the portal." in rebuilt and 'value="100"' in rebuilt
+    assert client.get("/api/v1/cadence/report", headers=admin).get_json()["total"] > 0
 
 
 def test_the_report_page_per_role(app: Flask, client: FlaskClient, login_as: Any,

@@ -37,3 +37,7 @@ class SettingsForm(FlaskForm):
         SelectChoice("both", _l("incoming and outgoing")),
         SelectChoice("in", _l("incoming only")), SelectChoice("out", _l("outgoing only"))])
     meetings = BooleanField(_l("Completed meetings count too"))
+
+
+class ResyncForm(FlaskForm):
+    """Rebuilding the report from the portal: nothing but the CSRF token."""

@@ -13,7 +13,7 @@ from portal_ext.auth.roles import role_required
 from portal_ext.blueprints.api.params import PAGING, parse_query
 from portal_ext.blueprints.cadence import bp
 from portal_ext.blueprints.cadence.api import FILTERS, filters_of, report_csv, rows_json, today_of
-from portal_ext.blueprints.cadence.forms import SettingsForm
+from portal_ext.blueprints.cadence.forms import ResyncForm, SettingsForm
 from portal_ext.blueprints.refusals import refuse_on_page
 from portal_ext.cadence import services
 from portal_ext.context import here
@@ -86,7 +86,31 @@ def settings() -> Any:
         else:
             flash(_("The cadence settings were saved."), "success")
             return redirect(url_for("cadence.settings"))
-        return render_template("cadence/settings.html", form=form), 422
+        return _settings_page(form), 422
     if request.method == "POST":
-        return render_template("cadence/settings.html", form=form), 422
-    return render_template("cadence/settings.html", form=form)
+        return _settings_page(form), 422
+    return _settings_page(form)
+
+
+def _settings_page(form: SettingsForm) -> str:
+    h = here()
+    resync = services.progress(services.resync_state(h.portal.id), h.portal.id)
+    return render_template("cadence/settings.html", form=form, resync=resync,
+                           resync_form=ResyncForm())
+
+
+@bp.post("/resync")
+@role_required("admin")
+def resync() -> Any:
+    """Rebuild the report from the portal now (the nightly resync does it too)."""
+    h = here()
+    if not ResyncForm().validate_on_submit():
+        flash(_("The form has expired"), "error")
+        return redirect(url_for("cadence.settings"))
+    try:
+        services.run_resync(portal=h.portal, client=h.client, tz=h.tz, now=h.now)
+    except PortalError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(_("The report was rebuilt from the portal."), "success")
+    return redirect(url_for("cadence.settings"))
