@@ -4,6 +4,12 @@
   count for refreshed (in-process events carry the activity; over REST it is read back);
 - companies added or changed (title, responsible, category) or deleted;
 - contacts, deals and leads whose company changes: the contacts bound to them move with them.
+  These come over webhooks and the offline queue only: in-process, a deal or contact change
+  needs no job of its own (the other domains rely on that), so an activity bound to an item
+  the read model does not know yet reads the item's company on the spot, and the nightly
+  resync catches an item that changed company.
+
+Nothing happens until an administrator has saved the cadence settings.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ def _read_activity(client: PortalClient, activity_id: int) -> dict[str, Any] | N
 @handles("ONCRMACTIVITYADD", "ONCRMACTIVITYUPDATE", "ONCRMACTIVITYDELETE")
 def activity_changed(event: PortalEvent, *, portal: Portal, client: PortalClient,
                      now: datetime) -> None:
-    if event.entity_id is None:
+    if event.entity_id is None or not services.configured(portal.id):
         return
     activity = None
     if not event.name.endswith("DELETE"):
@@ -40,13 +46,13 @@ def activity_changed(event: PortalEvent, *, portal: Portal, client: PortalClient
             client, event.entity_id)
     tz = portal_zone()
     services.apply_activity(portal_id=portal.id, activity_id=event.entity_id,
-                            activity=activity, today=now.date(), tz=tz)
+                            activity=activity, today=now.date(), tz=tz, client=client)
 
 
 @handles("ONCRMCOMPANYADD", "ONCRMCOMPANYUPDATE", "ONCRMCOMPANYDELETE")
 def company_changed(event: PortalEvent, *, portal: Portal, client: PortalClient,
                     now: datetime) -> None:
-    if event.entity_id is None:
+    if event.entity_id is None or not services.configured(portal.id):
         return
     company = None
     if not event.name.endswith("DELETE"):
@@ -58,11 +64,11 @@ def company_changed(event: PortalEvent, *, portal: Portal, client: PortalClient,
 
 @handles("ONCRMCONTACTADD", "ONCRMCONTACTUPDATE", "ONCRMCONTACTDELETE",
          "ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE",
-         "ONCRMLEADADD", "ONCRMLEADUPDATE", "ONCRMLEADDELETE")
+         "ONCRMLEADADD", "ONCRMLEADUPDATE", "ONCRMLEADDELETE", sources=("webhook", "offline"))
 def link_changed(event: PortalEvent, *, portal: Portal, client: PortalClient,
                  now: datetime) -> None:
     kind = next((k for k in _LINKED if event.name.startswith(f"ONCRM{k}")), None)
-    if event.entity_id is None or kind is None:
+    if event.entity_id is None or kind is None or not services.configured(portal.id):
         return
     type_id, getter = _LINKED[kind]
     company_id = None

@@ -67,6 +67,11 @@ class Settings:
                 "contact": self.options.as_dict()}
 
 
+def configured(portal_id: int) -> bool:
+    """Whether an administrator has saved the settings (the read model is kept from then)."""
+    return db.session.get(CadenceSettings, portal_id) is not None
+
+
 def settings_of(portal_id: int) -> Settings:
     row = db.session.get(CadenceSettings, portal_id)
     if row is None:
@@ -253,10 +258,30 @@ def _companies_touched(portal_id: int, pairs: Iterable[tuple[int, int]]) -> set[
     return rules.companies_of(pairs, links)
 
 
+_GETTERS = {CONTACT: "crm.contact.get", DEAL: "crm.deal.get", LEAD: "crm.lead.get"}
+
+
+def learn_links(portal_id: int, client: PortalClient, pairs: Iterable[tuple[int, int]]) -> None:
+    """Read the company of contacts, deals and leads the read model does not know yet (one
+    ``batch`` request)."""
+    wanted = [(t, i) for t, i in pairs if t in _GETTERS
+              and db.session.get(CadenceLink, (portal_id, t, i)) is None]
+    if not wanted:
+        return
+    answers = client.batch_each({pair: (_GETTERS[pair[0]], {"id": pair[1]}) for pair in wanted})
+    for (type_id, item_id), answer in answers.items():
+        company_id = _int(answer.get("COMPANY_ID")) if isinstance(answer, dict) else None
+        if company_id:
+            db.session.merge(CadenceLink(portal_id=portal_id, entity_type_id=type_id,
+                                         entity_id=item_id, company_id=company_id))
+    db.session.flush()
+
+
 def apply_activity(*, portal_id: int, activity_id: int, activity: Mapping[str, Any] | None,
-                   today: date, tz: tzinfo) -> set[int]:
+                   today: date, tz: tzinfo, client: PortalClient | None = None) -> set[int]:
     """Replace one activity's contacts (``activity`` None: it was deleted) and refresh the
-    companies it counted or counts for; returns them."""
+    companies it counted or counts for; returns them. With ``client``, the companies of bound
+    items not known yet are read from the portal first."""
     old = [(c.owner_type_id, c.owner_id) for c in db.session.scalars(select(CadenceContact).where(
         CadenceContact.portal_id == portal_id, CadenceContact.activity_id == activity_id))]
     db.session.execute(delete(CadenceContact).where(CadenceContact.portal_id == portal_id,
@@ -264,6 +289,8 @@ def apply_activity(*, portal_id: int, activity_id: int, activity: Mapping[str, A
     new: list[CadenceContact] = []
     if activity is not None:
         new = contact_rows(portal_id, activity, settings_of(portal_id).options)
+        if new and client is not None:
+            learn_links(portal_id, client, [(c.owner_type_id, c.owner_id) for c in new])
         db.session.add_all(new)
     db.session.flush()
     touched = _companies_touched(portal_id, old + [(c.owner_type_id, c.owner_id) for c in new])

@@ -164,6 +164,19 @@ def test_the_hand_built_cases(app: Flask, client: FlaskClient, configured: dict[
     assert after["category"] == "A" and after["due_at"] < before
 
 
+def test_a_call_bound_to_a_new_deal_counts_at_once(
+        app: Flask, client: FlaskClient, configured: dict[str, str], demo_sim: Simulator,
+        t0: datetime) -> None:
+    admin = configured
+    assert client.post("/api/v1/cadence/resync", headers=admin).status_code == 200
+    target = company(demo_sim, "Cadence fresh-deal", "A")
+    deal = add(demo_sim, "deal", {"TITLE": "Fresh", "COMPANY_ID": target,
+                                  "ASSIGNED_BY_ID": NIKITINA})
+    activity(demo_sim, (2, deal), at=t0 - timedelta(hours=3))
+    got = row(client, admin, "Cadence fresh-deal")
+    assert got["last_contact"]["bound_to"] == f"deal:{deal}"
+
+
 def test_the_boundary_day_and_overdue(app: Flask, client: FlaskClient,
                                       configured: dict[str, str], demo_sim: Simulator,
                                       t0: datetime) -> None:
@@ -254,6 +267,8 @@ def test_a_contact_moving_to_another_company_takes_its_e_mails_along(
     activity(demo_sim, (3, person), type_id=4, direction=2, at=t0 - timedelta(days=3))
     assert row(client, admin, "Cadence first-home")["last_email_at"] is not None
     demo_sim.call("crm.contact.update", {"id": person, "fields": {"COMPANY_ID": second}})
+    # In-process a contact's change makes no job; the resync (nightly, or now) catches it.
+    assert client.post("/api/v1/cadence/resync", headers=admin).status_code == 200
     assert row(client, admin, "Cadence first-home")["last_email_at"] is None
     assert row(client, admin, "Cadence second-home")["last_email_at"] is not None
     demo_sim.call("crm.company.delete", {"id": second})
