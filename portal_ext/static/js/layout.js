@@ -3,12 +3,18 @@
 (function () {
   "use strict";
   document.querySelectorAll("main table").forEach(function (table) {
-    var overflow = getComputedStyle(table.parentElement).overflowX;
-    if (overflow === "auto" || overflow === "scroll") {
-      return;  // already in a box of its own (the calendar)
+    var parent = table.parentElement;
+    var overflow = getComputedStyle(parent).overflowX;
+    var wrap = parent;
+    if (overflow !== "auto" && overflow !== "scroll") {
+      wrap = document.createElement("div");
+      wrap.className = "table-wrap";
+      parent.insertBefore(wrap, table);
+      wrap.appendChild(table);
+    }  // else already in a box of its own (the calendar, a chart's numbers): make it reachable
+    if (wrap.hasAttribute("tabindex")) {
+      return;
     }
-    var wrap = document.createElement("div");
-    wrap.className = "table-wrap";
     wrap.tabIndex = 0;
     wrap.setAttribute("role", "region");
     var caption = table.querySelector("caption");
@@ -16,7 +22,5 @@
     var name = caption ? caption.textContent : (heading && /^H[1-6]$/.test(heading.tagName)
       ? heading.textContent : document.title);
     wrap.setAttribute("aria-label", name.trim());
-    table.parentElement.insertBefore(wrap, table);
-    wrap.appendChild(table);
   });
 })();
