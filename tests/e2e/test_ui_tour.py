@@ -106,7 +106,8 @@ PAGES: list[Page] = [
 
 # Latin words a Russian page may show besides the portal's own data.
 # "E-mail" is how the portal itself writes it in Russian.
-ALLOWED_LATIN = {"Cover", "EN", "RU", "API", "CSV", "ID", "URL", "REST", "OAuth", "SVG", "E-mail", "e-mail"}
+ALLOWED_LATIN = {"Cover", "EN", "RU", "API", "CSV", "ID", "URL", "REST", "OAuth", "SVG", "E-mail",
+                 "e-mail"}
 
 
 def portal_words() -> set[str]:
