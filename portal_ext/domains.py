@@ -11,6 +11,7 @@ tables of its own and work of its own. Today they are:
 - ``transfers``: a dismissed user's client base to successors, and the automatic mode;
 - ``deadlines``: the task deadline guard (policies, the on-site veto, requests, the audit).
 - ``distribution``: a visited lead's deals, one manager per needed department.
+- ``cadence``: the A/B/C contact cadence: which clients nobody has called or written to in time.
 
 Not domains (the ground they stand on): ``portal`` (the portal port: client, clock, the
 registered portal), ``auth`` (login, roles, API tokens), ``events`` (intake and processing of
@@ -72,6 +73,7 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("transfers", web="transfers"),
     Domain("deadlines", web="deadlines"),
     Domain("distribution", web="distribution"),
+    Domain("cadence", web="cadence"),
 )
 
 

@@ -36,6 +36,7 @@ GROUPS: dict[str, NavGroup] = {group.key: group for group in (
     NavGroup(50, "transfers", lazy_pgettext("menu", "Transfers")),
     NavGroup(60, "deadlines", lazy_pgettext("menu", "Deadlines")),
     NavGroup(70, "distribution", lazy_pgettext("menu", "Distribution")),
+    NavGroup(80, "cadence", lazy_pgettext("menu", "Clients")),
     NavGroup(90, "admin", lazy_pgettext("menu", "Administration")),
     NavGroup(95, "account", lazy_pgettext("menu", "My account")),
 )}

@@ -33,6 +33,8 @@ PINNED = {
     "portal_ext.transfers.dismissals.act_on_portal",
     "portal_ext.transfers.dismissals.transfers_tick",
     "portal_ext.distribution.tasks.run_report",
+    "portal_ext.cadence.tasks.resync_portal",
+    "portal_ext.cadence.tasks.cadence_tick",
 }
 PERIODIC = {name for name in PINNED if name.endswith(("_tick", ".reconcile_events"))}
 

@@ -11,8 +11,8 @@ settings/how-to-call-rest-api/list-methods-pecularities.md, settings/performance
 - unknown filter and order fields are ignored, as the old ``crm.*.list`` methods do (the
   portal builds its SQL only from fields it knows). Callers wanting an error pass
   ``unknown="error"``;
-- a page is 50 rows; ``next`` only when more rows remain; ``start=-1`` skips the count (no
-  ``total``, no ``next``), which is how the portal's bulk export (``>ID`` + ``order ID ASC``)
+- a page is 50 rows; ``next`` only when more rows remain; ``start=-1`` skips the count
+  (``total`` 0, no ``next``), which is how the portal's bulk export (``>ID`` + ``order ID ASC``)
   runs;
 - select: ``*`` = every standard field that is neither a user field nor multiple, ``UF_*`` =
   every user field; multiple fields (PHONE, EMAIL, WEB, IM...) only when named; ID always.
@@ -106,7 +106,7 @@ def paginate(ctx: Ctx, stmt: Select[Any], start: Any, *,
     ``render`` turns each row into its API shape; ``key`` wraps the page as ``{key: [...]}``
     (``items`` for crm.item.list, ``tasks`` for tasks.task.list)."""
     offset = parse_start(start)
-    total: int | None = None
+    total = 0  # start=-1 skips the count and answers "total": 0 (huge-data.md's sample)
     if offset >= 0:
         count_stmt = select(func.count()).select_from(stmt.order_by(None).subquery())
         total = int(ctx.conn.execute(count_stmt).scalar_one())

@@ -103,6 +103,8 @@ PAGES: list[Page] = [
     Page("visit-report-new", "/distribution/reports/new", ADMIN),
     Page("distribution-settings", "/distribution/settings", ADMIN),
     Page("distribution-report", "/distribution/report", also("head")),
+    Page("cadence", "/cadence/", also("employee")),
+    Page("cadence-settings", "/cadence/settings", ADMIN),
     Page("users", "/users", also("head")),
     Page("events", "/events", ADMIN),
     Page("tokens", "/tokens", also("employee")),

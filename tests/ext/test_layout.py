@@ -31,7 +31,7 @@ def test_the_menu_is_grouped_by_domain_and_opens_from_a_menu_button(
     page = client.get("/").get_data(as_text=True)
     menu = dict(_menu(page))
     assert list(menu) == ["Home", "Absences", "Notifications", "Handover", "Transfers",
-                          "Deadlines", "Distribution", "Administration", "My account"]
+                          "Deadlines", "Distribution", "Clients", "Administration", "My account"]
     assert menu["Deadlines"] == ["Deadline requests", "Deadline policies", "Postponements"]
     assert menu["Absences"] == ["Calendar", "My absences", "I cover", "Standing deputies"]
     assert menu["Administration"] == ["Events", "Users"]
@@ -45,7 +45,8 @@ def test_an_employee_sees_only_their_groups_in_russian(client: FlaskClient,
     client.post("/language", data={"lang": "ru", "next": "/"})
     page = client.get("/").get_data(as_text=True)
     groups = [title for title, _ in _menu(page)]
-    assert groups == ["Главное", "Отсутствия", "Уведомления", "Сроки задач", "Мой профиль"]
+    assert groups == ["Главное", "Отсутствия", "Уведомления", "Сроки задач", "Клиенты",
+                      "Мой профиль"]
     assert ">Меню<" in page and "Выйти" in page
 
 
