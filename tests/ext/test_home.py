@@ -98,7 +98,10 @@ def test_an_employee_sees_their_absence_their_deputy_and_their_items_handed_over
     t0 = away["t0"]
     page = home_of(app, login_as, NIKITINA)
 
-    assert shown(local_day(t0 + timedelta(days=3))) in part(page, "away-now")
+    # The end is exclusive: the last day shown is the one just before it (at midnight, the
+    # day before).
+    assert shown(local_day(t0 + timedelta(days=3) - timedelta(microseconds=1))) in part(
+        page, "away-now")
     assert "none planned" in part(page, "next-absence")
     assert part(page, "my-deputy") == who[FEDOROV]
     handed = part(page, "my-handovers")
