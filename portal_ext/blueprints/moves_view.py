@@ -10,10 +10,11 @@ from typing import Any
 
 from babel.dates import format_interval
 from flask import render_template_string
-from flask_babel import format_decimal, format_percent, get_locale, ngettext
+from flask_babel import format_decimal, get_locale, ngettext
 from flask_babel import gettext as _
 
 from portal_ext.handover.report import planned_by_type, state_counts
+from portal_ext.i18n import percent as locale_percent
 from portal_ext.moves import progress
 from portal_ext.moves.models import (
     APPLIED,
@@ -32,7 +33,7 @@ from portal_ext.moves.models import (
 )
 
 __all__ = ["day_range", "held_count", "items_phrase", "kinds_phrase", "people_phrase",
-           "percent_text", "planned_by_type", "progress_card", "run_status", "state_counts"]
+           "planned_by_type", "progress_card", "run_status", "state_counts"]
 
 LEFT_ALONE = (CONFLICT, SKIPPED, MISSING)
 QUEUED, RUNNING, FINISHED, WITH_FAILURES = "queued", "running", "finished", "finished_with_failures"
@@ -41,11 +42,6 @@ QUEUED, RUNNING, FINISHED, WITH_FAILURES = "queued", "running", "finished", "fin
 def held_count(batch_id: int) -> int:
     """Items the batch moved that its receivers still hold (a give-back or an undo's work)."""
     return state_counts(batch_id).get(MOVED, 0)
-
-
-def percent_text(percent: int) -> str:
-    """``45%`` / ``45 %`` by the locale, no decimals."""
-    return str(format_percent(percent / 100))
 
 
 def items_phrase(count: int) -> str:
@@ -94,7 +90,7 @@ def run_status(batch: MoveBatch, kind: str) -> dict[str, Any]:
         status = batch.state  # preview, scheduled, failed, cancelled
     out = {**base, "status": status, "succeeded": succeeded, "left_alone": left_alone,
            "failed": failed, "pending": pending, "processed": processed, "total": total,
-           "percent": percent, "percent_text": percent_text(percent),
+           "percent": percent, "percent_text": locale_percent(percent),
            "heading": _heading(kind, restoring, status, failed)}
     parts = [_("%(processed)s of %(total)s items", processed=processed, total=total)] \
         if status in (QUEUED, RUNNING) else []
