@@ -328,8 +328,9 @@ class Session:
 PORTAL_WORDS: set[str] = set()
 
 
+@pytest.mark.parametrize("role", list(ROLES))  # one test per role: two processes share them
 def test_every_page_as_every_role_in_both_languages_at_both_widths(
-        live_server: LiveServer) -> None:
+        live_server: LiveServer, role: str) -> None:
     require(CHROMIUM.exists() or shutil.which("chromium") is not None,
             "Chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
@@ -343,23 +344,23 @@ def test_every_page_as_every_role_in_both_languages_at_both_widths(
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM),
                                              args=CHROMIUM_ARGS)
         try:
-            for role in ROLES:
-                for lang in LANGUAGES:
-                    session = Session(browser, live_server, role, lang, findings, axe_source)
-                    try:
-                        session.log_in()
-                        for width in WIDTHS:
-                            session.page.set_viewport_size({"width": width, "height": 900})
-                            session.check_menu(width)
-                            for entry in PAGES:
-                                if role in entry.roles:
-                                    session.visit(entry, ids, width)
-                    finally:
-                        session.close()
+            for lang in LANGUAGES:
+                session = Session(browser, live_server, role, lang, findings, axe_source)
+                try:
+                    session.log_in()
+                    for width in WIDTHS:
+                        session.page.set_viewport_size({"width": width, "height": 900})
+                        session.check_menu(width)
+                        for entry in PAGES:
+                            if role in entry.roles:
+                                session.visit(entry, ids, width)
+                finally:
+                    session.close()
         finally:
             browser.close()
     took = time.monotonic() - started
-    report = SCREENSHOTS / "findings.txt"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    report = SCREENSHOTS / f"findings-{role}.txt"
     report.write_text("".join(f"{p}\n" for p in findings.problems) or "no problems\n",
                       encoding="utf-8")
     assert not findings.problems, (f"{len(findings.problems)} problems in {took:.0f} s:\n"

@@ -89,7 +89,7 @@ def test_a_handover_moves_and_comes_back_only_once_confirmed(
 
     confirmed(client, f"/handovers/{batch_id}/apply", {"start": "now"})
     assert _state(app, batch_id) == "applied"
-    assert {holders(demo_sim)[key] for key in hers} == {FEDOROV}
+    assert set(map(holders(demo_sim).__getitem__, hers)) == {FEDOROV}
 
     page, _ = asked(client, f"/handovers/{batch_id}/restore")
     assert f"Give {len(hers)} items back now?" in lines(page)

@@ -126,19 +126,23 @@ def test_the_command_line_moves_with_a_progress_bar(
     with app.app_context():
         portal = current_portal()
         batch = preview_handover(portal=portal, client=client_for(portal), actor=None,
-                                 absence_id=absence_id, types=["company", "activity"],
+                                 absence_id=absence_id, types=["company", "deal"],
                                  include_closed=True, now=host_utcnow())
         batch_id, total = batch.id, sum(batch.counts.values())
+    hers = {key for key in owned_by(demo_sim, NIKITINA) if key[0] in ("company", "deal")}
     runner = app.test_cli_runner()
     result = runner.invoke(args=["handover", "apply", str(batch_id), "--yes"])
     assert result.exit_code == 0, result.output
     assert "handing over" in result.output and "100%" in result.output
     status = json.loads(result.output.strip().splitlines()[-1])
     assert (status["state"], status["done"], status["total"]) == ("applied", total, total)
-    assert {holders(demo_sim)[k] for k in owned_by(demo_sim, FEDOROV)} == {FEDOROV}
+    now_held = holders(demo_sim)
+    assert hers and {now_held[key] for key in hers} == {FEDOROV}
     result = runner.invoke(args=["handover", "restore", str(batch_id)])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output.strip().splitlines()[-1])["state"] == "restored"
+    now_held = holders(demo_sim)
+    assert {now_held[key] for key in hers} == {NIKITINA}
     again = runner.invoke(args=["handover", "apply", str(batch_id), "--yes"])
     assert again.exit_code != 0 and "restored" in again.output
 
