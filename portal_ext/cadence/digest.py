@@ -112,13 +112,14 @@ def send_digests(*, portal: Portal, client: PortalClient, now: datetime, tz: tzi
         record = CadenceDigest(portal_id=portal.id, user_id=user_id, day=day,
                                overdue=len(rows), sent_at=now)
         db.session.add(record)
-        db.session.flush()
+        db.session.commit()  # recorded before the portal is asked: never sent twice
         try:
             answer = client.call("im.notify.system.add", {
                 "USER_ID": user_id, "MESSAGE": text,
                 "TAG": TAG.format(day=day.isoformat(), user=user_id)})
         except PortalError as exc:
-            db.session.rollback()
+            db.session.delete(record)  # not sent: the next run tries again
+            db.session.commit()
             log.warning("cadence digest for user %s not sent: %s", user_id, exc)
             failed += 1
             continue

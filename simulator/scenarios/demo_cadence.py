@@ -52,8 +52,11 @@ def _touches(client: Client, owners: list[tuple[int, int]]) -> bool:
     return any(owner in mine for owner in owners)
 
 
-def write_cases(history: History) -> None:
-    """Replace the picked clients' history with their case."""
+SETTING = "demo_cadence_cases"  # the simulator's setting: case -> company id
+
+
+def write_cases(history: History) -> dict[str, int]:
+    """Replace the picked clients' history with their case; returns case -> company id."""
     demo = history.demo
     chosen = pick(demo)
     history.planned = [item for item in history.planned
@@ -98,6 +101,7 @@ def write_cases(history: History) -> None:
                         start=start, completed=False, subject="Запрос цены",
                         responsible_id=client.manager, communications=[R.communication(
                             "EMAIL", contact.email, R.CONTACT, contact.id)])
+    return {case: client.id for case, client in chosen.items()}
 
 
 def uncategorized(demo: DemoPortal) -> set[int]:

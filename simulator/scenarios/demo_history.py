@@ -275,7 +275,8 @@ def write_history(demo: DemoPortal, writer: R.BulkWriter) -> dict[str, int]:
         history.client_history(client)
     for lead in demo.leads:
         history.lead_history(lead)
-    from simulator.scenarios.demo_cadence import write_cases
+    from simulator.core import tables as core_tables
+    from simulator.scenarios.demo_cadence import SETTING, write_cases
 
-    write_cases(history)
+    writer.add(core_tables.settings, {"key": SETTING, "value": write_cases(history)})
     return {**history.write(writer), **write_tasks(demo, writer)}

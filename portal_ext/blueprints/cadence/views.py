@@ -230,7 +230,7 @@ def plan_call() -> Any:
     shows the question (a link never changes anything); the call is planned by the POST that
     carries the confirmation."""
     h = here()
-    form = PlanCallForm(request.values, meta={"csrf": request.method == "POST"})
+    form = PlanCallForm(request.values, meta={"csrf": False} if request.method == "GET" else {})
     if not form.validate() or form.company_id.data is None:
         flash(_("There is no such company in the report."), "error")
         return redirect(url_for("cadence.report"))
