@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from datetime import time as clock_time
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, tuple_
+from sqlalchemy import and_, delete, func, insert, or_, select, tuple_
 
 from portal_ext.cadence import rules
 from portal_ext.cadence.errors import CadenceError
@@ -568,8 +568,8 @@ def _top_id(client: PortalClient, stage: Stage) -> int:
 def read_windows(client: PortalClient, stage: Stage, cursor: int, top: int
                  ) -> tuple[list[dict[str, Any]], int]:
     """One ``batch`` request of up to 50 ``start=-1`` pages, each an ID window of 50 above
-    ``cursor``: the rows, and the new cursor (a window that came back full continues from its
-    last row, and the windows after it are read again next time)."""
+    ``cursor``: the rows, and the new cursor. A window is as wide as a page (50 ids), so even
+    a window where every id matches fits in its page: nothing is read twice."""
     commands: dict[str, tuple[str, dict[str, Any]]] = {}
     for k in range(WINDOWS):
         low = cursor + k * PAGE
@@ -578,15 +578,9 @@ def read_windows(client: PortalClient, stage: Stage, cursor: int, top: int
         commands[str(k)] = (stage.method, stage.params({">ID": low, "<=ID": low + PAGE}))
     results = client.batch(commands)
     rows: list[dict[str, Any]] = []
-    new_cursor = cursor
     for k in range(len(commands)):
-        page = _rows_of(results.get(str(k)))
-        rows.extend(page)
-        if len(page) >= PAGE:
-            new_cursor = _int(page[-1].get("ID")) or new_cursor
-            break
-        new_cursor = cursor + (k + 1) * PAGE
-    return rows, min(new_cursor, top)
+        rows.extend(_rows_of(results.get(str(k))))
+    return rows, min(cursor + len(commands) * PAGE, top)
 
 
 def resync_step(*, portal: Portal, client: PortalClient, tz: tzinfo, now: datetime) -> bool:
@@ -644,26 +638,49 @@ def _store(portal_id: int, stage: Stage, found: list[dict[str, Any]], settings: 
             db.session.add(row)
     elif stage.method in STAGE_TYPES:
         type_id = STAGE_TYPES[stage.method]
-        for item in found:
-            item_id, company_id = _int(item.get("ID")), _int(item.get("COMPANY_ID"))
-            if item_id and company_id:
-                db.session.merge(CadenceLink(portal_id=portal_id, entity_type_id=type_id,
-                                             entity_id=item_id, company_id=company_id))
+        _insert_new(CadenceLink, [
+            {"portal_id": portal_id, "entity_type_id": type_id, "entity_id": item_id,
+             "company_id": company_id}
+            for item_id, company_id in ((_int(i.get("ID")), _int(i.get("COMPANY_ID")))
+                                        for i in found) if item_id and company_id])
     elif stage.upper:
-        for record in found:
-            stat = _stat_row(portal_id, record)
-            if stat is not None:
-                db.session.merge(stat)
+        _insert_new(CadenceCallStat, [
+            {"portal_id": s.portal_id, "activity_id": s.activity_id, "code": s.code,
+             "duration": s.duration}
+            for s in (_stat_row(portal_id, r) for r in found) if s is not None])
     else:
         calls = [a for a in (_int(x.get("ID")) for x in found if _needs_statistic(x)) if a]
         stats = {r.activity_id: r for r in db.session.scalars(select(CadenceCallStat).where(
             CadenceCallStat.portal_id == portal_id,
             CadenceCallStat.activity_id.in_(calls)))} if calls else {}
+        contacts: list[dict[str, Any]] = []
         for activity in found:
             statistic = _stat_json(stats.get(_int(activity.get("ID")) or 0))
-            for contact in contact_rows(portal_id, activity, settings.options, statistic):
-                db.session.merge(contact)
+            for c in contact_rows(portal_id, activity, settings.options, statistic):
+                contacts.append({"portal_id": c.portal_id, "activity_id": c.activity_id,
+                                 "owner_type_id": c.owner_type_id, "owner_id": c.owner_id,
+                                 "channel": c.channel, "direction": c.direction, "at": c.at,
+                                 "by": c.by})
+        _insert_new(CadenceContact, contacts)
     db.session.flush()
+
+
+def _insert_new(model: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert the rows whose primary key is not stored yet (one query to find them, one
+    bulk insert): a step read again after an interruption adds nothing twice."""
+    if not rows:
+        return
+    keys = [c.name for c in model.__table__.primary_key.columns]
+    unique = {tuple(r[k] for k in keys): r for r in rows}
+    portal_id = rows[0]["portal_id"]
+    narrow = max(range(1, len(keys)), key=lambda n: len({key[n] for key in unique}))
+    have = {tuple(k) for k in db.session.execute(
+        select(*(getattr(model, k) for k in keys)).where(
+            model.portal_id == portal_id,
+            getattr(model, keys[narrow]).in_({key[narrow] for key in unique})))}
+    fresh = [r for key, r in unique.items() if key not in have]
+    if fresh:
+        db.session.execute(insert(model), fresh)
 
 
 def _finish(row: CadenceResync, portal_id: int, tz: tzinfo, now: datetime) -> bool:

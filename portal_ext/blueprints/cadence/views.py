@@ -207,6 +207,14 @@ def resync() -> Any:
 
 
 # -- planning a call --------------------------------------------------------------------------
+def _back() -> str:
+    """Where to go after planning: the report view the request came from (its filters kept),
+    only ever a page of the report."""
+    wanted = str(request.values.get("back") or "")
+    report = url_for("cadence.report")
+    return wanted if wanted.startswith(report) and "//" not in wanted else report
+
+
 def _plan(h: Context, row: CadenceCompany, hour: int) -> confirmation.Plan:
     when = services.tomorrow_at(h.now, h.tz, hour)
     who = h.names().get(row.responsible_id or 0, "")
@@ -216,9 +224,9 @@ def _plan(h: Context, row: CadenceCompany, hour: int) -> confirmation.Plan:
         lines=[_("A planned call on %(when)s for %(who)s.", when=portal_time(when), who=who),
                _("The portal gets a planned call activity on the company, with its phone "
                  "number (or its main contact's); nothing else changes.")],
-        button=_("Confirm: plan the call"), cancel_url=url_for("cadence.report"),
+        button=_("Confirm: plan the call"), cancel_url=_back(),
         binding={"company_id": row.company_id, "when": when.isoformat()},
-        fields={"company_id": str(row.company_id), "hour": str(hour)},
+        fields={"company_id": str(row.company_id), "hour": str(hour), "back": _back()},
         way_back=_("The planned call can be deleted in the portal."),
         title=_("Confirm planning a call"))
 
@@ -233,12 +241,12 @@ def plan_call() -> Any:
     form = PlanCallForm(request.values, meta={"csrf": False} if request.method == "GET" else {})
     if not form.validate() or form.company_id.data is None:
         flash(_("There is no such company in the report."), "error")
-        return redirect(url_for("cadence.report"))
+        return redirect(_back())
     try:
         row = services.plannable(h.portal.id, h.actor, int(form.company_id.data))
     except Refusal as error:
         refuse_on_page(error)
-        return redirect(url_for("cadence.report"))
+        return redirect(_back())
     plan = _plan(h, row, int(form.hour.data or 10))
     if request.method == "GET" or not confirmation.confirmed(plan):
         return confirmation.ask(plan)
@@ -249,9 +257,9 @@ def plan_call() -> Any:
                            now=h.now)
     except Refusal as error:
         refuse_on_page(error)
-        return redirect(url_for("cadence.report"))
+        return redirect(_back())
     except PortalError as exc:
         flash(str(exc), "error")
-        return redirect(url_for("cadence.report"))
+        return redirect(_back())
     flash(_("A call to %(company)s is planned.", company=row.title), "success")
-    return redirect(url_for("cadence.report"))
+    return redirect(_back())
