@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from datetime import time as clock_time
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, tuple_
+from sqlalchemy import and_, delete, func, insert, or_, select
 
 from portal_ext.cadence import rules
 from portal_ext.cadence.errors import CadenceError
@@ -318,8 +318,19 @@ def _companies_touched(portal_id: int, pairs: Iterable[tuple[int, int]]) -> set[
     links = {(t, i): c for t, i, c in db.session.execute(select(
         CadenceLink.entity_type_id, CadenceLink.entity_id, CadenceLink.company_id).where(
         CadenceLink.portal_id == portal_id,
-        tuple_(CadenceLink.entity_type_id, CadenceLink.entity_id).in_(pairs)))} if pairs else {}
+        _pairs_condition(CadenceLink.entity_type_id, CadenceLink.entity_id, pairs)))} \
+        if pairs else {}
     return rules.companies_of(pairs, links)
+
+
+def _pairs_condition(type_column: Any, id_column: Any, pairs: Iterable[tuple[int, int]]) -> Any:
+    """``(type, id) IN pairs`` written per type (``type = t AND id IN (...)``), so the
+    database uses its (portal, type, id) index instead of scanning."""
+    by_type: dict[int, set[int]] = {}
+    for type_id, item_id in pairs:
+        by_type.setdefault(type_id, set()).add(item_id)
+    return or_(*(and_(type_column == t, id_column.in_(sorted(ids)))
+                 for t, ids in sorted(by_type.items())))
 
 
 _GETTERS = {CONTACT: "crm.contact.get", DEAL: "crm.deal.get", LEAD: "crm.lead.get"}
@@ -438,12 +449,9 @@ def refresh(portal_id: int, company_ids: Iterable[int] | None, *, tz: tzinfo) ->
     links = {(t, i): c for t, i, c in db.session.execute(link_q)}
     contact_q = select(CadenceContact).where(CadenceContact.portal_id == portal_id)
     if wanted is not None:
-        conditions = [and_(CadenceContact.owner_type_id == COMPANY,
-                           CadenceContact.owner_id.in_(wanted))]
-        if links:
-            conditions.append(tuple_(CadenceContact.owner_type_id,
-                                     CadenceContact.owner_id).in_(list(links)))
-        contact_q = contact_q.where(or_(*conditions))
+        owners = [(COMPANY, c) for c in wanted] + list(links)
+        contact_q = contact_q.where(_pairs_condition(CadenceContact.owner_type_id,
+                                                     CadenceContact.owner_id, owners))
     per_company: dict[int, dict[int, tuple[rules.Contact, str]]] = {}
     for c in db.session.scalars(contact_q):
         company = c.owner_id if c.owner_type_id == COMPANY else links.get(
