@@ -9,6 +9,10 @@
 - ``CadenceLink``: the company of each portal contact, deal and lead.
 - ``CadenceContact``: one row per (activity that counts, item it is bound to).
 - ``CadenceResync``: the full resync's progress, resumable from its cursor.
+- ``CadenceCallStat``: the outcome of each call the portal's telephony statistics know
+  (``voximplant.statistic.get``), read by the resync before the activities.
+- ``CadenceDigest``: the daily digest, one row per manager per portal day it was decided for
+  (sent, or nothing to send), so a day is never sent twice.
 """
 
 from __future__ import annotations
@@ -39,13 +43,19 @@ class CadenceSettings(db.Model):  # type: ignore[name-defined]
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_by_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # The hour (portal time) the daily digest goes out; None: no digest.
+    digest_hour: Mapped[int | None] = mapped_column(Integer, nullable=True, default=9)
 
 
 class CadenceCompany(db.Model):  # type: ignore[name-defined]
     __tablename__ = "cadence_company"
     __table_args__ = (Index("ix_cadence_company_portal_company", "portal_id", "company_id",
                             unique=True),
-                      Index("ix_cadence_company_portal_due", "portal_id", "due_at"))
+                      Index("ix_cadence_company_portal_due", "portal_id", "due_at"),
+                      Index("ix_cadence_company_portal_resp_due", "portal_id",
+                            "responsible_id", "due_at"),
+                      Index("ix_cadence_company_portal_cat_due", "portal_id", "category",
+                            "due_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     portal_id: Mapped[int] = mapped_column(ForeignKey("portal.id"))
@@ -110,3 +120,23 @@ class CadenceResync(db.Model):  # type: ignore[name-defined]
     started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+
+class CadenceCallStat(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "cadence_call_stat"
+
+    portal_id: Mapped[int] = mapped_column(ForeignKey("portal.id"), primary_key=True)
+    activity_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    duration: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class CadenceDigest(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "cadence_digest"
+
+    portal_id: Mapped[int] = mapped_column(ForeignKey("portal.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # portal user id
+    day: Mapped[date] = mapped_column(Date, primary_key=True)  # the portal day it is for
+    overdue: Mapped[int] = mapped_column(Integer, default=0)  # 0: nothing was sent
+    notification_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

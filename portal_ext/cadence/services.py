@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import time as clock_time
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, tuple_
+from sqlalchemy import and_, delete, func, insert, or_, select
 
 from portal_ext.cadence import rules
 from portal_ext.cadence.errors import CadenceError
@@ -28,6 +29,7 @@ from portal_ext.cadence.models import (
     DONE,
     FAILED,
     RUNNING,
+    CadenceCallStat,
     CadenceCompany,
     CadenceContact,
     CadenceLink,
@@ -50,6 +52,7 @@ ENTITY_NAMES = {LEAD: "lead", DEAL: "deal", CONTACT: "contact", COMPANY: "compan
 ACTIVITY_SELECT = ["ID", "TYPE_ID", "DIRECTION", "COMPLETED", "SETTINGS", "START_TIME",
                    "END_TIME", "RESPONSIBLE_ID", "OWNER_TYPE_ID", "OWNER_ID", "BINDINGS"]
 MAX_INTERVAL = 36  # months, or 36*31 days
+DIGEST_HOUR = 9  # the daily digest's default hour, portal time
 
 
 # -- settings ---------------------------------------------------------------------------------
@@ -59,12 +62,13 @@ class Settings:
     category_map: dict[str, str] = field(default_factory=dict)  # item id -> A/B/C
     intervals: dict[str, Interval] = field(default_factory=lambda: dict(rules.DEFAULT_INTERVALS))
     options: ContactOptions = field(default_factory=ContactOptions)
+    digest_hour: int | None = DIGEST_HOUR  # portal time; None: no digest
 
     def as_dict(self) -> dict[str, Any]:
         return {"category_field": self.category_field,
                 "category_map": dict(self.category_map),
                 "intervals": {k: v.as_dict() for k, v in self.intervals.items()},
-                "contact": self.options.as_dict()}
+                "contact": self.options.as_dict(), "digest_hour": self.digest_hour}
 
 
 def configured(portal_id: int) -> bool:
@@ -81,7 +85,8 @@ def settings_of(portal_id: int) -> Settings:
         intervals[letter] = Interval(int(raw["count"]), str(raw["unit"]),
                                      int(raw.get("warning_days") or 0))
     options = ContactOptions(**{**ContactOptions().as_dict(), **(row.options or {})})
-    return Settings(row.category_field, dict(row.category_map or {}), intervals, options)
+    return Settings(row.category_field, dict(row.category_map or {}), intervals, options,
+                    row.digest_hour)
 
 
 def _invalid(field_name: str, message: str) -> CadenceError:
@@ -149,7 +154,12 @@ def parse_settings(body: Mapping[str, Any], current: Settings) -> tuple[Settings
             raise _invalid("contact.meetings", "'contact.meetings' must be true or false.")
         options = ContactOptions(options.min_call_seconds, options.email_direction,
                                  raw_options["meetings"])
-    return Settings(field_name, mapping, intervals, options), given
+    digest_hour = current.digest_hour
+    if "digest_hour" in body:
+        digest_hour = body["digest_hour"]
+        if digest_hour is not None:
+            digest_hour = _int_in(body, "digest_hour", "digest_hour", 0, 23)
+    return Settings(field_name, mapping, intervals, options, digest_hour), given
 
 
 def category_fields(client: PortalClient) -> dict[str, dict[str, Any]]:
@@ -200,6 +210,7 @@ def save_settings(*, portal: Portal, client: PortalClient, body: Mapping[str, An
     row.category_map = mapping
     row.intervals = {k: v.as_dict() for k, v in wanted.intervals.items()}
     row.options = wanted.options.as_dict()
+    row.digest_hour = wanted.digest_hour
     row.updated_by_id, row.updated_at = actor_id, now
     db.session.add(row)
     db.session.flush()
@@ -236,11 +247,14 @@ def _bindings(activity: Mapping[str, Any]) -> list[tuple[int, int]]:
     return list(dict.fromkeys(pairs))
 
 
-def contact_rows(portal_id: int, activity: Mapping[str, Any],
-                 options: ContactOptions) -> list[CadenceContact]:
-    """The read model's rows for one activity: one per item it is bound to, if it counts."""
+def contact_rows(portal_id: int, activity: Mapping[str, Any], options: ContactOptions,
+                 statistic: Mapping[str, Any] | None = None) -> list[CadenceContact]:
+    """The read model's rows for one activity: one per item it is bound to, if it counts.
+    ``statistic``: the call's telephony statistics (``CALL_FAILED_CODE``, ``CALL_DURATION``),
+    where the portal has them."""
     contact = rules.contact_of(activity, options, start=parse_portal_time(
-        activity.get("START_TIME")), end=parse_portal_time(activity.get("END_TIME")))
+        activity.get("START_TIME")), end=parse_portal_time(activity.get("END_TIME")),
+        statistic=statistic)
     if contact is None:
         return []
     return [CadenceContact(portal_id=portal_id, activity_id=contact.activity_id,
@@ -249,13 +263,74 @@ def contact_rows(portal_id: int, activity: Mapping[str, Any],
             for t, i in _bindings(activity) if t in ENTITY_NAMES]
 
 
+STATISTIC_METHOD = "voximplant.statistic.get"
+
+
+def _needs_statistic(activity: Mapping[str, Any]) -> bool:
+    """A completed call that is not marked missed: only its statistics tell whether it reached
+    the client (an outgoing call's activity is completed even when the call failed)."""
+    settings = activity.get("SETTINGS")
+    settings = settings if isinstance(settings, Mapping) else {}
+    return (_int(activity.get("TYPE_ID")) == rules.TYPE_CALL
+            and str(activity.get("COMPLETED") or "").upper() == "Y"
+            and not settings.get("MISSED_CALL"))
+
+
+def _stat_row(portal_id: int, record: Mapping[str, Any]) -> CadenceCallStat | None:
+    activity_id = _int(record.get("CRM_ACTIVITY_ID"))
+    if not activity_id:
+        return None
+    code = record.get("CALL_FAILED_CODE")
+    return CadenceCallStat(portal_id=portal_id, activity_id=activity_id,
+                           code=None if code in (None, "") else str(code)[:16],
+                           duration=_int(record.get("CALL_DURATION")))
+
+
+def _stat_json(row: CadenceCallStat | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {"CALL_FAILED_CODE": row.code, "CALL_DURATION": row.duration}
+
+
+def read_statistic(portal_id: int, client: PortalClient,
+                   activity: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The call's statistics from the portal (one request), kept in the read model; None when
+    the portal has none (or the caller may not read them: ``ACCESS_DENIED``)."""
+    activity_id = _int(activity.get("ID"))
+    if not activity_id or not _needs_statistic(activity):
+        return None
+    try:
+        records = _rows_of(client.call(STATISTIC_METHOD, {
+            "FILTER": {"CRM_ACTIVITY_ID": activity_id}, "SORT": "ID", "ORDER": "DESC"}))
+    except PortalError as exc:
+        if exc.code != "ACCESS_DENIED":
+            raise
+        records = []
+    found = _stat_row(portal_id, records[0]) if records else None
+    if found is None:
+        return _stat_json(db.session.get(CadenceCallStat, (portal_id, activity_id)))
+    db.session.merge(found)
+    return _stat_json(found)
+
+
 def _companies_touched(portal_id: int, pairs: Iterable[tuple[int, int]]) -> set[int]:
     pairs = list(pairs)
     links = {(t, i): c for t, i, c in db.session.execute(select(
         CadenceLink.entity_type_id, CadenceLink.entity_id, CadenceLink.company_id).where(
         CadenceLink.portal_id == portal_id,
-        tuple_(CadenceLink.entity_type_id, CadenceLink.entity_id).in_(pairs)))} if pairs else {}
+        _pairs_condition(CadenceLink.entity_type_id, CadenceLink.entity_id, pairs)))} \
+        if pairs else {}
     return rules.companies_of(pairs, links)
+
+
+def _pairs_condition(type_column: Any, id_column: Any, pairs: Iterable[tuple[int, int]]) -> Any:
+    """``(type, id) IN pairs`` written per type (``type = t AND id IN (...)``), so the
+    database uses its (portal, type, id) index instead of scanning."""
+    by_type: dict[int, set[int]] = {}
+    for type_id, item_id in pairs:
+        by_type.setdefault(type_id, set()).add(item_id)
+    return or_(*(and_(type_column == t, id_column.in_(sorted(ids)))
+                 for t, ids in sorted(by_type.items())))
 
 
 _GETTERS = {CONTACT: "crm.contact.get", DEAL: "crm.deal.get", LEAD: "crm.lead.get"}
@@ -288,7 +363,9 @@ def apply_activity(*, portal_id: int, activity_id: int, activity: Mapping[str, A
                                                     CadenceContact.activity_id == activity_id))
     new: list[CadenceContact] = []
     if activity is not None:
-        new = contact_rows(portal_id, activity, settings_of(portal_id).options)
+        statistic = read_statistic(portal_id, client, activity) if client is not None else \
+            _stat_json(db.session.get(CadenceCallStat, (portal_id, activity_id)))
+        new = contact_rows(portal_id, activity, settings_of(portal_id).options, statistic)
         if new and client is not None:
             learn_links(portal_id, client, [(c.owner_type_id, c.owner_id) for c in new])
         db.session.add_all(new)
@@ -372,12 +449,9 @@ def refresh(portal_id: int, company_ids: Iterable[int] | None, *, tz: tzinfo) ->
     links = {(t, i): c for t, i, c in db.session.execute(link_q)}
     contact_q = select(CadenceContact).where(CadenceContact.portal_id == portal_id)
     if wanted is not None:
-        conditions = [and_(CadenceContact.owner_type_id == COMPANY,
-                           CadenceContact.owner_id.in_(wanted))]
-        if links:
-            conditions.append(tuple_(CadenceContact.owner_type_id,
-                                     CadenceContact.owner_id).in_(list(links)))
-        contact_q = contact_q.where(or_(*conditions))
+        owners = [(COMPANY, c) for c in wanted] + list(links)
+        contact_q = contact_q.where(_pairs_condition(CadenceContact.owner_type_id,
+                                                     CadenceContact.owner_id, owners))
     per_company: dict[int, dict[int, tuple[rules.Contact, str]]] = {}
     for c in db.session.scalars(contact_q):
         company = c.owner_id if c.owner_type_id == COMPANY else links.get(
@@ -429,6 +503,15 @@ class Stage:
     method: str
     select: tuple[str, ...]
     filter: tuple[tuple[str, Any], ...] = ()
+    upper: bool = False  # FILTER/SORT/ORDER parameters (voximplant.statistic.get)
+
+    def params(self, window: Mapping[str, Any], *, descending: bool = False) -> dict[str, Any]:
+        wanted = {**dict(self.filter), **window}
+        if self.upper:
+            return {"FILTER": wanted, "SORT": "ID", "ORDER": "DESC" if descending else "ASC",
+                    "start": -1}
+        return {"filter": wanted, "select": list(self.select) if not descending else ["ID"],
+                "order": {"ID": "DESC" if descending else "ASC"}, "start": -1}
 
 
 def stages(settings: Settings) -> tuple[Stage, ...]:
@@ -440,6 +523,8 @@ def stages(settings: Settings) -> tuple[Stage, ...]:
         Stage("crm.contact.list", ("ID", "COMPANY_ID")),
         Stage("crm.deal.list", ("ID", "COMPANY_ID")),
         Stage("crm.lead.list", ("ID", "COMPANY_ID")),
+        Stage(STATISTIC_METHOD, ("ID", "CRM_ACTIVITY_ID", "CALL_FAILED_CODE", "CALL_DURATION"),
+              upper=True),
         Stage("crm.activity.list", tuple(ACTIVITY_SELECT), (("@TYPE_ID", types),)),
     )
 
@@ -459,6 +544,7 @@ def start_resync(portal_id: int, now: datetime) -> CadenceResync:
     db.session.add(row)
     db.session.execute(delete(CadenceLink).where(CadenceLink.portal_id == portal_id))
     db.session.execute(delete(CadenceContact).where(CadenceContact.portal_id == portal_id))
+    db.session.execute(delete(CadenceCallStat).where(CadenceCallStat.portal_id == portal_id))
     db.session.commit()
     return row
 
@@ -482,8 +568,7 @@ def _rows_of(result: Any) -> list[dict[str, Any]]:
 
 
 def _top_id(client: PortalClient, stage: Stage) -> int:
-    result = client.call_raw(stage.method, {"order": {"ID": "DESC"}, "select": ["ID"],
-                                            "filter": dict(stage.filter), "start": -1})
+    result = client.call_raw(stage.method, stage.params({}, descending=True))
     rows = _rows_of(result.get("result"))
     return _int(rows[0].get("ID")) or 0 if rows else 0
 
@@ -491,27 +576,19 @@ def _top_id(client: PortalClient, stage: Stage) -> int:
 def read_windows(client: PortalClient, stage: Stage, cursor: int, top: int
                  ) -> tuple[list[dict[str, Any]], int]:
     """One ``batch`` request of up to 50 ``start=-1`` pages, each an ID window of 50 above
-    ``cursor``: the rows, and the new cursor (a window that came back full continues from its
-    last row, and the windows after it are read again next time)."""
+    ``cursor``: the rows, and the new cursor. A window is as wide as a page (50 ids), so even
+    a window where every id matches fits in its page: nothing is read twice."""
     commands: dict[str, tuple[str, dict[str, Any]]] = {}
     for k in range(WINDOWS):
         low = cursor + k * PAGE
         if low >= top:
             break
-        commands[str(k)] = (stage.method, {
-            "filter": {**dict(stage.filter), ">ID": low, "<=ID": low + PAGE},
-            "select": list(stage.select), "order": {"ID": "ASC"}, "start": -1})
+        commands[str(k)] = (stage.method, stage.params({">ID": low, "<=ID": low + PAGE}))
     results = client.batch(commands)
     rows: list[dict[str, Any]] = []
-    new_cursor = cursor
     for k in range(len(commands)):
-        page = _rows_of(results.get(str(k)))
-        rows.extend(page)
-        if len(page) >= PAGE:
-            new_cursor = _int(page[-1].get("ID")) or new_cursor
-            break
-        new_cursor = cursor + (k + 1) * PAGE
-    return rows, min(new_cursor, top)
+        rows.extend(_rows_of(results.get(str(k))))
+    return rows, min(cursor + len(commands) * PAGE, top)
 
 
 def resync_step(*, portal: Portal, client: PortalClient, tz: tzinfo, now: datetime) -> bool:
@@ -526,7 +603,12 @@ def resync_step(*, portal: Portal, client: PortalClient, tz: tzinfo, now: dateti
             return _finish(row, portal.id, tz, now)
         stage = all_stages[row.stage]
         if row.top < 0:
-            row.top = _top_id(client, stage)
+            try:
+                row.top = _top_id(client, stage)
+            except PortalError as exc:
+                if not (stage.upper and exc.code == "ACCESS_DENIED"):
+                    raise
+                row.top = 0  # no statistics for this caller: the activities alone decide
             row.requests += 1
         if row.cursor >= row.top:
             row.stage, row.cursor, row.top = row.stage + 1, 0, -1
@@ -564,16 +646,49 @@ def _store(portal_id: int, stage: Stage, found: list[dict[str, Any]], settings: 
             db.session.add(row)
     elif stage.method in STAGE_TYPES:
         type_id = STAGE_TYPES[stage.method]
-        for item in found:
-            item_id, company_id = _int(item.get("ID")), _int(item.get("COMPANY_ID"))
-            if item_id and company_id:
-                db.session.merge(CadenceLink(portal_id=portal_id, entity_type_id=type_id,
-                                             entity_id=item_id, company_id=company_id))
+        _insert_new(CadenceLink, [
+            {"portal_id": portal_id, "entity_type_id": type_id, "entity_id": item_id,
+             "company_id": company_id}
+            for item_id, company_id in ((_int(i.get("ID")), _int(i.get("COMPANY_ID")))
+                                        for i in found) if item_id and company_id])
+    elif stage.upper:
+        _insert_new(CadenceCallStat, [
+            {"portal_id": s.portal_id, "activity_id": s.activity_id, "code": s.code,
+             "duration": s.duration}
+            for s in (_stat_row(portal_id, r) for r in found) if s is not None])
     else:
+        calls = [a for a in (_int(x.get("ID")) for x in found if _needs_statistic(x)) if a]
+        stats = {r.activity_id: r for r in db.session.scalars(select(CadenceCallStat).where(
+            CadenceCallStat.portal_id == portal_id,
+            CadenceCallStat.activity_id.in_(calls)))} if calls else {}
+        contacts: list[dict[str, Any]] = []
         for activity in found:
-            for contact in contact_rows(portal_id, activity, settings.options):
-                db.session.merge(contact)
+            statistic = _stat_json(stats.get(_int(activity.get("ID")) or 0))
+            for c in contact_rows(portal_id, activity, settings.options, statistic):
+                contacts.append({"portal_id": c.portal_id, "activity_id": c.activity_id,
+                                 "owner_type_id": c.owner_type_id, "owner_id": c.owner_id,
+                                 "channel": c.channel, "direction": c.direction, "at": c.at,
+                                 "by": c.by})
+        _insert_new(CadenceContact, contacts)
     db.session.flush()
+
+
+def _insert_new(model: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert the rows whose primary key is not stored yet (one query to find them, one
+    bulk insert): a step read again after an interruption adds nothing twice."""
+    if not rows:
+        return
+    keys = [c.name for c in model.__table__.primary_key.columns]
+    unique = {tuple(r[k] for k in keys): r for r in rows}
+    portal_id = rows[0]["portal_id"]
+    narrow = max(range(1, len(keys)), key=lambda n: len({key[n] for key in unique}))
+    have = {tuple(k) for k in db.session.execute(
+        select(*(getattr(model, k) for k in keys)).where(
+            model.portal_id == portal_id,
+            getattr(model, keys[narrow]).in_({key[narrow] for key in unique})))}
+    fresh = [r for key, r in unique.items() if key not in have]
+    if fresh:
+        db.session.execute(insert(model), fresh)
 
 
 def _finish(row: CadenceResync, portal_id: int, tz: tzinfo, now: datetime) -> bool:
@@ -650,32 +765,53 @@ def _department_members(portal_id: int, department: int) -> set[int]:
         PortalUser.portal_id == portal_id)) if department in (u.department_ids or [])}
 
 
-def _query(portal_id: int, viewer: PortalUser | None, filters: Filters, today: date) -> Any:
+def visible_query(portal_id: int, viewer: PortalUser | None) -> Any:
+    """The report's rows ``viewer`` may see (their own, their department's, all)."""
     query = select(CadenceCompany).where(CadenceCompany.portal_id == portal_id)
     visible = visible_responsibles(portal_id, viewer)
     if visible is not None:
         query = query.where(CadenceCompany.responsible_id.in_(visible))
-    if filters.responsible is not None:
-        query = query.where(CadenceCompany.responsible_id == filters.responsible)
-    if filters.department is not None:
-        query = query.where(CadenceCompany.responsible_id.in_(
-            _department_members(portal_id, filters.department)))
-    if filters.category == "none":
-        query = query.where(CadenceCompany.category.is_(None))
-    elif filters.category:
-        query = query.where(CadenceCompany.category == filters.category)
-    if filters.q:
-        query = query.where(func.lower(CadenceCompany.title).contains(filters.q.lower(),
-                                                                        autoescape=True))
+    return query
+
+
+def state_condition(state: str, today: date) -> Any:
+    """The SQL condition of a report state (None for ``all``)."""
     due, warn = CadenceCompany.due_at, CadenceCompany.warn_from
     not_warned = or_(warn.is_(None), warn > today)
-    state_filter = {
+    return {
         rules.OVERDUE: due < today,
         rules.WARNING: and_(due >= today, warn <= today),
         rules.OK: and_(due >= today, not_warned),
         rules.NO_CATEGORY: CadenceCompany.category.is_(None),
         "not_overdue": due >= today,
-    }.get(filters.state)
+    }.get(state)
+
+
+def category_condition(category: str) -> Any:
+    if category == "none":
+        return CadenceCompany.category.is_(None)
+    return CadenceCompany.category == category
+
+
+def department_condition(portal_id: int, department: int) -> Any:
+    return CadenceCompany.responsible_id.in_(_department_members(portal_id, department))
+
+
+def title_condition(text: str) -> Any:
+    return func.lower(CadenceCompany.title).contains(text.lower(), autoescape=True)
+
+
+def _query(portal_id: int, viewer: PortalUser | None, filters: Filters, today: date) -> Any:
+    query = visible_query(portal_id, viewer)
+    if filters.responsible is not None:
+        query = query.where(CadenceCompany.responsible_id == filters.responsible)
+    if filters.department is not None:
+        query = query.where(department_condition(portal_id, filters.department))
+    if filters.category:
+        query = query.where(category_condition(filters.category))
+    if filters.q:
+        query = query.where(title_condition(filters.q))
+    state_filter = state_condition(filters.state, today)
     if state_filter is not None:
         query = query.where(state_filter)
     return query
@@ -717,16 +853,25 @@ def report_all(*, portal_id: int, viewer: PortalUser | None, filters: Filters,
 
 def load(*, portal_id: int, viewer: PortalUser | None, filters: Filters,
          today: date) -> list[dict[str, Any]]:
-    """Per responsible: companies per category and per state (the chart's figures)."""
+    """Per responsible: companies per category and per state (the charts' figures), counted
+    in SQL."""
+    query = _query(portal_id, viewer, filters, today).subquery()
+    overdue = query.c.due_at < today
+    warned = and_(query.c.due_at >= today, query.c.warn_from <= today)
     per: dict[int | None, dict[str, Any]] = {}
-    for row in report_all(portal_id=portal_id, viewer=viewer, filters=filters, today=today):
-        entry = per.setdefault(row.responsible_id, {
-            "responsible_id": row.responsible_id,
+    for responsible, category, is_overdue, is_warned, count in db.session.execute(
+            select(query.c.responsible_id, query.c.category, overdue, warned, func.count())
+            .group_by(query.c.responsible_id, query.c.category, overdue, warned)):
+        entry = per.setdefault(responsible, {
+            "responsible_id": responsible,
             "categories": {"A": 0, "B": 0, "C": 0, "none": 0},
             "states": {s: 0 for s in rules.STATES}, "total": 0})
-        entry["categories"][row.category or "none"] += 1
-        entry["states"][row_state(row, today).state] += 1
-        entry["total"] += 1
+        entry["categories"][category or "none"] += count
+        state = (rules.NO_CATEGORY if category is None or is_overdue is None
+                 else rules.OVERDUE if is_overdue
+                 else rules.WARNING if is_warned else rules.OK)
+        entry["states"][state] += count
+        entry["total"] += count
     return [per[k] for k in sorted(per, key=lambda k: (k is None, k or 0))]
 
 
@@ -739,16 +884,29 @@ def _phone_of(item: Mapping[str, Any] | None) -> str | None:
     return None
 
 
+def plannable(portal_id: int, viewer: PortalUser | None, company_id: int) -> CadenceCompany:
+    """The report's row of a company ``viewer`` may plan a call on; CadenceError otherwise."""
+    row = _company_row(portal_id, company_id)
+    visible = visible_responsibles(portal_id, viewer)
+    if row is None or (visible is not None and row.responsible_id not in visible):
+        raise CadenceError("company_id", f"There is no company {company_id} in the report.")
+    return row
+
+
+def tomorrow_at(now: datetime, tz: tzinfo, hour: int) -> datetime:
+    """Tomorrow (portal time) at ``hour`` o'clock, as naive UTC."""
+    day = rules.local_date(now, tz) + timedelta(days=1)
+    local = datetime.combine(day, clock_time(hour), tzinfo=tz)
+    return local.astimezone(UTC).replace(tzinfo=None)
+
+
 def plan_call(*, portal: Portal, client: PortalClient, viewer: PortalUser | None,
               company_id: int, when: datetime, now: datetime) -> dict[str, Any]:
     """A planned call on the company for its responsible at ``when`` (naive UTC), with the
     company's phone or, failing that, its main contact's as the communication."""
     if when <= now:
         raise CadenceError("when", "'when' must be in the future.")
-    row = _company_row(portal.id, company_id)
-    visible = visible_responsibles(portal.id, viewer)
-    if row is None or (visible is not None and row.responsible_id not in visible):
-        raise CadenceError("company_id", f"There is no company {company_id} in the report.")
+    row = plannable(portal.id, viewer, company_id)
     company = client.call("crm.company.get", {"id": company_id})
     phone, entity = _phone_of(company), (COMPANY, company_id)
     if phone is None:

@@ -1,16 +1,18 @@
 """The cadence's jobs: the full resync of one portal's read model (resumable: a run picks up
-a resync left running), and the tick that resyncs every configured portal once a night, which
-catches anything the events missed."""
+a resync left running), the tick that resyncs every configured portal once a night, which
+catches anything the events missed, and the tick that sends the daily digests
+(portal_ext.cadence.digest)."""
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, tzinfo
 
+from flask import current_app
 from sqlalchemy import select
 
 from portal_ext import jobs
-from portal_ext.cadence import services
+from portal_ext.cadence import digest, services
 from portal_ext.cadence.models import RUNNING, CadenceSettings
 from portal_ext.context import for_job
 from portal_ext.extensions import db
@@ -62,4 +64,28 @@ def cadence_tick() -> dict[int, dict[str, int]]:
         except Exception:
             db.session.rollback()
             log.exception("cadence resync failed for portal %s", portal_id)
+    return results
+
+
+def extension_url() -> str:
+    """Where the digest's links point: the extension's address."""
+    return str(current_app.config.get("EXTENSION_URL") or current_app.config["PORTAL_URL"])
+
+
+@jobs.periodic(name="portal_ext.cadence.tasks.digest_tick")
+def digest_tick() -> dict[int, dict[str, object]]:
+    """Send each configured portal's daily digests that are due and not sent yet."""
+    results: dict[int, dict[str, object]] = {}
+    for portal_id in list(db.session.scalars(select(CadenceSettings.portal_id)
+                                             .order_by(CadenceSettings.portal_id))):
+        try:
+            ctx = for_job(portal_id)
+            if ctx is None:
+                continue
+            results[portal_id] = digest.send_digests(portal=ctx.portal, client=ctx.client,
+                                                     now=ctx.now, tz=ctx.tz,
+                                                     base_url=extension_url())
+        except Exception:
+            db.session.rollback()
+            log.exception("cadence digest failed for portal %s", portal_id)
     return results

@@ -291,7 +291,10 @@ class DemoPortal:
 
     # -- rows ----------------------------------------------------------------------------------
     def crm_rows(self, writer: R.BulkWriter) -> None:
+        from simulator.scenarios.demo_cadence import uncategorized
+
         category = R.CATEGORY_ENUM_ID
+        no_category = uncategorized(self)
         for client in self.clients:
             fields: dict[str, Any] = {
                 "COMPANY_TYPE": "CUSTOMER", "INDUSTRY": client.industry,
@@ -301,6 +304,8 @@ class DemoPortal:
                 "WEB": self.mf.items((f"https://{client.slug}.ru", "WORK")),
                 R.CATEGORY_FIELD: category[client.category],
             }
+            if client.id in no_category:
+                del fields[R.CATEGORY_FIELD]
             if client.lead is not None:
                 fields["LEAD_ID"] = client.lead.id
             writer.add(crm_tables.crm_items, R.crm_row(

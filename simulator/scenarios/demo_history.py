@@ -159,7 +159,14 @@ class History:
     def write(self, writer: R.BulkWriter) -> dict[str, int]:
         self.planned.sort(key=lambda item: item[0])
         counts = {"activities": 0, "calls": 0, "emails": 0}
+        from simulator.scenarios.demo_cadence import statistic_row
+        from simulator.telephony.tables import call_statistics
+
         for number, (_start, kwargs, owners) in enumerate(self.planned, start=1):
+            statistic = statistic_row(number, kwargs, owners)
+            if statistic is not None:
+                writer.add(call_statistics, statistic)
+            kwargs = {k: v for k, v in kwargs.items() if k != "statistic"}
             writer.add(crm_tables.activities, R.activity_row(number, owner=owners[0], **kwargs))
             writer.extend(crm_tables.activity_bindings, R.binding_rows(number, owners))
             counts["activities"] += 1
@@ -268,4 +275,8 @@ def write_history(demo: DemoPortal, writer: R.BulkWriter) -> dict[str, int]:
         history.client_history(client)
     for lead in demo.leads:
         history.lead_history(lead)
+    from simulator.core import tables as core_tables
+    from simulator.scenarios.demo_cadence import SETTING, write_cases
+
+    writer.add(core_tables.settings, {"key": SETTING, "value": write_cases(history)})
     return {**history.write(writer), **write_tasks(demo, writer)}

@@ -47,9 +47,13 @@ def test_the_report_page_per_role(app: Flask, client: FlaskClient, login_as: Any
     everyone = client.get("/api/v1/cadence/report", headers=admin).get_json()["total"]
     login_as(client, EMPLOYEE_EMAIL)
     assert client.get("/cadence/settings").status_code == 403
-    page = client.get("/cadence/?state=all").get_data(as_text=True)
+    page = client.get("/cadence/").get_data(as_text=True)
     assert 'id="cadence-table"' in page and 'id="cadence-chart"' in page
-    assert f"({everyone} companies)" not in page
+    assert 'id="cadence-load"' in page and f"of {everyone}<" not in page
+    assert client.get("/cadence/?state=sideways").status_code == 400
+    mine = client.get("/cadence/?state=overdue&category=A&format=csv")
+    grid_lines = mine.get_data(as_text=True).lstrip("\ufeff").strip().splitlines()
+    assert grid_lines[0].startswith("Company,Category") and len(grid_lines) > 1
     download = client.get("/cadence/report.csv?state=overdue&category=A")
     assert download.status_code == 200 and download.mimetype == "text/csv"
     lines = download.get_data(as_text=True).strip().splitlines()

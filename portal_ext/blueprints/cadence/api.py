@@ -39,7 +39,7 @@ from portal_ext.portal.clock import parse_portal_time
 from portal_ext.portal.errors import PortalError
 from portal_ext.request_bounds import MAX_ID
 
-SETTINGS_FIELDS = ("category_field", "category_map", "intervals", "contact")
+SETTINGS_FIELDS = ("category_field", "category_map", "intervals", "contact", "digest_hour")
 FILTERS: tuple[QueryParam, ...] = (
     QueryParam("responsible", "integer", "Only this responsible person's companies.",
                minimum=1, maximum=MAX_ID),

@@ -33,7 +33,11 @@ SCHEMAS: dict[str, Any] = {
             "description": "The field's item id -> category (default: by XML_ID or value)."},
         "intervals": {"type": "object", "properties": {c: _INTERVAL for c in rules.CATEGORIES},
                       "additionalProperties": False},
-        "contact": _CONTACT}, "additionalProperties": False},
+        "contact": _CONTACT,
+        "digest_hour": {"type": ["integer", "null"], "minimum": 0, "maximum": 23,
+                        "description": "The hour (portal time) of the daily digest to each "
+                        "manager with overdue clients; null: no digest."}},
+        "additionalProperties": False},
     "CadenceRow": {"type": "object", "properties": {
         "company_id": _INT, "title": {"type": "string"}, "url": _STR, "category": _STR,
         "responsible_id": _NINT, "last_call_at": _TIME, "last_email_at": _TIME,

@@ -37,7 +37,21 @@ class SettingsForm(FlaskForm):
         SelectChoice("both", _l("incoming and outgoing")),
         SelectChoice("in", _l("incoming only")), SelectChoice("out", _l("outgoing only"))])
     meetings = BooleanField(_l("Completed meetings count too"))
+    digest_hour = SelectField(_l("Daily digest at (portal time)"), choices=[
+        SelectChoice("", _l("no digest")),
+        *(SelectChoice(str(h), f"{h:02d}:00") for h in range(24))], default="9")
 
 
 class ResyncForm(FlaskForm):
     """Rebuilding the report from the portal: nothing but the CSRF token."""
+
+
+PLAN_HOURS = tuple(range(8, 20))
+
+
+class PlanCallForm(FlaskForm):
+    """Planning a call on a company: which company, and at what hour tomorrow."""
+
+    company_id = IntegerField(validators=[InputRequired(), NumberRange(min=1)])
+    hour = SelectField(_l("Tomorrow at"), default="10",
+                       choices=[SelectChoice(str(h), f"{h:02d}:00") for h in PLAN_HOURS])
