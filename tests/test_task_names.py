@@ -35,6 +35,9 @@ PINNED = {
     "portal_ext.distribution.tasks.run_report",
     "portal_ext.cadence.tasks.resync_portal",
     "portal_ext.cadence.tasks.cadence_tick",
+    "portal_ext.deadlines.tasks.sweep_portal",
+    "portal_ext.deadlines.tasks.resync_portal",
+    "portal_ext.deadlines.tasks.deadlines_tick",
 }
 PERIODIC = {name for name in PINNED if name.endswith(("_tick", ".reconcile_events"))}
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from flask import current_app
@@ -32,6 +32,7 @@ from portal_ext.deadlines.models import (
     DECLINED,
     DEFAULT,
     DEPARTMENT,
+    ESCALATED,
     EXEMPT,
     FAILED,
     PENDING,
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 LANGUAGES = ("en", "ru")
 POLICY_FIELDS = ("mode", "max_postponements", "max_delay_days", "exempt_heads")
 MIN_REASON = 10  # characters: "at least a few words"
+OPEN_STATES = (PENDING, ESCALATED)  # still waiting for an approver's decision
 _APPLYING: ContextVar[bool] = ContextVar("deadline_guard_applying", default=False)
 
 
@@ -170,8 +172,19 @@ def set_policy(ctx: Context, scope: str, body: Mapping[str, Any], *,
     row.max_delay_days, row.exempt_heads = policy.max_delay_days, policy.exempt_heads
     row.updated_by_id = ctx.actor.portal_user_id if ctx.actor else None
     row.updated_at = ctx.now
+    _resync_after_commit(ctx.portal)
     db.session.commit()
     return row
+
+
+def _resync_after_commit(portal: Portal) -> None:
+    """On a cloud portal a policy change re-reads the tasks: guarded ones get the flag N, freed
+    ones their own flag back (deadlines.detection)."""
+    if portal.mode == "rest":
+        from portal_ext import jobs
+        from portal_ext.deadlines import tasks
+
+        jobs.enqueue_after_commit(tasks.resync_portal, portal.id)
 
 
 def delete_department_policy(ctx: Context, department_id: int) -> None:
@@ -182,6 +195,7 @@ def delete_department_policy(ctx: Context, department_id: int) -> None:
         raise DeadlineError("department_id", _("Department %(id)s has no policy of its own.",
                                                id=department_id), NOT_FOUND)
     db.session.delete(row)
+    _resync_after_commit(ctx.portal)
     db.session.commit()
 
 
@@ -538,10 +552,61 @@ def _decider(ctx: Context, request: DeadlineRequest) -> PortalUser:
                             FORBIDDEN)
     if not actor.is_admin and actor.portal_user_id not in (request.approver_ids or []):
         raise DeadlineError(None, _("Only the request's approvers decide it."), FORBIDDEN)
-    if request.state != PENDING:
+    if request.state not in OPEN_STATES:
         raise DeadlineError(None, _("The request is already %(state)s.", state=request.state),
                             CONFLICT)
     return actor
+
+
+def is_open(request: DeadlineRequest) -> bool:
+    """Waiting for a decision: pending, or escalated to the next head."""
+    return request.state in OPEN_STATES
+
+
+def escalate_overdue(ctx: Context) -> list[DeadlineRequest]:
+    """Pass every request nobody answered within ``DEADLINE_ESCALATION_HOURS`` (since it was
+    made, or last escalated) to the next head up the responsible's departments: it becomes
+    ``escalated``, the head joins its approvers and is notified. A request with no head left
+    above stays as it is. Commits."""
+    hours = float(current_app.config.get("DEADLINE_ESCALATION_HOURS") or 0)
+    if hours <= 0:
+        return []
+    cutoff = ctx.now - timedelta(hours=hours)
+    due = [r for r in db.session.scalars(select(DeadlineRequest).where(
+        DeadlineRequest.portal_id == ctx.portal.id, DeadlineRequest.state.in_(OPEN_STATES))
+        .order_by(DeadlineRequest.id)) if (r.escalated_at or r.created_at) <= cutoff]
+    if not due:
+        return []
+    departments = _departments(ctx.portal)
+    parents = {d.portal_department_id: d.parent_portal_id for d in departments}
+    heads_of = {d.portal_department_id: d.head_portal_user_id for d in departments}
+    escalated: list[DeadlineRequest] = []
+    for request in due:
+        responsible = _user(ctx.portal, request.responsible_id)
+        heads = rules.heads_above(list(responsible.department_ids or []) if responsible else [],
+                                  parents, heads_of)
+        head = rules.next_head(heads, approver_ids=list(request.approver_ids or []),
+                               requester_id=request.requester_id,
+                               responsible_id=request.responsible_id)
+        request.escalated_at = ctx.now
+        if head is None:
+            continue
+        request.approver_ids = [*(request.approver_ids or []), head]
+        request.state = ESCALATED
+        escalated.append(request)
+    db.session.commit()
+    for request in escalated:
+        head = request.approver_ids[-1]
+        with force_locale(language_of(_user(ctx.portal, head))):
+            text = _("Nobody answered %(who)s's request to move the deadline of the task "
+                     "\"%(title)s\" from %(old)s to %(new)s; it is passed to you. Reason: "
+                     "%(reason)s. Approve or decline: %(link)s",
+                     who=_name(ctx.portal, request.requester_id), title=request.task_title,
+                     old=_local(request.old_deadline, ctx.tz),
+                     new=_local(request.new_deadline, ctx.tz), reason=request.reason,
+                     link=f"/deadlines/requests/{request.id}")
+        _notify(ctx, [head], text, f"portal_ext:deadline:{request.id}:escalated")
+    return escalated
 
 
 def approve_request(ctx: Context, request: DeadlineRequest) -> DeadlineRequest:

@@ -133,7 +133,7 @@ def _visible(request_id: int) -> Any:
 def show_request(request_id: int) -> Any:
     h, found = _visible(request_id)
     assert h.actor is not None
-    can_decide = found.state == PENDING and h.actor.portal_user_id != found.requester_id and (
+    can_decide = services.is_open(found) and h.actor.portal_user_id != found.requester_id and (
         h.actor.is_admin or h.actor.portal_user_id in (found.approver_ids or []))
     return render_template("deadlines/request.html", item=found, names=h.names(),
                            state_labels=STATE_LABELS, can_decide=can_decide,
