@@ -37,8 +37,8 @@ def _flag(sim: Simulator, task_id: int) -> bool:
             t.c.id == task_id)).scalar_one())
 
 
-def _audit(rest: RestSetup, task_id: int) -> list[tuple[int | None, str, int | None]]:
-    with rest.app.app_context():
+def _audit(setup: RestSetup, task_id: int) -> list[tuple[int | None, str, int | None]]:
+    with setup.app.app_context():
         return [(c.user_id, c.outcome, c.latency_ms) for c in db.session.scalars(
             select(DeadlineChange).where(DeadlineChange.task_id == task_id)
             .order_by(DeadlineChange.id))]
