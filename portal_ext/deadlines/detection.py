@@ -36,7 +36,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select, update
@@ -289,7 +288,7 @@ def _prevention(ctx: Context, item: Seen, track: DeadlineTrack,
             with force_locale(language):
                 text = _("The deadline of this task is guarded by the deadline policy. To move "
                          "it, use 'Request a deadline change': %(link)s",
-                         link=absolute_link(services.request_link(task.task_id)))
+                         link=services.absolute_link(services.request_link(task.task_id)))
             writes[f"l{task.task_id}"] = ("task.commentitem.add", {
                 "TASKID": task.task_id, "FIELDS": {"POST_MESSAGE": text}})
     elif track.own_flag is not None:
@@ -300,15 +299,10 @@ def _prevention(ctx: Context, item: Seen, track: DeadlineTrack,
         track.own_flag = None
 
 
-def absolute_link(path: str) -> str:
-    base = str(current_app.config.get("EXTENSION_URL") or current_app.config["PORTAL_URL"])
-    return f"{base.rstrip('/')}{path}"
-
-
 def _revert_notes(ctx: Context, revert: _Revert,
                   notes: dict[str, tuple[str, dict[str, Any]]]) -> None:
     task = revert.seen.facts
-    link = absolute_link(services.request_link(task.task_id))
+    link = services.absolute_link(services.request_link(task.task_id))
     who = services._name(ctx.portal, revert.actor) if revert.actor else "?"
 
     def why(language: str) -> str:

@@ -10,6 +10,8 @@ own and not audited twice; its own update is never vetoed (``applying``).
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -173,7 +175,9 @@ def set_policy(ctx: Context, scope: str, body: Mapping[str, Any], *,
     row.updated_by_id = ctx.actor.portal_user_id if ctx.actor else None
     row.updated_at = ctx.now
     _resync_after_commit(ctx.portal)
+    forget_setup()  # before the commit: the jobs it queues decide by the new policy
     db.session.commit()
+    forget_setup()
     return row
 
 
@@ -196,7 +200,9 @@ def delete_department_policy(ctx: Context, department_id: int) -> None:
                                                id=department_id), NOT_FOUND)
     db.session.delete(row)
     _resync_after_commit(ctx.portal)
+    forget_setup()  # before the commit: the jobs it queues decide by the new policy
     db.session.commit()
+    forget_setup()
 
 
 # -- what binds a task ------------------------------------------------------------------------
@@ -244,20 +250,61 @@ def _track(portal: Portal, task_id: int) -> DeadlineTrack | None:
         DeadlineTrack.portal_id == portal.id, DeadlineTrack.task_id == task_id)).first()
 
 
-def judge(portal: Portal, task: TaskFacts, *, actor_id: int, new: datetime | None) -> Verdict:
-    """What moving ``task``'s deadline to ``new`` by ``actor_id`` needs (indexed reads only)."""
+@dataclass(frozen=True)
+class _Setup:
+    """What every decision reads besides the task's track: the department tree, the
+    policies, and each person's departments and administrator flag."""
+
+    parents: dict[int, int | None]
+    heads: dict[int, int | None]
+    default: rules.Policy
+    overrides: dict[int, rules.Policy]
+    people: dict[int, tuple[tuple[int, ...], bool]]
+
+
+SETUP_SECONDS = 1.0  # how long a process reuses the set-up it read (another may change it)
+_SETUPS: dict[tuple[str, int], tuple[float, _Setup]] = {}
+_SETUPS_LOCK = threading.Lock()
+
+
+def _setup(portal: Portal) -> _Setup:
+    """The decision's set-up, read at most every :data:`SETUP_SECONDS` per process (a policy
+    changed here is seen at once: :func:`forget_setup`), so the on-site veto answers with one
+    indexed read (the task's track)."""
+    key = (str(db.engine.url), portal.id)
+    with _SETUPS_LOCK:
+        hit = _SETUPS.get(key)
+    if hit is not None and time.monotonic() - hit[0] < SETUP_SECONDS:
+        return hit[1]
     departments = _departments(portal)
-    parents = {d.portal_department_id: d.parent_portal_id for d in departments}
-    heads = {d.portal_department_id: d.head_portal_user_id for d in departments}
-    responsible = _user(portal, task.responsible_id)
-    member_of = list(responsible.department_ids or []) if responsible else []
     rows = _rows(portal)
-    default = _policy_of(next((r for r in rows if r.scope == DEFAULT), None))
-    overrides = {r.department_id: _policy_of(r) for r in rows if r.scope == DEPARTMENT}
-    policy = rules.effective_policy(default, overrides, member_of, parents)
-    above = rules.heads_above(member_of, parents, heads)
-    actor = _user(portal, actor_id)
-    exempt = rules.is_exempt(actor_id, is_admin=bool(actor and actor.is_admin),
+    setup = _Setup(
+        parents={d.portal_department_id: d.parent_portal_id for d in departments},
+        heads={d.portal_department_id: d.head_portal_user_id for d in departments},
+        default=_policy_of(next((r for r in rows if r.scope == DEFAULT), None)),
+        overrides={r.department_id: _policy_of(r) for r in rows if r.scope == DEPARTMENT},
+        people={u.portal_user_id: (tuple(u.department_ids or ()), bool(u.is_admin))
+                for u in db.session.scalars(select(PortalUser).where(
+                    PortalUser.portal_id == portal.id))})
+    with _SETUPS_LOCK:
+        _SETUPS[key] = (time.monotonic(), setup)
+    return setup
+
+
+def forget_setup() -> None:
+    """Policies changed in this process: the next decision reads them again."""
+    with _SETUPS_LOCK:
+        _SETUPS.clear()
+
+
+def judge(portal: Portal, task: TaskFacts, *, actor_id: int, new: datetime | None) -> Verdict:
+    """What moving ``task``'s deadline to ``new`` by ``actor_id`` needs (the set-up from
+    memory, the task's track by its unique index)."""
+    setup = _setup(portal)
+    member_of = list(setup.people.get(task.responsible_id, ((), False))[0])
+    policy = rules.effective_policy(setup.default, setup.overrides, member_of, setup.parents)
+    above = rules.heads_above(member_of, setup.parents, setup.heads)
+    exempt = rules.is_exempt(actor_id, is_admin=setup.people.get(actor_id, ((), False))[1],
                              creator_id=task.creator_id, responsible_id=task.responsible_id,
                              head_ids=above, policy=policy)
     bound = rules.is_bound(actor_id, responsible_id=task.responsible_id,
@@ -277,6 +324,19 @@ def language_of(user: PortalUser | None) -> str:
     chosen = (user.language if user is not None else None) or \
         str(current_app.config.get("NOTIFICATION_LANGUAGE") or "en")
     return chosen if chosen in LANGUAGES else "en"
+
+
+def absolute_link(path: str) -> str:
+    """``path`` on the extension, as a link written into the portal (``EXTENSION_URL``, else
+    the portal's address, where the two are served together)."""
+    base = str(current_app.config.get("EXTENSION_URL") or current_app.config["PORTAL_URL"])
+    return f"{base.rstrip('/')}{path}"
+
+
+def notice_link(path: str) -> str:
+    """A link in a portal notification: BB code, which the portal shows as a link."""
+    url = absolute_link(path)
+    return f"[URL={url}]{url}[/URL]"
 
 
 def request_link(task_id: int) -> str:
@@ -351,9 +411,29 @@ def guard_update(portal: Portal, *, task_id: int, actor_id: int | None,
     verdict = judge(portal, task, actor_id=actor_id, new=new)
     if verdict.requirement == rules.FREE:
         return None
-    _record(portal, task, user_id=actor_id, new=new, outcome=VETOED, at=now)
-    db.session.commit()
+    from portal_ext import jobs
+    from portal_ext.deadlines import tasks
+
+    # The audit of the attempt is written by a job: the portal's change does not wait on a
+    # commit (with the inline runner it is written here and now).
+    jobs.enqueue(tasks.record_veto, portal.id, {
+        "task_id": task.task_id, "title": task.title, "creator_id": task.creator_id,
+        "responsible_id": task.responsible_id, "accomplice_ids": list(task.accomplice_ids),
+        "deadline": iso(task.deadline)}, actor_id, iso(new), iso(now))
     return veto_message(verdict.requirement, task.task_id, language_of(_user(portal, actor_id)))
+
+
+def record_veto(portal: Portal, task: Mapping[str, Any], *, actor_id: int, new: Any,
+                at: Any) -> None:
+    """Audit a vetoed attempt (the job the veto queues); commits."""
+    facts = TaskFacts(task_id=int(task["task_id"]), title=str(task.get("title") or ""),
+                      creator_id=int(task.get("creator_id") or 0),
+                      responsible_id=int(task.get("responsible_id") or 0),
+                      accomplice_ids=tuple(int(v) for v in task.get("accomplice_ids") or ()),
+                      deadline=parse_portal_time(task.get("deadline")))
+    _record(portal, facts, user_id=actor_id, new=parse_portal_time(new), outcome=VETOED,
+            at=parse_portal_time(at) or datetime.now(UTC).replace(tzinfo=None))
+    db.session.commit()
 
 
 def record_direct_change(portal: Portal, *, task_id: int, actor_id: int | None,
@@ -526,7 +606,7 @@ def create_request(ctx: Context, *, task_id: int, new_deadline: Any, reason: Any
                           "%(link)s", who=_name(ctx.portal, request.requester_id),
                           title=task.title, old=_local(task.deadline, ctx.tz),
                           new=_local(new, ctx.tz), reason=text,
-                          link=f"/deadlines/requests/{request.id}")
+                          link=notice_link(f"/deadlines/requests/{request.id}"))
             _notify(ctx, [approver], text_, f"portal_ext:deadline:{request.id}")
         return request
     db.session.flush()
@@ -604,7 +684,7 @@ def escalate_overdue(ctx: Context) -> list[DeadlineRequest]:
                      who=_name(ctx.portal, request.requester_id), title=request.task_title,
                      old=_local(request.old_deadline, ctx.tz),
                      new=_local(request.new_deadline, ctx.tz), reason=request.reason,
-                     link=f"/deadlines/requests/{request.id}")
+                     link=notice_link(f"/deadlines/requests/{request.id}"))
         _notify(ctx, [head], text, f"portal_ext:deadline:{request.id}:escalated")
     return escalated
 

@@ -4,6 +4,7 @@
   snapshot (deadlines.detection); queued by the task events' handler;
 - ``resync_portal``: over REST, read every open task and settle it (catches what changed while
   the extension was down, keeps the flags);
+- ``record_veto``: the audit of an attempt the on-site veto refused (off the portal's path);
 - ``deadlines_tick`` (periodic): escalate the requests nobody answered in time, and resync a
   cloud portal every ``DEADLINE_RESYNC_MINUTES``.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -40,6 +42,16 @@ def sweep_portal(portal_id: int) -> dict[str, int]:
         return {"portal_error": 1}
 
 
+@jobs.job(name="portal_ext.deadlines.tasks.record_veto")
+def record_veto(portal_id: int, task: dict[str, Any], actor_id: int, new: str | None,
+                at: str) -> None:
+    from portal_ext.deadlines import services
+
+    portal = db.session.get(Portal, portal_id)
+    if portal is not None:
+        services.record_veto(portal, task, actor_id=actor_id, new=new, at=at)
+
+
 @jobs.job(name="portal_ext.deadlines.tasks.resync_portal")
 def resync_portal(portal_id: int) -> dict[str, int]:
     from portal_ext.deadlines import detection
@@ -47,6 +59,9 @@ def resync_portal(portal_id: int) -> dict[str, int]:
     ctx = for_job(portal_id)
     if ctx is None or not detection.guards_over_rest(ctx.portal):
         return {}
+    from portal_ext.deadlines import services
+
+    services.forget_setup()  # a policy change queues this: decide by what is stored now
     try:
         state = detection.resync(ctx)
     except PortalError as exc:
