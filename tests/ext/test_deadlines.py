@@ -296,6 +296,17 @@ def test_each_role_sees_only_its_share_of_the_audit(
     assert tasks_seen(token(app, NIKITINA)) == [torg]
     assert tasks_seen(token(app, ADMIN), "?since=" + (t0 + timedelta(days=1)).isoformat()) == []
 
+    def requests_seen(who: dict[str, str]) -> list[int]:
+        answer = client.get("/api/v1/deadline-requests", headers=who)
+        assert answer.status_code == 200
+        return sorted(r["task_id"] for r in answer.get_json()["items"])
+
+    assert requests_seen(admin) == sorted([torg, lift])
+    assert requests_seen(token(app, TORG_HEAD)) == [torg]
+    assert requests_seen(token(app, LIFT_HEAD)) == [lift]
+    assert requests_seen(token(app, NIKITINA)) == [torg]
+    assert requests_seen(token(app, SMIRNOVA)) == [lift]
+
 
 def test_the_report_counts_postponements_per_manager_and_each_role_sees_its_share(
         app: Flask, client: FlaskClient, admin: dict[str, str], demo_sim: Simulator,
