@@ -733,7 +733,7 @@ def request_json(request: DeadlineRequest) -> dict[str, Any]:
             "approver_ids": list(request.approver_ids or []),
             "decided_by": request.decided_by_id, "decision_reason": request.decision_reason,
             "error": request.error, "created_at": iso(request.created_at),
-            "decided_at": iso(request.decided_at)}
+            "decided_at": iso(request.decided_at), "escalated_at": iso(request.escalated_at)}
 
 
 def _overseen_people(portal: Portal, viewer: PortalUser) -> set[int] | None:
@@ -782,7 +782,8 @@ def change_json(change: DeadlineChange) -> dict[str, Any]:
             "old_deadline": iso(change.old_deadline), "new_deadline": iso(change.new_deadline),
             "reason": change.reason, "approver_id": change.approver_id,
             "outcome": change.outcome, "postponement_no": change.postponement_no,
-            "request_id": change.request_id, "at": iso(change.at)}
+            "request_id": change.request_id, "at": iso(change.at),
+            "latency_ms": change.latency_ms}
 
 
 def list_changes(portal: Portal, viewer: PortalUser, *, user: int | None = None,
