@@ -254,14 +254,14 @@ def rest(workdir: Path, size: int, *, pool: int, rate: float) -> dict[str, Any]:
         "DATABASE_URL": f"sqlite:///{workdir / f'rest-{size}-ext.db'}", "PORTAL_MODE": "rest",
         "PORTAL_URL": portal_url, "PORTAL_WEBHOOK_URL": f"{portal_url}/rest/1/{sim.webhook_token}/",
         "PORTAL_APPLICATION_TOKEN": sim.application_token, "PORTAL_MEMBER_ID": sim.member_id,
-        "TASK_RUNNER": "thread", "PORTAL_RATE_POOL": 10_000, "PORTAL_RATE_PER_SECOND": 10_000.0,
+        "TASK_RUNNER": "thread", "PORTAL_RATE_POOL": pool, "PORTAL_RATE_PER_SECOND": rate,
         **QUIET})
     ext_server, _ = _serve(app)
     handler_url = f"http://127.0.0.1:{ext_server.server_port}/events/webhook"
-    after = registry._AFTER["ONTASKUPDATE"]
-    others = [fn for fn in after if fn is notification_handlers.task_changed]
-    for fn in others:
-        after.remove(fn)
+    others = [(name, fn) for name in ("ONTASKADD", "ONTASKUPDATE")
+              for fn in registry._AFTER.get(name, []) if fn is notification_handlers.task_changed]
+    for name, fn in others:
+        registry._AFTER[name].remove(fn)
     try:
         with app.app_context():
             upgrade(directory=str(MIGRATIONS_DIR))
@@ -284,10 +284,9 @@ def rest(workdir: Path, size: int, *, pool: int, rate: float) -> dict[str, Any]:
 
         _wait(lambda: all(not flag for _, flag in snapshot().values()) and _idle(app, sim),
               600, "the guard holding the flags at N")
-        # The limits from here on, both buckets empty: the portal's and the extension's (its
-        # next client is made with them).
-        app.config.update(PORTAL_RATE_POOL=pool, PORTAL_RATE_PER_SECOND=rate)
-        close_clients(app)
+        # The portal's limit from here on, both buckets empty: the portal's is reset, the
+        # extension's client (which held the same limit all along) drains while it waits.
+        time.sleep(pool / rate)
         limits = limits_for(sim)
         limits.configure(enabled=True, x=pool, y=rate)
         limits.reset()
@@ -330,7 +329,8 @@ def rest(workdir: Path, size: int, *, pool: int, rate: float) -> dict[str, Any]:
                 "floor_requests": requests_, "floor_seconds": round(floor, 3),
                 "ratio": round(total / floor, 3) if total and floor else None}
     finally:
-        after.extend(others)
+        for name, fn in others:
+            registry._AFTER[name].append(fn)
         for server in (ext_server, portal_server):
             server.shutdown()
             server.server_close()
