@@ -143,20 +143,44 @@ def sweep(ctx: Context) -> dict[str, int]:
         taken = _claim(ctx.portal, SWEEP_CHUNK)
         if not taken:
             return outcome.counts
-        answers = ctx.client.run_batch({task_id: ("tasks.task.get", {
-            "taskId": task_id, "select": TASK_SELECT}) for task_id in taken})
-        seen: list[Seen] = []
-        for task_id in taken:
-            result = answers.results.get(task_id)
-            if isinstance(result, dict) and isinstance(result.get("task"), dict):
-                seen.append(Seen.from_api(result["task"]))
-            else:
-                error = answers.errors.get(task_id)
-                _unreadable(ctx, task_id, str(error) if error else
-                            "the portal gave no task (deleted, or hidden from the extension)")
-                outcome.add("unreadable")
-        settle(ctx, seen, actors={s.facts.task_id: s.changed_by for s in seen},
-               received=taken, outcome=outcome)
+        try:
+            _sweep_round(ctx, taken, outcome)
+        except PortalError:  # the portal refused a whole request: the tasks wait for the next
+            db.session.rollback()
+            _unclaim(ctx.portal, taken)
+            raise
+
+
+def _unclaim(portal: Portal, taken: Mapping[int, datetime]) -> None:
+    for task_id, since in taken.items():
+        db.session.execute(update(DeadlineTrack).where(
+            DeadlineTrack.portal_id == portal.id, DeadlineTrack.task_id == task_id,
+            DeadlineTrack.pending_since.is_(None)).values(pending_since=since)
+            .execution_options(synchronize_session=False))
+    db.session.commit()
+
+
+def has_pending(portal: Portal) -> bool:
+    return db.session.scalars(select(DeadlineTrack.id).where(
+        DeadlineTrack.portal_id == portal.id, DeadlineTrack.pending_since.is_not(None))
+        .limit(1)).first() is not None
+
+
+def _sweep_round(ctx: Context, taken: Mapping[int, datetime], outcome: Outcome) -> None:
+    answers = ctx.client.run_batch({task_id: ("tasks.task.get", {
+        "taskId": task_id, "select": TASK_SELECT}) for task_id in taken})
+    seen: list[Seen] = []
+    for task_id in taken:
+        result = answers.results.get(task_id)
+        if isinstance(result, dict) and isinstance(result.get("task"), dict):
+            seen.append(Seen.from_api(result["task"]))
+        else:
+            error = answers.errors.get(task_id)
+            _unreadable(ctx, task_id, str(error) if error else
+                        "the portal gave no task (deleted, or hidden from the extension)")
+            outcome.add("unreadable")
+    settle(ctx, seen, actors={s.facts.task_id: s.changed_by for s in seen},
+           received=taken, outcome=outcome)
 
 
 def _unreadable(ctx: Context, task_id: int, why: str) -> None:

@@ -5,8 +5,9 @@
 - ``resync_portal``: over REST, read every open task and settle it (catches what changed while
   the extension was down, keeps the flags);
 - ``record_veto``: the audit of an attempt the on-site veto refused (off the portal's path);
-- ``deadlines_tick`` (periodic): escalate the requests nobody answered in time, and resync a
-  cloud portal every ``DEADLINE_RESYNC_MINUTES``.
+- ``deadlines_tick`` (periodic): escalate the requests nobody answered in time; on a cloud
+  portal, sweep the tasks a refused sweep left pending and resync every
+  ``DEADLINE_RESYNC_MINUTES``.
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ def deadlines_tick() -> dict[int, dict[str, int]]:
                 continue
             done = {"escalated": len(services.escalate_overdue(ctx))}
             if detection.guards_over_rest(ctx.portal):
+                if detection.has_pending(ctx.portal):  # left by a sweep the portal refused
+                    done.update(sweep_portal(portal_id))
                 state = detection.sync_state(ctx.portal)
                 if state is None or state.started_at is None \
                         or state.started_at + every <= ctx.now:
