@@ -80,6 +80,12 @@ class BaseConfig:
     # days.
     TRANSFER_UNDO_DAYS: int = 14
 
+    # The deadline guard (portal_ext.deadlines): a pending request nobody answers within
+    # DEADLINE_ESCALATION_HOURS is passed to the next head; on a cloud portal (PORTAL_MODE
+    # rest) the tasks are resynced against the snapshot every DEADLINE_RESYNC_MINUTES.
+    DEADLINE_ESCALATION_HOURS: float = 24.0
+    DEADLINE_RESYNC_MINUTES: float = 60.0
+
     # Handovers (portal_ext.handover): items per chunk (one re-check ``batch`` of 50 list calls
     # reads 2,500 items, so re-reading costs one request per 50 writes), how long a worker may
     # hold a batch before another takes over (more than a chunk takes at 2 requests/s), and

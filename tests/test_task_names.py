@@ -36,6 +36,10 @@ PINNED = {
     "portal_ext.cadence.tasks.resync_portal",
     "portal_ext.cadence.tasks.cadence_tick",
     "portal_ext.cadence.tasks.digest_tick",
+    "portal_ext.deadlines.tasks.sweep_portal",
+    "portal_ext.deadlines.tasks.record_veto",
+    "portal_ext.deadlines.tasks.resync_portal",
+    "portal_ext.deadlines.tasks.deadlines_tick",
 }
 PERIODIC = {name for name in PINNED if name.endswith(("_tick", ".reconcile_events"))}
 

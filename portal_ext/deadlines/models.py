@@ -20,6 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 from portal_ext.extensions import db
 
@@ -61,7 +62,8 @@ class DeadlineTrack(db.Model):  # type: ignore[name-defined]
     current one as last recorded, and how many postponements it has recorded."""
 
     __tablename__ = "deadline_track"
-    __table_args__ = (UniqueConstraint("portal_id", "task_id"),)
+    __table_args__ = (UniqueConstraint("portal_id", "task_id"),
+                      Index("ix_deadline_track_pending", "portal_id", "pending_since"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     portal_id: Mapped[int] = mapped_column(ForeignKey("portal.id"))
@@ -70,6 +72,16 @@ class DeadlineTrack(db.Model):  # type: ignore[name-defined]
     current_deadline: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     postponements: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # The REST path: the task's own ALLOW_CHANGE_DEADLINE while the guard holds it at N (None:
+    # the guard left the flag alone), whether the task got its "request a change" link, the
+    # guard's last revert, and why the task could not be read (recorded, not retried).
+    own_flag: Mapped[str | None] = mapped_column(String(1), nullable=True)
+    link_posted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    reverted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    read_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    read_failed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # A task event came and the task is still to be read (host time of the first such event).
+    pending_since: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class DeadlineRequest(db.Model):  # type: ignore[name-defined]
@@ -94,6 +106,7 @@ class DeadlineRequest(db.Model):  # type: ignore[name-defined]
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class DeadlineChange(db.Model):  # type: ignore[name-defined]
@@ -115,3 +128,17 @@ class DeadlineChange(db.Model):  # type: ignore[name-defined]
     postponement_no: Mapped[int | None] = mapped_column(Integer, nullable=True)
     request_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     at: Mapped[datetime] = mapped_column(DateTime)
+    latency_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)  # event to revert
+
+
+class DeadlineSync(db.Model):  # type: ignore[name-defined]
+    """The REST path's last resync of one portal (snapshot against the portal's tasks)."""
+
+    __tablename__ = "deadline_sync"
+
+    portal_id: Mapped[int] = mapped_column(ForeignKey("portal.id"), primary_key=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    tasks: Mapped[int] = mapped_column(Integer, default=0)
+    reverted: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -166,3 +166,23 @@ def heads_above(departments: Iterable[int], parents: Mapping[int, int | None],
                 found.append(head)
             current = parents.get(current)
     return found
+
+
+def next_head(heads: list[int], *, approver_ids: list[int], requester_id: int,
+              responsible_id: int) -> int | None:
+    """Whom an unanswered request passes to: the first head (``heads`` nearest first) above
+    every head already among its approvers, never the requester or the responsible; None when
+    nobody is left.
+
+    >>> next_head([7, 5, 1], approver_ids=[3], requester_id=9, responsible_id=9)
+    7
+    >>> next_head([7, 5, 1], approver_ids=[3, 7], requester_id=9, responsible_id=9)
+    5
+    >>> next_head([7], approver_ids=[7], requester_id=9, responsible_id=9) is None
+    True
+    """
+    reached = max((heads.index(a) for a in approver_ids if a in heads), default=-1)
+    for head in heads[reached + 1:]:
+        if head not in (requester_id, responsible_id) and head not in approver_ids:
+            return head
+    return None

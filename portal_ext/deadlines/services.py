@@ -10,11 +10,13 @@ own and not audited twice; its own update is never vetoed (``applying``).
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from flask import current_app
@@ -32,6 +34,7 @@ from portal_ext.deadlines.models import (
     DECLINED,
     DEFAULT,
     DEPARTMENT,
+    ESCALATED,
     EXEMPT,
     FAILED,
     PENDING,
@@ -53,6 +56,7 @@ log = logging.getLogger(__name__)
 LANGUAGES = ("en", "ru")
 POLICY_FIELDS = ("mode", "max_postponements", "max_delay_days", "exempt_heads")
 MIN_REASON = 10  # characters: "at least a few words"
+OPEN_STATES = (PENDING, ESCALATED)  # still waiting for an approver's decision
 _APPLYING: ContextVar[bool] = ContextVar("deadline_guard_applying", default=False)
 
 
@@ -170,8 +174,21 @@ def set_policy(ctx: Context, scope: str, body: Mapping[str, Any], *,
     row.max_delay_days, row.exempt_heads = policy.max_delay_days, policy.exempt_heads
     row.updated_by_id = ctx.actor.portal_user_id if ctx.actor else None
     row.updated_at = ctx.now
+    _resync_after_commit(ctx.portal)
+    forget_setup()  # before the commit: the jobs it queues decide by the new policy
     db.session.commit()
+    forget_setup()
     return row
+
+
+def _resync_after_commit(portal: Portal) -> None:
+    """On a cloud portal a policy change re-reads the tasks: guarded ones get the flag N, freed
+    ones their own flag back (deadlines.detection)."""
+    if portal.mode == "rest":
+        from portal_ext import jobs
+        from portal_ext.deadlines import tasks
+
+        jobs.enqueue_after_commit(tasks.resync_portal, portal.id)
 
 
 def delete_department_policy(ctx: Context, department_id: int) -> None:
@@ -182,7 +199,10 @@ def delete_department_policy(ctx: Context, department_id: int) -> None:
         raise DeadlineError("department_id", _("Department %(id)s has no policy of its own.",
                                                id=department_id), NOT_FOUND)
     db.session.delete(row)
+    _resync_after_commit(ctx.portal)
+    forget_setup()  # before the commit: the jobs it queues decide by the new policy
     db.session.commit()
+    forget_setup()
 
 
 # -- what binds a task ------------------------------------------------------------------------
@@ -230,20 +250,61 @@ def _track(portal: Portal, task_id: int) -> DeadlineTrack | None:
         DeadlineTrack.portal_id == portal.id, DeadlineTrack.task_id == task_id)).first()
 
 
-def judge(portal: Portal, task: TaskFacts, *, actor_id: int, new: datetime | None) -> Verdict:
-    """What moving ``task``'s deadline to ``new`` by ``actor_id`` needs (indexed reads only)."""
+@dataclass(frozen=True)
+class _Setup:
+    """What every decision reads besides the task's track: the department tree, the
+    policies, and each person's departments and administrator flag."""
+
+    parents: dict[int, int | None]
+    heads: dict[int, int | None]
+    default: rules.Policy
+    overrides: dict[int, rules.Policy]
+    people: dict[int, tuple[tuple[int, ...], bool]]
+
+
+SETUP_SECONDS = 1.0  # how long a process reuses the set-up it read (another may change it)
+_SETUPS: dict[tuple[str, int], tuple[float, _Setup]] = {}
+_SETUPS_LOCK = threading.Lock()
+
+
+def _setup(portal: Portal) -> _Setup:
+    """The decision's set-up, read at most every :data:`SETUP_SECONDS` per process (a policy
+    changed here is seen at once: :func:`forget_setup`), so the on-site veto answers with one
+    indexed read (the task's track)."""
+    key = (str(db.engine.url), portal.id)
+    with _SETUPS_LOCK:
+        hit = _SETUPS.get(key)
+    if hit is not None and time.monotonic() - hit[0] < SETUP_SECONDS:
+        return hit[1]
     departments = _departments(portal)
-    parents = {d.portal_department_id: d.parent_portal_id for d in departments}
-    heads = {d.portal_department_id: d.head_portal_user_id for d in departments}
-    responsible = _user(portal, task.responsible_id)
-    member_of = list(responsible.department_ids or []) if responsible else []
     rows = _rows(portal)
-    default = _policy_of(next((r for r in rows if r.scope == DEFAULT), None))
-    overrides = {r.department_id: _policy_of(r) for r in rows if r.scope == DEPARTMENT}
-    policy = rules.effective_policy(default, overrides, member_of, parents)
-    above = rules.heads_above(member_of, parents, heads)
-    actor = _user(portal, actor_id)
-    exempt = rules.is_exempt(actor_id, is_admin=bool(actor and actor.is_admin),
+    setup = _Setup(
+        parents={d.portal_department_id: d.parent_portal_id for d in departments},
+        heads={d.portal_department_id: d.head_portal_user_id for d in departments},
+        default=_policy_of(next((r for r in rows if r.scope == DEFAULT), None)),
+        overrides={r.department_id: _policy_of(r) for r in rows if r.scope == DEPARTMENT},
+        people={u.portal_user_id: (tuple(u.department_ids or ()), bool(u.is_admin))
+                for u in db.session.scalars(select(PortalUser).where(
+                    PortalUser.portal_id == portal.id))})
+    with _SETUPS_LOCK:
+        _SETUPS[key] = (time.monotonic(), setup)
+    return setup
+
+
+def forget_setup() -> None:
+    """Policies changed in this process: the next decision reads them again."""
+    with _SETUPS_LOCK:
+        _SETUPS.clear()
+
+
+def judge(portal: Portal, task: TaskFacts, *, actor_id: int, new: datetime | None) -> Verdict:
+    """What moving ``task``'s deadline to ``new`` by ``actor_id`` needs (the set-up from
+    memory, the task's track by its unique index)."""
+    setup = _setup(portal)
+    member_of = list(setup.people.get(task.responsible_id, ((), False))[0])
+    policy = rules.effective_policy(setup.default, setup.overrides, member_of, setup.parents)
+    above = rules.heads_above(member_of, setup.parents, setup.heads)
+    exempt = rules.is_exempt(actor_id, is_admin=setup.people.get(actor_id, ((), False))[1],
                              creator_id=task.creator_id, responsible_id=task.responsible_id,
                              head_ids=above, policy=policy)
     bound = rules.is_bound(actor_id, responsible_id=task.responsible_id,
@@ -263,6 +324,19 @@ def language_of(user: PortalUser | None) -> str:
     chosen = (user.language if user is not None else None) or \
         str(current_app.config.get("NOTIFICATION_LANGUAGE") or "en")
     return chosen if chosen in LANGUAGES else "en"
+
+
+def absolute_link(path: str) -> str:
+    """``path`` on the extension, as a link written into the portal (``EXTENSION_URL``, else
+    the portal's address, where the two are served together)."""
+    base = str(current_app.config.get("EXTENSION_URL") or current_app.config["PORTAL_URL"])
+    return f"{base.rstrip('/')}{path}"
+
+
+def notice_link(path: str) -> str:
+    """A link in a portal notification: BB code, which the portal shows as a link."""
+    url = absolute_link(path)
+    return f"[URL={url}]{url}[/URL]"
 
 
 def request_link(task_id: int) -> str:
@@ -337,9 +411,29 @@ def guard_update(portal: Portal, *, task_id: int, actor_id: int | None,
     verdict = judge(portal, task, actor_id=actor_id, new=new)
     if verdict.requirement == rules.FREE:
         return None
-    _record(portal, task, user_id=actor_id, new=new, outcome=VETOED, at=now)
-    db.session.commit()
+    from portal_ext import jobs
+    from portal_ext.deadlines import tasks
+
+    # The audit of the attempt is written by a job: the portal's change does not wait on a
+    # commit (with the inline runner it is written here and now).
+    jobs.enqueue(tasks.record_veto, portal.id, {
+        "task_id": task.task_id, "title": task.title, "creator_id": task.creator_id,
+        "responsible_id": task.responsible_id, "accomplice_ids": list(task.accomplice_ids),
+        "deadline": iso(task.deadline)}, actor_id, iso(new), iso(now))
     return veto_message(verdict.requirement, task.task_id, language_of(_user(portal, actor_id)))
+
+
+def record_veto(portal: Portal, task: Mapping[str, Any], *, actor_id: int, new: Any,
+                at: Any) -> None:
+    """Audit a vetoed attempt (the job the veto queues); commits."""
+    facts = TaskFacts(task_id=int(task["task_id"]), title=str(task.get("title") or ""),
+                      creator_id=int(task.get("creator_id") or 0),
+                      responsible_id=int(task.get("responsible_id") or 0),
+                      accomplice_ids=tuple(int(v) for v in task.get("accomplice_ids") or ()),
+                      deadline=parse_portal_time(task.get("deadline")))
+    _record(portal, facts, user_id=actor_id, new=parse_portal_time(new), outcome=VETOED,
+            at=parse_portal_time(at) or datetime.now(UTC).replace(tzinfo=None))
+    db.session.commit()
 
 
 def record_direct_change(portal: Portal, *, task_id: int, actor_id: int | None,
@@ -512,7 +606,7 @@ def create_request(ctx: Context, *, task_id: int, new_deadline: Any, reason: Any
                           "%(link)s", who=_name(ctx.portal, request.requester_id),
                           title=task.title, old=_local(task.deadline, ctx.tz),
                           new=_local(new, ctx.tz), reason=text,
-                          link=f"/deadlines/requests/{request.id}")
+                          link=notice_link(f"/deadlines/requests/{request.id}"))
             _notify(ctx, [approver], text_, f"portal_ext:deadline:{request.id}")
         return request
     db.session.flush()
@@ -538,10 +632,61 @@ def _decider(ctx: Context, request: DeadlineRequest) -> PortalUser:
                             FORBIDDEN)
     if not actor.is_admin and actor.portal_user_id not in (request.approver_ids or []):
         raise DeadlineError(None, _("Only the request's approvers decide it."), FORBIDDEN)
-    if request.state != PENDING:
+    if request.state not in OPEN_STATES:
         raise DeadlineError(None, _("The request is already %(state)s.", state=request.state),
                             CONFLICT)
     return actor
+
+
+def is_open(request: DeadlineRequest) -> bool:
+    """Waiting for a decision: pending, or escalated to the next head."""
+    return request.state in OPEN_STATES
+
+
+def escalate_overdue(ctx: Context) -> list[DeadlineRequest]:
+    """Pass every request nobody answered within ``DEADLINE_ESCALATION_HOURS`` (since it was
+    made, or last escalated) to the next head up the responsible's departments: it becomes
+    ``escalated``, the head joins its approvers and is notified. A request with no head left
+    above stays as it is. Commits."""
+    hours = float(current_app.config.get("DEADLINE_ESCALATION_HOURS") or 0)
+    if hours <= 0:
+        return []
+    cutoff = ctx.now - timedelta(hours=hours)
+    due = [r for r in db.session.scalars(select(DeadlineRequest).where(
+        DeadlineRequest.portal_id == ctx.portal.id, DeadlineRequest.state.in_(OPEN_STATES))
+        .order_by(DeadlineRequest.id)) if (r.escalated_at or r.created_at) <= cutoff]
+    if not due:
+        return []
+    departments = _departments(ctx.portal)
+    parents = {d.portal_department_id: d.parent_portal_id for d in departments}
+    heads_of = {d.portal_department_id: d.head_portal_user_id for d in departments}
+    escalated: list[DeadlineRequest] = []
+    for request in due:
+        responsible = _user(ctx.portal, request.responsible_id)
+        heads = rules.heads_above(list(responsible.department_ids or []) if responsible else [],
+                                  parents, heads_of)
+        head = rules.next_head(heads, approver_ids=list(request.approver_ids or []),
+                               requester_id=request.requester_id,
+                               responsible_id=request.responsible_id)
+        request.escalated_at = ctx.now
+        if head is None:
+            continue
+        request.approver_ids = [*(request.approver_ids or []), head]
+        request.state = ESCALATED
+        escalated.append(request)
+    db.session.commit()
+    for request in escalated:
+        head = request.approver_ids[-1]
+        with force_locale(language_of(_user(ctx.portal, head))):
+            text = _("Nobody answered %(who)s's request to move the deadline of the task "
+                     "\"%(title)s\" from %(old)s to %(new)s; it is passed to you. Reason: "
+                     "%(reason)s. Approve or decline: %(link)s",
+                     who=_name(ctx.portal, request.requester_id), title=request.task_title,
+                     old=_local(request.old_deadline, ctx.tz),
+                     new=_local(request.new_deadline, ctx.tz), reason=request.reason,
+                     link=notice_link(f"/deadlines/requests/{request.id}"))
+        _notify(ctx, [head], text, f"portal_ext:deadline:{request.id}:escalated")
+    return escalated
 
 
 def approve_request(ctx: Context, request: DeadlineRequest) -> DeadlineRequest:
@@ -588,7 +733,7 @@ def request_json(request: DeadlineRequest) -> dict[str, Any]:
             "approver_ids": list(request.approver_ids or []),
             "decided_by": request.decided_by_id, "decision_reason": request.decision_reason,
             "error": request.error, "created_at": iso(request.created_at),
-            "decided_at": iso(request.decided_at)}
+            "decided_at": iso(request.decided_at), "escalated_at": iso(request.escalated_at)}
 
 
 def _overseen_people(portal: Portal, viewer: PortalUser) -> set[int] | None:
@@ -637,7 +782,8 @@ def change_json(change: DeadlineChange) -> dict[str, Any]:
             "old_deadline": iso(change.old_deadline), "new_deadline": iso(change.new_deadline),
             "reason": change.reason, "approver_id": change.approver_id,
             "outcome": change.outcome, "postponement_no": change.postponement_no,
-            "request_id": change.request_id, "at": iso(change.at)}
+            "request_id": change.request_id, "at": iso(change.at),
+            "latency_ms": change.latency_ms}
 
 
 def list_changes(portal: Portal, viewer: PortalUser, *, user: int | None = None,

@@ -266,7 +266,28 @@ def write_tasks(demo: DemoPortal, writer: R.BulkWriter) -> dict[str, int]:
                                                         "post_message": rng.choice(comments)})
                 writer.add(tasks_tables.task_history, R.history_row(
                     task_id, posted, "COMMENT", author, None, str(comment_id)))
-    return {"tasks": len(plans), "task_comments": comment_id}
+    guarded = _guarded_tasks(demo, writer, first_id=len(plans) + 1, evening=evening)
+    return {"tasks": len(plans) + guarded, "task_comments": comment_id}
+
+
+def _guarded_tasks(demo: DemoPortal, writer: R.BulkWriter, *, first_id: int,
+                   evening: Any) -> int:
+    """Something for the deadline guard on the first start: each sales manager gets an open
+    task from their head, due on an evening within the coming two weeks (2, 4, ... days from
+    the portal's clock), whose deadline the responsible may move (ALLOW_CHANGE_DEADLINE=Y).
+    Drawn without the random generator, so the rest of the demo stays as it was."""
+    titles = demo.vocab.data["tasks"].get("guarded") or []
+    managers = [(user, demo.heads[line["department"]]) for line in demo.lines
+                for user in line["members"] if user != demo.heads[line["department"]]]
+    created = demo.now - timedelta(days=1)
+    for number, ((user, head), title) in enumerate(zip(managers, titles, strict=False)):
+        task_id = first_id + number
+        writer.add(tasks_tables.tasks, R.task_row(
+            task_id, title=title, created_by=head, responsible_id=user, created=created,
+            deadline=evening(2 + 2 * number), status=2, now=demo.now,
+            allow_change_deadline=True))
+        writer.add(tasks_tables.task_history, R.history_row(task_id, created, "NEW", head))
+    return min(len(managers), len(titles))
 
 
 def write_history(demo: DemoPortal, writer: R.BulkWriter) -> dict[str, int]:

@@ -107,11 +107,17 @@ def may_change_status(ctx: Ctx, task: Mapping[str, Any], user_id: int) -> bool:
 
 
 def may_change_deadline(ctx: Ctx, task: Mapping[str, Any], user_id: int) -> bool:
-    """Creator, administrators and heads always; the responsible only when the task allows it
-    (ALLOW_CHANGE_DEADLINE=Y). An inference from the field's wording, reference §9."""
+    """The access rule of reference 1.2 (taskdeadlinerule.php): administrators, the creator and
+    the creator's or the responsible's superiors (who may edit the task); the responsible when
+    ``ALLOW_CHANGE_DEADLINE`` is Y; otherwise the edit right, which a responsible has when
+    their role may edit their tasks (simulator.tasks.roles), whatever the flag says."""
+    from simulator.tasks.roles import responsible_may_edit
+
     if can_edit(ctx, task, user_id):
         return True
-    return user_id == task["responsible_id"] and bool(task["allow_change_deadline"])
+    if user_id == task["responsible_id"] and bool(task["allow_change_deadline"]):
+        return True
+    return responsible_may_edit(ctx, task, user_id)
 
 
 # -- history ----------------------------------------------------------------------------------

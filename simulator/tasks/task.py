@@ -58,6 +58,7 @@ from simulator.tasks.log import (
     record_history,
     task_id_param,
 )
+from simulator.tasks.roles import responsible_may_edit
 from simulator.users import get_user, is_admin, json_array_has, subordinate_ids
 
 if TYPE_CHECKING:
@@ -254,7 +255,7 @@ def tasks_task_update(ctx: Ctx, params: Params) -> Any:
     changed = [(field, key) for field, key in _TRACKED if _get(old, key) != _get(task, key)]
     if not changed:
         return {"task": task_as_api(ctx, old, action=True)}
-    editor = can_edit(ctx, old, ctx.user_id)
+    editor = can_edit(ctx, old, ctx.user_id) or responsible_may_edit(ctx, old, ctx.user_id)
     for field, _key in changed:
         if field == "DEADLINE":
             if not may_change_deadline(ctx, old, ctx.user_id):

@@ -108,7 +108,7 @@ def create_app(sim: Simulator, *, control_token: str | None = None,
     )
     app.extensions["simulator"] = sim
 
-    from simulator.web import control, oauth_views, rest
+    from simulator.web import control, control_people, oauth_views, rest  # noqa: F401
 
     app.register_blueprint(rest.bp)
     app.register_blueprint(oauth_views.bp)

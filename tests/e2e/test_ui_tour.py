@@ -99,6 +99,7 @@ PAGES: list[Page] = [
     Page("deadline-policies", "/deadlines/policies", also("head")),
     Page("deadline-requests", "/deadlines/requests", also("employee")),
     Page("deadline-request-new", "/deadlines/requests/new", also("employee")),
+    Page("deadline-request", "/deadlines/requests/{deadline_request}", also("head")),
     Page("deadline-report", "/deadlines/report", also("head", "employee")),
     Page("visit-report-new", "/distribution/reports/new", ADMIN),
     Page("distribution-settings", "/distribution/settings", ADMIN),
@@ -170,8 +171,35 @@ def stage(server: LiveServer) -> dict[str, int]:
             portal=portal, client=client, actor=admin,
             data=transfers.TransferInput(user_id=DISMISSED_ID, strategy="head"), now=now)
         db.session.commit()
+        deadline_request = _stage_deadline_request(server, portal, admin, now)
         return {"absence": int(absence.id), "handover": int(handover.id), "team": int(team.id),
-                "transfer": int(transfer.id), "dismissed": DISMISSED_ID}
+                "transfer": int(transfer.id), "dismissed": DISMISSED_ID,
+                "deadline_request": deadline_request}
+
+
+def _stage_deadline_request(server: LiveServer, portal: Any, admin: Any, now: Any) -> int:
+    """Ольга Никитина asks her head, Сергей Морозов, to move a deadline (approval required):
+    the request waits for his decision."""
+    from datetime import UTC
+
+    from portal_ext.context import for_portal
+    from portal_ext.deadlines import services as deadlines
+    from portal_ext.directory.models import PortalUser
+    from portal_ext.extensions import db
+
+    deadlines.set_policy(for_portal(portal, actor=admin, now=now), "default",
+                         {"mode": "approval_required"})
+    due = now + timedelta(days=3)
+    task = server.sim.call("tasks.task.add", {"fields": {
+        "TITLE": "Подготовить КП по тендеру", "RESPONSIBLE_ID": 5,
+        "DEADLINE": due.replace(tzinfo=UTC).isoformat()}}, user_id=HEAD_ID)
+    asker = db.session.scalars(db.select(PortalUser).where(
+        PortalUser.portal_id == portal.id, PortalUser.portal_user_id == 5)).one()
+    request = deadlines.create_request(
+        for_portal(portal, actor=asker, now=now), task_id=int(task["result"]["task"]["id"]),
+        new_deadline=(due + timedelta(days=2)).replace(tzinfo=UTC).isoformat(),
+        reason="Поставщик задерживает отгрузку на два дня")
+    return int(request.id)
 
 
 # -- what the tour looks at, in the page ------------------------------------------------------

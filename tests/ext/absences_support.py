@@ -23,7 +23,8 @@ LIFT_HEAD, SMIRNOVA, KUZNETSOV, MARKETING_HEAD, ORLOV = 8, 9, 10, 11, 12
 EMAILS = {ADMIN: "admin@demo.portal", TORG_HEAD: "s.morozov@demo.portal",
           NIKITINA: "o.nikitina@demo.portal", FEDOROV: "a.fedorov@demo.portal",
           GRIGORIEVA: "m.grigorieva@demo.portal", LIFT_HEAD: "i.pavlov@demo.portal",
-          SMIRNOVA: "e.smirnova@demo.portal", KUZNETSOV: "r.kuznetsov@demo.portal"}
+          SMIRNOVA: "e.smirnova@demo.portal", KUZNETSOV: "r.kuznetsov@demo.portal",
+          SALES_HEAD: "i.belyaeva@demo.portal"}
 
 
 def token(app: Flask, user_id: int) -> dict[str, str]:

@@ -296,6 +296,17 @@ def test_each_role_sees_only_its_share_of_the_audit(
     assert tasks_seen(token(app, NIKITINA)) == [torg]
     assert tasks_seen(token(app, ADMIN), "?since=" + (t0 + timedelta(days=1)).isoformat()) == []
 
+    def requests_seen(who: dict[str, str]) -> list[int]:
+        answer = client.get("/api/v1/deadline-requests", headers=who)
+        assert answer.status_code == 200
+        return sorted(r["task_id"] for r in answer.get_json()["items"])
+
+    assert requests_seen(admin) == sorted([torg, lift])
+    assert requests_seen(token(app, TORG_HEAD)) == [torg]
+    assert requests_seen(token(app, LIFT_HEAD)) == [lift]
+    assert requests_seen(token(app, NIKITINA)) == [torg]
+    assert requests_seen(token(app, SMIRNOVA)) == [lift]
+
 
 def test_the_report_counts_postponements_per_manager_and_each_role_sees_its_share(
         app: Flask, client: FlaskClient, admin: dict[str, str], demo_sim: Simulator,
@@ -324,3 +335,37 @@ def test_the_report_counts_postponements_per_manager_and_each_role_sees_its_shar
     assert list(report(token(app, TORG_HEAD))) == [NIKITINA]
     assert list(report(token(app, SMIRNOVA))) == [SMIRNOVA]
     assert report(token(app, TORG_HEAD), "?since=" + (t0 + timedelta(days=1)).isoformat()) == {}
+
+
+def test_an_unanswered_request_passes_to_the_next_head(
+        app: Flask, client: FlaskClient, admin: dict[str, str], demo_sim: Simulator,
+        t0: datetime) -> None:
+    from portal_ext.deadlines.tasks import deadlines_tick
+    from tests.ext.absences_support import SALES_HEAD
+
+    _put(client, "default", admin, mode="approval_required")
+    due = t0 + timedelta(days=3)
+    task = _add_task(demo_sim, creator=TORG_HEAD, responsible=NIKITINA, deadline=due)
+    asked = _request(client, token(app, NIKITINA), task, _iso(due + timedelta(days=2)))
+    request_id = asked.get_json()["id"]
+    sales = token(app, SALES_HEAD)
+    assert client.post(f"/api/v1/deadline-requests/{request_id}/approve",
+                       headers=sales).status_code == 403  # not hers to decide yet
+
+    hours = app.config["DEADLINE_ESCALATION_HOURS"]
+    demo_sim.clock.advance(hours * 3600 - 60)
+    with app.app_context():
+        deadlines_tick()
+    assert client.get("/api/v1/deadline-requests?state=pending",
+                      headers=admin).get_json()["total"] == 1
+    demo_sim.clock.advance(120)
+    with app.app_context():
+        deadlines_tick()
+    seen = client.get("/api/v1/deadline-requests?state=escalated", headers=sales).get_json()
+    assert [(r["id"], r["approver_ids"]) for r in seen["items"]] == [
+        (request_id, [TORG_HEAD, SALES_HEAD])]
+    [notice] = [m for m in _inbox(demo_sim, SALES_HEAD) if "it is passed to you" in m]
+    assert f"/deadlines/requests/{request_id}" in notice
+    approved = client.post(f"/api/v1/deadline-requests/{request_id}/approve", headers=sales)
+    assert approved.status_code == 200 and approved.get_json()["state"] == "approved"
+    assert _deadline(demo_sim, task) == due + timedelta(days=2)

@@ -112,3 +112,39 @@ def test_the_report_page_and_its_csv(app: Flask, client: FlaskClient, login_as: 
     csv_text = client.get(f"/deadlines/report.csv?department={TORG_KOMS}").get_data(as_text=True)
     assert csv_text.splitlines()[0].startswith("user_id,name,tasks,postponements")
     assert f"{NIKITINA},Ольга Никитина,1,1,1.0,0.0,0" in csv_text
+
+
+def test_the_requests_grid_and_dropping_a_policy_asks_first(
+        app: Flask, client: FlaskClient, login_as: Any, admin: dict[str, str],
+        demo_sim: Simulator, t0: datetime) -> None:
+    from tests.ext.absences_support import FEDOROV, token
+    from tests.ext.confirm_support import asked, confirmed, lines
+    from tests.ext.test_deadlines import _iso, _request
+
+    _put(client, "default", admin, mode="approval_required")
+    _put(client, f"departments/{TORG_KOMS}", admin, mode="reason_required")
+    due = t0 + timedelta(days=3)
+    for who, title in ((NIKITINA, "Prepare the offer"), (FEDOROV, "Prepare the offer")):
+        task = _add_task(demo_sim, creator=TORG_HEAD, responsible=who, deadline=due)
+        _request(client, token(app, who), task, _iso(due + timedelta(days=1)),
+                 f"{title}: the client asked for a later date")
+    login_as(client, EMAILS[TORG_HEAD])
+    page = client.get("/deadlines/requests").get_data(as_text=True)
+    assert "Ольга Никитина" in page and "Алексей Фёдоров" in page
+    only = client.get(f"/deadlines/requests?user={FEDOROV}&state=applied").get_data(
+        as_text=True)
+    assert "Алексей Фёдоров" in only and "Ольга Никитина" not in only.split("<table", 1)[1]
+    assert client.get("/deadlines/requests?state=sometimes").status_code == 400
+    csv_text = client.get("/deadlines/requests?q=никитина&format=csv").get_data(as_text=True)
+    assert len(csv_text.strip().splitlines()) == 2 and "Ольга Никитина" in csv_text
+
+    client.get("/auth/logout")
+    login_as(client, "admin@demo.portal")
+    path = f"/deadlines/policies/departments/{TORG_KOMS}/delete"
+    question, _ = asked(client, path)
+    assert "Drop the deadline policy" in lines(question)
+    assert "An approval is required" in lines(question)  # what the department gets instead
+    assert client.get("/api/v1/deadline-policies", headers=admin).get_json()["departments"]
+    assert confirmed(client, path).status_code == 302
+    assert client.get("/api/v1/deadline-policies", headers=admin).get_json()[
+        "departments"] == []

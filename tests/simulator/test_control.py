@@ -274,3 +274,23 @@ def test_a_time_zone_change_reaches_another_process_on_the_same_database(
     finally:
         sim.settings.set("timezone", "Europe/Moscow")  # a shared database remembers it
         other.engine.dispose()
+
+
+def test_a_users_own_webhook_acts_as_them_and_needs_the_control_token(
+        sim: Simulator) -> None:
+    add_admin(sim)
+    add_user(sim, 2, "two@test.portal")
+    add_user(sim, 3, "gone@test.portal", active=False)
+    guarded = create_app(sim, control_token="s3cret").test_client()
+    assert guarded.post("/_sim/users/2/webhook").status_code == 401
+    key = {"X-Sim-Token": "s3cret"}
+    url = guarded.post("/_sim/users/2/webhook", headers=key).get_json()["url"]
+    assert url.startswith("http://localhost/rest/2/") and url.endswith("/")
+    assert guarded.post("/_sim/users/2/webhook", headers=key).get_json()["url"] == url
+    me = guarded.post(url.removeprefix("http://localhost") + "user.current").get_json()
+    assert me["result"]["ID"] == "2"
+    for user, status in ((3, 400), (99, 404)):
+        refused = guarded.post(f"/_sim/users/{user}/webhook", headers=key)
+        assert refused.status_code == status and refused.get_json()["field"] == "user_id"
+    assert guarded.get("/_sim/tasks/roles", headers=key).get_json()["head"] == {
+        "responsible_may_edit": False}

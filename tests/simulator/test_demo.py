@@ -164,6 +164,17 @@ def test_tasks_some_overdue_some_bound_to_crm(demo_sim: Simulator) -> None:
     assert count(demo_sim, tasks_tables.task_comments) > 0
 
 
+def test_several_people_have_tasks_due_in_the_coming_two_weeks(demo_sim: Simulator) -> None:
+    now = demo_sim.clock.now()
+    t = tasks_tables.tasks
+    due = rows(demo_sim, select(t).where(t.c.deadline > now,
+                                         t.c.deadline < now + timedelta(days=14),
+                                         t.c.status.in_((2, 3))))
+    guarded = [task for task in due if task.allow_change_deadline
+               and task.created_by != task.responsible_id]
+    assert len({task.responsible_id for task in guarded}) >= 5
+
+
 def test_an_upcoming_vacation_of_a_sales_manager(demo_sim: Simulator) -> None:
     now = demo_sim.clock.now()
     absences = calendar_tables.absences

@@ -60,7 +60,8 @@ SCHEMAS: dict[str, Any] = {
         "approver_ids": {"type": "array", "items": {"type": "integer"}},
         "decided_by": {"type": ["integer", "null"]},
         "decision_reason": {"type": ["string", "null"]}, "error": {"type": ["string", "null"]},
-        "created_at": _TIME, "decided_at": _TIME}},
+        "created_at": _TIME, "decided_at": _TIME,
+        "escalated_at": {**_TIME, "description": "When it last passed to the next head."}}},
     "DeadlineRequestInput": {"type": "object", "additionalProperties": False,
                              "required": ["task_id", "new_deadline", "reason"], "properties": {
         "task_id": ID_SCHEMA,
@@ -80,7 +81,10 @@ SCHEMAS: dict[str, Any] = {
         "approver_id": {"type": ["integer", "null"]},
         "outcome": {"type": "string", "enum": list(OUTCOMES)},
         "postponement_no": {"type": ["integer", "null"]},
-        "request_id": {"type": ["integer", "null"]}, "at": _TIME}},
+        "request_id": {"type": ["integer", "null"]}, "at": _TIME,
+        "latency_ms": {"type": ["integer", "null"],
+                       "description": "A revert over REST: milliseconds from the portal's "
+                                      "event to the deadline put back."}}},
     "PostponementLine": {"type": "object", "properties": {
         "user_id": {"type": "integer"}, "name": {"type": "string"},
         "tasks": {"type": "integer"}, "postponements": {"type": "integer"},

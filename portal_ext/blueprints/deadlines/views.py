@@ -13,7 +13,9 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from portal_ext import charts
+from portal_ext.absences.times import to_local
 from portal_ext.auth.roles import role_required
+from portal_ext.blueprints import confirmation
 from portal_ext.blueprints.deadlines import bp
 from portal_ext.blueprints.deadlines.forms import (
     MODE_LABELS,
@@ -21,6 +23,16 @@ from portal_ext.blueprints.deadlines.forms import (
     EmptyForm,
     PolicyForm,
     RequestForm,
+)
+from portal_ext.blueprints.grid import (
+    DATE,
+    PERSON,
+    Column,
+    Filter,
+    Grid,
+    Search,
+    contains,
+    person_choices,
 )
 from portal_ext.blueprints.refusals import refuse_on_page
 from portal_ext.context import here
@@ -75,6 +87,9 @@ def delete_policy(department_id: int) -> Any:
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
+    plan = _delete_policy_plan(department_id)
+    if plan is not None and not confirmation.confirmed(plan):
+        return confirmation.ask(plan)
     try:
         services.delete_department_policy(here(), department_id)
         flash(_("The department follows the default policy again."), "success")
@@ -83,14 +98,77 @@ def delete_policy(department_id: int) -> Any:
     return redirect(url_for("deadlines.policies"))
 
 
+def _delete_policy_plan(department_id: int) -> confirmation.Plan | None:
+    """What dropping a department's policy does, in numbers (None: it has none; the service
+    then refuses)."""
+    data = services.policies_json(current_portal(), current_user)
+    own = next((p for p in data["departments"] if p["department_id"] == department_id), None)
+    if own is None:
+        return None
+    people = sum(1 for user in here().active_people()
+                 if department_id in (user.department_ids or []))
+    default = data["default"]["mode"]
+    return confirmation.Plan(
+        action=f"deadlines.delete_policy:{department_id}",
+        heading=_("Drop the deadline policy of %(department)s?",
+                  department=own["department_name"]),
+        lines=[_("The tasks of %(n)s people of %(department)s follow the portal's default "
+                 "policy (%(default)s) instead of their own (%(own)s).", n=people,
+                 department=own["department_name"],
+                 default=MODE_LABELS.get(default, default),
+                 own=MODE_LABELS.get(own["mode"], own["mode"]))],
+        button=_("Confirm: use the default policy"),
+        cancel_url=url_for("deadlines.policies"),
+        binding={"updated": own["updated_at"], "mode": own["mode"], "people": people},
+        way_back=_("Set the department's policy again on this page."),
+        title=_("Confirm dropping the department's policy"))
+
+
 @bp.get("/deadlines/requests")
 @role_required()
 def requests() -> Any:
+    """The requests the viewer may see, as a grid: search by task or person, filter by state,
+    requester and creation day, sort, page, CSV."""
     h = here()
     assert h.actor is not None
     rows = services.list_requests(h.portal, h.actor)
-    return render_template("deadlines/requests.html", rows=rows, names=h.names(),
-                           state_labels=STATE_LABELS)
+    names = h.names()
+
+    def person(user_id: int | None) -> str:
+        return names.get(user_id or 0, f"#{user_id}")
+
+    def day(value: Any) -> Any:
+        return to_local(value, h.tz).date() if value else None
+
+    grid = Grid(
+        columns=[
+            Column("id", "#", lambda r: r.id, sort=lambda r: r.id),
+            Column("task", _("Task"), lambda r: r.task_title or str(r.task_id),
+                   sort=lambda r: (r.task_title or "").casefold()),
+            Column("requester", _("Requested by"), lambda r: person(r.requester_id),
+                   sort=lambda r: person(r.requester_id).casefold()),
+            Column("old", _("From"), lambda r: r.old_deadline, sort=lambda r: r.old_deadline),
+            Column("new", _("To"), lambda r: r.new_deadline, sort=lambda r: r.new_deadline),
+            Column("state", _("State"), lambda r: str(STATE_LABELS.get(r.state, r.state)),
+                   sort=lambda r: r.state),
+            Column("created", _("Requested"), lambda r: r.created_at,
+                   sort=lambda r: r.created_at),
+            Column("reason", _("Reason"), lambda r: r.reason)],
+        filters=[
+            Filter("state", _("State"), choices=list(STATE_LABELS.items()),
+                   match=lambda r, state: r.state == state),
+            Filter("user", _("Requested by"), kind=PERSON, choices=person_choices(
+                names, {r.requester_id for r in rows}),
+                match=lambda r, uid: r.requester_id == uid),
+            Filter("from", _("From"), kind=DATE,
+                   match=lambda r, when: day(r.created_at) >= when),
+            Filter("to", _("To"), kind=DATE, not_before="from",
+                   match=lambda r, when: day(r.created_at) <= when)],
+        search=Search(_("Task or person"), match=lambda r, text: contains(
+            (r.task_title, str(r.task_id), person(r.requester_id), r.reason), text)),
+        filename="deadline-requests").read()
+    return grid.respond(rows, "deadlines/requests.html", names=names,
+                        state_labels=STATE_LABELS)
 
 
 @bp.route("/deadlines/requests/new", methods=["GET", "POST"])
@@ -133,7 +211,7 @@ def _visible(request_id: int) -> Any:
 def show_request(request_id: int) -> Any:
     h, found = _visible(request_id)
     assert h.actor is not None
-    can_decide = found.state == PENDING and h.actor.portal_user_id != found.requester_id and (
+    can_decide = services.is_open(found) and h.actor.portal_user_id != found.requester_id and (
         h.actor.is_admin or h.actor.portal_user_id in (found.approver_ids or []))
     return render_template("deadlines/request.html", item=found, names=h.names(),
                            state_labels=STATE_LABELS, can_decide=can_decide,
