@@ -35,6 +35,8 @@ PINNED = {
     "portal_ext.distribution.tasks.run_report",
     "portal_ext.cadence.tasks.resync_portal",
     "portal_ext.cadence.tasks.cadence_tick",
+    "portal_ext.robots.tasks.catch_up_portal",
+    "portal_ext.robots.tasks.robots_tick",
 }
 PERIODIC = {name for name in PINNED if name.endswith(("_tick", ".reconcile_events"))}
 

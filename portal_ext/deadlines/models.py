@@ -70,6 +70,8 @@ class DeadlineTrack(db.Model):  # type: ignore[name-defined]
     current_deadline: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     postponements: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # A stage robot's task: "" binds it by the robots' policy, a mode by that mode alone.
+    robot_policy: Mapped[str | None] = mapped_column(String(24), nullable=True)
 
 
 class DeadlineRequest(db.Model):  # type: ignore[name-defined]

@@ -241,6 +241,11 @@ def judge(portal: Portal, task: TaskFacts, *, actor_id: int, new: datetime | Non
     default = _policy_of(next((r for r in rows if r.scope == DEFAULT), None))
     overrides = {r.department_id: _policy_of(r) for r in rows if r.scope == DEPARTMENT}
     policy = rules.effective_policy(default, overrides, member_of, parents)
+    track = _track(portal, task.task_id)
+    if track is not None and track.robot_policy is not None:  # a stage robot's task
+        robots = _policy_of(next((r for r in rows if r.scope == ROBOTS), None))
+        policy = rules.Policy(mode=track.robot_policy, exempt_heads=robots.exempt_heads) \
+            if track.robot_policy else robots
     above = rules.heads_above(member_of, parents, heads)
     actor = _user(portal, actor_id)
     exempt = rules.is_exempt(actor_id, is_admin=bool(actor and actor.is_admin),
@@ -248,7 +253,6 @@ def judge(portal: Portal, task: TaskFacts, *, actor_id: int, new: datetime | Non
                              head_ids=above, policy=policy)
     bound = rules.is_bound(actor_id, responsible_id=task.responsible_id,
                            accomplice_ids=task.accomplice_ids)
-    track = _track(portal, task.task_id)
     before = track.postponements if track else 0
     original = track.original_deadline if track and track.original_deadline else task.deadline
     need = rules.requirement(policy, old=task.deadline, new=new, postponements_before=before,
@@ -361,6 +365,23 @@ def record_direct_change(portal: Portal, *, task_id: int, actor_id: int | None,
     outcome = EXEMPT if verdict.postponement and verdict.exempt else ACCEPTED
     return _record(portal, task, user_id=actor_id, new=new, outcome=outcome, at=now,
                    postponement_no=number)
+
+
+def guard_robot_task(portal: Portal, *, task_id: int, deadline: datetime | None, mode: str,
+                     now: datetime) -> None:
+    """A stage robot made ``task_id``: its deadline is bound by the robots' policy (``mode``
+    empty) or by ``mode`` alone, from the deadline it was given. Does not commit."""
+    track = _track(portal, task_id)
+    if track is None:
+        track = DeadlineTrack(portal_id=portal.id, task_id=task_id, postponements=0)
+        db.session.add(track)
+    track.original_deadline = track.original_deadline or deadline
+    track.current_deadline, track.robot_policy, track.updated_at = deadline, mode or "", now
+
+
+def robot_policy_mode(portal: Portal, mode: str) -> str:
+    """The mode a robot's task gets: ``mode``, or the robots' policy's for an empty one."""
+    return mode or _policy_of(_row(portal, ROBOTS)).mode
 
 
 # -- requests ---------------------------------------------------------------------------------
