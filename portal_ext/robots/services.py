@@ -474,7 +474,7 @@ def mark_broken(ctx: Context, robot: StageRobot, field_name: str, reason: str) -
         with force_locale(reader_language(admin)):
             text = _("Stage robot #%(id)s (\"%(title)s\") is broken and creates no tasks: "
                      "%(reason)s Fix it: %(link)s", id=robot.id, title=robot.title,
-                     reason=reason, link=f"/robots/{robot.id}")
+                     reason=reason, link="/robots/" + str(robot.id))
         try:
             ctx.client.call("im.notify.system.add", {
                 "USER_ID": admin.portal_user_id, "MESSAGE": text,
@@ -713,6 +713,11 @@ def _claim(ctx: Context, robot: StageRobot, item_id: int, key: str, stage_id: st
            entered_at: datetime) -> RobotRun | None:
     """The run of ``robot`` for this entry, claimed (committed) before anything is made; None
     when this entry already has one."""
+    if db.session.scalars(select(RobotRun.id).where(
+            RobotRun.portal_id == ctx.portal.id, RobotRun.robot_id == robot.id,
+            RobotRun.entity == robot.entity, RobotRun.item_id == item_id,
+            RobotRun.entry_key == key)).first() is not None:
+        return None
     run = RobotRun(portal_id=ctx.portal.id, robot_id=robot.id, robot_version=robot.version,
                    entity=robot.entity, item_id=item_id, entry_key=key, stage_id=stage_id,
                    entered_at=entered_at, outcome=PENDING, created_at=ctx.now)
@@ -925,9 +930,11 @@ def catch_up(ctx: Context) -> dict[str, int]:
         if cursor is None:
             cursor = RobotCursor(portal_id=ctx.portal.id, entity=entity, last_history_id=0)
             db.session.add(cursor)
+            db.session.commit()
         records = _history(ctx, entity, {">=CREATED_TIME": since.replace(
             tzinfo=UTC).isoformat()}, after=cursor.last_history_id or 0)
         _fire_records(ctx, entity, records)
+        cursor = db.session.merge(cursor)
         if records:
             cursor.last_history_id = max(int(r["ID"]) for r in records)
         cursor.read_at = ctx.now
