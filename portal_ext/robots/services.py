@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -83,21 +84,27 @@ STAGE_FIELD = {LEAD: "STATUS_ID", DEAL: "STAGE_ID"}
 EVENT_ENTITIES = {"LEAD": LEAD, "DEAL": DEAL}
 DONE_STATUSES = {"4", "5"}  # awaiting control, completed
 _CACHE_SECONDS = 60.0
-_cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
+_CACHE = "portal_ext.robots.cache"
+
+
+def _cache() -> dict[tuple[Any, ...], tuple[float, Any]]:
+    found: dict[tuple[Any, ...], tuple[float, Any]] = current_app.extensions.setdefault(
+        _CACHE, {})
+    return found
 
 
 def _cached(key: tuple[Any, ...], read: Any) -> Any:
-    """A portal answer read at most once a minute per process (stage names, calendar)."""
-    hit = _cache.get(key)
+    """A portal answer read at most once a minute per app (stage names, the calendar)."""
+    hit = _cache().get(key)
     if hit is not None and time.monotonic() - hit[0] < _CACHE_SECONDS:
         return hit[1]
     value = read()
-    _cache[key] = (time.monotonic(), value)
+    _cache()[key] = (time.monotonic(), value)
     return value
 
 
 def forget_cache() -> None:
-    _cache.clear()
+    _cache().clear()
 
 
 def iso(value: datetime | None) -> str | None:
