@@ -71,7 +71,7 @@ def test_a_robot_made_in_the_editor_creates_one_guarded_task_per_stage_entry(
     lead = lead_of(demo_sim, "Kraft")
     login_as(client, EMAILS[1])
     form = {**{k: v for k, v in ROBOT.items() if k not in ("auditors", "checklist")},
-            "auditors": "head", "checklist": "Call\nWrite the summary", "task_control": "y",
+            "auditors_head": "y", "checklist": "Call\nWrite the summary", "task_control": "y",
             "enabled": "y", "policy": "", "item_id": str(lead)}
     # The preview explains the deadline and creates nothing.
     page = client.post("/robots/new", data={**form, "action": "preview"})

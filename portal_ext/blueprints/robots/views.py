@@ -35,6 +35,9 @@ ON_LEAVE_LABELS = {KEEP: _l("keep the task"), CLOSE: _l("close the task")}
 POLICY_LABELS = {"": _l("the robots' policy"), "free": _l("free"),
                  "reason_required": _l("a reason required"),
                  "approval_required": _l("approval required"), "locked": _l("locked")}
+ACTION_LABELS = {"created": _l("created"), "updated": _l("changed"), "reverted": _l("reverted"),
+                 "enabled": _l("enabled"), "disabled": _l("disabled"),
+                 "deleted": _l("deleted")}
 OUTCOME_LABELS = {"pending": _l("pending"), "created": _l("task created"),
                   "skipped": _l("skipped"), "failed": _l("failed"), "closed": _l("task closed")}
 
@@ -47,13 +50,15 @@ class RobotForm(FlaskForm):
     status_id = StringField(_l("Stage (status id)"))
     title = StringField(_l("Task title"))
     description = TextAreaField(_l("Task description"))
-    responsible = StringField(_l("Who gets the task"), default="responsible")
+    responsible = SelectField(_l("Who gets the task"), default="responsible",
+                              validate_choice=False)
     deadline_hours = IntegerField(_l("Deadline in working hours"),
                                   validators=[Optional()])
     deadline_days = IntegerField(_l("Deadline in working days"), validators=[Optional()])
     policy = SelectField(_l("Deadline policy"), choices=[SelectChoice(m, POLICY_LABELS[m])
                                                          for m in ("", *MODES)])
-    auditors = StringField(_l("Auditors (user ids or head, comma-separated)"))
+    auditors_head = BooleanField(_l("The responsible's head is an auditor"))
+    auditors = StringField(_l("Other auditors (user ids, comma-separated)"))
     task_control = BooleanField(_l("The creator must accept the work"))
     checklist = TextAreaField(_l("Checklist (one item a line)"))
     on_leave = SelectField(_l("When the item leaves the stage first"),
@@ -63,8 +68,15 @@ class RobotForm(FlaskForm):
     item_id = IntegerField(_l("Preview against the item (id)"),
                            validators=[Optional(), NumberRange(min=1)])
 
+    def offer_people(self, people: list[tuple[int, str]]) -> None:
+        self.responsible.choices = [
+            SelectChoice("responsible", _("the item's responsible")),
+            SelectChoice("head", _("the responsible's head")),
+            *(SelectChoice(str(uid), name) for uid, name in people)]
+
     def body(self) -> dict[str, Any]:
-        auditors = [a.strip() for a in (self.auditors.data or "").split(",") if a.strip()]
+        auditors: list[Any] = ["head"] if self.auditors_head.data else []
+        auditors += [a.strip() for a in (self.auditors.data or "").split(",") if a.strip()]
         return {"entity": self.entity.data,
                 "category_id": self.category_id.data if self.entity.data == DEAL else None,
                 "status_id": (self.status_id.data or "").strip(),
@@ -80,11 +92,13 @@ class RobotForm(FlaskForm):
 
     def fill(self, robot: StageRobot) -> None:
         for name in ("entity", "category_id", "status_id", "title", "description",
-                     "responsible", "deadline_hours", "deadline_days", "policy",
+                     "deadline_hours", "deadline_days", "policy",
                      "task_control", "on_leave", "enabled"):
             self[name].data = getattr(robot, name)
-        self.auditors.data = ", ".join(str(a) for a in robot.auditors or [])
+        self.auditors_head.data = "head" in (robot.auditors or [])
+        self.auditors.data = ", ".join(str(a) for a in robot.auditors or [] if a != "head")
         self.checklist.data = "\n".join(robot.checklist or [])
+        self.responsible.data = str(robot.responsible)
 
 
 class HolidaysForm(FlaskForm):
@@ -98,12 +112,19 @@ class ActionForm(FlaskForm):
 def _known_stages() -> dict[str, dict[str, str]]:
     h = here()
     try:
-        found = {"lead": services.stages(h, LEAD, None)}
+        found = {str(ENTITY_LABELS[LEAD]): services.stages(h, LEAD, None)}
         for category_id, name in services.pipelines(h).items():
-            found[f"deal {category_id} ({name})"] = services.stages(h, DEAL, category_id)
+            found[f"{ENTITY_LABELS[DEAL]} {category_id} ({name})"] = services.stages(
+                h, DEAL, category_id)
         return found
     except PortalError:
         return {}
+
+
+def _form() -> RobotForm:
+    form = RobotForm()
+    form.offer_people([(u.portal_user_id, u.full_name) for u in here().active_people()])
+    return form
 
 
 @bp.get("/")
@@ -150,10 +171,13 @@ def _state_text(robot: StageRobot) -> str:
 def _editor(form: RobotForm, robot: StageRobot | None, preview: dict[str, Any] | None,
             status: int = 200) -> Any:
     history = services.versions(robot) if robot is not None else []
+    labels = {name: str(form[name].label.text) for name in services.FIELDS if name in form}
+    labels["auditors"] = str(form.auditors_head.label.text)
     stages_text = "; ".join(f"{where}: {', '.join(found)}"
                             for where, found in _known_stages().items())
     return render_template("robots/edit.html", form=form, robot=robot, preview=preview,
                            history=history, names=here().names(), stages_text=stages_text,
+                           field_labels=labels, action_labels=ACTION_LABELS,
                            placeholders=services.rules.PLACEHOLDERS,
                            action_form=ActionForm(), can_manage=current_user.is_admin,
                            state_text=_state_text), status
@@ -174,7 +198,7 @@ def _preview(form: RobotForm) -> dict[str, Any] | None:
 @bp.route("/new", methods=["GET", "POST"])
 @role_required("admin")
 def new() -> Any:
-    form = RobotForm()
+    form = _form()
     preview = None
     if request.method == "POST" and form.validate_on_submit():
         if request.form.get("action") == "preview":
@@ -200,7 +224,7 @@ def _robot(robot_id: int) -> StageRobot:
 @role_required("admin", "head")
 def edit(robot_id: int) -> Any:
     robot = _robot(robot_id)
-    form = RobotForm()
+    form = _form()
     preview = None
     if request.method == "GET":
         form.fill(robot)
