@@ -204,3 +204,21 @@ def test_bad_robots_are_refused_naming_the_field_and_a_deleted_stage_breaks_a_ro
     assert all("IN_PROCESS" in r[1] for r in runs)
     told = [n for n in inbox(demo_sim, 1) if "robot-broken" in (n["tag"] or "")]
     assert len(told) == 1 and "IN_PROCESS" in told[0]["message"]
+
+
+def test_the_demo_robots_make_tasks_as_the_portals_life_moves_leads(
+        app: Flask, client: FlaskClient, admin: dict[str, str], demo_sim: Simulator) -> None:
+    from random import Random
+
+    from portal_ext.robots.demo_setup import set_up_demo
+    from simulator.scenarios.life import step
+
+    with app.app_context():
+        ctx = for_portal(current_portal())
+        assert set_up_demo(ctx) == 3
+        assert set_up_demo(ctx) == 0  # an administrator's robots are never overwritten
+    said = [step(demo_sim, Random(seed), action="lead_moved") for seed in range(12)]
+    runs = client.get("/api/v1/stage-robots/runs", headers=admin).get_json()["items"]
+    assert runs, said
+    assert {r["outcome"] for r in runs} <= {"created", "closed"}, runs
+    assert all(r["task_id"] and r["deadline"] for r in runs)
