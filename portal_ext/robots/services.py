@@ -451,9 +451,9 @@ def check_robot(ctx: Context, robot: StageRobot) -> tuple[str, str] | None:
     if robot.status_id not in known:
         return "status_id", _("The stage %(stage)s no longer exists on the portal.",
                               stage=robot.status_id)
-    people = _people(ctx.portal)
-    named = [("responsible", robot.responsible)] + [("auditors", a)
-                                                     for a in robot.auditors or []]
+    named = [(name, value) for name, value in [("responsible", robot.responsible)] + [
+        ("auditors", a) for a in robot.auditors or []] if str(value).isdigit()]
+    people = _people(ctx.portal) if named else {}
     for name, value in named:
         if str(value).isdigit():
             user = people.get(int(value))
@@ -545,7 +545,9 @@ def item_from_record(ctx: Context, entity: str, record: Mapping[str, Any], *,
     stage = record.get(STAGE_FIELD[entity])
     responsible = record.get("ASSIGNED_BY_ID")
     responsible_id = int(str(responsible)) if str(responsible or "").isdigit() else None
-    names = ctx.names()
+    assigned = db.session.scalars(select(PortalUser).where(
+        PortalUser.portal_id == ctx.portal.id,
+        PortalUser.portal_user_id == (responsible_id or 0))).first()
     company = str(record.get("COMPANY_TITLE") or "")
     contact = " ".join(str(record.get(k) or "") for k in ("NAME", "LAST_NAME")).strip()
     phone = _first_phone(record)
@@ -571,7 +573,7 @@ def item_from_record(ctx: Context, entity: str, record: Mapping[str, Any], *,
     link = ctx.links.crm(ENTITY_TYPE_IDS[entity], item_id) or ""
     values = {"TITLE": str(record.get("TITLE") or ""), "COMPANY_TITLE": company,
               "CONTACT_NAME": contact, "PHONE": phone,
-              "ASSIGNED_BY_NAME": names.get(responsible_id or 0, ""),
+              "ASSIGNED_BY_NAME": assigned.full_name if assigned else "",
               "STATUS_NAME": stage_name, "LINK": link}
     return Item(entity=entity, id=item_id, stage_id=str(stage) if stage else None,
                 category_id=category_id, responsible_id=responsible_id, values=values)
@@ -642,9 +644,10 @@ class PlannedTask:
 
 
 def plan_task(ctx: Context, spec: TaskSpec, item: Item, entered_at: datetime, *,
-              language: str | None = None) -> PlannedTask:
+              language: str | None = None, explain: bool = True) -> PlannedTask:
     """The task ``spec`` gives for ``item`` entered at ``entered_at`` (nothing is created)."""
-    heads = heads_of(ctx.portal, item.responsible_id)
+    wants_head = spec.responsible == rules.HEAD or rules.HEAD in spec.auditors
+    heads = heads_of(ctx.portal, item.responsible_id) if wants_head else []
     responsible_id = rules.responsible_for(spec.responsible, item_responsible=item.responsible_id,
                                            head_ids=heads)
     cal = calendar(ctx)
@@ -652,7 +655,7 @@ def plan_task(ctx: Context, spec: TaskSpec, item: Item, entered_at: datetime, *,
     amount = spec.deadline_days or spec.deadline_hours
     deadline = cal.add_in(entered_at, amount, unit) if amount else None
     explanation = cal.explain(entered_at, amount, unit, language or reader_language(None)) \
-        if amount else ""
+        if amount and explain else ""
     return PlannedTask(
         title=rules.render(spec.title, item.values)[:255],
         description=rules.render(spec.description, item.values),
@@ -670,12 +673,13 @@ class CreatedTask:
 
 
 def create_task_for(ctx: Context, spec: TaskSpec, item: Item, *,
-                    entered_at: datetime | None = None) -> CreatedTask:
+                    entered_at: datetime | None = None, commit: bool = True) -> CreatedTask:
     """Create the task ``spec`` gives for ``item`` on the portal, bound to it, its deadline
     counted in working time from ``entered_at`` (default: now) and guarded by the robots'
     policy (or ``spec.policy``). Raises RobotError (field ``responsible``) when nobody is
-    found to do it, PortalError when the portal refuses. Commits the guard's record."""
-    planned = plan_task(ctx, spec, item, entered_at or ctx.now)
+    found to do it, PortalError when the portal refuses. Commits the guard's record (unless
+    ``commit`` is false: the caller commits it with its own)."""
+    planned = plan_task(ctx, spec, item, entered_at or ctx.now, explain=False)
     if planned.responsible_id is None:
         raise RobotError("responsible", _("Nobody to give the task to: the rule '%(rule)s' "
                                           "finds nobody for %(binding)s.",
@@ -692,7 +696,8 @@ def create_task_for(ctx: Context, spec: TaskSpec, item: Item, *,
     task_id = int(task.get("id") or task.get("ID") or 0)
     deadlines.guard_robot_task(ctx.portal, task_id=task_id, deadline=planned.deadline,
                                mode=spec.policy, now=ctx.now)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     if planned.checklist:
         commands = {f"c{n}": ("task.checklistitem.add", {"TASKID": task_id, "FIELDS": {
             "TITLE": line, "SORT_INDEX": n * 10}}) for n, line in enumerate(planned.checklist)}
@@ -739,11 +744,13 @@ def _claim(ctx: Context, robot: StageRobot, item_id: int, key: str, stage_id: st
 
 def fire_entry(ctx: Context, *, entity: str, item_id: int, stage_id: str,
                category_id: int | None, entered_at: datetime, key: str,
-               item: Item | None = None) -> list[RobotRun]:
-    """Every robot of the stage ``item_id`` entered, once for this entry: its task made, or
-    the run skipped (the robot broken, with the reason) or failed (the portal's error)."""
+               item: Item | None = None, robots: Sequence[StageRobot] | None = None
+               ) -> list[RobotRun]:
+    """Every robot of the stage ``item_id`` entered (``robots``, when the caller has read
+    them), once for this entry: its task made, or the run skipped (the robot broken, with the
+    reason) or failed (the portal's error)."""
     runs: list[RobotRun] = []
-    for robot in _robots_for(ctx.portal, entity, stage_id):
+    for robot in robots if robots is not None else _robots_for(ctx.portal, entity, stage_id):
         if not rules.fires(_facts(robot), entity=entity, stage_id=stage_id,
                            category_id=category_id, entered_at=entered_at):
             continue
@@ -761,7 +768,8 @@ def fire_entry(ctx: Context, *, entity: str, item_id: int, stage_id: str,
             continue
         try:
             found = item if item is not None else read_item(ctx, entity, item_id)
-            made = create_task_for(ctx, TaskSpec.of(robot), found, entered_at=entered_at)
+            made = create_task_for(ctx, TaskSpec.of(robot), found, entered_at=entered_at,
+                                   commit=False)
         except (PortalError, RobotError) as exc:
             db.session.rollback()
             run = db.session.merge(run)
@@ -788,6 +796,8 @@ def on_leave(ctx: Context, *, entity: str, item_id: int, current_stage: str | No
     runs = list(db.session.scalars(select(RobotRun).where(
         RobotRun.portal_id == ctx.portal.id, RobotRun.entity == entity,
         RobotRun.item_id == item_id, RobotRun.outcome == CREATED)))
+    if not runs:
+        return 0
     for run in runs:
         robot = db.session.get(StageRobot, run.robot_id)
         if robot is None or robot.on_leave != CLOSE or run.task_id is None:
@@ -830,7 +840,8 @@ def on_item_change(ctx: Context, *, entity: str, before: Mapping[str, Any] | Non
     entered_at = (_when(after, "MOVED_TIME", "DATE_MODIFY") if before else
                   _when(after, "DATE_CREATE")) or when or ctx.now.replace(microsecond=0)
     runs: list[RobotRun] = []
-    if _robots_for(ctx.portal, entity, stage):
+    robots = _robots_for(ctx.portal, entity, stage)
+    if robots:
         item = item_from_record(ctx, entity, after)
         key = rules.event_key(stage, entered_at)
         record = _latest_entry(ctx, entity, item_id, stage)
@@ -839,7 +850,7 @@ def on_item_change(ctx: Context, *, entity: str, before: Mapping[str, Any] | Non
             entered_at = _when(record, "CREATED_TIME") or entered_at
         runs = fire_entry(ctx, entity=entity, item_id=item_id, stage_id=stage,
                           category_id=item.category_id, entered_at=entered_at, key=key,
-                          item=item)
+                          item=item, robots=robots)
     if before is not None:
         on_leave(ctx, entity=entity, item_id=item_id, current_stage=stage)
     return runs
