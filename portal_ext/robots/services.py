@@ -398,15 +398,12 @@ def update_robot(ctx: Context, robot: StageRobot, body: Mapping[str, Any], *,
     anything changed. Commits."""
     _require_admin(ctx)
     clean = validated(ctx, body, fields_of(robot))
-    was_broken = robot.broken is not None
-    changed = _apply(ctx, robot, clean)
+    changed = _apply(ctx, robot, clean)  # valid again: no longer broken either way
     if changed:
         robot.version += 1
         if action == UPDATE and changed == ["enabled"]:
             action = ENABLE if robot.enabled else DISABLE
         _snapshot(ctx, robot, action, changed)
-    elif was_broken:
-        pass  # checked again and valid: no longer broken
     db.session.commit()
     return robot
 

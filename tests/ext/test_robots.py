@@ -183,6 +183,16 @@ def test_bad_robots_are_refused_naming_the_field_and_a_deleted_stage_breaks_a_ro
     preview = client.post(f"/api/v1/stage-robots/{robot['id']}/preview", headers=admin,
                           json={"item_id": lead}).get_json()
     assert preview["binding"] == f"L_{lead}" and preview["explanation"].startswith("entered at")
+    # A country's public holidays, kept as the portal keeps its own (recurring D.MM).
+    with app.app_context():
+        ctx = for_portal(current_portal())
+        added = services.add_country_holidays(ctx, "ru")["year_holidays"].split(",")
+        assert {"1.01", "7.01", "9.05"} <= set(added) and added == sorted(
+            added, key=lambda d: (int(d.split(".")[1]), int(d.split(".")[0])))
+        assert (5, 9) in services.calendar(ctx).holidays
+        with pytest.raises(services.RobotError) as refused_country:
+            services.add_country_holidays(ctx, "ZZ")
+        assert refused_country.value.field == "country"
 
     # The stage is deleted on the portal: the robot is broken, skipped with the reason, and
     # the administrator is told once.
