@@ -56,6 +56,10 @@ def demo_command(host: str, port: int, life_interval: float) -> None:
     from portal_ext.distribution.demo_setup import set_up_demo
 
     set_up_demo(portal=portal, client=client_for(portal), actor=None, now=host_utcnow())
+    from portal_ext.context import for_portal
+    from portal_ext.robots.demo_setup import set_up_demo as set_up_robots
+
+    set_up_robots(for_portal(portal))
     users = db.session.scalars(db.select(PortalUser).where(PortalUser.portal_id == portal.id,
                                                            PortalUser.active.is_(True))
                                .order_by(PortalUser.portal_user_id)).all()

@@ -12,6 +12,8 @@ tables of its own and work of its own. Today they are:
 - ``deadlines``: the task deadline guard (policies, the on-site veto, requests, the audit).
 - ``distribution``: a visited lead's deals, one manager per needed department.
 - ``cadence``: the A/B/C contact cadence: which clients nobody has called or written to in time.
+- ``robots``: stage robots: a task with a working-time deadline when a lead or deal enters a
+  stage, once per entry.
 
 Not domains (the ground they stand on): ``portal`` (the portal port: client, clock, the
 registered portal), ``auth`` (login, roles, API tokens), ``events`` (intake and processing of
@@ -74,6 +76,7 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("deadlines", web="deadlines"),
     Domain("distribution", web="distribution"),
     Domain("cadence", web="cadence"),
+    Domain("robots", web="robots"),
 )
 
 

@@ -40,6 +40,8 @@ PINNED = {
     "portal_ext.deadlines.tasks.record_veto",
     "portal_ext.deadlines.tasks.resync_portal",
     "portal_ext.deadlines.tasks.deadlines_tick",
+    "portal_ext.robots.tasks.catch_up_portal",
+    "portal_ext.robots.tasks.robots_tick",
 }
 PERIODIC = {name for name in PINNED if name.endswith(("_tick", ".reconcile_events"))}
 

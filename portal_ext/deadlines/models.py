@@ -82,6 +82,8 @@ class DeadlineTrack(db.Model):  # type: ignore[name-defined]
     read_failed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     # A task event came and the task is still to be read (host time of the first such event).
     pending_since: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # A stage robot's task: "" binds it by the robots' policy, a mode by that mode alone.
+    robot_policy: Mapped[str | None] = mapped_column(String(24), nullable=True)
 
 
 class DeadlineRequest(db.Model):  # type: ignore[name-defined]

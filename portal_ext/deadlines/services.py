@@ -259,6 +259,7 @@ class _Setup:
     heads: dict[int, int | None]
     default: rules.Policy
     overrides: dict[int, rules.Policy]
+    robots: rules.Policy
     people: dict[int, tuple[tuple[int, ...], bool]]
 
 
@@ -283,6 +284,7 @@ def _setup(portal: Portal) -> _Setup:
         heads={d.portal_department_id: d.head_portal_user_id for d in departments},
         default=_policy_of(next((r for r in rows if r.scope == DEFAULT), None)),
         overrides={r.department_id: _policy_of(r) for r in rows if r.scope == DEPARTMENT},
+        robots=_policy_of(next((r for r in rows if r.scope == ROBOTS), None)),
         people={u.portal_user_id: (tuple(u.department_ids or ()), bool(u.is_admin))
                 for u in db.session.scalars(select(PortalUser).where(
                     PortalUser.portal_id == portal.id))})
@@ -303,13 +305,16 @@ def judge(portal: Portal, task: TaskFacts, *, actor_id: int, new: datetime | Non
     setup = _setup(portal)
     member_of = list(setup.people.get(task.responsible_id, ((), False))[0])
     policy = rules.effective_policy(setup.default, setup.overrides, member_of, setup.parents)
+    track = _track(portal, task.task_id)
+    if track is not None and track.robot_policy is not None:  # a stage robot's task
+        policy = rules.Policy(mode=track.robot_policy, exempt_heads=setup.robots.exempt_heads) \
+            if track.robot_policy else setup.robots
     above = rules.heads_above(member_of, setup.parents, setup.heads)
     exempt = rules.is_exempt(actor_id, is_admin=setup.people.get(actor_id, ((), False))[1],
                              creator_id=task.creator_id, responsible_id=task.responsible_id,
                              head_ids=above, policy=policy)
     bound = rules.is_bound(actor_id, responsible_id=task.responsible_id,
                            accomplice_ids=task.accomplice_ids)
-    track = _track(portal, task.task_id)
     before = track.postponements if track else 0
     original = track.original_deadline if track and track.original_deadline else task.deadline
     need = rules.requirement(policy, old=task.deadline, new=new, postponements_before=before,
@@ -455,6 +460,23 @@ def record_direct_change(portal: Portal, *, task_id: int, actor_id: int | None,
     outcome = EXEMPT if verdict.postponement and verdict.exempt else ACCEPTED
     return _record(portal, task, user_id=actor_id, new=new, outcome=outcome, at=now,
                    postponement_no=number)
+
+
+def guard_robot_task(portal: Portal, *, task_id: int, deadline: datetime | None, mode: str,
+                     now: datetime) -> None:
+    """A stage robot made ``task_id``: its deadline is bound by the robots' policy (``mode``
+    empty) or by ``mode`` alone, from the deadline it was given. Does not commit."""
+    track = _track(portal, task_id)
+    if track is None:
+        track = DeadlineTrack(portal_id=portal.id, task_id=task_id, postponements=0)
+        db.session.add(track)
+    track.original_deadline = track.original_deadline or deadline
+    track.current_deadline, track.robot_policy, track.updated_at = deadline, mode or "", now
+
+
+def robot_policy_mode(portal: Portal, mode: str) -> str:
+    """The mode a robot's task gets: ``mode``, or the robots' policy's for an empty one."""
+    return mode or _policy_of(_row(portal, ROBOTS)).mode
 
 
 # -- requests ---------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ user fields (entities.py), ``crm.item.*`` (item.py), ``crm.category.list`` (cate
 schemas, input and row building (entity_types.py, fields.py, userfields.py, input.py, ops.py,
 activity_fields.py, categories.py) and who may read and change what (rights.py)."""
 
-from simulator.crm import access, activity, category, entities, item  # noqa: F401
+from simulator.crm import access, activity, category, entities, item, statuses  # noqa: F401
 from simulator.crm.activity_fields import deadline_of
 
 __all__ = ["deadline_of"]

@@ -118,6 +118,7 @@ def create_item(ctx: Ctx, et: EntityType | int | str, fields: Mapping[str, Any],
                          .values(title=title))
         record["TITLE"] = title
     record["ID"] = item_id
+    _record_stage(ctx, et, item_id, record, created=True)
     _emit(ctx, schema, "ADD", item_id, None, event_shape(ctx, schema, record))
     if notify:
         _notify_assigned(ctx, et, item_id, None, record)
@@ -192,6 +193,8 @@ def update_item(ctx: Ctx, et: EntityType | int | str, item_id: int,
     changes = {column: value for column, value in row.items() if stored.get(column) != value}
     if changes:
         ctx.conn.execute(_UPDATE_ITEM, {"b_item_id": item_id, **changes})
+    if stage and new.get(stage) != current.get(stage):
+        _record_stage(ctx, et, item_id, new, created=False)
     _emit(ctx, schema, "UPDATE", item_id, None, None, shapes=shapes)
     if notify:
         _notify_assigned(ctx, et, item_id, current, new)
@@ -282,3 +285,17 @@ def touch_last_activity(ctx: Ctx, owner_type_id: int, owner_id: int, *,
         fields["LAST_COMMUNICATION_TIME"] = ctx.iso(ctx.now)
     ctx.conn.execute(tables.crm_items.update().where(tables.crm_items.c.id == owner_id)
                      .values(fields=fields))
+
+
+def _record_stage(ctx: Ctx, et: EntityType, item_id: int, record: Mapping[str, Any], *,
+                  created: bool) -> None:
+    """The stage history's record of a lead's or deal's stage entry (simulator.crm.statuses)."""
+    stage = STAGE_FIELDS.get(et.id)
+    if et.id not in (1, 2) or not stage:
+        return
+    from simulator.crm.statuses import record_stage_entry
+
+    category = record.get("CATEGORY_ID")
+    record_stage_entry(ctx, et.id, item_id, record.get(stage),
+                       int(category) if category not in (None, "") else None, created=created,
+                       when=ctx.now.replace(microsecond=0))

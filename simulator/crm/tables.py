@@ -116,3 +116,18 @@ permissions = Table(
     UniqueConstraint("user_id", "owner_id", "access"),
     sqlite_autoincrement=True,
 )
+
+stage_history = Table(
+    "sim_crm_stage_history",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("entity_type_id", Integer, nullable=False),  # 1 lead, 2 deal
+    Column("owner_id", Integer, nullable=False),
+    Column("type_id", Integer, nullable=False),  # 1 created, 2 moved, 3 moved to a final stage
+    Column("stage_id", String(64), nullable=False),
+    Column("category_id", Integer, nullable=True),
+    Column("semantic_id", String(1), nullable=False, default="P"),  # P process, S success, F
+    Column("created_time", DateTime, nullable=False),
+    Index("ix_sim_crm_stage_history_owner", "entity_type_id", "owner_id"),
+    sqlite_autoincrement=True,
+)

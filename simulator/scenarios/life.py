@@ -2,7 +2,7 @@
 own REST methods (``sim.call``), so events fire and notices arrive exactly as they would when
 people work: a lead comes in from the site, a manager finishes a call, a call is missed, a
 client writes an e-mail, a head sets a task, a task moves on or its deadline is pushed, someone
-comments on a task.
+comments on a task, a manager moves a lead on to its next status.
 
 ``step(sim, rng)`` does one such thing and says what it did; ``run_life`` repeats it (and runs
 the portal's own time-driven checks, :func:`simulator.ticks.tick`) until told to stop. The
@@ -38,7 +38,11 @@ C, T = crm_tables.crm_items, tasks_tables.tasks
 OPEN_TASK = (2, 3, 4)
 STATUS_WORDS = {3: "started", 4: "handed in for control", 5: "completed"}
 WEIGHTS = {"new_lead": 20, "call_completed": 18, "call_missed": 12, "email_incoming": 20,
-           "task_created": 12, "task_changed": 12, "task_comment": 6}
+           "task_created": 12, "task_changed": 12, "task_comment": 6, "lead_moved": 14}
+# A lead's next status as its manager works it (lead_moved), with the odds of each.
+LEAD_NEXT = {"NEW": (("IN_PROCESS", 0.85), ("JUNK", 0.15)),
+             "IN_PROCESS": (("PROCESSED", 0.8), ("JUNK", 0.2)),
+             "PROCESSED": (("CONVERTED", 0.7), ("JUNK", 0.3))}
 
 
 class Scene:
@@ -256,10 +260,25 @@ def task_comment(scene: Scene) -> str:
     return f"comment #{comment_id} on task #{task.id} by {scene.name(author)}: {text}"
 
 
+def lead_moved(scene: Scene) -> str:
+    """A manager moves an open lead on: qualified (IN_PROCESS), catalogue sent (PROCESSED),
+    visit agreed (CONVERTED), or junk. The stage robots of the demo react to these."""
+    lead = scene.pick(select(C).where(C.c.entity_type_id == R.LEAD,
+                                      C.c.stage_id.in_(list(LEAD_NEXT)),
+                                      C.c.assigned_by_id.in_(scene.active)))
+    if lead is None:
+        return new_lead(scene)
+    choices = LEAD_NEXT[lead.stage_id]
+    status = scene.rng.choices([c[0] for c in choices], [c[1] for c in choices])[0]
+    scene.call("crm.lead.update", {"id": lead.id, "fields": {"STATUS_ID": status}},
+               user_id=lead.assigned_by_id)
+    return f"lead #{lead.id} «{lead.title}» moved {lead.stage_id} -> {status}"
+
+
 ACTIONS: dict[str, Callable[[Scene], str]] = {
     "new_lead": new_lead, "call_completed": call_completed, "call_missed": call_missed,
     "email_incoming": email_incoming, "task_created": task_created,
-    "task_changed": task_changed, "task_comment": task_comment,
+    "task_changed": task_changed, "task_comment": task_comment, "lead_moved": lead_moved,
 }
 
 

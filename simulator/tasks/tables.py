@@ -54,3 +54,16 @@ task_history = Table(
     Column("user_id", Integer, nullable=False),
     sqlite_autoincrement=True,
 )
+
+task_checklist = Table(
+    "sim_task_checklist",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("task_id", Integer, ForeignKey("sim_task.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("title", String(255), nullable=False),
+    Column("sort_index", Integer, nullable=False, default=0),
+    Column("is_complete", Boolean, nullable=False, default=False),
+    Column("created_by", Integer, nullable=False),
+    sqlite_autoincrement=True,
+)

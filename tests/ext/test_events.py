@@ -167,8 +167,9 @@ def test_an_inprocess_event_is_stored_and_processed(app: Flask, demo_sim: Simula
 
 def test_an_event_no_handler_acts_on_in_process_is_kept_done_without_a_job(
         app: Flask, demo_sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    """In-process, a deal changing hands needs no processing (the portal's own notification
-    is intercepted instead); over a webhook the same event is processed (derived copies)."""
+    """In-process, a contact changing hands needs no processing (the portal's own
+    notification is intercepted instead); over a webhook the same event is processed (derived
+    copies). (A deal's update is acted on in-process: its stage may fire stage robots.)"""
     from portal_ext.events import processing
 
     queued: list[int] = []
@@ -179,9 +180,9 @@ def test_an_event_no_handler_acts_on_in_process_is_kept_done_without_a_job(
         real(inbox_id, **kwargs)
 
     monkeypatch.setattr(processing, "queue_processing", counting)
-    deal = demo_sim.call("crm.deal.list", {"select": ["ID"]})["result"][0]["ID"]
-    demo_sim.call("crm.deal.update", {"id": deal, "fields": {"TITLE": "Renamed"}})
-    rows = [r for r in inbox(app) if r.event_name == "ONCRMDEALUPDATE"]
+    contact = demo_sim.call("crm.contact.list", {"select": ["ID"]})["result"][0]["ID"]
+    demo_sim.call("crm.contact.update", {"id": contact, "fields": {"NAME": "Renamed"}})
+    rows = [r for r in inbox(app) if r.event_name == "ONCRMCONTACTUPDATE"]
     assert [(r.source, r.state, r.attempts) for r in rows] == [("inprocess", DONE, 0)]
     assert rows[0].id not in queued
     with app.app_context():
@@ -189,9 +190,9 @@ def test_an_event_no_handler_acts_on_in_process_is_kept_done_without_a_job(
         from portal_ext.events.portal_event import PortalEvent
 
         webhook_id = store_event(
-            PortalEvent(name="ONCRMDEALUPDATE", source="webhook",
-                        data={"FIELDS": {"ID": str(deal)}}, ts=1),
-            portal=current_portal(), key="webhook:deal", now=host_utcnow())
+            PortalEvent(name="ONCRMCONTACTUPDATE", source="webhook",
+                        data={"FIELDS": {"ID": str(contact)}}, ts=1),
+            portal=current_portal(), key="webhook:contact", now=host_utcnow())
     assert webhook_id in queued
     assert {r.id: (r.state, r.attempts) for r in inbox(app)}[webhook_id] == (DONE, 1)
 

@@ -32,7 +32,8 @@ def test_the_menu_is_grouped_by_domain_and_opens_from_a_menu_button(
     menu = dict(_menu(page))
     assert list(menu) == ["Home", "Absences", "Notifications", "Handover", "Transfers",
                           "Deadlines", "Distribution", "Clients", "Administration", "My account"]
-    assert menu["Deadlines"] == ["Deadline requests", "Deadline policies", "Postponements"]
+    assert menu["Deadlines"] == ["Deadline requests", "Deadline policies", "Postponements",
+                                 "Stage robots", "Robot runs"]
     assert menu["Absences"] == ["Calendar", "My absences", "I cover", "Standing deputies"]
     assert menu["Administration"] == ["Events", "Users"]
     assert 'class="menu-button" href="#menu"' in page

@@ -1,0 +1,1 @@
+"""Stage robots: tasks the extension creates when a lead or deal enters a stage."""
