@@ -1,0 +1,1 @@
+"""Stage robots: tasks created on an item's stage, with working-hour deadlines and a guard."""
