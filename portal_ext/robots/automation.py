@@ -109,8 +109,8 @@ def robot_fields(handler_url: str, *, auth_user_id: int = 1) -> dict[str, Any]:
     from portal_ext.deadlines.rules import MODES
 
     def policy_options() -> dict[str, str]:
-        names = {"free": _("Free"), "reason_required": _("Reason required"),
-                 "approval_required": _("Approval required"), "locked": _("Locked")}
+        names = {"free": _("Free"), "reason_required": _("A reason is required"),
+                 "approval_required": _("An approval is required"), "locked": _("Locked")}
         return {"": _("The robots' policy"), **{mode: names[mode] for mode in MODES}}
 
     options: dict[str, dict[str, str]] = {}

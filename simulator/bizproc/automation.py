@@ -28,6 +28,7 @@ import secrets
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Mapping
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
@@ -145,26 +146,27 @@ def robots(sim: Simulator) -> list[dict[str, Any]]:
 
 
 # -- entering a stage --------------------------------------------------------------------------
-_CACHE: dict[int, tuple[float, frozenset[tuple[str, str]]]] = {}
+_CACHE: weakref.WeakKeyDictionary[Simulator, tuple[float, frozenset[tuple[str, str]]]] = \
+    weakref.WeakKeyDictionary()
 _CACHE_LOCK = threading.Lock()
 
 
 def forget_cache(sim: Simulator) -> None:
     with _CACHE_LOCK:
-        _CACHE.pop(id(sim), None)
+        _CACHE.pop(sim, None)
 
 
 def _placed(sim: Simulator) -> frozenset[tuple[str, str]]:
     """``(entity, status)`` pairs that have robots, cached for :data:`CACHE_SECONDS`."""
     with _CACHE_LOCK:
-        cached = _CACHE.get(id(sim))
+        cached = _CACHE.get(sim)
         if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
             return cached[1]
     with sim.engine.connect() as conn:
         found = frozenset((r.entity, r.status_id) for r in conn.execute(
             select(P.c.entity, P.c.status_id).distinct()))
     with _CACHE_LOCK:
-        _CACHE[id(sim)] = (time.monotonic(), found)
+        _CACHE[sim] = (time.monotonic(), found)
     return found
 
 
@@ -238,7 +240,8 @@ class Outbox:
     """Posts robot calls from one background thread, once each (no retries)."""
 
     def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
+        # Weakly: the delivery thread lives on, and must not keep a finished portal alive.
+        self._sim = weakref.ref(sim)
         self._queue: queue.Queue[tuple[str, str, list[tuple[str, str]]]] = queue.Queue()
         self._pending = 0
         self._cond = threading.Condition()
@@ -256,28 +259,33 @@ class Outbox:
         session = requests.Session()
         while True:
             token, url, form = self._queue.get()
+            sim = self._sim()
+            if sim is None:
+                return
             status: int | None = None
             error: str | None = None
             try:
                 response = session.post(url, data=urlencode(form), headers={
                     "Content-Type": "application/x-www-form-urlencoded"},
-                    timeout=self.sim.webhook_timeout)
+                    timeout=sim.webhook_timeout)
                 status = response.status_code
             except requests.RequestException as exc:
                 error = str(exc)
                 log.info("robot call to %s failed: %s", url, exc)
             try:
-                self._record(token, status, error)
+                self._record(sim, token, status, error)
             except Exception:  # the portal's record of a call must not stop the thread
                 log.exception("recording a robot call failed")
+            del sim
             with self._cond:
                 self._pending -= 1
                 self._cond.notify_all()
 
-    def _record(self, token: str, status: int | None, error: str | None) -> None:
+    @staticmethod
+    def _record(sim: Simulator, token: str, status: int | None, error: str | None) -> None:
         failed = error is not None or status is None or status >= 400
         runs_table = tables.runs
-        with self.sim._locked(), self.sim.engine.begin() as conn:
+        with sim._locked(), sim.engine.begin() as conn:
             update = runs_table.update().where(runs_table.c.event_token == token).values(
                 delivery_status=status, delivery_error=error)
             conn.execute(update)
@@ -297,15 +305,15 @@ class Outbox:
         return True
 
 
-_OUTBOXES: dict[int, Outbox] = {}
+_OUTBOXES: weakref.WeakKeyDictionary[Simulator, Outbox] = weakref.WeakKeyDictionary()
 _OUTBOX_LOCK = threading.Lock()
 
 
 def _outbox(sim: Simulator) -> Outbox:
     with _OUTBOX_LOCK:
-        box = _OUTBOXES.get(id(sim))
-        if box is None or box.sim is not sim:
-            box = _OUTBOXES[id(sim)] = Outbox(sim)
+        box = _OUTBOXES.get(sim)
+        if box is None:
+            box = _OUTBOXES[sim] = Outbox(sim)
         return box
 
 
