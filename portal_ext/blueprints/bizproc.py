@@ -117,9 +117,10 @@ def robot() -> Any:
     except automation.BadRobotCall as bad:
         return _error(400, "invalid_field", bad.message, bad.field)
     client = client_for(portal)
+    now = portal_now(client)
     call, created = automation.run_robot(
         portal, run, client=client, app_client=application.application_client(portal),
-        now=portal_now(client), received_at=host_utcnow())
+        now=automation.run_time(form.get("ts"), now), received_at=host_utcnow())
     return jsonify({"accepted": created, "duplicate": not created, "state": call.state,
                     "task_id": call.task_id})
 

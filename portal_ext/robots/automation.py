@@ -31,7 +31,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -242,6 +242,18 @@ def parse_call(form: Mapping[str, Any]) -> RobotRun:
                     entity=entity, item_id=int(key.group(2)), uf_prefix=prefix,
                     read_method=read_method, title=title.strip(), description=description,
                     responsible=responsible, working_hours=int(hours), policy=policy)
+
+
+def run_time(ts: Any, now: datetime) -> datetime:
+    """When the run started: the call's ``ts`` (the portal's Unix seconds) when it is a time
+    up to ``now`` (the portal's clock, naive UTC) and within a week of it, else ``now``. The
+    deadline counts from it, so a call the portal's queue delivered late is not due later."""
+    text = str(ts or "")
+    if text.isascii() and text.isdigit() and len(text) <= 12:
+        started = datetime.fromtimestamp(int(text), UTC).replace(tzinfo=None)
+        if now - timedelta(days=7) <= started <= now:
+            return started
+    return now
 
 
 def _user_id(value: str) -> int | None:

@@ -146,7 +146,7 @@ def test_the_robot_placed_in_the_portals_automation_creates_the_task_once(
     lead = http.post(f"{webhook}crm.lead.list.json", json={
         "filter": {"STATUS_ID": "NEW"}, "select": ["ID", "TITLE", "ASSIGNED_BY_ID"]}
     ).json()["result"][0]
-    entered_at = sim.clock.now()
+    entered_at = sim.clock.now().replace(microsecond=0)  # the run's ts: whole seconds
     moved = http.post(f"{webhook}crm.lead.update.json",
                       json={"id": lead["ID"], "fields": {"STATUS_ID": "IN_PROCESS"}})
     assert moved.status_code == 200, moved.text
