@@ -37,6 +37,13 @@ class BaseConfig:
     PORTAL_RATE_PER_SECOND: float = 2.0
     OAUTH_CLIENT_ID: str = ""
     OAUTH_CLIENT_SECRET: str = ""
+    # The extension installed as a portal application (portal_ext.portal.application): the
+    # OAuth server that refreshes its tokens (empty: the portal itself, as on-premise and in
+    # the simulator; the cloud's is https://oauth.bitrix.info), and the key its tokens are
+    # stored encrypted with: Fernet keys, comma-separated, the first encrypts, every one
+    # decrypts (rotation). Empty: a key derived from SECRET_KEY.
+    OAUTH_SERVER_URL: str = ""
+    APP_TOKEN_KEY: str = ""
 
     # Background work: inline (in the caller) | thread (embedded worker) | celery.
     TASK_RUNNER: str = "thread"

@@ -12,6 +12,8 @@ PLATFORM_MODEL_MODULES: tuple[str, ...] = (
     "portal_ext.auth.models",
     "portal_ext.events.models",
     "portal_ext.moves.models",
+    "portal_ext.portal.application",
+    "portal_ext.robots.automation",
 )
 MODEL_MODULES: tuple[str, ...] = PLATFORM_MODEL_MODULES + domains.modules("models")
 

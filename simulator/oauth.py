@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 CODE_LIFETIME = timedelta(seconds=30)
 ACCESS_LIFETIME = timedelta(hours=1)
 REFRESH_LIFETIME = timedelta(days=28)
-SCOPE = "crm,user,user_basic,department,task,im,calendar,placement"
+SCOPE = "crm,user,user_basic,department,task,im,calendar,placement,bizproc"
 
 
 class OAuthError(Exception):
@@ -178,6 +178,26 @@ def user_for_access_token(sim: Simulator, access_token: str) -> int:
     if not active:
         raise NoAuth()
     return int(row.user_id)
+
+
+def client_for_access_token(sim: Simulator, access_token: str) -> str | None:
+    """The application an access token was issued to (None for an unknown token)."""
+    with sim.engine.connect() as conn:
+        tokens = core_tables.oauth_tokens
+        row = conn.execute(select(tokens.c.client_id)
+                           .where(tokens.c.access_token == access_token)).first()
+    return str(row.client_id) if row is not None else None
+
+
+def issue_tokens(sim: Simulator, client_id: str, user_id: int, base_url: str) -> dict[str, Any]:
+    """A token pair for ``user_id`` in application ``client_id``, as an installation hands it
+    over (simulator.bizproc.install)."""
+    if get_app(sim, client_id) is None:
+        raise OAuthError("invalid_client", "Invalid client credentials")
+    now = sim.clock.now()
+    _ = sim.member_id  # see exchange_code
+    with sim._locked(), sim.engine.begin() as conn:
+        return _issue_tokens(sim, conn, client_id, user_id, now, base_url)
 
 
 def _check_client(sim: Simulator, client_id: str, client_secret: str) -> None:

@@ -94,6 +94,9 @@ class Simulator:
                               or self.settings.get("webhook_token") or secrets.token_hex(8))
         self.settings.set("webhook_token", self.webhook_token)
         self.apply_webhook_token()
+        from simulator.bizproc import attach as attach_automation
+
+        attach_automation(self)  # robots run when an item enters a stage (simulator.bizproc)
 
     # -- portal-wide facts ----------------------------------------------------------------------
     # How long a process trusts the zone it read: another process (the control plane of a

@@ -61,6 +61,19 @@ def exchange_code(http: requests.Session, *, portal_url: str, client_id: str,
     return body
 
 
+def refresh_tokens(http: requests.Session, *, oauth_url: str, client_id: str,
+                   client_secret: str, refresh_token: str) -> dict[str, Any]:
+    """Trade a refresh token for a new pair at the OAuth server (``{oauth_url}/oauth/token/``:
+    the portal itself on-premise, ``https://oauth.bitrix.info`` for the cloud). The old pair
+    stops working (oauth/index.md)."""
+    params = {"grant_type": "refresh_token", "client_id": client_id,
+              "client_secret": client_secret, "refresh_token": refresh_token}
+    body = _get_json(http, f"{oauth_url.rstrip('/')}/oauth/token/", params)
+    if not body.get("access_token") or not body.get("refresh_token"):
+        raise OAuthError("invalid_response", "the OAuth server sent no token pair")
+    return body
+
+
 def call_rest(http: requests.Session, *, portal_url: str, access_token: str, method: str,
               params: dict[str, Any] | None = None) -> Any:
     """One REST call on behalf of the logged-in user; returns ``result``."""

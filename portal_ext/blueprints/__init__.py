@@ -27,5 +27,8 @@ def init_app(app: Flask) -> None:
             app.register_blueprint(importlib.import_module(domain.blueprint_module).bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)
+    from portal_ext.blueprints import bizproc
+
+    bizproc.init_app(app)
     dashboard.init_app(app)
     errors.init_app(app)

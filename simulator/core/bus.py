@@ -149,6 +149,9 @@ class EventBus:
         self._sim = sim
         self._before: list[Subscriber] = []
         self._after: list[Subscriber] = []
+        # Called after commit with the event as it is (before/after not worked out): the
+        # portal's own reactions (automation rules) read them only when they need to.
+        self._watchers: list[Subscriber] = []
         self._outbox: queue.Queue[tuple[str, list[tuple[str, str]]]] = queue.Queue()
         self._pending = 0
         self._pending_lock = threading.Condition()
@@ -166,6 +169,11 @@ class EventBus:
         for subscribers in (self._before, self._after):
             while fn in subscribers:
                 subscribers.remove(fn)
+
+    def watch(self, fn: Subscriber) -> None:
+        """The portal's own reaction to every committed event (not an in-process subscriber:
+        kept by :meth:`clear_subscribers`)."""
+        self._watchers.append(fn)
 
     def clear_subscribers(self) -> None:
         self._before.clear()
@@ -220,6 +228,11 @@ class EventBus:
                     log.exception("after-event subscriber failed on %s", event.name)
             for handler in online.get(event.name, ()):
                 self._enqueue(handler, event)
+            for fn in self._watchers:
+                try:
+                    fn(event)
+                except Exception:  # the portal's own reaction must not undo the change
+                    log.exception("the portal's reaction to %s failed", event.name)
 
     def _online_handlers(self) -> Mapping[str, list[dict[str, Any]]]:
         with self._sim.engine.connect() as conn:

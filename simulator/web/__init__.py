@@ -108,17 +108,19 @@ def create_app(sim: Simulator, *, control_token: str | None = None,
     )
     app.extensions["simulator"] = sim
 
-    from simulator.web import control, control_people, oauth_views, rest  # noqa: F401
+    from simulator.web import bizproc_views, control, control_people, oauth_views, rest  # noqa: F401
 
     app.register_blueprint(rest.bp)
     app.register_blueprint(oauth_views.bp)
     app.register_blueprint(control.bp)
+    app.register_blueprint(bizproc_views.bp)
     control.configure(app, control_token)
     oauth_views.init_app(app)
 
     # The portal's own pages come from their own module; the API works without them.
     if importlib.util.find_spec("simulator.web.ui") is not None:
         ui = importlib.import_module("simulator.web.ui")
+        bizproc_views.add_page(ui.bp)
         app.register_blueprint(ui.bp)
 
     app.after_request(_add_security_headers)

@@ -31,7 +31,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from simulator import oauth
-from simulator.core import phpquery
+from simulator.core import caller, phpquery
 from simulator.core.errors import (
     BodyNotParameters,
     MalformedJson,
@@ -65,9 +65,13 @@ def oauth_call(method: str) -> Response:
         token = params.get("auth")
         if not token or not isinstance(token, str):
             raise NoAuth()
-        return oauth.user_for_access_token(current_sim(), token)
+        user_id = oauth.user_for_access_token(current_sim(), token)
+        # The call comes from the application the token was issued to (simulator.core.caller).
+        caller.CALLER_APP.set(oauth.client_for_access_token(current_sim(), token))
+        return user_id
 
-    return _serve(method, authenticate)
+    with caller.as_app(None):
+        return _serve(method, authenticate)
 
 
 def _serve(method: str, authenticate: Callable[[dict[str, Any]], int]) -> Response:

@@ -35,7 +35,7 @@ def test_the_menu_is_grouped_by_domain_and_opens_from_a_menu_button(
     assert menu["Deadlines"] == ["Deadline requests", "Deadline policies", "Postponements",
                                  "Stage robots", "Robot runs"]
     assert menu["Absences"] == ["Calendar", "My absences", "I cover", "Standing deputies"]
-    assert menu["Administration"] == ["Events", "Users"]
+    assert menu["Administration"] == ["Events", "Users", "Portal application"]
     assert 'class="menu-button" href="#menu"' in page
     assert "<title>Dashboard · Cover</title>" in page
 
