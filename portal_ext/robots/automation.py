@@ -6,9 +6,9 @@ may add robots of its own with ``bizproc.robot.add``, in its own context only (r
 
 - registers the robot (:func:`register_robot`, idempotent: ``bizproc.robot.update`` when the
   portal lists its code already), with the properties an administrator fills in the editor:
-  the task's title and description (placeholders ``{TITLE}``, ``{ID}``, ``{STATUS_ID}``), the
-  responsible (``responsible``: the item's; ``head``: the responsible's nearest department
-  head; or a user id, ``user_5`` as the editor's user field sends it), the working hours to
+  the task's title and description (with the stage robots' placeholders), the responsible
+  (``responsible``: the item's; ``head``: the responsible's nearest department head; or a
+  user id, ``user_5`` as the editor's user field sends it), the working hours to
   the deadline, and the deadline policy (a mode of the deadline guard, or empty for the
   robots' policy); ``USE_SUBSCRIPTION=Y`` (the portal waits for the answer) and the created
   task's id as its return value;
@@ -54,11 +54,9 @@ MAX_HOURS = 2000  # about a working year
 MAX_TITLE = 255
 MAX_DESCRIPTION = 10000
 MAX_TOKEN = 255
-# document_id's second part -> (entity, the UF_CRM_TASK prefix, the read method)
-DOCUMENTS = {"CCrmDocumentLead": ("lead", "L", "crm.lead.get"),
-             "CCrmDocumentDeal": ("deal", "D", "crm.deal.get")}
+# document_id's second part -> the entity
+DOCUMENTS = {"CCrmDocumentLead": "lead", "CCrmDocumentDeal": "deal"}
 _DOCUMENT_KEY = re.compile(r"^(LEAD|DEAL)_([0-9]{1,10})$")
-_PLACEHOLDER = re.compile(r"\{(TITLE|ID|STATUS_ID|STAGE_ID)\}")
 
 # RobotCall.state
 RECEIVED, CREATED, ANSWERED, FAILED = "received", "created", "answered", "failed"
@@ -185,8 +183,6 @@ class RobotRun:
     workflow_id: str | None
     entity: str
     item_id: int
-    uf_prefix: str
-    read_method: str
     title: str
     description: str
     responsible: str
@@ -209,7 +205,7 @@ def parse_call(form: Mapping[str, Any]) -> RobotRun:
             or document[1] not in DOCUMENTS or not isinstance(document[2], str):
         raise BadRobotCall("document_id", "document_id must name a lead or a deal, e.g. "
                                           "[crm, CCrmDocumentLead, LEAD_12].")
-    entity, prefix, read_method = DOCUMENTS[document[1]]
+    entity = DOCUMENTS[document[1]]
     key = _DOCUMENT_KEY.match(document[2])
     if key is None or key.group(1).lower() != entity or not 1 <= int(key.group(2)) < 2**31:
         raise BadRobotCall("document_id", "document_id must end with the item's key, e.g. "
@@ -239,8 +235,8 @@ def parse_call(form: Mapping[str, Any]) -> RobotRun:
     workflow = form.get("workflow_id")
     return RobotRun(event_token=token.strip(),
                     workflow_id=workflow[:64] if isinstance(workflow, str) else None,
-                    entity=entity, item_id=int(key.group(2)), uf_prefix=prefix,
-                    read_method=read_method, title=title.strip(), description=description,
+                    entity=entity, item_id=int(key.group(2)), title=title.strip(),
+                    description=description,
                     responsible=responsible, working_hours=int(hours), policy=policy)
 
 
@@ -281,8 +277,8 @@ def run_robot(portal: Portal, run: RobotRun, *, client: PortalClient,
         return found, False
     try:
         task_id, deadline = create_guarded_task(
-            portal, client, entity=run.entity, item_id=run.item_id, read_method=run.read_method,
-            uf_prefix=run.uf_prefix, title=run.title, description=run.description,
+            portal, client, entity=run.entity, item_id=run.item_id, title=run.title,
+            description=run.description,
             responsible=run.responsible, working_hours=run.working_hours, policy=run.policy,
             now=now)
     except (PortalError, BadRobotCall) as exc:
@@ -321,72 +317,25 @@ def _send(app_client: PortalClient, token: str, values: dict[str, Any], message:
 
 # -- the task ------------------------------------------------------------------------------------
 def create_guarded_task(portal: Portal, client: PortalClient, *, entity: str, item_id: int,
-                        read_method: str, uf_prefix: str, title: str, description: str,
-                        responsible: str, working_hours: int, policy: str, now: datetime
-                        ) -> tuple[int, datetime]:
-    """Create the task for a CRM item through the port: title and description with the item's
-    fields put in, the responsible resolved, the deadline ``working_hours`` of the portal's
-    working time after ``now`` (naive UTC), bound to the item (``UF_CRM_TASK``), and the
-    responsible allowed to move the deadline only under a ``free`` policy (``policy``, else
-    the robots' policy of the deadline guard). Returns the task's id and its deadline."""
-    from portal_ext.working_time import read_calendar
+                        title: str, description: str, responsible: str, working_hours: int,
+                        policy: str, now: datetime) -> tuple[int, datetime | None]:
+    """Create the run's task as a stage robot would (``robots.services.create_task_for``): the
+    item's placeholders put in, the responsible resolved, due ``working_hours`` of the portal's
+    working time after ``now`` (when the item entered the stage), bound to the item, guarded by
+    ``policy`` or the robots' policy. Returns the task's id and its deadline."""
+    from portal_ext.context import for_portal
+    from portal_ext.robots import services
+    from portal_ext.robots.errors import RobotError
 
-    item = client.call(read_method, {"id": item_id})
-    if not isinstance(item, Mapping):
-        raise BadRobotCall("document_id", f"The portal has no {entity} {item_id}.")
-    fields = {key: str(item.get(key) or "") for key in ("TITLE", "ID", "STATUS_ID", "STAGE_ID")}
-
-    def render(text: str) -> str:
-        return _PLACEHOLDER.sub(lambda m: fields[m.group(1)], text)
-
-    responsible_id = _responsible(portal, responsible, item)
-    deadline = read_calendar(client).add_hours(now, working_hours)
-    mode = policy or _robots_mode(portal)
-    answer = client.call("tasks.task.add", {"fields": {
-        "TITLE": render(title)[:MAX_TITLE], "DESCRIPTION": render(description),
-        "RESPONSIBLE_ID": responsible_id,
-        "DEADLINE": deadline.replace(tzinfo=UTC).isoformat(),
-        "UF_CRM_TASK": [f"{uf_prefix}_{item_id}"],
-        "ALLOW_CHANGE_DEADLINE": "Y" if mode == "free" else "N"}})
-    task = answer.get("task") if isinstance(answer, Mapping) else None
-    if not isinstance(task, Mapping) or not str(task.get("id", "")).isdigit():
-        raise PortalError("ERROR_UNEXPECTED_ANSWER", "tasks.task.add returned no task id")
-    return int(task["id"]), deadline
-
-
-def _responsible(portal: Portal, rule: str, item: Mapping[str, Any]) -> int:
-    from portal_ext.deadlines.rules import heads_above
-    from portal_ext.directory.models import Department, PortalUser
-
-    owner = str(item.get("ASSIGNED_BY_ID") or "")
-    if rule not in ("responsible", "head"):
-        user_id = _user_id(rule)
-        assert user_id is not None  # parse_call checked it
-        person = db.session.scalars(select(PortalUser).where(
-            PortalUser.portal_id == portal.id, PortalUser.portal_user_id == user_id)).first()
-        if person is not None and not person.active:
-            raise BadRobotCall("properties[responsible]", f"User {user_id} is dismissed.")
-        return user_id
-    if not owner.isdigit():
-        raise BadRobotCall("document_id", "The item has no responsible.")
-    if rule == "responsible":
-        return int(owner)
-    person = db.session.scalars(select(PortalUser).where(
-        PortalUser.portal_id == portal.id, PortalUser.portal_user_id == int(owner))).first()
-    departments = db.session.scalars(select(Department).where(
-        Department.portal_id == portal.id)).all()
-    heads = heads_above(list(person.department_ids or []) if person else [],
-                        {d.portal_department_id: d.parent_portal_id for d in departments},
-                        {d.portal_department_id: d.head_portal_user_id for d in departments})
-    above = [head for head in heads if head != int(owner)]
-    if not above:
-        raise BadRobotCall("properties[responsible]", "The item's responsible has no head.")
-    return above[0]
-
-
-def _robots_mode(portal: Portal) -> str:
-    from portal_ext.deadlines.models import ROBOTS, DeadlinePolicy
-
-    row = db.session.scalars(select(DeadlinePolicy).where(
-        DeadlinePolicy.portal_id == portal.id, DeadlinePolicy.scope == ROBOTS)).first()
-    return row.mode if row is not None else "free"
+    ctx = for_portal(portal, client=client, now=now)
+    spec = services.TaskSpec(title=title, description=description, responsible=responsible,
+                             deadline_hours=working_hours, policy=policy)
+    try:
+        item = services.read_item(ctx, entity, item_id)
+    except RobotError as exc:
+        raise BadRobotCall("document_id", str(exc.message)) from None
+    try:
+        created = services.create_task_for(ctx, spec, item, entered_at=now)
+    except RobotError as exc:
+        raise BadRobotCall(f"properties[{exc.field}]", str(exc.message)) from None
+    return created.task_id, created.planned.deadline
