@@ -831,15 +831,50 @@ def list_changes(portal: Portal, viewer: PortalUser, *, user: int | None = None,
     return [r for r in rows if r.user_id in people or r.responsible_id in people]
 
 
-def postponement_report(portal: Portal, viewer: PortalUser, *, department: int | None = None,
+# Open tasks for "overdue now": new (legacy), pending and in progress, as the portal's own
+# overdue counter; awaiting control, completed and deferred ones are not the responsible's.
+OPEN_STATUSES: tuple[str, ...] = ("1", "2", "3")
+
+
+def overdue_now(ctx: Context, people: set[int] | None) -> dict[int, int] | None:
+    """Open tasks whose deadline is before now (portal time), per responsible: one filtered
+    ``tasks.task.list`` through the port (ID-window paging, 2,500 tasks per request), only
+    ``people``'s tasks unless None. None when the portal cannot be read."""
+    if people is not None and not people:
+        return {}
+    task_filter: dict[str, Any] = {
+        "<DEADLINE": ctx.now.replace(tzinfo=UTC).astimezone(ctx.tz).isoformat(),
+        "STATUS": list(OPEN_STATUSES)}
+    if people is not None:
+        task_filter["RESPONSIBLE_ID"] = sorted(people)
+    found: dict[int, int] = {}
+    try:
+        for row in ctx.client.iter_by_id("tasks.task.list", {
+                "filter": task_filter, "select": ["ID", "RESPONSIBLE_ID"]},
+                rows_key="tasks", row_id="id"):
+            responsible = str(row.get("responsibleId") or "")
+            if responsible.isdigit():
+                found[int(responsible)] = found.get(int(responsible), 0) + 1
+    except PortalError as exc:
+        log.warning("deadline report: the portal's overdue tasks could not be read: %s", exc)
+        return None
+    return found
+
+
+def postponement_report(ctx: Context, viewer: PortalUser, *, department: int | None = None,
                         since: datetime | None = None, until: datetime | None = None
                         ) -> list[Any]:
-    """The per-manager report (portal_ext.deadlines.report) over what ``viewer`` may see."""
+    """The per-manager report (portal_ext.deadlines.report) over what ``viewer`` may see,
+    with each manager's tasks overdue now."""
     from portal_ext.deadlines import report
 
+    portal = ctx.portal
     rows = list_changes(portal, viewer, department=department, since=since, until=until)
-    names = {u.portal_user_id: u.full_name for u in db.session.scalars(
-        select(PortalUser).where(PortalUser.portal_id == portal.id))}
+    users = list(db.session.scalars(select(PortalUser).where(PortalUser.portal_id == portal.id)))
+    names = {u.portal_user_id: u.full_name for u in users}
     people = _overseen_people(portal, viewer)
-    return [line for line in report.lines(rows, names)
+    if department:
+        members = {u.portal_user_id for u in users if department in (u.department_ids or [])}
+        people = members if people is None else people & members
+    return [line for line in report.lines(rows, names, overdue_now(ctx, people))
             if people is None or line.user_id in people]

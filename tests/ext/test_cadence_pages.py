@@ -3,11 +3,14 @@ share, the CSV link downloads what is filtered."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+
+from tests.ext.absences_support import NIKITINA, token
 
 ADMIN_EMAIL, EMPLOYEE_EMAIL = "admin@demo.portal", "o.nikitina@demo.portal"
 
@@ -50,6 +53,18 @@ def test_the_report_page_per_role(app: Flask, client: FlaskClient, login_as: Any
     page = client.get("/cadence/").get_data(as_text=True)
     assert 'id="cadence-table"' in page and 'id="cadence-chart"' in page
     assert 'id="cadence-load"' in page and f"of {everyone}<" not in page
+    # Her bar is her companies stacked ok / warning / overdue, as the load endpoint counts them.
+    mine_load, = client.get("/api/v1/cadence/load", headers=token(app, NIKITINA)).get_json()[
+        "items"]
+    share = re.search(r'<figure class="chart[^"]*" id="cadence-chart".*?</figure>', page, re.S)
+    assert share, "no share chart"
+    assert f'data-key="{NIKITINA}" data-value="{mine_load["total"]}"' in share.group(0)
+    drawn = dict(re.findall(r'<g class="chart-seg" data-segment="(\w+)" data-value="(\d+)">',
+                            share.group(0)))
+    assert drawn == {k: str(v) for k, v in mine_load["states"].items() if v}
+    assert all(f'<li data-segment="{state}">' in share.group(0)
+               for state in ("ok", "warning", "overdue"))
+    assert "style=" not in share.group(0)  # the CSP allows no inline styles
     assert client.get("/cadence/?state=sideways").status_code == 400
     mine = client.get("/cadence/?state=overdue&category=A&format=csv")
     grid_lines = mine.get_data(as_text=True).lstrip("\ufeff").strip().splitlines()

@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from portal_ext.charts import Point, bar_chart
+from portal_ext.charts import Point, bar_chart, stacked
 from simulator import Simulator
 from tests.clock import PORTAL_ZONE
 from tests.ext.absences_support import ADMIN, EMAILS
@@ -41,6 +41,35 @@ def test_the_longest_bar_spans_the_plot_and_the_others_are_in_proportion() -> No
     assert days.bars[-1].height == pytest.approx(days.plot_height)
     assert all(a.x < b.x for a, b in zip(days.bars, days.bars[1:], strict=False))
     assert bar_chart("e", "Nothing", "", [Point("a", "A", 0)]).empty
+
+
+def test_a_stacked_bar_is_its_segments_end_to_end_with_a_legend() -> None:
+    def outcomes(accepted: int, vetoed: int) -> list[tuple[str, str, int]]:
+        return [("accepted", "Accepted", accepted), ("vetoed", "Vetoed", vetoed)]
+
+    chart = bar_chart("s", "Per manager", "", [stacked("5", "A. Ivanova", outcomes(3, 1)),
+                                              stacked("7", "B. Petrov", outcomes(0, 2))],
+                      patterns={"vetoed": 3})
+    ivanova, petrov = chart.bars
+    assert (ivanova.value, petrov.value, chart.total) == (4, 2, 6)
+    assert ivanova.width == pytest.approx(chart.plot_width)  # the largest bar spans the plot
+    for bar in chart.bars:
+        assert sum(s.width for s in bar.segments) == pytest.approx(bar.width)
+        assert bar.segments[0].x == bar.x
+        assert all(a.x + a.width == pytest.approx(b.x)
+                   for a, b in zip(bar.segments, bar.segments[1:], strict=False))
+    assert ivanova.segments[1].width == pytest.approx(chart.plot_width / 4)
+    assert [(e.key, e.label, e.pattern, e.total) for e in chart.legend] == [
+        ("accepted", "Accepted", 0, 3), ("vetoed", "Vetoed", 3, 3)]
+    assert petrov.segment("vetoed") == 2 and petrov.segment("nothing") == 0
+    days = bar_chart("d", "", "", [stacked("1", "1", outcomes(1, 1)),
+                                   stacked("2", "2", outcomes(2, 2))], layout="columns")
+    tall = days.bars[1]
+    assert tall.height == pytest.approx(days.plot_height)
+    assert sum(s.height for s in tall.segments) == pytest.approx(tall.height)
+    assert tall.segments[-1].y == pytest.approx(tall.y)  # the last segment on top
+    with pytest.raises(ValueError):
+        bar_chart("x", "", "", [Point("a", "A", 5, segments=(("k", "K", 1),))])
 
 
 def figure(html: str, chart_id: str) -> str:

@@ -320,6 +320,12 @@ def test_the_report_counts_postponements_per_manager_and_each_role_sees_its_shar
     with pytest.raises(SimError):
         demo_sim.call("tasks.task.update", {"taskId": lift, "fields": {
             "DEADLINE": _iso(due + timedelta(days=1))}}, user_id=SMIRNOVA)
+    already_late = len(demo_sim.call("tasks.task.list", {"filter": {
+        "RESPONSIBLE_ID": NIKITINA, "STATUS": -1}})["result"]["tasks"])  # the portal's count
+    late = [_add_task(demo_sim, creator=TORG_HEAD, responsible=NIKITINA,
+                      deadline=t0 - timedelta(hours=n)) for n in (1, 30)]
+    demo_sim.call("tasks.task.update", {"taskId": late[1], "fields": {"STATUS": 5}},
+                  user_id=TORG_HEAD)  # completed: no longer overdue
 
     def report(who: dict[str, str], query: str = "") -> dict[int, dict[str, Any]]:
         answer = client.get(f"/api/v1/reports/postponements{query}", headers=who)
@@ -331,10 +337,20 @@ def test_the_report_counts_postponements_per_manager_and_each_role_sees_its_shar
             lines[NIKITINA]["delay_days"], lines[NIKITINA]["share_without_reason"]) == (
         1, 2, 3.0, 0.0)
     assert (lines[SMIRNOVA]["postponements"], lines[SMIRNOVA]["stopped_attempts"]) == (0, 1)
-    assert list(report(admin, f"?department={LIFT}")) == [SMIRNOVA]
-    assert list(report(token(app, TORG_HEAD))) == [NIKITINA]
+    assert lines[NIKITINA]["overdue_now"] == already_late + 1
+    assert lines[SMIRNOVA]["by_outcome"] == {"vetoed": 1}
+
+    def changed(lines: dict[int, dict[str, Any]]) -> list[int]:
+        """The managers with deadline changes; the others' lines are for late tasks only."""
+        assert all(line["overdue_now"] for line in lines.values() if not line["tasks"])
+        return [uid for uid, line in lines.items() if line["tasks"]]
+
+    assert changed(report(admin, f"?department={LIFT}")) == [SMIRNOVA]
+    assert changed(report(token(app, TORG_HEAD))) == [NIKITINA]
     assert list(report(token(app, SMIRNOVA))) == [SMIRNOVA]
-    assert report(token(app, TORG_HEAD), "?since=" + (t0 + timedelta(days=1)).isoformat()) == {}
+    # Overdue now is no figure of the period: a manager with late tasks keeps a line.
+    later = report(token(app, TORG_HEAD), "?since=" + (t0 + timedelta(days=1)).isoformat())
+    assert changed(later) == [] and later[NIKITINA]["overdue_now"] == already_late + 1
 
 
 def test_an_unanswered_request_passes_to_the_next_head(

@@ -4,6 +4,7 @@ each role reaches only its pages."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ from flask.testing import FlaskClient
 
 from portal_ext.deadlines.models import DeadlineRequest
 from portal_ext.extensions import db
-from simulator import Simulator
+from simulator import SimError, Simulator
 from tests.ext.absences_support import EMAILS, NIKITINA, SMIRNOVA, TORG_HEAD
 from tests.ext.test_deadlines import TORG_KOMS, _add_task, _deadline, _put
 
@@ -105,13 +106,35 @@ def test_the_report_page_and_its_csv(app: Flask, client: FlaskClient, login_as: 
     due = t0 + timedelta(days=3)
     task = _add_task(demo_sim, creator=TORG_HEAD, responsible=NIKITINA, deadline=due)
     _request(client, token(app, NIKITINA), task, _iso(due + timedelta(days=1)))
+    with pytest.raises(SimError):  # vetoed on-site
+        demo_sim.call("tasks.task.update", {"taskId": task, "fields": {
+            "DEADLINE": _iso(due + timedelta(days=5))}}, user_id=NIKITINA)
+    late = len(demo_sim.call("tasks.task.list", {"filter": {
+        "RESPONSIBLE_ID": NIKITINA, "STATUS": -1}})["result"]["tasks"])  # the portal's count
     login_as(client, EMAILS[TORG_HEAD])
     page = client.get("/deadlines/report").get_data(as_text=True)
     assert "Ольга Никитина" in page
-    assert f'data-key="{NIKITINA}" data-value="1"' in page  # her bar in the chart
+    chart = re.search(r'<figure class="chart[^"]*" id="chart-postponements".*?</figure>', page,
+                      re.S)
+    assert chart, "no chart"
+    # Her bar: one accepted, one vetoed, each a segment with its own fill, named in the legend
+    # and in the numbers table.
+    assert f'data-key="{NIKITINA}" data-value="2"' in chart.group(0)
+    segments = re.findall(r'<g class="chart-seg" data-segment="(\w+)" data-value="(\d+)">'
+                          r'<title>[^<]*</title>\s*<path class="chart-seg-fill" '
+                          r'fill="url\(#chart-postponements-p(\d)\)"', chart.group(0))
+    assert segments == [("accepted", "1", "0"), ("vetoed", "1", "3")]
+    assert re.search(r'<li data-segment="vetoed"><svg[^>]*>.*?</svg>Vetoed</li>',
+                     chart.group(0), re.S)
+    assert '<td class="count" data-segment="vetoed">1</td>' in chart.group(0)
+    assert "Tasks overdue now" in page
     csv_text = client.get(f"/deadlines/report.csv?department={TORG_KOMS}").get_data(as_text=True)
-    assert csv_text.splitlines()[0].startswith("user_id,name,tasks,postponements")
-    assert f"{NIKITINA},Ольга Никитина,1,1,1.0,0.0,0" in csv_text
+    assert csv_text.splitlines()[0] == ("user_id,name,tasks,postponements,delay_days,"
+                                        "share_without_reason,stopped_attempts,overdue_now")
+    assert f"{NIKITINA},Ольга Никитина,1,1,1.0,0.0,1,{late}\r\n" in csv_text
+    client.post("/language", data={"lang": "ru"})
+    page = client.get("/deadlines/report").get_data(as_text=True)
+    assert "Запрещён" in page and "Просрочено сейчас" in page
 
 
 def test_the_requests_grid_and_dropping_a_policy_asks_first(

@@ -105,6 +105,26 @@ def _charts(load: list[dict[str, Any]], names: dict[int, str]) -> Any:
                             str(_("Companies per manager, by category.")), points)
 
 
+# Fills (portal_ext.charts): green stripes, amber cross-hatch, red lines, grey dots.
+STATE_PATTERNS = {rules.OK: 1, rules.WARNING: 4, rules.OVERDUE: 3, rules.NO_CATEGORY: 2}
+
+
+def _share_chart(load: list[dict[str, Any]], names: dict[int, str]) -> charts.Chart:
+    """Companies per employee stacked ok / warning / overdue (and no category, when some
+    company has none)."""
+    labels = {rules.OK: _("OK"), rules.WARNING: _("Warning"), rules.OVERDUE: _("Overdue"),
+              rules.NO_CATEGORY: _("No category")}
+    shown = [s for s in (rules.OK, rules.WARNING, rules.OVERDUE, rules.NO_CATEGORY)
+             if s != rules.NO_CATEGORY or any(e["states"][s] for e in load)]
+    return charts.bar_chart(
+        "cadence-chart", str(_("Share of overdue companies per employee")),
+        str(_("Each employee's companies: in time, near their due date, and overdue.")),
+        [charts.stacked(str(e["responsible_id"] or 0),
+                        names.get(e["responsible_id"] or 0, str(_("Nobody"))),
+                        [(s, str(labels[s]), e["states"][s]) for s in shown]) for e in load],
+        patterns=STATE_PATTERNS)
+
+
 @bp.get("/")
 @login_required
 def report() -> Any:
@@ -120,7 +140,8 @@ def report() -> Any:
                          today=today)
     return render_template("cadence/report.html", grid=grid, page=page,
                            rows=rows_json(h, page.items, today), load=load, names=names,
-                           load_chart=_charts(load, names), plan_form=PlanCallForm(),
+                           load_chart=_charts(load, names),
+                           share_chart=_share_chart(load, names), plan_form=PlanCallForm(),
                            hours=PLAN_HOURS)
 
 

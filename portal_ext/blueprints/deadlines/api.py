@@ -132,7 +132,7 @@ def list_deadline_changes() -> Any:
 @api_auth()
 def postponement_report() -> Any:
     query = parse_query(REPORT_QUERY, request.args)
-    lines = services.postponement_report(current_portal(), current_api_user(),
+    lines = services.postponement_report(here(), current_api_user(),
                                          department=query["department"], since=query["since"],
                                          until=query["until"])
     return jsonify({"items": [line.as_dict() for line in lines], "total": len(lines)})

@@ -90,7 +90,11 @@ SCHEMAS: dict[str, Any] = {
         "tasks": {"type": "integer"}, "postponements": {"type": "integer"},
         "delay_days": {"type": "number"}, "share_without_reason": {"type": "number"},
         "stopped_attempts": {"type": "integer", "description": "Vetoed or reverted."},
-        "by_outcome": {"type": "object", "additionalProperties": {"type": "integer"}}}},
+        "by_outcome": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "overdue_now": {"type": ["integer", "null"], "description": "The manager's open tasks "
+                        "(new, pending, in progress) whose deadline is before now, read from "
+                        "the portal with the report; null when the portal could not be read. "
+                        "Not limited by since/until."}}},
     "PostponementReport": {"type": "object", "properties": {
         "items": {"type": "array", "items": openapi._ref("PostponementLine")},
         "total": {"type": "integer"}}},

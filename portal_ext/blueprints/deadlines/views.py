@@ -37,7 +37,18 @@ from portal_ext.blueprints.grid import (
 from portal_ext.blueprints.refusals import refuse_on_page
 from portal_ext.context import here
 from portal_ext.deadlines import report, services
-from portal_ext.deadlines.models import DEFAULT, DEPARTMENT, PENDING, ROBOTS
+from portal_ext.deadlines.models import (
+    ACCEPTED,
+    APPROVED,
+    DECLINED,
+    DEFAULT,
+    DEPARTMENT,
+    EXEMPT,
+    PENDING,
+    REVERTED,
+    ROBOTS,
+    VETOED,
+)
 from portal_ext.directory.access import departments_of
 from portal_ext.errors import Refusal
 from portal_ext.portal.registration import current_portal
@@ -242,7 +253,14 @@ def _report_lines() -> list[Any]:
     assert h.actor is not None
     department = request.args.get("department", "")
     return services.postponement_report(
-        h.portal, h.actor, department=int(department) if department.isdigit() else None)
+        h, h.actor, department=int(department) if department.isdigit() else None)
+
+
+OUTCOME_LABELS = {ACCEPTED: _l("Accepted"), APPROVED: _l("Approved"), EXEMPT: _l("Exempt"),
+                  VETOED: _l("Vetoed"), REVERTED: _l("Reverted"), DECLINED: _l("Declined")}
+# Fills (portal_ext.charts): blue solid, green stripes, grey dots, red lines, amber
+# cross-hatch, purple stripes.
+OUTCOME_PATTERNS = {ACCEPTED: 0, APPROVED: 1, EXEMPT: 2, VETOED: 3, REVERTED: 4, DECLINED: 5}
 
 
 @bp.get("/deadlines/report")
@@ -250,10 +268,16 @@ def _report_lines() -> list[Any]:
 def postponement_report() -> Any:
     departments = departments_of(current_portal())
     lines = _report_lines()
+    outcomes = [o for o in report.CHART_OUTCOMES
+                if o != DECLINED or any(line.attempts.get(o) for line in lines)]
     chart = charts.bar_chart(
         "chart-postponements", _("Postponements per manager"),
-        _("How many postponements of each manager's tasks went through."),
-        [charts.Point(str(line.user_id), line.name, line.postponements) for line in lines])
+        _("Each manager's postponements by outcome: those that went through, and the attempts "
+          "vetoed, reverted or declined."),
+        [charts.stacked(str(line.user_id), line.name, [
+            (outcome, str(OUTCOME_LABELS[outcome]), line.attempts.get(outcome, 0))
+            for outcome in outcomes]) for line in lines if any(line.attempts.values())],
+        patterns=OUTCOME_PATTERNS)
     return render_template("deadlines/report.html", lines=lines, chart=chart,
                            departments=departments,
                            department=request.args.get("department", ""))
