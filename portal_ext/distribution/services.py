@@ -36,7 +36,7 @@ from portal_ext.distribution.models import (
     VisitReport,
 )
 from portal_ext.extensions import db
-from portal_ext.portal.client import PortalClient, command_string
+from portal_ext.portal.client import PortalClient
 from portal_ext.portal.errors import PortalError
 from portal_ext.portal.models import Portal
 
@@ -386,11 +386,6 @@ def may_file(portal_id: int, actor: PortalUser | None, lead_id: int) -> bool:
         overseen(portal_id, actor) & _departments_of_users(portal_id, visitors))
 
 
-def _department_people(portal_id: int, department_id: int) -> list[PortalUser]:
-    return [u for u in db.session.scalars(select(PortalUser).where(
-        PortalUser.portal_id == portal_id)) if department_id in (u.department_ids or [])]
-
-
 def _absent_until(portal_id: int, user_id: int, now: datetime) -> datetime | None:
     from portal_ext.absences.services import active_absence
 
@@ -400,25 +395,25 @@ def _absent_until(portal_id: int, user_id: int, now: datetime) -> datetime | Non
     return absence.end
 
 
-def open_deals(client: PortalClient, category_id: int, user_ids: Sequence[int]) -> dict[int, int]:
-    """Open deals per user in the pipeline (one ``batch``: only the totals are read)."""
-    if not user_ids:
+def open_deals(client: PortalClient, wanted: Sequence[tuple[int, int]]
+               ) -> dict[tuple[int, int], int]:
+    """Open deals per (pipeline, user), in one ``batch`` for all of them (only the totals are
+    read; more than 50 pairs take a request per 50)."""
+    pairs = list(dict.fromkeys(wanted))
+    if not pairs:
         return {}
-    commands = {f"u{uid}": ("crm.deal.list", {
-        "filter": {"CATEGORY_ID": category_id, "ASSIGNED_BY_ID": uid, "CLOSED": "N"},
-        "select": ["ID"], "start": 0}) for uid in dict.fromkeys(user_ids)}
-    raw = client.call("batch", {"halt": 0, "cmd": {
-        key: command_string(method, params) for key, (method, params) in commands.items()}})
-    totals = raw.get("result_total") or {} if isinstance(raw, Mapping) else {}
-    results = raw.get("result") or {} if isinstance(raw, Mapping) else {}
-    loads: dict[int, int] = {}
-    for uid in dict.fromkeys(user_ids):
-        key = f"u{uid}"
-        total = totals.get(key) if isinstance(totals, Mapping) else None
+    answer = client.run_batch({f"c{category}u{uid}": ("crm.deal.list", {
+        "filter": {"CATEGORY_ID": category, "ASSIGNED_BY_ID": uid, "CLOSED": "N"},
+        "select": ["ID"], "start": 0}) for category, uid in pairs})
+    answer.raise_first()
+    loads: dict[tuple[int, int], int] = {}
+    for category, uid in pairs:
+        key = f"c{category}u{uid}"
+        total = answer.totals.get(key)
         if total is None:
-            rows = results.get(key) if isinstance(results, Mapping) else None
+            rows = answer.results.get(key)
             total = len(rows) if isinstance(rows, list) else 0
-        loads[uid] = int(total)
+        loads[(category, uid)] = int(total)
     return loads
 
 
@@ -450,6 +445,13 @@ def decide(*, portal: Portal, client: PortalClient, now: datetime,
         PortalUser.portal_id == portal.id))}
     decisions: list[rules.Decision] = []
     managers: list[tuple[int, int, int]] = []
+    people_of: dict[int, list[PortalUser]] = {}
+    for department_id in dict.fromkeys(line.department_id for line in chosen_lines):
+        people_of[department_id] = [u for u in users.values()
+                                    if department_id in (u.department_ids or [])]
+    all_loads = open_deals(client, [
+        (line.category_id, u.portal_user_id) for line in chosen_lines
+        for u in people_of[line.department_id] if u.active])
     for line in chosen_lines:
         own = config["strategies"].get(str(line.department_id)) or {}
         strategy = own.get("strategy") or config["default_strategy"]
@@ -457,11 +459,9 @@ def decide(*, portal: Portal, client: PortalClient, now: datetime,
         department = departments.get(line.department_id)
         head_id = department.head_portal_user_id if department else None
         # The head is the last resort, not one of the managers in turn.
-        members = [u for u in _department_people(portal.id, line.department_id)
-                   if u.portal_user_id != head_id]
-        loads = open_deals(client, line.category_id,
-                           [u.portal_user_id for u in members if u.active])
-        people = [_person(u, portal_id=portal.id, now=now, load=loads.get(u.portal_user_id, 0),
+        members = [u for u in people_of[line.department_id] if u.portal_user_id != head_id]
+        people = [_person(u, portal_id=portal.id, now=now,
+                          load=all_loads.get((line.category_id, u.portal_user_id), 0),
                           today=today, last=last) for u in members]
         last_in_department = db.session.scalars(select(Pick.user_id).where(
             Pick.portal_id == portal.id, Pick.department_id == line.department_id)
@@ -645,6 +645,24 @@ def _notice(report: VisitReport, manager: PortalUser | None, deal_refs: Sequence
                        deals=", ".join(f"#{ref}" for ref in deal_refs), main=main_name)
 
 
+def ensure_main_manager_field(client: PortalClient) -> None:
+    """Create the deal field ``UF_CRM_MAIN_MANAGER`` (an employee) on a portal without it:
+    once per portal, on its own, before a report's write ``batch``, so two runs creating it
+    at the same moment cannot halt a report's writes (the second add is refused; the field
+    is there all the same)."""
+    try:
+        client.call("crm.deal.userfield.add", {"fields": {
+            "FIELD_NAME": MAIN_MANAGER_FIELD, "USER_TYPE_ID": "employee",
+            "EDIT_FORM_LABEL": "Main manager", "LIST_COLUMN_LABEL": "Main manager"}})
+    except PortalError as exc:
+        if exc.transient:
+            raise
+        found = client.call("crm.deal.userfield.list",
+                            {"filter": {"FIELD_NAME": MAIN_MANAGER_FIELD}})
+        if not _rows_of(found):
+            raise
+
+
 def plan_run(report: VisitReport, *, read: Mapping[str, Any], now: datetime,
              names: Mapping[int, str]) -> RunPlan:
     """The writes left to do, given what :func:`_read` found (deals and task found on the
@@ -676,10 +694,6 @@ def plan_run(report: VisitReport, *, read: Mapping[str, Any], now: datetime,
     phone, email = str(given.get("phone") or ""), str(given.get("email") or "")
     commands: dict[str, tuple[str, Mapping[str, Any]]] = {}
     remaining = [i for i in report.line_ids if str(i) not in deals]
-    if remaining and not _rows_of(results.get("uf")):
-        commands["uf"] = ("crm.deal.userfield.add", {"fields": {
-            "FIELD_NAME": MAIN_MANAGER_FIELD, "USER_TYPE_ID": "employee",
-            "EDIT_FORM_LABEL": "Main manager", "LIST_COLUMN_LABEL": "Main manager"}})
     company_ref: Any = company_id
     contact_ref: Any = contact_id
     bind: dict[str, Any] = {}
@@ -809,7 +823,11 @@ def run(report: VisitReport, *, client: PortalClient, now: datetime,
     if not claimed:
         return False
     db.session.refresh(report)
-    plan = plan_run(report, read=_read(report, client), now=now, names=names)
+    read = _read(report, client)
+    if len(report.deals or {}) < len(report.line_ids) and not _rows_of(
+            read["results"].get("uf")):
+        ensure_main_manager_field(client)
+    plan = plan_run(report, read=read, now=now, names=names)
     db.session.commit()  # what the look-up found; no transaction stays open over the portal
     if plan.commands:
         answer = client.run_batch(plan.commands, halt=True)
