@@ -938,7 +938,9 @@ def create_visit_task(*, portal: Portal, client: PortalClient, now: datetime, le
     since = config.get("visit_tasks_since")
     if not config["visit_tasks"] or not config["representative_ids"]:
         return None
-    if since and created_at is not None and created_at < datetime.fromisoformat(since):
+    # An event tells its time in whole seconds: a lead of the switch's own second is new.
+    if since and created_at is not None and created_at < datetime.fromisoformat(since).replace(
+            microsecond=0):
         return None
     done = db.session.scalars(select(VisitTask).where(
         VisitTask.portal_id == portal.id, VisitTask.lead_id == lead_id)).first()
