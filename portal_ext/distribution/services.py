@@ -814,7 +814,7 @@ def run(report: VisitReport, *, client: PortalClient, now: datetime,
     from flask import current_app
 
     stale = timedelta(seconds=float(current_app.config["DISTRIBUTION_STALE_SECONDS"]))
-    claimed = db.session.execute(update(VisitReport).where(
+    claimed = db.session.execute(update(VisitReport).where(  # type: ignore[attr-defined]
         VisitReport.id == report.id, VisitReport.state != DONE,
         or_(VisitReport.state != RUNNING, VisitReport.started_at.is_(None),
             VisitReport.started_at < now - stale))
