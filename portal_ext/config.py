@@ -101,6 +101,10 @@ class BaseConfig:
     HANDOVER_LEASE_SECONDS: float = 120.0
     HANDOVER_JOB_SECONDS: float = 20.0
 
+    # Lead distribution: a visit report queued or running this long without finishing (a
+    # worker killed, a message lost) is queued again by the periodic tick.
+    DISTRIBUTION_STALE_SECONDS: float = 300.0
+
     # Request size limits in bytes (a larger request is answered 413 and nothing is stored):
     # the portal's event webhook, one field of it (an event carries ids, not documents), the
     # JSON API, and the pages' forms.

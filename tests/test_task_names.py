@@ -33,6 +33,7 @@ PINNED = {
     "portal_ext.transfers.dismissals.act_on_portal",
     "portal_ext.transfers.dismissals.transfers_tick",
     "portal_ext.distribution.tasks.run_report",
+    "portal_ext.distribution.tasks.distribution_tick",
     "portal_ext.cadence.tasks.resync_portal",
     "portal_ext.cadence.tasks.cadence_tick",
     "portal_ext.cadence.tasks.digest_tick",

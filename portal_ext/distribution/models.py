@@ -68,7 +68,13 @@ class VisitReport(db.Model):  # type: ignore[name-defined]
     lead_converted: Mapped[bool] = mapped_column(Boolean, default=False)
     notified: Mapped[list[int]] = mapped_column(JSON, default=list)
     error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # The client as the representative filed it (company, contact, phone, email), prefilled
+    # from the lead; the company and contact the deals are bound to (made from it if missing).
+    client: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    company_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    contact_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 

@@ -21,10 +21,14 @@ class Row:
 
 
 def deals_per_manager(portal_id: int, *, since: datetime | None = None,
-                      until: datetime | None = None) -> list[Row]:
-    """Rows by department then most deals first; ``until`` is exclusive."""
+                      until: datetime | None = None,
+                      departments: set[int] | None = None) -> list[Row]:
+    """Rows by department then most deals first; ``until`` is exclusive; ``departments``:
+    only those (a head's own)."""
     stmt = select(Pick.department_id, Pick.user_id, func.count()).where(
         Pick.portal_id == portal_id)
+    if departments is not None:
+        stmt = stmt.where(Pick.department_id.in_(sorted(departments) or [0]))
     main_stmt = select(VisitReport.main_manager_id, func.count()).where(
         VisitReport.portal_id == portal_id)
     if since is not None:

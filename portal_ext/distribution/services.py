@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal_ext import jobs
@@ -36,11 +36,12 @@ from portal_ext.distribution.models import (
     VisitReport,
 )
 from portal_ext.extensions import db
-from portal_ext.portal.client import PortalClient, command_string
+from portal_ext.portal.client import PortalClient
 from portal_ext.portal.errors import PortalError
 from portal_ext.portal.models import Portal
 
 ORIGINATOR = "portal_ext.distribution"
+MAIN_MANAGER_FIELD = "UF_CRM_MAIN_MANAGER"
 CONVERTED = "CONVERTED"
 DEFAULTS: dict[str, Any] = {
     "default_strategy": rules.RANDOM, "default_quota": None, "strategies": {},
@@ -260,12 +261,72 @@ def save_settings(*, portal: Portal, actor: PortalUser | None, body: Any,
 
 
 # -- visit reports: submission ---------------------------------------------------------------
+CLIENT_FIELDS = ("company", "contact", "phone", "email")
+
+
 @dataclass
 class ReportInput:
     lead_id: int
     line_ids: list[int]
     comment: str = ""
     visited_at: datetime | None = None
+    # The client as filed (company, contact, phone, email); a key left out keeps the lead's.
+    client: dict[str, str] | None = None
+
+
+def read_lead(client: PortalClient, lead_id: int) -> tuple[dict[str, Any], dict[str, str]]:
+    """The lead and its client data as the report form starts from it (company, contact,
+    phone, e-mail): the lead's own fields, else its company's and contact's, read in one
+    ``batch``. Refuses (``lead_id``) when there is no such lead."""
+    answer = client.run_batch({
+        "lead": ("crm.lead.get", {"id": lead_id}),
+        "company": ("crm.company.get", {"id": "$result[lead][COMPANY_ID]"}),
+        "contact": ("crm.contact.get", {"id": "$result[lead][CONTACT_ID]"})})
+    error = answer.errors.get("lead")
+    if error is not None and error.transient:
+        raise error
+    lead = answer.results.get("lead")
+    if error is not None or not isinstance(lead, Mapping):
+        raise DistributionError("lead_id", _l("There is no lead %(id)s.", id=lead_id),
+                                "not_found")
+    company = answer.results.get("company")
+    contact = answer.results.get("contact")
+    company = company if isinstance(company, Mapping) and _positive(
+        lead.get("COMPANY_ID")) else {}
+    contact = contact if isinstance(contact, Mapping) and _positive(
+        lead.get("CONTACT_ID")) else {}
+
+    def first(source: Mapping[str, Any], key: str) -> str:
+        values = source.get(key) or []
+        return str(values[0].get("VALUE") or "") if isinstance(values, list) and values \
+            and isinstance(values[0], Mapping) else ""
+
+    def name(source: Mapping[str, Any]) -> str:
+        return " ".join(str(source.get(k) or "") for k in ("NAME", "LAST_NAME")
+                        if source.get(k)).strip()
+
+    prefill = {"company": str(company.get("TITLE") or lead.get("COMPANY_TITLE") or ""),
+               "contact": name(contact) or name(lead),
+               "phone": first(lead, "PHONE") or first(contact, "PHONE"),
+               "email": first(lead, "EMAIL") or first(contact, "EMAIL")}
+    return dict(lead), prefill
+
+
+def client_data(given: Mapping[str, Any] | None, prefill: Mapping[str, str]
+                ) -> dict[str, Any]:
+    """The client as the report keeps it: what was sent over what the lead had, and which
+    fields the representative changed (``changed``: the run updates those on an existing
+    company or contact)."""
+    data = {key: str(prefill.get(key) or "") for key in CLIENT_FIELDS}
+    changed = []
+    for key, value in (given or {}).items():
+        value = str(value or "").strip()
+        if value != data[key]:
+            changed.append(key)
+        data[key] = value
+    if data["email"] and "@" not in data["email"]:
+        raise DistributionError("client.email", _l("An e-mail address, like name@example.com."))
+    return {**data, "changed": changed}
 
 
 def report_of(portal_id: int, report_id: int) -> VisitReport | None:
@@ -274,7 +335,7 @@ def report_of(portal_id: int, report_id: int) -> VisitReport | None:
 
 
 def may_report(portal_id: int, actor: PortalUser | None) -> bool:
-    """Administrators, heads and the field representatives may file visit reports."""
+    """Administrators, heads and the field representatives may open the visit report form."""
     if actor is None:
         return False
     if actor.role in ("admin", "head"):
@@ -282,9 +343,47 @@ def may_report(portal_id: int, actor: PortalUser | None) -> bool:
     return actor.portal_user_id in settings_of(portal_id)["representative_ids"]
 
 
-def _department_people(portal_id: int, department_id: int) -> list[PortalUser]:
-    return [u for u in db.session.scalars(select(PortalUser).where(
-        PortalUser.portal_id == portal_id)) if department_id in (u.department_ids or [])]
+def overseen(portal_id: int, actor: PortalUser) -> set[int]:
+    """Portal ids of the departments ``actor`` heads, sub-departments included."""
+    from portal_ext.directory.access import overseen_departments
+
+    portal = db.session.get(Portal, portal_id)
+    return overseen_departments(portal, actor) if portal is not None else set()
+
+
+def _departments_of_users(portal_id: int, user_ids: Sequence[int]) -> set[int]:
+    found: set[int] = set()
+    for departments in db.session.scalars(select(PortalUser.department_ids).where(
+            PortalUser.portal_id == portal_id, PortalUser.portal_user_id.in_(
+                list(user_ids) or [0]))):
+        found.update(int(d) for d in departments or [])
+    return found
+
+
+def representatives_of(portal_id: int, lead_id: int) -> list[int]:
+    """Who visits the lead: its visit task's representative, else every field
+    representative."""
+    from portal_ext.distribution.models import VisitTask
+
+    task = db.session.scalars(select(VisitTask).where(
+        VisitTask.portal_id == portal_id, VisitTask.lead_id == lead_id)).first()
+    if task is not None:
+        return [task.representative_id]
+    return list(settings_of(portal_id)["representative_ids"])
+
+
+def may_file(portal_id: int, actor: PortalUser | None, lead_id: int) -> bool:
+    """Administrators; the lead's representative (its visit task's, or any field
+    representative when it has none); a head of a department that representative is in."""
+    if actor is None:
+        return False
+    if actor.role == "admin":
+        return True
+    visitors = representatives_of(portal_id, lead_id)
+    if actor.portal_user_id in visitors:
+        return True
+    return actor.role == "head" and bool(
+        overseen(portal_id, actor) & _departments_of_users(portal_id, visitors))
 
 
 def _absent_until(portal_id: int, user_id: int, now: datetime) -> datetime | None:
@@ -296,25 +395,25 @@ def _absent_until(portal_id: int, user_id: int, now: datetime) -> datetime | Non
     return absence.end
 
 
-def open_deals(client: PortalClient, category_id: int, user_ids: Sequence[int]) -> dict[int, int]:
-    """Open deals per user in the pipeline (one ``batch``: only the totals are read)."""
-    if not user_ids:
+def open_deals(client: PortalClient, wanted: Sequence[tuple[int, int]]
+               ) -> dict[tuple[int, int], int]:
+    """Open deals per (pipeline, user), in one ``batch`` for all of them (only the totals are
+    read; more than 50 pairs take a request per 50)."""
+    pairs = list(dict.fromkeys(wanted))
+    if not pairs:
         return {}
-    commands = {f"u{uid}": ("crm.deal.list", {
-        "filter": {"CATEGORY_ID": category_id, "ASSIGNED_BY_ID": uid, "CLOSED": "N"},
-        "select": ["ID"], "start": 0}) for uid in dict.fromkeys(user_ids)}
-    raw = client.call("batch", {"halt": 0, "cmd": {
-        key: command_string(method, params) for key, (method, params) in commands.items()}})
-    totals = raw.get("result_total") or {} if isinstance(raw, Mapping) else {}
-    results = raw.get("result") or {} if isinstance(raw, Mapping) else {}
-    loads: dict[int, int] = {}
-    for uid in dict.fromkeys(user_ids):
-        key = f"u{uid}"
-        total = totals.get(key) if isinstance(totals, Mapping) else None
+    answer = client.run_batch({f"c{category}u{uid}": ("crm.deal.list", {
+        "filter": {"CATEGORY_ID": category, "ASSIGNED_BY_ID": uid, "CLOSED": "N"},
+        "select": ["ID"], "start": 0}) for category, uid in pairs})
+    answer.raise_first()
+    loads: dict[tuple[int, int], int] = {}
+    for category, uid in pairs:
+        key = f"c{category}u{uid}"
+        total = answer.totals.get(key)
         if total is None:
-            rows = results.get(key) if isinstance(results, Mapping) else None
+            rows = answer.results.get(key)
             total = len(rows) if isinstance(rows, list) else 0
-        loads[uid] = int(total)
+        loads[(category, uid)] = int(total)
     return loads
 
 
@@ -346,6 +445,13 @@ def decide(*, portal: Portal, client: PortalClient, now: datetime,
         PortalUser.portal_id == portal.id))}
     decisions: list[rules.Decision] = []
     managers: list[tuple[int, int, int]] = []
+    people_of: dict[int, list[PortalUser]] = {}
+    for department_id in dict.fromkeys(line.department_id for line in chosen_lines):
+        people_of[department_id] = [u for u in users.values()
+                                    if department_id in (u.department_ids or [])]
+    all_loads = open_deals(client, [
+        (line.category_id, u.portal_user_id) for line in chosen_lines
+        for u in people_of[line.department_id] if u.active])
     for line in chosen_lines:
         own = config["strategies"].get(str(line.department_id)) or {}
         strategy = own.get("strategy") or config["default_strategy"]
@@ -353,11 +459,9 @@ def decide(*, portal: Portal, client: PortalClient, now: datetime,
         department = departments.get(line.department_id)
         head_id = department.head_portal_user_id if department else None
         # The head is the last resort, not one of the managers in turn.
-        members = [u for u in _department_people(portal.id, line.department_id)
-                   if u.portal_user_id != head_id]
-        loads = open_deals(client, line.category_id,
-                           [u.portal_user_id for u in members if u.active])
-        people = [_person(u, portal_id=portal.id, now=now, load=loads.get(u.portal_user_id, 0),
+        members = [u for u in people_of[line.department_id] if u.portal_user_id != head_id]
+        people = [_person(u, portal_id=portal.id, now=now,
+                          load=all_loads.get((line.category_id, u.portal_user_id), 0),
                           today=today, last=last) for u in members]
         last_in_department = db.session.scalars(select(Pick.user_id).where(
             Pick.portal_id == portal.id, Pick.department_id == line.department_id)
@@ -393,10 +497,10 @@ def submit_report(*, portal: Portal, client: PortalClient, actor: PortalUser | N
                   seed: int | None = None) -> tuple[VisitReport, bool]:
     """Record a visit report and queue its run; ``(report, created)``. A report for a lead
     that already has one answers that one (``created`` False)."""
-    if not may_report(portal.id, actor):
-        raise DistributionError(None, _l("Only administrators, heads and field "
-                                         "representatives file visit reports."),
-                                "forbidden")
+    if not may_file(portal.id, actor, data.lead_id):
+        raise DistributionError("lead_id", _l(
+            "Only administrators, the lead's field representative and their head file its "
+            "visit report."), "forbidden")
     first = db.session.scalars(select(VisitReport).where(
         VisitReport.portal_id == portal.id, VisitReport.lead_id == data.lead_id)).first()
     if first is not None:
@@ -408,16 +512,8 @@ def submit_report(*, portal: Portal, client: PortalClient, actor: PortalUser | N
         if line_id not in known:
             raise DistributionError("lines", _l("There is no service line %(id)s.", id=line_id))
     chosen_lines = [known[i] for i in dict.fromkeys(data.line_ids)]
-    try:
-        lead = client.call("crm.lead.get", {"id": data.lead_id})
-    except PortalError as exc:
-        if exc.transient:
-            raise
-        raise DistributionError("lead_id", _l("There is no lead %(id)s.", id=data.lead_id),
-                                "not_found") from None
-    if not isinstance(lead, Mapping):
-        raise DistributionError("lead_id", _l("There is no lead %(id)s.", id=data.lead_id),
-                                "not_found")
+    lead, prefill = read_lead(client, data.lead_id)
+    client_fields = client_data(data.client, prefill)
     if str(lead.get("STATUS_ID") or "") == CONVERTED:
         raise DistributionError("lead_id", _l("The lead is already converted."), "conflict")
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
@@ -425,7 +521,7 @@ def submit_report(*, portal: Portal, client: PortalClient, actor: PortalUser | N
                              seed=seed)
     report = VisitReport(
         portal_id=portal.id, lead_id=data.lead_id, line_ids=[line.id for line in chosen_lines],
-        comment=data.comment, visited_at=data.visited_at,
+        comment=data.comment, visited_at=data.visited_at, client=client_fields,
         author_id=actor.portal_user_id if actor else None, state=QUEUED,
         decisions=[{**d.as_dict(), "line_id": line.id}
                    for d, line in zip(decisions, chosen_lines, strict=True)],
@@ -463,103 +559,300 @@ def retry_report(report: VisitReport) -> None:
 
 
 # -- visit reports: the run ------------------------------------------------------------------
-def _existing_deal(client: PortalClient, origin: str) -> int | None:
-    rows = client.call("crm.deal.list", {"filter": {"ORIGINATOR_ID": ORIGINATOR,
-                                                    "ORIGIN_ID": origin},
-                                         "select": ["ID"], "start": -1})
-    return int(rows[0]["ID"]) if isinstance(rows, list) and rows else None
-
-
 def _task_title(report: VisitReport, lead_title: str) -> str:
     return f"Visit report #{report.id}: {lead_title or f'lead {report.lead_id}'}"
 
 
-def _existing_task(client: PortalClient, report: VisitReport, deal_id: int,
-                   title: str) -> int | None:
-    body = client.call("tasks.task.list", {"filter": {"UF_CRM_TASK": f"D_{deal_id}"},
-                                           "select": ["ID", "TITLE"], "start": -1})
-    tasks = body.get("tasks", []) if isinstance(body, Mapping) else body or []
-    for task in tasks:
-        if str(task.get("title") or task.get("TITLE") or "") == title:
-            return int(task.get("id") or task.get("ID") or 0)
-    return None
+def _positive(value: Any) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
 
 
-def run(report: VisitReport, *, client: PortalClient, now: datetime,
-        names: Mapping[int, str]) -> None:
-    """Do (or finish) the report's work on the portal; each step recorded as it succeeds."""
-    report.state, report.error = RUNNING, None
-    db.session.commit()
-    lead = client.call("crm.lead.get", {"id": report.lead_id})
-    lead = lead if isinstance(lead, Mapping) else {}
-    config = settings_of(report.portal_id)
+def _rows_of(value: Any) -> list[Any]:
+    if isinstance(value, Mapping):
+        value = value.get("tasks", value.get("items", []))
+    return list(value) if isinstance(value, list) else []
+
+
+def _mandatory_values(userfields: Any) -> dict[str, Any]:
+    """Values for the company's mandatory user fields a new company must carry: an
+    enumeration takes its default item, else its last one (the demo's category C, "not yet
+    rated"); other mandatory kinds are left to the portal, whose refusal fails the run with
+    its message."""
+    values: dict[str, Any] = {}
+    for uf in _rows_of(userfields):
+        if not isinstance(uf, Mapping) or str(uf.get("MANDATORY")) != "Y":
+            continue
+        items = [i for i in uf.get("LIST") or [] if isinstance(i, Mapping)]
+        if str(uf.get("USER_TYPE_ID")) == "enumeration" and items:
+            chosen = next((i for i in items if str(i.get("DEF")) == "Y"), items[-1])
+            values[str(uf["FIELD_NAME"])] = chosen.get("ID")
+    return values
+
+
+@dataclass
+class RunPlan:
+    """What a run still has to write, as one ``batch`` (keys in the order they run), and how
+    the answer is read back (see :func:`run`)."""
+
+    commands: dict[str, tuple[str, Mapping[str, Any]]]
+    deal_keys: dict[int, str]  # line id -> key of its crm.item.add
+    company_id: int | None
+    contact_id: int | None
+
+
+def _read(report: VisitReport, client: PortalClient) -> dict[str, Any]:
+    """Everything the run reads, in ONE ``batch``: the lead, the main-manager field, each
+    deal not yet recorded looked up by its ORIGIN_ID, the control task looked up by its
+    binding to the first deal, the company's mandatory fields and the working calendar."""
+    first_line = report.line_ids[0]
+    deals = report.deals or {}
+    commands: dict[str, tuple[str, Mapping[str, Any]]] = {
+        "lead": ("crm.lead.get", {"id": report.lead_id}),
+        "uf": ("crm.deal.userfield.list", {"filter": {"FIELD_NAME": MAIN_MANAGER_FIELD}}),
+        "calendar": ("calendar.settings.get", {}),
+    }
+    for line_id in report.line_ids:
+        if str(line_id) not in deals:
+            commands[f"d{line_id}"] = ("crm.deal.list", {
+                "filter": {"ORIGINATOR_ID": ORIGINATOR, "ORIGIN_ID": origin_id(report.id, line_id)},
+                "select": ["ID"], "start": -1})
+    if report.control_task_id is None:
+        first = deals.get(str(first_line)) or f"$result[d{first_line}][0][ID]"
+        commands["task"] = ("tasks.task.list", {"filter": {"UF_CRM_TASK": f"D_{first}"},
+                                                "select": ["ID", "TITLE"], "start": -1})
+    if report.company_id is None:
+        commands["company_fields"] = ("crm.company.userfield.list",
+                                      {"filter": {"MANDATORY": "Y"}})
+    answer = client.run_batch(commands)
+    if "lead" in answer.errors:
+        raise answer.errors["lead"]
+    return {"results": answer.results, "errors": answer.errors}
+
+
+def _notice(report: VisitReport, manager: PortalUser | None, deal_refs: Sequence[str],
+            main_name: str) -> str:
+    from flask_babel import force_locale, gettext
+
+    from portal_ext.i18n import reader_language
+
+    with force_locale(reader_language(manager)):
+        return gettext("Visit report #%(id)s: deal(s) %(deals)s are yours; the main manager "
+                       "is %(main)s.", id=report.id,
+                       deals=", ".join(f"#{ref}" for ref in deal_refs), main=main_name)
+
+
+def ensure_main_manager_field(client: PortalClient) -> None:
+    """Create the deal field ``UF_CRM_MAIN_MANAGER`` (an employee) on a portal without it:
+    once per portal, on its own, before a report's write ``batch``, so two runs creating it
+    at the same moment cannot halt a report's writes (the second add is refused; the field
+    is there all the same)."""
+    try:
+        client.call("crm.deal.userfield.add", {"fields": {
+            "FIELD_NAME": MAIN_MANAGER_FIELD, "USER_TYPE_ID": "employee",
+            "EDIT_FORM_LABEL": "Main manager", "LIST_COLUMN_LABEL": "Main manager"}})
+    except PortalError as exc:
+        if exc.transient:
+            raise
+        found = client.call("crm.deal.userfield.list",
+                            {"filter": {"FIELD_NAME": MAIN_MANAGER_FIELD}})
+        if not _rows_of(found):
+            raise
+
+
+def plan_run(report: VisitReport, *, read: Mapping[str, Any], now: datetime,
+             names: Mapping[int, str]) -> RunPlan:
+    """The writes left to do, given what :func:`_read` found (deals and task found on the
+    portal are recorded on ``report``, not created again)."""
+    from portal_ext.portal.clock import portal_zone
+    from portal_ext.working_time import DEFAULT_SETTINGS, WorkCalendar
+
+    results, errors = read["results"], read["errors"]
+    lead = results.get("lead") if isinstance(results.get("lead"), Mapping) else {}
+    deals = dict(report.deals or {})
+    for line_id in report.line_ids:
+        found = _rows_of(results.get(f"d{line_id}"))
+        if str(line_id) not in deals and found:
+            deals[str(line_id)] = int(found[0]["ID"])
+    report.deals = deals
+    lead_title = str(lead.get("TITLE") or "")
+    title = _task_title(report, lead_title)
+    if report.control_task_id is None:
+        for task in _rows_of(results.get("task")):
+            if str(task.get("title") or task.get("TITLE") or "") == title:
+                report.control_task_id = int(task.get("id") or task.get("ID") or 0)
+    given = dict(report.client or {})
+    changed = set(given.get("changed") or [])
+    company_id = report.company_id or _positive(lead.get("COMPANY_ID"))
+    contact_id = report.contact_id or _positive(lead.get("CONTACT_ID"))
+    company_name = str(given.get("company") or lead.get("COMPANY_TITLE") or lead_title)
+    contact_name = str(given.get("contact") or " ".join(
+        str(lead.get(k) or "") for k in ("NAME", "LAST_NAME")).strip())
+    phone, email = str(given.get("phone") or ""), str(given.get("email") or "")
+    commands: dict[str, tuple[str, Mapping[str, Any]]] = {}
+    remaining = [i for i in report.line_ids if str(i) not in deals]
+    company_ref: Any = company_id
+    contact_ref: Any = contact_id
+    bind: dict[str, Any] = {}
+    multi = {**({"PHONE": [{"VALUE": phone, "VALUE_TYPE": "WORK"}]} if phone else {}),
+             **({"EMAIL": [{"VALUE": email, "VALUE_TYPE": "WORK"}]} if email else {})}
+    if remaining and company_id is None and company_name:
+        commands["company"] = ("crm.company.add", {"fields": {
+            "TITLE": company_name, **_mandatory_values(results.get("company_fields"))}})
+        company_ref = bind["COMPANY_ID"] = "$result[company]"
+    elif remaining and company_id is not None and "company" in changed and company_name:
+        commands["company_update"] = ("crm.company.update", {"id": company_id,
+                                                             "fields": {"TITLE": company_name}})
+    if remaining and contact_id is None and contact_name:
+        first, _, last = contact_name.partition(" ")
+        commands["contact"] = ("crm.contact.add", {"fields": {
+            "NAME": first, "LAST_NAME": last, **multi,
+            **({"COMPANY_ID": company_ref} if company_ref else {})}})
+        contact_ref = bind["CONTACT_ID"] = "$result[contact]"
+    elif remaining and contact_id is not None and changed & {"contact", "phone", "email"}:
+        update: dict[str, Any] = {}
+        if "contact" in changed and contact_name:
+            first, _, last = contact_name.partition(" ")
+            update.update({"NAME": first, "LAST_NAME": last})
+        for key in ("phone", "email"):  # a multifield value sent without its ID is added
+            if key in changed and key.upper() in multi:
+                update[key.upper()] = multi[key.upper()]
+        if update:
+            commands["contact_update"] = ("crm.contact.update", {"id": contact_id,
+                                                                 "fields": update})
+    if bind:  # the lead names what was made from it: a resumed run finds it there
+        commands["bind"] = ("crm.lead.update", {"id": report.lead_id, "fields": bind})
     by_line = {d["line_id"]: d for d in report.decisions}
     line_rows = {line.id: line for line in lines(report.portal_id, retired=True)}
     managers = list(dict.fromkeys(int(d["chosen_id"]) for d in report.decisions))
     main_id = int(report.main_manager_id or managers[0])
     main_name = names.get(main_id, f"#{main_id}")
-    lead_title = str(lead.get("TITLE") or "")
-    deals = dict(report.deals or {})
-    for line_id in report.line_ids:
-        if str(line_id) in deals:
-            continue
+    deal_keys: dict[int, str] = {}
+    for line_id in remaining:
         line = line_rows[line_id]
-        origin = origin_id(report.id, line_id)
-        deal_id = _existing_deal(client, origin)
-        if deal_id is None:
-            fields: dict[str, Any] = {
-                "title": f"{line.name}: {lead_title or report.lead_id} "
-                         f"(main manager {main_name})",
-                "categoryId": line.category_id, "stageId": line.stage_id,
-                "assignedById": int(by_line[line_id]["chosen_id"]),
-                "observers": [m for m in managers if m != int(by_line[line_id]["chosen_id"])],
-                "leadId": report.lead_id, "comments": report.comment,
-                "originatorId": ORIGINATOR, "originId": origin}
-            if lead.get("COMPANY_ID") and str(lead.get("COMPANY_ID")) != "0":
-                fields["companyId"] = int(lead["COMPANY_ID"])
-            if lead.get("CONTACT_ID") and str(lead.get("CONTACT_ID")) != "0":
-                fields["contactIds"] = [int(lead["CONTACT_ID"])]
-            body = client.call("crm.item.add", {"entityTypeId": 2, "fields": fields})
-            deal_id = int(body["item"]["id"])
-        deals[str(line_id)] = deal_id
-        report.deals = dict(deals)
-        db.session.commit()
-    title = _task_title(report, lead_title)
+        chosen = int(by_line[line_id]["chosen_id"])
+        fields: dict[str, Any] = {
+            "title": f"{line.name}: {company_name or lead_title or report.lead_id} "
+                     f"(main manager {main_name})",
+            "categoryId": line.category_id, "stageId": line.stage_id, "assignedById": chosen,
+            "observers": [m for m in managers if m != chosen], "leadId": report.lead_id,
+            "comments": report.comment, "originatorId": ORIGINATOR,
+            "originId": origin_id(report.id, line_id), "ufCrmMainManager": main_id}
+        if company_ref:
+            fields["companyId"] = company_ref
+        if contact_ref:
+            fields["contactIds"] = [contact_ref]
+        deal_keys[line_id] = f"d{line_id}"
+        commands[f"d{line_id}"] = ("crm.item.add", {"entityTypeId": 2, "fields": fields})
+
+    def deal_ref(line_id: int) -> str:
+        known = deals.get(str(line_id))
+        return str(known) if known else f"$result[d{line_id}][item][id]"
+
     if report.control_task_id is None:
-        first_deal = deals[str(report.line_ids[0])]
-        task_id = _existing_task(client, report, first_deal, title)
-        if task_id is None:
-            body = client.call("tasks.task.add", {"fields": {
-                "TITLE": title, "RESPONSIBLE_ID": main_id,
-                "AUDITORS": [m for m in managers if m != main_id],
-                "UF_CRM_TASK": [f"D_{deals[str(i)]}" for i in report.line_ids],
-                "DEADLINE": _deadline(client, now, int(config["control_task_days"])),
-                "DESCRIPTION": report.comment}})
-            task = body.get("task", body) if isinstance(body, Mapping) else {}
-            task_id = int(task.get("id") or task.get("ID") or 0)
-        report.control_task_id = task_id
-        db.session.commit()
+        calendar = results.get("calendar") if "calendar" not in errors else None
+        work = WorkCalendar.from_settings(calendar if isinstance(calendar, Mapping)
+                                          else DEFAULT_SETTINGS, portal_zone())
+        config = settings_of(report.portal_id)
+        due = work.add_days(now, int(config["control_task_days"]))
+        commands["task"] = ("tasks.task.add", {"fields": {
+            "TITLE": title, "RESPONSIBLE_ID": main_id,
+            "AUDITORS": [m for m in managers if m != main_id],
+            "UF_CRM_TASK": [f"D_{deal_ref(i)}" for i in report.line_ids],
+            "DEADLINE": due.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+            "DESCRIPTION": report.comment}})
     if not report.lead_converted:
-        client.call("crm.lead.update", {"id": report.lead_id,
-                                        "fields": {"STATUS_ID": CONVERTED}})
-        report.lead_converted = True
-        db.session.commit()
-    notified = list(report.notified or [])
-    for line_id in report.line_ids:
-        manager = int(by_line[line_id]["chosen_id"])
-        if manager in notified:
+        commands["lead"] = ("crm.lead.update", {"id": report.lead_id,
+                                                "fields": {"STATUS_ID": CONVERTED}})
+    people = {u.portal_user_id: u for u in db.session.scalars(select(PortalUser).where(
+        PortalUser.portal_id == report.portal_id, PortalUser.portal_user_id.in_(managers)))}
+    for manager in managers:
+        if manager in (report.notified or []):
             continue
-        theirs = [deals[str(i)] for i in report.line_ids
+        theirs = [deal_ref(i) for i in report.line_ids
                   if int(by_line[i]["chosen_id"]) == manager]
-        text = (f"Visit report #{report.id}: deal(s) {', '.join(f'#{d}' for d in theirs)} "
-                f"are yours; the main manager is {main_name}.")
-        client.call("im.notify.system.add", {"USER_ID": manager, "MESSAGE": text,
-                                             "TAG": f"distribution|{report.id}|{manager}"})
-        notified.append(manager)
-        report.notified = list(notified)
-        db.session.commit()
+        commands[f"n{manager}"] = ("im.notify.system.add", {
+            "USER_ID": manager, "MESSAGE": _notice(report, people.get(manager), theirs,
+                                                   main_name),
+            "TAG": f"distribution|{report.id}|{manager}"})
+    return RunPlan(commands, deal_keys, company_id, contact_id)
+
+
+def _record(report: VisitReport, plan: RunPlan, results: Mapping[str, Any]) -> None:
+    """Keep what the portal answered for each write that ran."""
+    deals = dict(report.deals or {})
+    for line_id, key in plan.deal_keys.items():
+        item = results.get(key)
+        if isinstance(item, Mapping) and isinstance(item.get("item"), Mapping):
+            deals[str(line_id)] = int(item["item"]["id"])
+    report.deals = deals
+    report.company_id = _positive(results.get("company")) or plan.company_id
+    report.contact_id = _positive(results.get("contact")) or plan.contact_id
+    task = results.get("task")
+    if isinstance(task, Mapping):
+        task = task.get("task", task)
+        report.control_task_id = int(task.get("id") or task.get("ID") or 0) or None
+    if "lead" in results:
+        report.lead_converted = True
+    notified = list(report.notified or [])
+    for key in results:
+        if key.startswith("n") and key[1:].isdigit() and int(key[1:]) not in notified:
+            notified.append(int(key[1:]))
+    report.notified = notified
+
+
+def run(report: VisitReport, *, client: PortalClient, now: datetime,
+        names: Mapping[int, str]) -> bool:
+    """Do (or finish) the report's work on the portal: one ``batch`` of reads, then one
+    ``batch`` with every write left (the company and contact when missing, the deals, the
+    control task, the lead's conversion, the notices; later writes refer to earlier ones as
+    ``$result[...]``), stopping at the first refusal. False when another run holds the
+    report: a run claims it (``running``, ``started_at``) for ``DISTRIBUTION_STALE_SECONDS``."""
+    from flask import current_app
+
+    stale = timedelta(seconds=float(current_app.config["DISTRIBUTION_STALE_SECONDS"]))
+    claimed = db.session.execute(update(VisitReport).where(  # type: ignore[attr-defined]
+        VisitReport.id == report.id, VisitReport.state != DONE,
+        or_(VisitReport.state != RUNNING, VisitReport.started_at.is_(None),
+            VisitReport.started_at < now - stale))
+        .values(state=RUNNING, error=None, started_at=now)).rowcount
+    db.session.commit()
+    if not claimed:
+        return False
+    db.session.refresh(report)
+    read = _read(report, client)
+    if len(report.deals or {}) < len(report.line_ids) and not _rows_of(
+            read["results"].get("uf")):
+        ensure_main_manager_field(client)
+    plan = plan_run(report, read=read, now=now, names=names)
+    db.session.commit()  # what the look-up found; no transaction stays open over the portal
+    if plan.commands:
+        answer = client.run_batch(plan.commands, halt=True)
+        _record(report, plan, answer.results)
+        if answer.errors or len(answer.results) < len(plan.commands):
+            db.session.commit()
+            answer.raise_first()
+            raise PortalError("ERROR_BATCH_HALTED", "batch stopped at a failed command")
     report.state, report.finished_at = DONE, now
     db.session.commit()
+    return True
+
+
+def resume_stale(portal_id: int, *, now: datetime, stale: timedelta) -> int:
+    """Queue again the reports whose run was lost (a worker killed, a message dropped):
+    queued or running, and started (or filed) longer than ``stale`` ago. A run finds on the
+    portal what the lost one wrote, so running twice creates nothing twice."""
+    from portal_ext.distribution.tasks import run_report
+
+    found = list(db.session.scalars(select(VisitReport.id).where(
+        VisitReport.portal_id == portal_id, VisitReport.state.in_((QUEUED, RUNNING)),
+        func.coalesce(VisitReport.started_at, VisitReport.created_at) < now - stale)))
+    for report_id in found:
+        jobs.enqueue(run_report, report_id)
+    return len(found)
 
 
 def fail(report: VisitReport, message: str) -> None:
@@ -576,13 +869,17 @@ def report_json(report: VisitReport) -> dict[str, Any]:
             "main_manager_id": report.main_manager_id,
             "control_task_id": report.control_task_id,
             "lead_converted": report.lead_converted,
+            "client": {k: v for k, v in (report.client or {}).items() if k in CLIENT_FIELDS}
+            if report.client is not None else None,
+            "company_id": report.company_id, "contact_id": report.contact_id,
             "decisions": list(report.decisions or []), "main_decision": report.main_decision,
             "created_at": report.created_at.isoformat()}
 
 
 def find_decisions(portal_id: int, *, department: int | None = None,
                    manager: int | None = None, since: datetime | None = None,
-                   ) -> list[dict[str, Any]]:
+                   departments: set[int] | None = None) -> list[dict[str, Any]]:
+    """Decisions, newest report first; ``departments``: only those (a head's own)."""
     stmt = select(VisitReport).where(VisitReport.portal_id == portal_id)
     if since is not None:
         stmt = stmt.where(VisitReport.created_at >= since)
@@ -590,6 +887,8 @@ def find_decisions(portal_id: int, *, department: int | None = None,
     for report in db.session.scalars(stmt.order_by(VisitReport.id.desc())):
         for decision in report.decisions or []:
             if department is not None and decision.get("department_id") != department:
+                continue
+            if departments is not None and decision.get("department_id") not in departments:
                 continue
             if manager is not None and decision.get("chosen_id") != manager:
                 continue
@@ -599,10 +898,20 @@ def find_decisions(portal_id: int, *, department: int | None = None,
 
 
 def may_see(actor: PortalUser | None, report: VisitReport) -> bool:
-    """Administrators and heads see every report; anyone else their own."""
+    """Administrators; its author and the lead's representative; a head of a department
+    one of them is in, or whose line the report names."""
     if actor is None:
         return False
-    return actor.role in ("admin", "head") or actor.portal_user_id == report.author_id
+    if actor.role == "admin":
+        return True
+    people = [report.author_id or 0, *representatives_of(report.portal_id, report.lead_id)]
+    if actor.portal_user_id in people:
+        return True
+    if actor.role != "head":
+        return False
+    mine = overseen(report.portal_id, actor)
+    departments = {int(d.get("department_id") or 0) for d in report.decisions or []}
+    return bool(mine & (departments | _departments_of_users(report.portal_id, people)))
 
 
 # -- visit tasks -----------------------------------------------------------------------------
@@ -629,7 +938,9 @@ def create_visit_task(*, portal: Portal, client: PortalClient, now: datetime, le
     since = config.get("visit_tasks_since")
     if not config["visit_tasks"] or not config["representative_ids"]:
         return None
-    if since and created_at is not None and created_at < datetime.fromisoformat(since):
+    # An event tells its time in whole seconds: a lead of the switch's own second is new.
+    if since and created_at is not None and created_at < datetime.fromisoformat(since).replace(
+            microsecond=0):
         return None
     done = db.session.scalars(select(VisitTask).where(
         VisitTask.portal_id == portal.id, VisitTask.lead_id == lead_id)).first()

@@ -18,8 +18,8 @@ trip over:
 
 Every page is saved as ``build/screenshots/<role>-<lang>-<width>-<page>.png`` (kept by CI as
 artifacts). A new page is one entry in :data:`PAGES`; an id in its path (``{absence}``,
-``{handover}``, ``{transfer}``, ``{team}``) is resolved from the records :func:`stage` makes
-on the demo portal before the tour starts."""
+``{handover}``, ``{transfer}``, ``{team}``, ``{visit_report}``) is resolved from the records
+:func:`stage` makes on the demo portal before the tour starts."""
 
 from __future__ import annotations
 
@@ -102,6 +102,7 @@ PAGES: list[Page] = [
     Page("deadline-request", "/deadlines/requests/{deadline_request}", also("head")),
     Page("deadline-report", "/deadlines/report", also("head", "employee")),
     Page("visit-report-new", "/distribution/reports/new", ADMIN),
+    Page("visit-report", "/distribution/reports/{visit_report}", ADMIN),
     Page("distribution-settings", "/distribution/settings", ADMIN),
     Page("distribution-report", "/distribution/report", also("head")),
     Page("cadence", "/cadence/", also("employee")),
@@ -143,8 +144,9 @@ def portal_words() -> set[str]:
 
 def stage(server: LiveServer) -> dict[str, int]:
     """The records the pages with ids show: Роман Кузнецов away this week with Елена Смирнова
-    as his deputy, the handover of his clients prepared, a team, and Мария Григорьева
-    dismissed with a transfer of her work prepared."""
+    as his deputy, the handover of his clients prepared, a team, Мария Григорьева
+    dismissed with a transfer of her work prepared, and a lead's visit report on the demo's
+    three service lines."""
     from portal_ext.absences.services import AbsenceInput, create_absence
     from portal_ext.directory.models import PortalUser
     from portal_ext.extensions import db
@@ -174,10 +176,21 @@ def stage(server: LiveServer) -> dict[str, int]:
             portal=portal, client=client, actor=admin,
             data=transfers.TransferInput(user_id=DISMISSED_ID, strategy="head"), now=now)
         db.session.commit()
+        from portal_ext.distribution import services as distribution
+        from portal_ext.distribution.demo_setup import set_up_demo
+
+        set_up_demo(portal=portal, client=client, actor=admin, now=now)
+        lead = server.sim.call("crm.lead.add", {"fields": {
+            "TITLE": "Стройкомплект", "NAME": "Анна", "COMPANY_TITLE": "ООО «Стройкомплект»",
+            "STATUS_ID": "NEW"}})["result"]
+        visit, _ = distribution.submit_report(
+            portal=portal, client=client, actor=admin, now=now, data=distribution.ReportInput(
+                lead_id=int(lead), line_ids=[line.id for line in distribution.lines(portal.id)],
+                comment="Нужны все три направления"))
         deadline_request = _stage_deadline_request(server, portal, admin, now)
         return {"absence": int(absence.id), "handover": int(handover.id), "team": int(team.id),
                 "transfer": int(transfer.id), "dismissed": DISMISSED_ID,
-                "deadline_request": deadline_request}
+                "visit_report": int(visit.id), "deadline_request": deadline_request}
 
 
 def _stage_deadline_request(server: LiveServer, portal: Any, admin: Any, now: Any) -> int:

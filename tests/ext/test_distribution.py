@@ -4,6 +4,8 @@ refused naming the field; roles."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -129,7 +131,7 @@ def test_bad_input_is_refused_naming_the_field_and_changes_nothing(
     demo_sim.call("crm.lead.update", {"id": lead, "fields": {"STATUS_ID": "CONVERTED"}})
     converted = client.post("/api/v1/visit-reports", headers=admin, json={
         "lead_id": lead, "lines": [lines[0]["id"]]})
-    assert converted.status_code == 409
+    assert converted.status_code == 409 and converted.get_json()["error"]["field"] == "lead_id"
     bad_lines = [
         ({**LINES[0], "department_id": 999}, "lines[0].department_id"),
         ({**LINES[0], "category_id": 77}, "lines[0].category_id"),
@@ -173,26 +175,153 @@ def test_a_line_a_report_names_is_retired_not_removed(
     assert rows == {lines[0]["id"]: True, lines[2]["id"]: False}
 
 
+def _portal_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    from portal_ext.portal.client import PortalClient
+
+    calls: list[tuple[str, dict[str, Any]]] = []
+    original = PortalClient.call_raw
+
+    def counted(self: PortalClient, method: str, params: Any = None) -> Any:
+        calls.append((method, dict(params or {})))
+        return original(self, method, params)
+
+    monkeypatch.setattr(PortalClient, "call_raw", counted)
+    return calls
+
+
+def test_a_reports_writes_go_in_one_batch_with_the_company_and_contact_made_from_the_lead(
+        app: Flask, client: FlaskClient, admin: dict[str, str], demo_sim: Simulator,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = set_up_lines(client, admin)
+    lead = demo_sim.call("crm.lead.add", {"fields": {
+        "TITLE": "Walk-in", "NAME": "Pavel", "LAST_NAME": "Sidorov", "COMPANY_TITLE": "Acme",
+        "PHONE": [{"VALUE": "+7 900 000 00 01", "VALUE_TYPE": "WORK"}],
+        "EMAIL": [{"VALUE": "pavel@acme.test", "VALUE_TYPE": "WORK"}]}})["result"]
+    calls = _portal_calls(monkeypatch)
+    response = client.post("/api/v1/visit-reports", headers=admin, json={
+        "lead_id": lead, "lines": [line["id"] for line in lines],
+        "client": {"company": "Acme Machinery", "phone": "+7 900 000 00 02"}})
+    assert response.status_code == 202, response.get_json()
+    report = client.get(response.headers["Location"], headers=admin).get_json()
+    assert report["state"] == "done" and len(report["deals"]) == 3
+    assert report["client"] == {"company": "Acme Machinery", "contact": "Pavel Sidorov",
+                                "phone": "+7 900 000 00 02", "email": "pavel@acme.test"}
+    writes = [params["cmd"] for method, params in calls
+              if method == "batch" and any("crm.item.add" in c for c in params["cmd"].values())]
+    assert len(writes) == 1  # deals, company, contact, task, lead, notices: one request
+    sent = [command.split("?")[0] for command in writes[0].values()]
+    assert sent.count("crm.item.add") == 3 and sent.count("im.notify.system.add") == 3
+    assert {"crm.company.add", "crm.contact.add", "tasks.task.add", "crm.lead.update"} <= set(
+        sent)
+    # Besides, once per portal, the main-manager field is made before the first report.
+    assert [m for m, _ in calls if m != "batch" and m.split(".")[-1] in ("add", "update")] \
+        == ["crm.deal.userfield.add"]
+    company = demo_sim.call("crm.company.get", {"id": report["company_id"]})["result"]
+    contact = demo_sim.call("crm.contact.get", {"id": report["contact_id"]})["result"]
+    assert company["TITLE"] == "Acme Machinery"
+    assert (contact["NAME"], contact["LAST_NAME"]) == ("Pavel", "Sidorov")
+    assert [p["VALUE"] for p in contact["PHONE"]] == ["+7 900 000 00 02"]
+    assert [e["VALUE"] for e in contact["EMAIL"]] == ["pavel@acme.test"]
+    converted = demo_sim.call("crm.lead.get", {"id": lead})["result"]
+    assert converted["STATUS_ID"] == "CONVERTED"
+    assert int(converted["COMPANY_ID"]) == report["company_id"]
+    field = demo_sim.call("crm.deal.userfield.list", {"filter": {
+        "FIELD_NAME": "UF_CRM_MAIN_MANAGER"}})["result"]
+    assert [f["USER_TYPE_ID"] for f in field] == ["employee"]
+    for deal in report["deals"]:
+        row = demo_sim.call("crm.deal.get", {"id": deal["deal_id"]})["result"]
+        assert int(row["UF_CRM_MAIN_MANAGER"]) == report["main_manager_id"]
+        assert (int(row["COMPANY_ID"]), row["CONTACT_IDS"]) == (
+            report["company_id"], [str(report["contact_id"])])
+    # A crash after the portal wrote and before the ids were kept: the run looks up and
+    # finds everything, the lead now names its company and contact: nothing is made twice.
+    with app.app_context():
+        row = db.session.get(VisitReport, report["id"])
+        assert row is not None
+        row.deals, row.control_task_id, row.state, row.company_id = {}, None, "failed", None
+        row.contact_id, row.lead_converted, row.notified = None, False, []
+        db.session.commit()
+        from portal_ext.distribution.tasks import run_report
+
+        calls.clear()
+        assert run_report(report["id"]) == "done"
+    again = client.get(response.headers["Location"], headers=admin).get_json()
+    assert again["deals"] == report["deals"]
+    assert (again["company_id"], again["contact_id"], again["control_task_id"]) == (
+        report["company_id"], report["contact_id"], report["control_task_id"])
+    sent_now = [(m, p) for m, p in calls if m != "server.time"]  # the clock is not a call
+    assert [m for m, _ in sent_now] == ["batch", "batch"]  # the look-up, then the rest
+    assert sorted(c.split("?")[0] for c in sent_now[1][1]["cmd"].values()) == [
+        "crm.lead.update", *["im.notify.system.add"] * 3]
+    assert demo_sim.call("crm.company.list", {"filter": {"TITLE": "Acme Machinery"}})[
+        "total"] == 1
+
+
+def test_an_existing_contact_takes_the_edited_phone(
+        client: FlaskClient, admin: dict[str, str], demo_sim: Simulator) -> None:
+    lines = set_up_lines(client, admin)
+    lead = new_lead(demo_sim)
+    before = demo_sim.call("crm.lead.get", {"id": lead})["result"]
+    report = client.post("/api/v1/visit-reports", headers=admin, json={
+        "lead_id": lead, "lines": [lines[1]["id"]],
+        "client": {"phone": "+7 495 000 00 03"}}).get_json()
+    assert report["company_id"] == int(before["COMPANY_ID"])
+    assert report["contact_id"] == int(before["CONTACT_ID"])
+    contact = demo_sim.call("crm.contact.get", {"id": before["CONTACT_ID"]})["result"]
+    assert "+7 495 000 00 03" in [p["VALUE"] for p in contact["PHONE"]]
+    bad = client.post("/api/v1/visit-reports", headers=admin, json={
+        "lead_id": new_lead(demo_sim, "Other"), "lines": [lines[1]["id"]],
+        "client": {"email": "nobody"}})
+    assert bad.status_code == 422 and bad.get_json()["error"]["field"] == "client.email"
+
+
+HEAD_OF_EQUIPMENT, HEAD_OF_CONTAINERS = 4, 8
+
+
 def test_roles(app: Flask, client: FlaskClient, admin: dict[str, str],
                demo_sim: Simulator) -> None:
+    """Admin: everything; the lead's representative and the head of their department: file
+    and see its report; the head of another department: neither, nor its decisions; an
+    employee: nothing."""
     lines = set_up_lines(client, admin)
     employee = token(app, FEDOROV)
     assert client.get("/api/v1/service-lines", headers=employee).status_code == 403
     assert client.get("/api/v1/distribution/settings", headers=employee).status_code == 403
     assert client.get("/api/v1/distribution/decisions", headers=employee).status_code == 403
-    lead = new_lead(demo_sim)
-    refused = client.post("/api/v1/visit-reports", headers=employee, json={
-        "lead_id": lead, "lines": [lines[0]["id"]]})
-    assert refused.status_code == 403
-    client.put("/api/v1/distribution/settings", headers=admin,
-               json={"representative_ids": [REPRESENTATIVE]})
-    rep = token(app, REPRESENTATIVE)
-    report = client.post("/api/v1/visit-reports", headers=rep, json={
-        "lead_id": lead, "lines": [lines[0]["id"]]})
-    assert report.status_code == 202
+    client.put("/api/v1/distribution/settings", headers=admin, json={
+        "representative_ids": [REPRESENTATIVE], "visit_tasks": True})
+    lead = new_lead(demo_sim)  # its visit task goes to the representative (equipment)
+    body = {"lead_id": lead, "lines": [lines[0]["id"]]}
+    for who in (employee, token(app, HEAD_OF_CONTAINERS)):
+        refused = client.post("/api/v1/visit-reports", headers=who, json=body)
+        assert refused.status_code == 403 and refused.get_json()["error"]["field"] == "lead_id"
+    head = token(app, HEAD_OF_EQUIPMENT)
+    report = client.post("/api/v1/visit-reports", headers=head, json=body)
+    assert report.status_code == 202, report.get_json()
     location = report.headers["Location"]
-    assert client.get(location, headers=rep).status_code == 200
-    assert client.get(location, headers=employee).status_code == 404  # someone else's
+    for who, status in ((admin, 200), (head, 200), (token(app, REPRESENTATIVE), 200),
+                        (token(app, HEAD_OF_CONTAINERS), 404), (employee, 404)):
+        assert client.get(location, headers=who).status_code == status
+    seen = {uid: [d["report_id"] for d in client.get(
+        "/api/v1/distribution/decisions", headers=token(app, uid)).get_json()["items"]]
+        for uid in (HEAD_OF_EQUIPMENT, HEAD_OF_CONTAINERS)}
+    assert seen == {HEAD_OF_EQUIPMENT: [report.get_json()["id"]], HEAD_OF_CONTAINERS: []}
+    # The representative files their own lead; someone else's lead is refused to them.
+    own = client.post("/api/v1/visit-reports", headers=token(app, REPRESENTATIVE), json={
+        "lead_id": new_lead(demo_sim, "Own"), "lines": [lines[0]["id"]]})
+    assert own.status_code == 202
+    client.put("/api/v1/distribution/settings", headers=admin, json={
+        "representative_ids": [REPRESENTATIVE, FEDOROV]})
+    theirs = new_lead(demo_sim, "Fedorov's")  # in turn: the other representative's task
+    with app.app_context():
+        from portal_ext.distribution.models import VisitTask
+
+        visitor = db.session.scalars(select(VisitTask.representative_id).where(
+            VisitTask.lead_id == theirs)).one()
+    other = REPRESENTATIVE if visitor == FEDOROV else FEDOROV
+    refused = client.post("/api/v1/visit-reports", headers=token(app, other), json={
+        "lead_id": theirs, "lines": [lines[0]["id"]]})
+    assert refused.status_code == 403
 
 
 def test_the_quota_holds_over_a_day(client: FlaskClient, admin: dict[str, str],

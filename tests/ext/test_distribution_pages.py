@@ -25,12 +25,19 @@ def test_a_report_filed_on_the_page_explains_each_pick(
     login_as(client, ADMIN_EMAIL)
     form = client.get(f"/distribution/reports/new?lead_id={lead}").get_data(as_text=True)
     assert 'id="visit-report-form"' in form and "Containers" in form
+    # The client as the lead has it, editable: the edit is what the portal gets.
+    assert 'name="company" type="text" value="Visited client Ltd"' in form
+    assert 'name="contact" type="text" value="Anna"' in form
     sent = client.post("/distribution/reports/new", data={
-        "lead_id": lead, "lines": [lines[0]["id"], lines[1]["id"]], "comment": "Two needs"})
+        "lead_id": lead, "lines": [lines[0]["id"], lines[1]["id"]], "comment": "Two needs",
+        "company": "Visited client Group", "contact": "Anna", "phone": "", "email": ""})
     assert sent.status_code == 302, sent.get_data(as_text=True)
     page = client.get(sent.headers["Location"]).get_data(as_text=True)
     assert 'data-state="done"' in page and 'id="main-manager"' in page
     assert "open deals" in page or "открытых сделок" in page
+    company = demo_sim.call("crm.lead.get", {"id": lead})["result"]["COMPANY_ID"]
+    assert demo_sim.call("crm.company.get", {"id": company})["result"]["TITLE"] == \
+        "Visited client Group"
     again = client.post("/distribution/reports/new", data={
         "lead_id": lead, "lines": [lines[0]["id"]]})
     assert again.headers["Location"] == sent.headers["Location"]

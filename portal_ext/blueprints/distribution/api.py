@@ -3,10 +3,12 @@
 
 - ``GET/PUT /service-lines`` (admin): ``{"lines": [...]}``; ``PUT`` replaces the list.
 - ``GET/PUT /distribution/settings`` (admin).
-- ``POST /visit-reports`` (admin, head, field representative): 202 with the queued report;
-  the same lead again: 200 with the first report.
-- ``GET /visit-reports/<id>`` (admin, head, its author).
-- ``GET /distribution/decisions?department=&manager=&since=`` (admin, head).
+- ``POST /visit-reports`` (admin, the lead's field representative, a head of their
+  department): 202 with the queued report; the same lead again: 200 with the first report.
+- ``GET /visit-reports/<id>`` (admin, its author and representative, a head of their
+  department or of a department it picked from).
+- ``GET /distribution/decisions?department=&manager=&since=`` (admin; a head: their
+  departments' decisions).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from portal_ext.distribution import services
 from portal_ext.distribution.models import VisitReport
 from portal_ext.portal.errors import PortalError
 
-REPORT_FIELDS = ("lead_id", "lines", "comment", "visited_at")
+REPORT_FIELDS = ("lead_id", "lines", "comment", "visited_at", "client")
 DECISIONS_QUERY = (id_param("department", "Decisions for this portal department."),
                    id_param("manager", "Decisions that picked this portal user."))
 
@@ -96,8 +98,20 @@ def _report_input() -> services.ReportInput:
             from datetime import UTC
 
             visited_at = visited_at.astimezone(UTC).replace(tzinfo=None)
+    client = body.get("client")
+    if client is not None:
+        if not isinstance(client, dict):
+            raise _invalid("client", "'client' must be an object: company, contact, phone, "
+                                     "email.")
+        for key, value in client.items():
+            if key not in services.CLIENT_FIELDS:
+                raise _invalid(f"client.{key}", "Unknown field: send company, contact, phone "
+                                                "or email.")
+            if not isinstance(value, str) or len(value) > 255:
+                raise _invalid(f"client.{key}", f"'client.{key}' must be text of up to 255 "
+                                                "characters.")
     return services.ReportInput(lead_id=lead_id, line_ids=line_ids, comment=comment,
-                                visited_at=visited_at)
+                                visited_at=visited_at, client=client)
 
 
 def report_body(report: VisitReport) -> dict[str, Any]:
@@ -151,6 +165,9 @@ def list_distribution_decisions() -> Any:
             from datetime import UTC
 
             since = since.astimezone(UTC).replace(tzinfo=None)
+    # A head sees the decisions of the departments they head (and their sub-departments).
+    own = None if h.actor is None or h.actor.role == "admin" else services.overseen(
+        h.portal.id, h.actor)
     return jsonify({"items": services.find_decisions(
         h.portal.id, department=query.get("department"), manager=query.get("manager"),
-        since=since)})
+        since=since, departments=own)})

@@ -77,7 +77,15 @@ SCHEMAS: dict[str, Any] = {
         "lines": {"type": "array", "minItems": 1, "items": ID_SCHEMA,
                   "description": "The service lines the client needs."},
         "comment": {"type": "string", "maxLength": 5000},
-        "visited_at": {"type": ["string", "null"], "description": "ISO 8601."}},
+        "visited_at": {"type": ["string", "null"], "description": "ISO 8601."},
+        "client": {"type": "object", "description": "The client as visited, prefilled from "
+                   "the lead; a field left out keeps the lead's. A missing company or contact "
+                   "is created from it.", "properties": {
+                       "company": {"type": "string", "maxLength": 255},
+                       "contact": {"type": "string", "maxLength": 255},
+                       "phone": {"type": "string", "maxLength": 255},
+                       "email": {"type": "string", "maxLength": 255}},
+                   "additionalProperties": False}},
         "additionalProperties": False},
     "VisitReport": {"type": "object", "properties": {
         "id": _INT, "lead_id": _INT, "lines": {"type": "array", "items": _INT},
@@ -88,6 +96,8 @@ SCHEMAS: dict[str, Any] = {
             "line_id": _INT, "deal_id": _INT}}},
         "main_manager_id": _NULL_INT, "control_task_id": _NULL_INT,
         "lead_converted": {"type": "boolean"},
+        "client": {"type": ["object", "null"]}, "company_id": _NULL_INT,
+        "contact_id": _NULL_INT,
         "decisions": {"type": "array", "items": openapi._ref("Decision")},
         "main_decision": {"type": "object"}, "created_at": {"type": "string"},
         "links": {"type": "object"}}},

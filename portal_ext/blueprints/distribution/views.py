@@ -19,7 +19,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal_ext.auth.roles import role_required
@@ -45,6 +45,10 @@ class ReportForm(FlaskForm):
                                 option_widget=CheckboxInput())
     comment = TextAreaField(_l("Comment"))
     visited_at = DateField(_l("Visit date"), validators=[Optional()])
+    company = StringField(_l("Company"), validators=[Length(max=255)])
+    contact = StringField(_l("Contact person"), validators=[Length(max=255)])
+    phone = StringField(_l("Phone"), validators=[Length(max=255)])
+    email = StringField(_l("E-mail"), validators=[Length(max=255)])
 
 
 class SettingsForm(FlaskForm):
@@ -72,19 +76,33 @@ def new_report() -> Any:
     form = ReportForm()
     form.lines.choices = [SelectChoice(line.id, line.name)
                           for line in services.lines(h.portal.id)]
-    if request.method == "GET" and request.args.get("lead_id", "").isdigit():
-        form.lead_id.data = int(request.args["lead_id"])
+    lead_id = request.args.get("lead_id", "")
+    if request.method == "GET" and lead_id.isdigit():
+        if not services.may_file(h.portal.id, h.actor, int(lead_id)):
+            abort(403)
+        form.lead_id.data = int(lead_id)
+        try:
+            prefill = services.read_lead(h.client, int(lead_id))[1]
+        except Refusal as error:
+            refuse_on_page(error, form)
+        except PortalError as exc:
+            flash(_("The portal did not answer (%(error)s).", error=str(exc)), "error")
+        else:
+            for key in services.CLIENT_FIELDS:
+                getattr(form, key).data = prefill[key]
     if form.validate_on_submit():
         visited = datetime.combine(form.visited_at.data, datetime.min.time()) \
             if form.visited_at.data else None
-        data = services.ReportInput(lead_id=int(form.lead_id.data or 0),
-                                    line_ids=list(form.lines.data or []),
-                                    comment=form.comment.data or "", visited_at=visited)
+        data = services.ReportInput(
+            lead_id=int(form.lead_id.data or 0), line_ids=list(form.lines.data or []),
+            comment=form.comment.data or "", visited_at=visited,
+            client={key: getattr(form, key).data or "" for key in services.CLIENT_FIELDS})
         try:
             report, created = services.submit_report(portal=h.portal, client=h.client,
                                                      actor=h.actor, data=data, now=h.now)
         except Refusal as error:
-            refuse_on_page(error, form)
+            refuse_on_page(error, form, fields={f"client.{key}": key
+                                                for key in services.CLIENT_FIELDS})
         except PortalError as exc:
             flash(_("The portal did not answer (%(error)s); nothing was changed.",
                     error=str(exc)), "error")
@@ -207,8 +225,10 @@ def report() -> Any:
         until = date.fromisoformat(request.args["until"]) if request.args.get("until") else None
     except ValueError:
         abort(400)
+    own = None if h.actor is None or h.actor.role == "admin" else services.overseen(
+        h.portal.id, h.actor)
     rows = deals_per_manager(
-        h.portal.id,
+        h.portal.id, departments=own,
         since=datetime.combine(since, datetime.min.time()) if since else None,
         until=datetime.combine(until, datetime.min.time()) + timedelta(days=1)
         if until else None)
