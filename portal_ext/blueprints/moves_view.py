@@ -147,3 +147,50 @@ def day_range(first: date, last: date) -> str:
         return str(format_interval(first, last, "MMMd", locale=locale))
     skeleton = "MMMd" if first.year == last.year else "yMMMd"
     return str(format_interval(first, last, skeleton, locale=locale))
+
+
+def failed_count(batch: MoveBatch) -> int:
+    """Items the batch's last run failed to move (what "Try again" takes up)."""
+    from sqlalchemy import func, select
+
+    from portal_ext.extensions import db
+    from portal_ext.moves import failed_in_run
+    from portal_ext.moves.models import MoveItem
+
+    return int(db.session.scalar(select(func.count()).select_from(MoveItem)
+                                 .where(failed_in_run(batch))) or 0)
+
+
+def retry_plan(batch: MoveBatch, *, action: str, cancel_url: str) -> Any:
+    """The confirmation of "Try the failed items again": how many, and that the rest stays
+    (None: nothing failed, the service says so)."""
+    from portal_ext.blueprints.confirmation import Plan
+
+    count = failed_count(batch)
+    if not count:
+        return None
+    restoring = batch.state in (RESTORING, RESTORED)
+    return Plan(
+        action=action,
+        heading=_("Try %(items)s again?", items=items_phrase(count)),
+        lines=[(_("They go back to their owner, where the portal allows it now.") if restoring
+                else _("They move to their successors, where the portal allows it now.")),
+               _("Items already done, and items left alone, stay as they are.")],
+        button=_("Confirm: try %(items)s again", items=items_phrase(count)),
+        cancel_url=cancel_url, binding={"state": batch.state, "failed": count},
+        title=_("Confirm trying again"))
+
+
+def discard_plan(batch: MoveBatch, *, action: str, cancel_url: str, what: str) -> Any:
+    """The confirmation of discarding a preview: its numbers are dropped, nothing moves."""
+    from portal_ext.blueprints.confirmation import Plan
+
+    count = sum(planned_by_type(batch.id).values())
+    return Plan(
+        action=action,
+        heading=_("Discard the %(what)s of %(items)s?", what=what, items=items_phrase(count)),
+        lines=[_("Nothing moves on the portal; the preview and its numbers are dropped."),
+               _("To move these items later, make a new preview.")],
+        button=_("Confirm: discard"), cancel_url=cancel_url,
+        binding={"state": batch.state, "planned": count}, danger=True,
+        title=_("Confirm discarding"))

@@ -29,7 +29,7 @@ from portal_ext.absences.models import Absence
 from portal_ext.absences.services import fallback_deputy
 from portal_ext.absences.validation import person
 from portal_ext.directory.models import PortalUser
-from portal_ext.errors import CONFLICT, FORBIDDEN, NOT_FOUND
+from portal_ext.errors import CONFLICT, FORBIDDEN, NOT_FOUND, FieldChecks
 from portal_ext.extensions import db
 from portal_ext.handover import rules
 from portal_ext.handover.errors import HandoverError
@@ -121,11 +121,17 @@ def preview_handover(*, portal: Portal, client: PortalClient, actor: PortalUser 
         raise HandoverError("absence_id", _l("Only an administrator or the absent user's "
                                              "department head may hand over a client base."),
                             FORBIDDEN)
-    chosen = check_types(types)
+    checks = FieldChecks()  # every bad input at once
+    chosen: list[str] = []
+    deputy_id = 0
+    with checks:
+        chosen = check_types(types)
     if absence.end <= now:
-        raise HandoverError("absence_id", _l("This absence is over; there is nothing to "
-                                             "hand over."))
-    deputy_id = _check_people(portal, absence)
+        checks.add(HandoverError("absence_id", _l("This absence is over; there is nothing to "
+                                                  "hand over.")))
+    with checks:
+        deputy_id = _check_people(portal, absence)
+    checks.done()
     _refuse_duplicate(portal.id, absence.id)
     try:
         batch = moves.new_batch(

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal_ext import moves
 from portal_ext.directory.models import PortalUser
-from portal_ext.errors import CONFLICT, NOT_FOUND
+from portal_ext.errors import CONFLICT, NOT_FOUND, FieldChecks
 from portal_ext.extensions import db
 from portal_ext.moves.models import (
     APPLIED,
@@ -54,6 +54,7 @@ from portal_ext.transfers.strategies import (
     HEAD,
     PER_TYPE,
     PERSON,
+    SPREAD,
     STRATEGIES,
     Candidate,
     SuccessorPlan,
@@ -144,6 +145,22 @@ def build_plan(*, portal_id: int, user: Any, data: TransferInput, types: list[st
                         rng=rng)
 
 
+def _check_strategy(portal_id: int, user: Any, data: TransferInput) -> None:
+    """The strategy's own inputs, checked without reading the portal (the loads)."""
+    uid = user.portal_user_id
+    if data.strategy not in STRATEGIES:
+        raise TransferError("strategy", _l("Choose one of: person, head, spread, per_type."))
+    if data.strategy == PERSON:
+        if len(data.successors) != 1:
+            raise TransferError("successors", _l("Choose exactly one successor."))
+        _successor(portal_id, data.successors[0], uid, "successors")
+    elif data.strategy == SPREAD and data.department_id is None:
+        if not data.successors:
+            raise TransferError("successors", _l("Choose at least one successor."))
+        for successor_id in data.successors:
+            _successor(portal_id, successor_id, uid, "successors")
+
+
 def _spread_plan(*, portal_id: int, user: Any, data: TransferInput, client: PortalClient,
                  now: datetime, rng: random.Random) -> SuccessorPlan:
     uid = user.portal_user_id
@@ -202,8 +219,18 @@ def create_transfer(*, portal: Portal, client: PortalClient, actor: PortalUser |
                     data: TransferInput, now: datetime, rng: random.Random | None = None
                     ) -> MoveBatch:
     """Validate and preview a transfer (commits). Nothing changes on the portal."""
-    user = _the_user(portal.id, data.user_id)
-    types = _types(data)
+    checks = FieldChecks()  # every bad input at once
+    user: Any = None
+    types: list[str] = []
+    with checks:
+        user = _the_user(portal.id, data.user_id)
+    with checks:
+        types = _types(data)
+    if user is None or checks.failed:
+        if user is not None:  # the strategy's inputs are checked too (no portal call)
+            with checks:
+                _check_strategy(portal.id, user, data)
+        checks.done()
     live = live_transfer(portal.id, user.portal_user_id)
     if live is not None:
         raise TransferError("user_id", _l(

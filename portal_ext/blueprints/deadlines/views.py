@@ -14,6 +14,7 @@ from wtforms.fields.choices import SelectChoice
 
 from portal_ext import charts
 from portal_ext.auth.roles import role_required
+from portal_ext.blueprints import confirmation
 from portal_ext.blueprints.deadlines import bp
 from portal_ext.blueprints.deadlines.forms import (
     MODE_LABELS,
@@ -75,6 +76,18 @@ def delete_policy(department_id: int) -> Any:
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
+    name = next((d.name for d in departments_of(current_portal())
+                 if d.portal_department_id == department_id), f"#{department_id}")
+    plan = confirmation.Plan(
+        action=f"deadlines.delete_policy:{department_id}",
+        heading=_("Delete the deadline policy of %(department)s?", department=name),
+        lines=[_("The tasks of %(department)s follow the portal's default policy again.",
+                 department=name)],
+        button=_("Confirm: delete the policy"),
+        cancel_url=url_for("deadlines.policies"), binding={"department": department_id},
+        danger=True, title=_("Confirm deleting the policy"))
+    if not confirmation.confirmed(plan):
+        return confirmation.ask(plan)
     try:
         services.delete_department_policy(here(), department_id)
         flash(_("The department follows the default policy again."), "success")
@@ -135,7 +148,10 @@ def show_request(request_id: int) -> Any:
     assert h.actor is not None
     can_decide = found.state == PENDING and h.actor.portal_user_id != found.requester_id and (
         h.actor.is_admin or h.actor.portal_user_id in (found.approver_ids or []))
-    return render_template("deadlines/request.html", item=found, names=h.names(),
+    names = h.names()
+    title = _("New deadline for “%(task)s”, asked by %(name)s", task=found.task_title,
+              name=names.get(found.requester_id, f"#{found.requester_id}"))
+    return render_template("deadlines/request.html", item=found, names=names, title=title,
                            state_labels=STATE_LABELS, can_decide=can_decide,
                            form=DecisionForm())
 

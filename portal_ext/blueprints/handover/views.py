@@ -29,7 +29,7 @@ from portal_ext.handover import services
 from portal_ext.handover.failures import failed_counts
 from portal_ext.handover.policy import policy_for, save_policy
 from portal_ext.handover.report import COLUMNS, build_report, samples
-from portal_ext.moves.models import APPLIED, APPLYING, HANDOVER, SCHEDULED, MoveBatch
+from portal_ext.moves.models import APPLIED, APPLYING, HANDOVER, PREVIEW, SCHEDULED, MoveBatch
 from portal_ext.moves.portal_text import clean, explained
 from portal_ext.moves.types import ENTITY_TYPES, TYPE_NAMES
 from portal_ext.portal.errors import PortalError
@@ -113,7 +113,7 @@ def new() -> Any:
                 if existing is not None:
                     flash(str(error.message), "warning")
                     return redirect(url_for("handover.show", batch_id=existing.id))
-            refuse_on_page(error)
+            refuse_on_page(error, form)
         except PortalError as exc:
             flash(_("The portal did not answer; nothing was changed: %(error)s",
                     error=_problem(str(exc))),
@@ -318,6 +318,10 @@ def retry(batch_id: int) -> Any:
     h = here()
     batch = _batch_or_404(h, batch_id)
     if ActionForm().validate_on_submit():
+        plan = moves_view.retry_plan(batch, action=f"handover.retry:{batch.id}",
+                                     cancel_url=url_for("handover.show", batch_id=batch.id))
+        if plan is not None and not confirmation.confirmed(plan):
+            return confirmation.ask(plan)
         try:
             count = services.retry_handover(batch=batch, actor=h.actor)
         except Refusal as error:
@@ -333,6 +337,11 @@ def discard(batch_id: int) -> Any:
     h = here()
     batch = _batch_or_404(h, batch_id)
     if ActionForm().validate_on_submit():
+        plan = moves_view.discard_plan(batch, action=f"handover.discard:{batch.id}",
+                                       cancel_url=url_for("handover.show", batch_id=batch.id),
+                                       what=_("handover"))
+        if batch.state in (PREVIEW, SCHEDULED) and not confirmation.confirmed(plan):
+            return confirmation.ask(plan)
         try:
             services.discard_preview(batch=batch, actor=h.actor)
         except Refusal as error:

@@ -249,8 +249,14 @@ def _act(batch_id: int, action: str) -> Any:
     batch = _batch_or_404(h, batch_id)
     if not ActionForm().validate_on_submit():
         abort(400)
+    here_url = url_for("transfers.show", batch_id=batch.id)
     plan = (_apply_plan(h, batch) if action == "apply" and batch.state == PREVIEW
-            else _undo_plan(h, batch) if action == "undo" and batch.state == APPLIED else None)
+            else _undo_plan(h, batch) if action == "undo" and batch.state == APPLIED
+            else moves_view.retry_plan(batch, action=f"transfers.retry:{batch.id}",
+                                       cancel_url=here_url) if action == "retry"
+            else moves_view.discard_plan(batch, action=f"transfers.discard:{batch.id}",
+                                         cancel_url=here_url, what=_("transfer"))
+            if action == "discard" and batch.state == PREVIEW else None)
     if plan is not None and not confirmation.confirmed(plan):
         return confirmation.ask(plan)
     try:
