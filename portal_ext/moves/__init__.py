@@ -21,10 +21,12 @@ from portal_ext.moves.services import (
     new_batch,
     on_kind,
     plan,
+    planned_items,
     planned_successors,
     prepare,
     progress,
     queue_run,
+    reassign_planned,
     retry_failed,
     start_applying,
     start_restoring,
@@ -34,6 +36,7 @@ from portal_ext.moves.services import (
 from portal_ext.moves.tasks import resume_batches
 
 __all__ = ["KindSteps", "NothingToRetry", "cancel", "discard", "failed_in_run", "items_for",
-           "journal_moved", "new_batch", "on_kind", "plan", "planned_successors", "prepare",
-           "progress", "queue_run", "resume_batches", "retry_failed", "start_applying",
+           "journal_moved", "new_batch", "on_kind", "plan", "planned_items", "planned_successors",
+           "prepare", "progress", "queue_run", "reassign_planned", "resume_batches",
+           "retry_failed", "start_applying",
            "start_restoring", "stop_pending", "take"]

@@ -26,7 +26,7 @@ from portal_ext.blueprints.transfers.forms import (
 )
 from portal_ext.context import Context, here
 from portal_ext.directory.models import Department
-from portal_ext.errors import Refusal
+from portal_ext.errors import Refusal, each_refusal
 from portal_ext.extensions import db
 from portal_ext.handover.failures import failed_counts
 from portal_ext.handover.report import COLUMNS, build_report
@@ -169,8 +169,28 @@ def new() -> Any:
 @role_required("admin")
 def show(batch_id: int) -> Any:
     h = here()
-    batch = _batch_or_404(h, batch_id)
+    return _show_page(h, _batch_or_404(h, batch_id))
+
+
+def _split_form(batch: MoveBatch, rows: list[dict[str, Any]], values: dict[str, str] | None,
+                errors: dict[str, list[str]] | None) -> dict[str, Any] | None:
+    """The preview's adjustable split (a spread over several people): the inputs per
+    successor and type with their values (as typed, after a refusal) and errors."""
+    if batch.state != PREVIEW or (batch.options or {}).get("strategy") != "spread" \
+            or len(rows) < 2:
+        return None
+    planned = moves_view.planned_by_type(batch.id)
+    kinds = [name for name in batch.types if planned.get(name)]
+    cells = {services.split_field(row["user_id"], name): str(row["received"].get(name, 0))
+             for row in rows for name in kinds}
+    return {"kinds": kinds, "planned": planned, "field": services.split_field,
+            "values": {**cells, **(values or {})}, "errors": errors or {}}
+
+
+def _show_page(h: Context, batch: MoveBatch, *, split_values: dict[str, str] | None = None,
+               split_errors: dict[str, list[str]] | None = None) -> Any:
     names, days = h.names(), _undo_days()
+    rows = report.successor_rows(batch)
     return render_template(
         "transfers/show.html", batch=batch, status=moves_view.run_status(batch, "transfer"),
         title=_("Transfer of %(name)s's items",
@@ -178,11 +198,45 @@ def show(batch_id: int) -> Any:
         last_problem=_problem(batch.error) if batch.error else "",
         columns=COLUMNS,
         report=build_report(batch, h.links, names=names),
-        successor_rows=report.successor_rows(batch), names=names,
+        successor_rows=rows, names=names,
+        split=_split_form(batch, rows, split_values, split_errors),
         decision=(batch.options or {}).get("decision") or {},
         undo_until=services.undo_until(batch, days), undo_days=days,
         can_undo=report.can_undo(batch, now=h.now, days=days), action_form=ActionForm(),
         **_labels())
+
+
+@bp.post("/<int:batch_id>/split")
+@role_required("admin")
+def split(batch_id: int) -> Any:
+    """Adjust a previewed spread: how many items of each type each successor gets."""
+    h = here()
+    batch = _batch_or_404(h, batch_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    wanted: dict[int, dict[str, str]] = {}
+    values: dict[str, str] = {}
+    for key, value in request.form.items():
+        prefix, _sep, rest = key.partition("-")
+        user_id, _sep, name = rest.partition("-")
+        if prefix == "split" and user_id.isdigit() and name:
+            wanted.setdefault(int(user_id), {})[name] = value
+            values[key] = value
+    try:
+        changed = services.adjust_split(batch=batch, wanted=wanted, actor=h.actor, now=h.now)
+    except Refusal as error:
+        db.session.rollback()
+        if error.kind != "invalid":
+            refuse_on_page(error)
+            return redirect(url_for("transfers.show", batch_id=batch_id))
+        errors: dict[str, list[str]] = {}
+        for one in each_refusal(error):
+            errors.setdefault(one.field or "", []).append(str(one.message))
+        return _show_page(h, batch, split_values=values, split_errors=errors), 422
+    flash(ngettext("The split was saved: %(num)d item goes to someone else.",
+                   "The split was saved: %(num)d items go to someone else.", changed),
+          "success")
+    return redirect(url_for("transfers.show", batch_id=batch_id))
 
 
 @bp.get("/<int:batch_id>/progress")
@@ -218,7 +272,10 @@ def _apply_plan(h: Context, batch: MoveBatch) -> confirmation.Plan:
                   kinds=moves_view.kinds_phrase(len([n for n in planned if planned[n]])),
                   owner=owner, to=to),
         lines=[f"{names.get(row['user_id'], '#' + str(row['user_id']))}: "
-               f"{moves_view.items_phrase(row['total'])}" for row in rows],
+               f"{moves_view.items_phrase(row['total'])}"
+               + (" (" + ", ".join(f"{KINDS[name].label}: {row['received'][name]}"
+                                   for name in batch.types if row["received"].get(name)) + ")"
+                  if len(planned) > 1 else "") for row in rows],
         button=_("Confirm: move %(items)s", items=moves_view.items_phrase(count)),
         cancel_url=url_for("transfers.show", batch_id=batch.id),
         binding={"planned": planned, "state": batch.state,
