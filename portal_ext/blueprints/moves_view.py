@@ -181,14 +181,16 @@ def retry_plan(batch: MoveBatch, *, action: str, cancel_url: str) -> Any:
         title=_("Confirm trying again"))
 
 
-def discard_plan(batch: MoveBatch, *, action: str, cancel_url: str, what: str) -> Any:
+def discard_plan(batch: MoveBatch, *, action: str, cancel_url: str) -> Any:
     """The confirmation of discarding a preview: its numbers are dropped, nothing moves."""
     from portal_ext.blueprints.confirmation import Plan
 
     count = sum(planned_by_type(batch.id).values())
     return Plan(
         action=action,
-        heading=_("Discard the %(what)s of %(items)s?", what=what, items=items_phrase(count)),
+        heading=(_("Discard the handover of %(items)s?", items=items_phrase(count))
+                 if batch.kind == "handover" else
+                 _("Discard the transfer of %(items)s?", items=items_phrase(count))),
         lines=[_("Nothing moves on the portal; the preview and its numbers are dropped."),
                _("To move these items later, make a new preview.")],
         button=_("Confirm: discard"), cancel_url=cancel_url,

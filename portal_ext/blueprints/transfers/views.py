@@ -312,7 +312,7 @@ def _act(batch_id: int, action: str) -> Any:
             else moves_view.retry_plan(batch, action=f"transfers.retry:{batch.id}",
                                        cancel_url=here_url) if action == "retry"
             else moves_view.discard_plan(batch, action=f"transfers.discard:{batch.id}",
-                                         cancel_url=here_url, what=_("transfer"))
+                                         cancel_url=here_url)
             if action == "discard" and batch.state == PREVIEW else None)
     if plan is not None and not confirmation.confirmed(plan):
         return confirmation.ask(plan)
