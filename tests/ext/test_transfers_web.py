@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from portal_ext.portal.client import PortalClient
 from simulator import Simulator
 from tests.ext.confirm_support import asked, confirmed, lines
 from tests.ext.test_api import bearer, create_token, json_of
@@ -142,16 +143,31 @@ def test_a_dismissed_user_waits_then_is_transferred_from_the_pages(
 
 
 def test_a_dismissed_user_with_nothing_to_transfer_is_taken_off_the_list(
-        app: Flask, client: FlaskClient, demo_sim: Simulator, login_as: Any) -> None:
+        app: Flask, client: FlaskClient, demo_sim: Simulator, login_as: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     demo_sim.call("user.update", {"ID": NIKITINA, "ACTIVE": "N"})
     login_as(client, ADMIN_EMAIL)
-    page = client.get("/transfers/").get_data(as_text=True)
-    found = re.search(r'action="(/transfers/dismissals/\d+/close)"',
-                      page.split(f'id="dismissal-{NIKITINA}"', 1)[1])
-    assert found is not None
     before = holdings(demo_sim, NIKITINA)
+    batches: list[int] = []
+    run_batch = PortalClient.run_batch
 
-    closed = client.post(found.group(1), follow_redirects=True).get_data(as_text=True)
+    def counted(self: PortalClient, commands: Any, *args: Any, **kwargs: Any) -> Any:
+        batches.append(len(commands))
+        return run_batch(self, commands, *args, **kwargs)
+
+    monkeypatch.setattr(PortalClient, "run_batch", counted)
+    page = client.get("/transfers/").get_data(as_text=True)
+    # What each dismissed person still holds, per kind, read in one batch for everyone.
+    row = page.split(f'id="dismissal-{NIKITINA}"', 1)[1].split("</tr>", 1)[0]
+    assert f'data-total="{sum(before.values())}"' in row and f"Deals {before['deal']}" in row
+    assert len(batches) == 1
+    found = re.search(r'action="(/transfers/dismissals/\d+/close)"', row)
+    assert found is not None
+
+    asked_page, _fields = asked(client, found.group(1))
+    assert (f"Ольга Никитина still holds {sum(before.values())} items; they stay with "
+            "Ольга Никитина." in lines(asked_page))
+    closed = confirmed(client, found.group(1), follow_redirects=True).get_data(as_text=True)
     assert "Taken off the list." in closed and f'id="dismissal-{NIKITINA}"' not in closed
     again = client.post(found.group(1), follow_redirects=True).get_data(as_text=True)
     assert "Taken off the list." not in again and f'id="dismissal-{NIKITINA}"' not in again

@@ -34,7 +34,7 @@ from portal_ext.moves.models import APPLIED, PREVIEW, TRANSFER, MoveBatch
 from portal_ext.moves.portal_text import clean, explained
 from portal_ext.moves.types import ENTITY_TYPES as KINDS
 from portal_ext.portal.errors import PortalError
-from portal_ext.transfers import auto_mode, report, services
+from portal_ext.transfers import auto_mode, report, services, successors
 from portal_ext.transfers.strategies import ENTITY_TYPES
 
 
@@ -92,8 +92,21 @@ def index() -> Any:
     pending, others = report.waiting(h.portal.id)
     return render_template(
         "transfers/index.html", pending=pending, others=others, grid=grid, page=page,
+        held=_still_held(h, [row.user_id for row in pending]
+                         + [user.portal_user_id for user in others]),
         failed_by_batch=failed_counts(page.items), names=names,
         policy=auto_mode.get_policy(h.portal.id), action_form=ActionForm(), **labels)
+
+
+def _still_held(h: Context, user_ids: list[int]) -> dict[int, dict[str, int]] | None:
+    """What each dismissed user still holds, per type, read in one batch (None: the portal
+    did not answer; the list shows without the numbers)."""
+    if not user_ids:
+        return {}
+    try:
+        return successors.holdings(h.client, user_ids, ENTITY_TYPES)
+    except PortalError:
+        return None
 
 
 def _fill_choices(form: TransferForm, h: Context) -> None:
@@ -372,8 +385,26 @@ def close_dismissal(dismissal_id: int) -> Any:
     row = services.dismissal_of(h.portal.id, dismissal_id)
     if row is None:
         abort(404)
-    if ActionForm().validate_on_submit() and services.close_dismissal(
-            dismissal=row, actor=h.actor, now=h.now):
+    if not ActionForm().validate_on_submit():
+        return redirect(url_for("transfers.index"))
+    if services.rules.may_close(row.state):
+        held = _still_held(h, [row.user_id])
+        count = sum((held or {}).get(row.user_id, {}).values())
+        name = h.names().get(row.user_id, f"#{row.user_id}")
+        plan = confirmation.Plan(
+            action=f"transfers.close_dismissal:{row.id}",
+            heading=_("Take %(name)s off the list without a transfer?", name=name),
+            lines=[_("%(name)s still holds %(items)s; they stay with %(name)s.", name=name,
+                     items=moves_view.items_phrase(count)) if held is not None else
+                   _("The portal did not answer: what %(name)s still holds is unknown.",
+                     name=name),
+                   _("A transfer can still be made later from “New transfer”.")],
+            button=_("Confirm: take off the list"),
+            cancel_url=url_for("transfers.index"), binding={"held": count},
+            title=_("Confirm taking off the list"))
+        if not confirmation.confirmed(plan):
+            return confirmation.ask(plan)
+    if services.close_dismissal(dismissal=row, actor=h.actor, now=h.now):
         flash(_("Taken off the list."), "success")
     return redirect(url_for("transfers.index"))
 
