@@ -13,8 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from simulator import Simulator
-from tests.ext.confirm_support import asked, confirmed, lines
 from tests.ext.absences_support import freeze, start_of_hour
+from tests.ext.confirm_support import asked, confirmed, lines
 from tests.ext.handover_support import owned_by, record_absence
 from tests.ext.test_api import bearer, create_token
 from tests.ext.transfers_support import FEDOROV, GRIGORIEVA, NIKITINA

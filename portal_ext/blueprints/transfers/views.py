@@ -26,7 +26,7 @@ from portal_ext.blueprints.transfers.forms import (
 )
 from portal_ext.context import Context, here
 from portal_ext.directory.models import Department
-from portal_ext.errors import Refusal, each_refusal
+from portal_ext.errors import INVALID, Refusal, each_refusal
 from portal_ext.extensions import db
 from portal_ext.handover.failures import failed_counts
 from portal_ext.handover.report import COLUMNS, build_report
@@ -239,7 +239,7 @@ def split(batch_id: int) -> Any:
         changed = services.adjust_split(batch=batch, wanted=wanted, actor=h.actor, now=h.now)
     except Refusal as error:
         db.session.rollback()
-        if error.kind != "invalid":
+        if error.kind != INVALID:
             refuse_on_page(error)
             return redirect(url_for("transfers.show", batch_id=batch_id))
         errors: dict[str, list[str]] = {}
