@@ -13,6 +13,8 @@ from flask import render_template_string
 from flask_babel import format_decimal, get_locale, ngettext
 from flask_babel import gettext as _
 
+from portal_ext.blueprints.confirmation import Plan
+from portal_ext.handover.failures import failed_count
 from portal_ext.handover.report import planned_by_type, state_counts
 from portal_ext.i18n import percent as locale_percent
 from portal_ext.moves import progress
@@ -149,23 +151,9 @@ def day_range(first: date, last: date) -> str:
     return str(format_interval(first, last, skeleton, locale=locale))
 
 
-def failed_count(batch: MoveBatch) -> int:
-    """Items the batch's last run failed to move (what "Try again" takes up)."""
-    from sqlalchemy import func, select
-
-    from portal_ext.extensions import db
-    from portal_ext.moves import failed_in_run
-    from portal_ext.moves.models import MoveItem
-
-    return int(db.session.scalar(select(func.count()).select_from(MoveItem)
-                                 .where(failed_in_run(batch))) or 0)
-
-
-def retry_plan(batch: MoveBatch, *, action: str, cancel_url: str) -> Any:
+def retry_plan(batch: MoveBatch, *, action: str, cancel_url: str) -> Plan | None:
     """The confirmation of "Try the failed items again": how many, and that the rest stays
     (None: nothing failed, the service says so)."""
-    from portal_ext.blueprints.confirmation import Plan
-
     count = failed_count(batch)
     if not count:
         return None
@@ -181,10 +169,8 @@ def retry_plan(batch: MoveBatch, *, action: str, cancel_url: str) -> Any:
         title=_("Confirm trying again"))
 
 
-def discard_plan(batch: MoveBatch, *, action: str, cancel_url: str) -> Any:
+def discard_plan(batch: MoveBatch, *, action: str, cancel_url: str) -> Plan:
     """The confirmation of discarding a preview: its numbers are dropped, nothing moves."""
-    from portal_ext.blueprints.confirmation import Plan
-
     count = sum(planned_by_type(batch.id).values())
     return Plan(
         action=action,
