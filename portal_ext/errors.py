@@ -20,10 +20,25 @@ unless a domain needs a finer one (a transfer's undo period over is ``expired``,
 Two places present a refusal: the API answers ``{"error": {"code", "message", "field"}}`` with
 the status (portal_ext.blueprints.api.refusals), and a page attaches the message to the named
 form field or flashes it (portal_ext.blueprints.refusals).
+
+A form with several bad fields is refused once for all of them: the service checks every field
+inside :class:`FieldChecks` and raises a :class:`Refusals` (a Refusal whose ``field`` and
+``message`` are the first one's) when more than one failed. The API then answers the first
+field as before plus ``errors``, a list of every ``{"code", "message", "field"}``; a page puts
+each message under its field. Example::
+
+    checks = FieldChecks()
+    with checks:
+        check_name(name)
+    with checks:
+        check_members(members)
+    checks.done()  # raises the one refusal, or Refusals for several, or nothing
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from types import TracebackType
 from typing import ClassVar
 
 INVALID, FORBIDDEN, NOT_FOUND, CONFLICT = "invalid", "forbidden", "not_found", "conflict"
@@ -56,5 +71,57 @@ class Refusal(Exception):
         return STATUS[self.kind]
 
 
+class Refusals(Refusal):
+    """Several refusals of one request (bad fields found together); ``refusals`` lists them
+    all, the first one's field, message and kind are this refusal's."""
+
+    def __init__(self, refusals: Sequence[Refusal]) -> None:
+        if not refusals:
+            raise ValueError("Refusals needs at least one refusal")
+        first = refusals[0]
+        super().__init__(first.field, first.message, first.kind, code=first.code)
+        self.refusals = list(refusals)
+
+
+def each_refusal(error: Refusal) -> list[Refusal]:
+    """The refusals ``error`` stands for: itself, or the ones a :class:`Refusals` groups."""
+    return list(error.refusals) if isinstance(error, Refusals) else [error]
+
+
+class FieldChecks:
+    """Runs several field checks and keeps every ``invalid`` refusal they raise (a refusal
+    of another kind, such as ``forbidden``, stops at once). Use each ``with checks:`` block
+    for one check, then :meth:`done`. Checks may also :meth:`add` a refusal directly."""
+
+    def __init__(self) -> None:
+        self.found: list[Refusal] = []
+
+    def __enter__(self) -> FieldChecks:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> bool:
+        if isinstance(error, Refusal) and error.kind == INVALID:
+            self.add(error)
+            return True
+        return False
+
+    def add(self, error: Refusal) -> None:
+        for one in each_refusal(error):
+            if all(one.field != seen.field or one.field is None for seen in self.found):
+                self.found.append(one)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.found)
+
+    def done(self) -> None:
+        """Raise what was found: the one refusal, or :class:`Refusals` for several."""
+        if len(self.found) == 1:
+            raise self.found[0]
+        if self.found:
+            raise Refusals(self.found)
+
+
 __all__ = ["CODES", "CONFLICT", "FORBIDDEN", "INVALID", "KINDS", "NOT_FOUND", "STATUS",
-           "Refusal"]
+           "FieldChecks", "Refusal", "Refusals", "each_refusal"]

@@ -24,6 +24,7 @@ from portal_ext.absences.roster import load_roster
 from portal_ext.absences.rules import Away, resolve_cover
 from portal_ext.absences.times import inclusive_last_day, to_local
 from portal_ext.directory.models import PortalUser
+from portal_ext.errors import FieldChecks
 from portal_ext.extensions import db
 
 MAX_PAST = timedelta(days=366)
@@ -54,30 +55,40 @@ def person(portal_id: int, user_id: int | None) -> PortalUser | None:
 
 def validate(proposal: Proposal, *, portal_id: int, now: datetime, tz: tzinfo,
              replacing: int | None = None) -> None:
-    """Raise AbsenceError for the first problem; ``replacing`` is the id being edited."""
+    """Raise AbsenceError for a problem, or a Refusals group (portal_ext.errors) when several
+    fields are bad at once; ``replacing`` is the id being edited."""
+    checks = FieldChecks()
     user = person(portal_id, proposal.user_id)
     if user is None:
-        raise AbsenceError("user_id", _l("There is no such user on the portal."))
-    if not user.active:
-        raise AbsenceError("user_id", _l("%(name)s is dismissed.", name=user.full_name))
+        checks.add(AbsenceError("user_id", _l("There is no such user on the portal.")))
+    elif not user.active:
+        checks.add(AbsenceError("user_id", _l("%(name)s is dismissed.", name=user.full_name)))
     if proposal.kind not in KINDS:
-        raise AbsenceError("kind", _l("Choose one of: vacation, sick leave, business trip, "
-                                      "other."))
-    _check_period(proposal, now)
+        checks.add(AbsenceError("kind", _l("Choose one of: vacation, sick leave, business "
+                                           "trip, other.")))
+    with checks:
+        _check_period(proposal, now)
     if len(proposal.note or "") > NOTE_MAX_LENGTH:
-        raise AbsenceError("note", _l("The note has at most %(count)d characters.",
-                                      count=NOTE_MAX_LENGTH))
-    clash = db.session.scalars(select(Absence).where(
-        Absence.portal_id == portal_id, Absence.user_id == proposal.user_id,
-        Absence.start < proposal.end, Absence.end > proposal.start,
-        Absence.id != (replacing or 0)).order_by(Absence.start)).first()
-    if clash is not None:
-        raise AbsenceError("start", _l(
-            "%(name)s is already away from %(first)s to %(last)s; change that absence instead.",
-            name=user.full_name, first=to_local(clash.start, tz).strftime("%d.%m.%Y"),
-            last=inclusive_last_day(clash.end, tz).strftime("%d.%m.%Y")))
+        checks.add(AbsenceError("note", _l("The note has at most %(count)d characters.",
+                                           count=NOTE_MAX_LENGTH)))
+    if user is not None and not checks.failed:
+        clash = db.session.scalars(select(Absence).where(
+            Absence.portal_id == portal_id, Absence.user_id == proposal.user_id,
+            Absence.start < proposal.end, Absence.end > proposal.start,
+            Absence.id != (replacing or 0)).order_by(Absence.start)).first()
+        if clash is not None:
+            checks.add(AbsenceError("start", _l(
+                "%(name)s is already away from %(first)s to %(last)s; change that absence "
+                "instead.", name=user.full_name,
+                first=to_local(clash.start, tz).strftime("%d.%m.%Y"),
+                last=inclusive_last_day(clash.end, tz).strftime("%d.%m.%Y"))))
     if proposal.deputy_id is not None:
-        _check_deputy(proposal, portal_id=portal_id)
+        with checks:
+            if checks.failed:  # the chain check needs a sound period: only the plain checks
+                _check_deputy_person(proposal, portal_id=portal_id)
+            else:
+                _check_deputy(proposal, portal_id=portal_id)
+    checks.done()
 
 
 def _check_period(proposal: Proposal, now: datetime) -> None:
@@ -92,14 +103,7 @@ def _check_period(proposal: Proposal, now: datetime) -> None:
 
 
 def _check_deputy(proposal: Proposal, *, portal_id: int) -> None:
-    if proposal.deputy_id == proposal.user_id:
-        raise AbsenceError("deputy_id", _l("A person cannot be their own deputy."))
-    deputy = person(portal_id, proposal.deputy_id)
-    if deputy is None:
-        raise AbsenceError("deputy_id", _l("There is no such user on the portal."))
-    if not deputy.active:
-        raise AbsenceError("deputy_id", _l("%(name)s is dismissed and cannot be a deputy.",
-                                           name=deputy.full_name))
+    deputy = _check_deputy_person(proposal, portal_id=portal_id)
     if not _away_throughout(portal_id, deputy.portal_user_id, proposal.start, proposal.end):
         return
     # The deputy is away all along: accepted only if their own deputies pass it on.
@@ -113,6 +117,18 @@ def _check_deputy(proposal: Proposal, *, portal_id: int) -> None:
         raise AbsenceError("deputy_id", _l(
             "%(name)s is away for the whole period and has no deputy to pass it on to.",
             name=deputy.full_name))
+
+
+def _check_deputy_person(proposal: Proposal, *, portal_id: int) -> PortalUser:
+    if proposal.deputy_id == proposal.user_id:
+        raise AbsenceError("deputy_id", _l("A person cannot be their own deputy."))
+    deputy = person(portal_id, proposal.deputy_id)
+    if deputy is None:
+        raise AbsenceError("deputy_id", _l("There is no such user on the portal."))
+    if not deputy.active:
+        raise AbsenceError("deputy_id", _l("%(name)s is dismissed and cannot be a deputy.",
+                                           name=deputy.full_name))
+    return deputy
 
 
 def _away_throughout(portal_id: int, user_id: int, start: datetime, end: datetime) -> bool:

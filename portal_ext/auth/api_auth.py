@@ -33,15 +33,20 @@ class ApiError(Exception):
     """An API failure with a stable machine-readable ``code`` and, when one input is to blame,
     the ``field`` that caused it."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str, field: str | None = None,
+                 errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.field = field
+        self.errors = errors  # several bad fields: every one, the first also above
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+        error: dict[str, Any] = {"code": self.code, "message": self.message, "field": self.field}
+        if self.errors:
+            error["errors"] = self.errors
+        return {"error": error}
 
 
 def bearer_token() -> str | None:

@@ -13,6 +13,8 @@ from flask import render_template_string
 from flask_babel import format_decimal, get_locale, ngettext
 from flask_babel import gettext as _
 
+from portal_ext.blueprints.confirmation import Plan
+from portal_ext.handover.failures import failed_count
 from portal_ext.handover.report import planned_by_type, state_counts
 from portal_ext.i18n import percent as locale_percent
 from portal_ext.moves import progress
@@ -147,3 +149,36 @@ def day_range(first: date, last: date) -> str:
         return str(format_interval(first, last, "MMMd", locale=locale))
     skeleton = "MMMd" if first.year == last.year else "yMMMd"
     return str(format_interval(first, last, skeleton, locale=locale))
+
+
+def retry_plan(batch: MoveBatch, *, action: str, cancel_url: str) -> Plan | None:
+    """The confirmation of "Try the failed items again": how many, and that the rest stays
+    (None: nothing failed, the service says so)."""
+    count = failed_count(batch)
+    if not count:
+        return None
+    restoring = batch.state in (RESTORING, RESTORED)
+    return Plan(
+        action=action,
+        heading=_("Try %(items)s again?", items=items_phrase(count)),
+        lines=[(_("They go back to their owner, where the portal allows it now.") if restoring
+                else _("They move to their successors, where the portal allows it now.")),
+               _("Items already done, and items left alone, stay as they are.")],
+        button=_("Confirm: try %(items)s again", items=items_phrase(count)),
+        cancel_url=cancel_url, binding={"state": batch.state, "failed": count},
+        title=_("Confirm trying again"))
+
+
+def discard_plan(batch: MoveBatch, *, action: str, cancel_url: str) -> Plan:
+    """The confirmation of discarding a preview: its numbers are dropped, nothing moves."""
+    count = sum(planned_by_type(batch.id).values())
+    return Plan(
+        action=action,
+        heading=(_("Discard the handover of %(items)s?", items=items_phrase(count))
+                 if batch.kind == "handover" else
+                 _("Discard the transfer of %(items)s?", items=items_phrase(count))),
+        lines=[_("Nothing moves on the portal; the preview and its numbers are dropped."),
+               _("To move these items later, make a new preview.")],
+        button=_("Confirm: discard"), cancel_url=cancel_url,
+        binding={"state": batch.state, "planned": count}, danger=True,
+        title=_("Confirm discarding"))

@@ -2,7 +2,9 @@
 
 The request's changes are rolled back first. A ``forbidden`` refusal is the 403 page; any
 other puts its message under the form field the refusal names (renamed through ``fields``,
-where the form calls the input otherwise), else flashes it at the top of the page. The API's
+where the form calls the input otherwise), else flashes it at the top of the page; a group of
+refusals (portal_ext.errors.Refusals) puts each under its field. The form keeps what was
+typed: the view renders it again from the request. The API's
 counterpart is portal_ext.blueprints.api.refusals."""
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Mapping
 from flask import abort, flash
 from flask_wtf import FlaskForm
 
-from portal_ext.errors import FORBIDDEN, Refusal
+from portal_ext.errors import FORBIDDEN, Refusal, each_refusal
 from portal_ext.extensions import db
 
 
@@ -23,11 +25,12 @@ def refuse_on_page(error: Refusal, form: FlaskForm | None = None, *,
     db.session.rollback()
     if error.kind == FORBIDDEN:
         abort(403)
-    name = error.field
-    if name is not None and fields is not None and name in fields:
-        name = fields[name]
-    if form is not None and name is not None and name in form:
-        field = form[name]
-        field.errors = [*field.errors, error.message]
-    else:
-        flash(str(error.message), "error")
+    for one in each_refusal(error):
+        name = one.field
+        if name is not None and fields is not None and name in fields:
+            name = fields[name]
+        if form is not None and name is not None and name in form:
+            field = form[name]
+            field.errors = [*field.errors, one.message]
+        else:
+            flash(str(one.message), "error")

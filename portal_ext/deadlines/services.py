@@ -47,7 +47,7 @@ from portal_ext.deadlines.models import (
 )
 from portal_ext.directory.models import Department, PortalUser
 from portal_ext.directory.rules import headed_subtree
-from portal_ext.errors import CONFLICT, FORBIDDEN, NOT_FOUND
+from portal_ext.errors import CONFLICT, FORBIDDEN, NOT_FOUND, FieldChecks
 from portal_ext.extensions import db
 from portal_ext.portal.errors import PortalError
 from portal_ext.portal.models import Portal
@@ -140,16 +140,23 @@ def _limit(body: Mapping[str, Any], name: str) -> int | None:
 
 
 def validated_policy(body: Mapping[str, Any]) -> rules.Policy:
-    """The policy a body describes (``mode`` required), else a refusal naming the field."""
+    """The policy a body describes (``mode`` required), else a refusal naming the field (a
+    Refusals group naming every bad field, when several are)."""
+    checks = FieldChecks()
     mode = body.get("mode")
     if mode not in rules.MODES:
-        raise DeadlineError("mode", _("'mode' must be one of: %(modes)s.",
-                                      modes=", ".join(rules.MODES)))
+        checks.add(DeadlineError("mode", _("'mode' must be one of: %(modes)s.",
+                                           modes=", ".join(rules.MODES))))
     exempt = body.get("exempt_heads", True)
     if not isinstance(exempt, bool):
-        raise DeadlineError("exempt_heads", _("'exempt_heads' must be true or false."))
-    return rules.Policy(mode=str(mode), max_postponements=_limit(body, "max_postponements"),
-                        max_delay_days=_limit(body, "max_delay_days"), exempt_heads=exempt)
+        checks.add(DeadlineError("exempt_heads", _("'exempt_heads' must be true or false.")))
+    limits: dict[str, int | None] = {}
+    for name in ("max_postponements", "max_delay_days"):
+        with checks:
+            limits[name] = _limit(body, name)
+    checks.done()
+    return rules.Policy(mode=str(mode), max_postponements=limits["max_postponements"],
+                        max_delay_days=limits["max_delay_days"], exempt_heads=exempt)
 
 
 def _require_admin(actor: PortalUser | None) -> None:

@@ -57,6 +57,7 @@ class ReportItem:
     to_user_id: int
     why: str = ""  # the note as a sentence, in the reader's language
     portal_message: str | None = None  # a failed item: the portal's words, as plain text
+    deleted: bool = False  # gone from the portal: shown as deleted, not as a live link
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -29,7 +29,7 @@ from portal_ext.absences.models import Absence
 from portal_ext.absences.services import fallback_deputy
 from portal_ext.absences.validation import person
 from portal_ext.directory.models import PortalUser
-from portal_ext.errors import CONFLICT, FORBIDDEN, NOT_FOUND
+from portal_ext.errors import CONFLICT, FORBIDDEN, NOT_FOUND, FieldChecks
 from portal_ext.extensions import db
 from portal_ext.handover import rules
 from portal_ext.handover.errors import HandoverError
@@ -39,6 +39,7 @@ from portal_ext.moves.models import (
     HANDOVER,
     LIVE_STATES,
     PREVIEW,
+    RESTORED,
     RESTORING,
     SCHEDULED,
     MoveBatch,
@@ -121,11 +122,17 @@ def preview_handover(*, portal: Portal, client: PortalClient, actor: PortalUser 
         raise HandoverError("absence_id", _l("Only an administrator or the absent user's "
                                              "department head may hand over a client base."),
                             FORBIDDEN)
-    chosen = check_types(types)
+    checks = FieldChecks()  # every bad input at once
+    chosen: list[str] = []
+    deputy_id = 0
+    with checks:
+        chosen = check_types(types)
     if absence.end <= now:
-        raise HandoverError("absence_id", _l("This absence is over; there is nothing to "
-                                             "hand over."))
-    deputy_id = _check_people(portal, absence)
+        checks.add(HandoverError("absence_id", _l("This absence is over; there is nothing to "
+                                                  "hand over.")))
+    with checks:
+        deputy_id = _check_people(portal, absence)
+    checks.done()
     _refuse_duplicate(portal.id, absence.id)
     try:
         batch = moves.new_batch(
@@ -313,3 +320,44 @@ def handover_overview(portal: Portal, viewer: PortalUser, *, now: datetime
 
 __all__ = ["APPLIED", "apply_handover", "discard_preview", "preview_handover",
            "restore_handover", "retry_handover"]
+
+
+# -- what the give-back left alone --------------------------------------------------------------
+def _conflicts_of(batch: MoveBatch, actor: PortalUser | None) -> list[Any]:
+    _check_actor(batch, actor)
+    if batch.state != RESTORED:
+        raise HandoverError(None, _l("Only a handover that was given back can have items left "
+                                     "with others."), CONFLICT)
+    return moves.conflicts(batch)
+
+
+def give_back_anyway(*, batch: MoveBatch, actor: PortalUser | None, client: PortalClient,
+                     now: datetime) -> moves.GivenBack:
+    """Write the items the give-back left with someone else back to the owner (through the
+    move engine's journal; committed). Nothing left: a refusal, nothing changes."""
+    if not _conflicts_of(batch, actor):
+        raise HandoverError(None, _l("No item of this handover is left with someone else."),
+                            CONFLICT)
+    return moves.give_back_anyway(batch, client=client, now=now)
+
+
+def tell_owner(*, batch: MoveBatch, actor: PortalUser | None, client: PortalClient,
+               now: datetime) -> int:
+    """One portal notice to the owner, in their language, about the items the give-back left
+    with others; how many items it names. Told already about exactly these: nothing is sent
+    again (0)."""
+    from portal_ext.handover.summary import tell_owner as send
+
+    items = _conflicts_of(batch, actor)
+    if not items:
+        raise HandoverError(None, _l("No item of this handover is left with someone else."),
+                            CONFLICT)
+    ids = sorted(item.id for item in items)
+    if (batch.options or {}).get("owner_told") == ids:
+        return 0
+    if not send(batch, items, client=client):
+        raise HandoverError(None, _l("The owner is no longer on the portal."), CONFLICT)
+    batch.options = {**(batch.options or {}), "owner_told": ids, "owner_told_at": now.isoformat(),
+                     "owner_told_by": actor.portal_user_id if actor is not None else None}
+    db.session.commit()
+    return len(ids)

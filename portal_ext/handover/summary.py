@@ -158,3 +158,46 @@ def send_summaries(batch: MoveBatch, *, client: PortalClient) -> int:
         else:
             sent += 1
     return sent
+
+
+CONFLICT_TAG = "portal_ext:summary:{batch}:conflicts:{user}"
+
+
+def conflicts_text(batch: MoveBatch, items: list[MoveItem], holders: dict[int, str],
+                   owner: PortalUser) -> str:
+    """What the owner reads about the items others held when theirs came back, in the owner's
+    language: how many of which kind, and who holds them."""
+    counts: dict[str, int] = defaultdict(int)
+    by_holder: dict[str, int] = defaultdict(int)
+    for item in items:
+        counts[item.entity_type] += 1
+        holder = (item.note or "").rpartition(":")[2]
+        name = holders.get(int(holder)) if holder.isdigit() else None
+        by_holder[name or "?"] += 1
+    with force_locale(language_of(owner)):
+        return gettext(
+            "%(count)s of your items did not come back with the others, because someone else "
+            "had taken them while you were away: %(list)s. They are with: %(holders)s. Ask them "
+            "or an administrator if you need them back (handover %(id)s).",
+            count=len(items), list=_listing(counts),
+            holders=", ".join(f"{name} ({count})" for name, count in by_holder.items()),
+            id=batch.id)
+
+
+def tell_owner(batch: MoveBatch, items: list[MoveItem], *, client: PortalClient) -> bool:
+    """One portal notice to the owner about ``items`` (the give-back's conflicts). Sent again,
+    it replaces the earlier one (the same tag). False: the owner is gone or nothing to say."""
+    people = _people(batch.portal_id, {batch.owner_id})
+    owner = people.get(batch.owner_id)
+    if owner is None or not owner.active or not items:
+        return False
+    holder_ids = set()
+    for item in items:
+        holder = (item.note or "").rpartition(":")[2]
+        if holder.isdigit():
+            holder_ids.add(int(holder))
+    holders = {uid: p.full_name for uid, p in _people(batch.portal_id, holder_ids).items()}
+    client.call("im.notify.system.add", {
+        "USER_ID": batch.owner_id, "MESSAGE": conflicts_text(batch, items, holders, owner),
+        "TAG": CONFLICT_TAG.format(batch=batch.id, user=batch.owner_id)})
+    return True

@@ -10,6 +10,7 @@ them for their reports (tests/test_layering.py holds the rule).
 
 from __future__ import annotations
 
+from portal_ext.moves.give_back import GivenBack, conflicts, give_back_anyway
 from portal_ext.moves.services import (
     KindSteps,
     NothingToRetry,
@@ -21,10 +22,12 @@ from portal_ext.moves.services import (
     new_batch,
     on_kind,
     plan,
+    planned_items,
     planned_successors,
     prepare,
     progress,
     queue_run,
+    reassign_planned,
     retry_failed,
     start_applying,
     start_restoring,
@@ -33,7 +36,9 @@ from portal_ext.moves.services import (
 )
 from portal_ext.moves.tasks import resume_batches
 
-__all__ = ["KindSteps", "NothingToRetry", "cancel", "discard", "failed_in_run", "items_for",
-           "journal_moved", "new_batch", "on_kind", "plan", "planned_successors", "prepare",
-           "progress", "queue_run", "resume_batches", "retry_failed", "start_applying",
+__all__ = ["GivenBack", "KindSteps", "NothingToRetry", "cancel", "conflicts", "discard",
+           "failed_in_run", "give_back_anyway", "items_for",
+           "journal_moved", "new_batch", "on_kind", "plan", "planned_items", "planned_successors",
+           "prepare", "progress", "queue_run", "reassign_planned", "resume_batches",
+           "retry_failed", "start_applying",
            "start_restoring", "stop_pending", "take"]

@@ -229,3 +229,31 @@ def retry_failed(batch: MoveBatch) -> int:
     db.session.commit()
     queue_run(batch.id, restoring=restoring)
     return int(again)
+
+
+def planned_items(batch: MoveBatch) -> list[tuple[str, int, int]]:
+    """A preview's planned items as ``(entity type, id, successor)``, in the order they were
+    planned."""
+    return [(str(t), int(i), int(u)) for t, i, u in db.session.execute(
+        select(MoveItem.entity_type, MoveItem.entity_id, MoveItem.to_user_id).where(
+            MoveItem.batch_id == batch.id, MoveItem.state == PLANNED).order_by(MoveItem.id))]
+
+
+def reassign_planned(batch: MoveBatch, changes: Mapping[tuple[str, int], int]) -> int:
+    """Give planned items of a batch still in preview to other successors (``(type, id) ->
+    successor``); how many changed (not committed)."""
+    if batch.state != PREVIEW:
+        raise ValueError(f"only a preview's items can be reassigned, not {batch.state}'s")
+    changed = 0
+    by_successor: dict[int, dict[str, list[int]]] = {}
+    for (entity_type, entity_id), user_id in changes.items():
+        by_successor.setdefault(int(user_id), {}).setdefault(entity_type, []).append(entity_id)
+    for user_id, by_type in by_successor.items():
+        for entity_type, ids in by_type.items():
+            changed += int(db.session.execute(  # type: ignore[attr-defined]
+                update(MoveItem).where(
+                    MoveItem.batch_id == batch.id, MoveItem.state == PLANNED,
+                    MoveItem.entity_type == entity_type, MoveItem.entity_id.in_(ids))
+                .values(to_user_id=user_id)
+                .execution_options(synchronize_session=False)).rowcount)
+    return changed

@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from portal_ext.directory.models import PortalUser
+from portal_ext.errors import FieldChecks
 from portal_ext.extensions import db
 from portal_ext.notifications import index
 from portal_ext.notifications.errors import TeamError
@@ -101,9 +102,17 @@ def _set_members(team: Team, member_ids: Iterable[int]) -> None:
 def create_team(*, portal: Portal, actor: PortalUser | None, name: Any, kinds: Any, members: Any,
                 now: datetime) -> Team:
     """Add a team (committed). Raises TeamError and changes nothing on bad input."""
-    team = Team(portal_id=portal.id, name=_clean_name(portal, name, None),
-                kinds=_clean_kinds(kinds), created_at=now, updated_at=now)
-    member_ids = _clean_members(portal, members)
+    checks = FieldChecks()
+    clean_name, clean_kinds, member_ids = "", [], []
+    with checks:
+        clean_name = _clean_name(portal, name, None)
+    with checks:
+        clean_kinds = _clean_kinds(kinds)
+    with checks:
+        member_ids = _clean_members(portal, members)
+    checks.done()
+    team = Team(portal_id=portal.id, name=clean_name, kinds=clean_kinds, created_at=now,
+                updated_at=now)
     db.session.add(team)
     _set_members(team, member_ids)
     db.session.commit()
@@ -116,9 +125,15 @@ def update_team(*, portal: Portal, actor: PortalUser | None, team: Team, now: da
                 name: Any = None,
                 kinds: Any = None, members: Any = None) -> Team:
     """Change what is given (None: unchanged); committed. Raises TeamError."""
-    new_name = _clean_name(portal, name, team.id) if name is not None else team.name
-    new_kinds = _clean_kinds(kinds) if kinds is not None else list(team.kinds)
-    new_members = _clean_members(portal, members) if members is not None else None
+    checks = FieldChecks()
+    new_name, new_kinds, new_members = team.name, list(team.kinds), None
+    with checks:
+        new_name = _clean_name(portal, name, team.id) if name is not None else team.name
+    with checks:
+        new_kinds = _clean_kinds(kinds) if kinds is not None else list(team.kinds)
+    with checks:
+        new_members = _clean_members(portal, members) if members is not None else None
+    checks.done()
     team.name, team.kinds = new_name, new_kinds
     if new_members is not None:
         _set_members(team, new_members)

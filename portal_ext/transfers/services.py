@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal_ext import moves
 from portal_ext.directory.models import PortalUser
-from portal_ext.errors import CONFLICT, NOT_FOUND
+from portal_ext.errors import CONFLICT, NOT_FOUND, FieldChecks
 from portal_ext.extensions import db
 from portal_ext.moves.models import (
     APPLIED,
@@ -54,9 +55,11 @@ from portal_ext.transfers.strategies import (
     HEAD,
     PER_TYPE,
     PERSON,
+    SPREAD,
     STRATEGIES,
     Candidate,
     SuccessorPlan,
+    adjusted,
     named,
     per_type,
     spread,
@@ -144,6 +147,22 @@ def build_plan(*, portal_id: int, user: Any, data: TransferInput, types: list[st
                         rng=rng)
 
 
+def _check_strategy(portal_id: int, user: Any, data: TransferInput) -> None:
+    """The strategy's own inputs, checked without reading the portal (the loads)."""
+    uid = user.portal_user_id
+    if data.strategy not in STRATEGIES:
+        raise TransferError("strategy", _l("Choose one of: person, head, spread, per_type."))
+    if data.strategy == PERSON:
+        if len(data.successors) != 1:
+            raise TransferError("successors", _l("Choose exactly one successor."))
+        _successor(portal_id, data.successors[0], uid, "successors")
+    elif data.strategy == SPREAD and data.department_id is None:
+        if not data.successors:
+            raise TransferError("successors", _l("Choose at least one successor."))
+        for successor_id in data.successors:
+            _successor(portal_id, successor_id, uid, "successors")
+
+
 def _spread_plan(*, portal_id: int, user: Any, data: TransferInput, client: PortalClient,
                  now: datetime, rng: random.Random) -> SuccessorPlan:
     uid = user.portal_user_id
@@ -202,8 +221,18 @@ def create_transfer(*, portal: Portal, client: PortalClient, actor: PortalUser |
                     data: TransferInput, now: datetime, rng: random.Random | None = None
                     ) -> MoveBatch:
     """Validate and preview a transfer (commits). Nothing changes on the portal."""
-    user = _the_user(portal.id, data.user_id)
-    types = _types(data)
+    checks = FieldChecks()  # every bad input at once
+    user: Any = None
+    types: list[str] = []
+    with checks:
+        user = _the_user(portal.id, data.user_id)
+    with checks:
+        types = _types(data)
+    if user is None or checks.failed:
+        if user is not None:  # the strategy's inputs are checked too (no portal call)
+            with checks:
+                _check_strategy(portal.id, user, data)
+        checks.done()
     live = live_transfer(portal.id, user.portal_user_id)
     if live is not None:
         raise TransferError("user_id", _l(
@@ -240,6 +269,70 @@ def create_transfer(*, portal: Portal, client: PortalClient, actor: PortalUser |
 def _request_json(data: TransferInput) -> dict[str, Any]:
     return {"successors": list(data.successors), "department_id": data.department_id,
             "per_type": dict(data.per_type)}
+
+
+def split_field(user_id: int | str, entity_type: str) -> str:
+    """The input naming how many items of ``entity_type`` a successor gets (the preview's
+    adjustable split); ``user_id`` "total" names the type's column."""
+    return f"split-{user_id}-{entity_type}"
+
+
+def adjust_split(*, batch: MoveBatch | None, wanted: Mapping[int, Mapping[str, Any]],
+                 actor: PortalUser | None, now: datetime) -> int:
+    """Change a previewed spread: ``wanted`` gives, per successor the preview considered,
+    how many items of each type they get (per type, the numbers must add up to the items of
+    that type). The items are redealt by portal_ext.transfers.strategies.adjusted; applying
+    then moves exactly this split. Every bad number is reported at once. How many items
+    changed successor (committed)."""
+    batch = _transfer(batch)
+    if batch.state != PREVIEW:
+        raise TransferError("state", _STATE_REFUSALS.get(batch.state, _l(
+            "Only a preview can be adjusted.")), CONFLICT)
+    decision = dict((batch.options or {}).get("decision") or {})
+    successors = [int(s["user_id"]) for s in decision.get("successors", [])]
+    items = moves.planned_items(batch)
+    planned = Counter(entity_type for entity_type, _i, _u in items)
+    checks = FieldChecks()
+    split: dict[int, dict[str, int]] = {}
+    for user_id in successors:
+        split[user_id] = {}
+        for entity_type in planned:
+            raw = (wanted.get(user_id) or {}).get(entity_type, 0)
+            try:
+                number = int(str(raw).strip() or "0")
+            except ValueError:
+                number = -1
+            if not 0 <= number <= planned[entity_type]:
+                checks.add(TransferError(split_field(user_id, entity_type), _l(
+                    "Give a whole number from 0 to %(max)s.", max=planned[entity_type])))
+            split[user_id][entity_type] = max(number, 0)
+    unknown = [uid for uid in wanted if int(uid) not in successors]
+    if unknown:
+        checks.add(TransferError("successors", _l(
+            "User %(id)s was not among the people this preview spreads over.",
+            id=unknown[0])))
+    if not checks.failed:
+        for entity_type, count in planned.items():
+            given = sum(split[uid][entity_type] for uid in successors)
+            if given != count:
+                checks.add(TransferError(split_field("total", entity_type), _l(
+                    "%(kind)s: %(given)s given out of %(count)s; every item needs exactly "
+                    "one successor.", kind=KINDS[entity_type].label, given=given,
+                    count=count)))
+    checks.done()
+    changed = moves.reassign_planned(batch, adjusted(items, split))
+    shares = []
+    for share in decision.get("successors", []):
+        received = {t: n for t, n in sorted(split[int(share["user_id"])].items()) if n}
+        total = sum(received.values())
+        shares.append({**share, "received": received, "total": total,
+                       "load_after": int(share.get("load_before") or 0) + total})
+    batch.options = {**batch.options, "decision": {**decision, "successors": shares},
+                     "adjusted_by": _id(actor), "adjusted_at": now.isoformat()}
+    receiving = [uid for uid in successors if sum(split[uid].values())]
+    batch.to_user_id = receiving[0] if len(receiving) == 1 else None
+    db.session.commit()
+    return changed
 
 
 def _transfer(batch: MoveBatch | None) -> MoveBatch:

@@ -302,3 +302,36 @@ def department_members(department_id: int, members_of: Mapping[int, Iterable[int
                 found.append(user_id)
         queue.extend(sorted(children.get(current, ())))
     return found
+
+
+def adjusted(items: Sequence[tuple[str, int, int]], wanted: Mapping[int, Mapping[str, int]]
+             ) -> dict[tuple[str, int], int]:
+    """The items that change successor when the administrator adjusts a previewed split.
+
+    ``items`` are the preview's ``(entity type, id, successor)`` in the order they were dealt;
+    ``wanted`` says how many items of each type each successor should get (per type, the
+    numbers add up to the items of that type: the caller checks). Nothing is dealt anew: each
+    successor keeps the items they were dealt first, up to their new number; the items beyond
+    it (the last dealt) go, in order, to the successors still short of theirs, in the order
+    ``wanted`` names them. Answer: ``(type, id) -> new successor`` for the items that move.
+
+    Worked example: deals 1-4 went to Sidorova (1, 3) and Kozlov (2, 4); the admin wants
+    Sidorova 1, Kozlov 1, Petrov 2: Sidorova keeps deal 1, Kozlov deal 2, and deals 3 and 4
+    go to Petrov.
+    """
+    kept: Counter[tuple[int, str]] = Counter()
+    surplus: dict[str, list[int]] = defaultdict(list)
+    for entity_type, entity_id, user_id in items:
+        if kept[(user_id, entity_type)] < int(wanted.get(user_id, {}).get(entity_type, 0)):
+            kept[(user_id, entity_type)] += 1
+        else:
+            surplus[entity_type].append(int(entity_id))
+    changes: dict[tuple[str, int], int] = {}
+    for entity_type, ids in surplus.items():
+        queue = list(ids)
+        for user_id, counts in wanted.items():
+            short = int(counts.get(entity_type, 0)) - kept[(user_id, entity_type)]
+            while short > 0 and queue:
+                changes[(entity_type, queue.pop(0))] = user_id
+                short -= 1
+    return changes

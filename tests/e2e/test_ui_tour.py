@@ -18,7 +18,8 @@ trip over:
 
 Every page is saved as ``build/screenshots/<role>-<lang>-<width>-<page>.png`` (kept by CI as
 artifacts). A new page is one entry in :data:`PAGES`; an id in its path (``{absence}``,
-``{handover}``, ``{transfer}``, ``{team}``, ``{visit_report}``) is resolved from the records
+``{handover}``, ``{transfer}``, ``{spread}``, ``{team}``, ``{visit_report}``,
+``{deadline_request}``) is resolved from the records
 :func:`stage` makes on the demo portal before the tour starts."""
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ LANGUAGES = ("en", "ru")
 
 # Who plays each role on the demo portal (every password is "demo").
 ADMIN_ID, HEAD_ID, AWAY_ID, DEPUTY_ID, EMPLOYEE_ID, DISMISSED_ID = 1, 4, 10, 9, 12, 7
+# Ольга Никитина dismissed too, her leads, deals and companies spread by load over Алексей
+# Фёдоров and the containers' head: the preview whose split the administrator may adjust.
+SPREAD_ID, SPREAD_OVER = 5, (6, 8)
 ROLES: dict[str, str] = {
     "admin": "admin@demo.portal",        # Дмитрий Соколов, the portal's administrator
     "head": "s.morozov@demo.portal",     # Сергей Морозов, head of «Торг-Комс»
@@ -95,6 +99,7 @@ PAGES: list[Page] = [
     Page("transfers", "/transfers/", ADMIN),
     Page("transfer-new", "/transfers/new?user={dismissed}", ADMIN),
     Page("transfer", "/transfers/{transfer}", ADMIN),
+    Page("transfer-spread", "/transfers/{spread}", ADMIN),
     Page("transfer-settings", "/transfers/settings", ADMIN),
     Page("deadline-policies", "/deadlines/policies", also("head")),
     Page("deadline-requests", "/deadlines/requests", also("employee")),
@@ -175,6 +180,12 @@ def stage(server: LiveServer) -> dict[str, int]:
         transfer = transfers.create_transfer(
             portal=portal, client=client, actor=admin,
             data=transfers.TransferInput(user_id=DISMISSED_ID, strategy="head"), now=now)
+        server.sim.call("user.update", {"ID": SPREAD_ID, "ACTIVE": "N"})
+        spread = transfers.create_transfer(
+            portal=portal, client=client, actor=admin, now=now,
+            data=transfers.TransferInput(user_id=SPREAD_ID, strategy="spread",
+                                         successors=list(SPREAD_OVER),
+                                         types=["lead", "deal", "company"]))
         db.session.commit()
         from portal_ext.distribution import services as distribution
         from portal_ext.distribution.demo_setup import set_up_demo
@@ -190,7 +201,8 @@ def stage(server: LiveServer) -> dict[str, int]:
         deadline_request = _stage_deadline_request(server, portal, admin, now)
         return {"absence": int(absence.id), "handover": int(handover.id), "team": int(team.id),
                 "transfer": int(transfer.id), "dismissed": DISMISSED_ID,
-                "visit_report": int(visit.id), "deadline_request": deadline_request}
+                "visit_report": int(visit.id), "deadline_request": deadline_request,
+                "spread": int(spread.id)}
 
 
 def _stage_deadline_request(server: LiveServer, portal: Any, admin: Any, now: Any) -> int:

@@ -28,6 +28,7 @@ from tests.ext.absences_support import (
     start_of_hour,
 )
 from tests.ext.confirm_support import asked, confirmed, lines
+from tests.ext.fanout_support import inbox
 from tests.ext.handover_support import holders, owned_by, record_absence
 from tests.ext.oauth_login import LoginAs
 from tests.ext.transfers_support import EQUIPMENT_HEAD, holdings
@@ -224,3 +225,46 @@ def test_the_confirmation_and_the_progress_speak_russian(
     shown = client.get(f"/handovers/{batch_id}").get_data(as_text=True)
     assert "<title>Передача клиентов: Ольга Никитина, " in shown
     assert f"передано: {len(hers)}" in shown and 'id="progress-percent">100\xa0%<' in shown
+
+
+def test_items_left_with_others_are_told_about_and_given_back_anyway_once_confirmed(
+        app: Flask, client: FlaskClient, demo_sim: Simulator,
+        handover: tuple[int, int]) -> None:
+    _, batch_id = handover
+    # Discarding a preview asks first too.
+    page, _ = asked(client, f"/handovers/{batch_id}/discard")
+    assert lines(page).startswith("Discard the handover of ")
+    assert _state(app, batch_id) == "preview"
+
+    deal = next(key for key in sorted(owned_by(demo_sim, NIKITINA)) if key[0] == "deal")
+    confirmed(client, f"/handovers/{batch_id}/apply", {"start": "now"})
+    demo_sim.call("crm.deal.update", {"id": deal[1], "fields": {"ASSIGNED_BY_ID": SMIRNOVA}})
+    confirmed(client, f"/handovers/{batch_id}/restore")
+    assert _state(app, batch_id) == "restored" and holders(demo_sim)[deal] == SMIRNOVA
+    shown = client.get(f"/handovers/{batch_id}").get_data(as_text=True)
+    assert 'id="conflicts"' in shown and "Елена Смирнова: 1" in shown
+
+    def told() -> list[str]:
+        return [n["message"] for n in inbox(demo_sim, NIKITINA)
+                if (n["tag"] or "").startswith(f"portal_ext:summary:{batch_id}:conflicts")]
+
+    page, _ = asked(client, f"/handovers/{batch_id}/tell-owner")
+    assert "Tell Ольга Никитина about 1 item others hold?" in lines(page)
+    assert "in Russian" in lines(page) and told() == []
+    confirmed(client, f"/handovers/{batch_id}/tell-owner")
+    [notice] = told()
+    assert notice.startswith("1 из ваших") and "Елена Смирнова (1)" in notice  # her language
+    again = confirmed(client, f"/handovers/{batch_id}/tell-owner", follow_redirects=True)
+    assert "already told" in again.get_data(as_text=True) and len(told()) == 1
+
+    page, _ = asked(client, f"/handovers/{batch_id}/give-back-anyway")
+    assert "Give 1 item back to Ольга Никитина anyway?" in lines(page)
+    assert "From Елена Смирнова: 1 item" in lines(page)
+    assert holders(demo_sim)[deal] == SMIRNOVA
+    confirmed(client, f"/handovers/{batch_id}/give-back-anyway")
+    assert holders(demo_sim)[deal] == NIKITINA
+    assert 'id="conflicts"' not in client.get(f"/handovers/{batch_id}").get_data(as_text=True)
+    # Nothing left with others: the action changes nothing.
+    demo_sim.call("crm.deal.update", {"id": deal[1], "fields": {"ASSIGNED_BY_ID": SMIRNOVA}})
+    assert client.post(f"/handovers/{batch_id}/give-back-anyway").status_code == 302
+    assert holders(demo_sim)[deal] == SMIRNOVA

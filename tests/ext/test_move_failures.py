@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 
 from simulator import Simulator
 from tests.ext.absences_support import freeze, start_of_hour
+from tests.ext.confirm_support import asked, confirmed, lines
 from tests.ext.handover_support import owned_by, record_absence
 from tests.ext.test_api import bearer, create_token
 from tests.ext.transfers_support import FEDOROV, GRIGORIEVA, NIKITINA
@@ -110,7 +111,10 @@ def test_a_give_back_that_failed_for_some_items_offers_a_retry_on_the_page(
     assert f'id="progress-heading">Given back, {len(tasks)} failed<' in page
     assert f"0 given back · {len(tasks)} failed" in page and 'id="retry-form"' in page
     demo_sim.call("user.update", {"ID": NIKITINA, "ACTIVE": "Y"})
-    client.post(f"/handovers/{handover}/retry", data={})
+    page, _fields = asked(client, f"/handovers/{handover}/retry")
+    assert f"Try {len(tasks)} items again?" in lines(page)
+    assert get(client, f"/api/v1/handovers/{handover}", token)["failed"] == len(tasks)
+    confirmed(client, f"/handovers/{handover}/retry")
     body = get(client, f"/api/v1/handovers/{handover}", token)
     assert (body["state"], body["failed"]) == ("restored", 0)
     assert tasks <= owned_by(demo_sim, NIKITINA)

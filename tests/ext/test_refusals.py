@@ -127,3 +127,31 @@ def test_a_page_shows_a_refusal_under_its_field_else_at_the_top(app: Flask) -> N
             ("error", "No such colour."), ("error", "Nobody can take over.")]
         with pytest.raises(Forbidden):
             refuse_on_page(Refusal("name", "Not yours.", FORBIDDEN), form)
+
+
+def test_every_bad_field_is_refused_at_once_on_the_api_and_the_pages(
+        client: FlaskClient, admin: dict[str, str], login_as: Any) -> None:
+    answer = client.post("/api/v1/teams", headers=admin,
+                         json={"name": " ", "kinds": [], "members": []})
+    assert answer.status_code == 422
+    error = answer.get_json()["error"]
+    assert (error["code"], error["field"]) == ("validation", "name")  # the first, as before
+    assert [(e["field"], e["code"]) for e in error["errors"]] == [
+        ("name", "validation"), ("kinds", "validation"), ("members", "validation")]
+    assert error["errors"][0]["message"] == error["message"] == "Give the team a name."
+
+    login_as(client, "admin@demo.portal")
+    page = client.post("/teams/new", data={"name": "Equipment"})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 422
+    assert "Choose at least one kind of notification to share." in text
+    assert "A team needs at least 2 members." in text
+    assert 'value="Equipment"' in text  # what was typed is kept
+
+    policy = client.post("/deadlines/policies", data={
+        "scope": "default", "mode": "reason_required", "max_postponements": "-2",
+        "max_delay_days": "20000"})
+    text = policy.get_data(as_text=True)
+    assert policy.status_code == 422
+    assert text.count("must be empty or a whole number from 0 to 10000") == 2
+    assert 'value="-2"' in text and 'value="20000"' in text

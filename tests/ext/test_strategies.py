@@ -16,6 +16,7 @@ from portal_ext.transfers.strategies import (
     DISMISSED,
     IS_THE_USER,
     Candidate,
+    adjusted,
     assign,
     department_members,
     eligible,
@@ -184,3 +185,13 @@ def test_spreading_by_load_is_as_even_as_possible(
     assert sum(received.values()) == n_items
     shares = {s.user_id: s.total for s in decision.shares.values()}
     assert shares == received
+
+
+def test_an_adjusted_split_keeps_the_first_dealt_and_moves_only_the_surplus() -> None:
+    # The docstring's example: deals 1-4 dealt to Sidorova (1, 3) and Kozlov (2, 4).
+    dealt = [("deal", 1, SIDOROVA), ("deal", 2, KOZLOV), ("deal", 3, SIDOROVA),
+             ("deal", 4, KOZLOV), ("lead", 9, KOZLOV)]
+    wanted = {SIDOROVA: {"deal": 1}, KOZLOV: {"deal": 1, "lead": 1}, PETROV: {"deal": 2}}
+    assert adjusted(dealt, wanted) == {("deal", 3): PETROV, ("deal", 4): PETROV}
+    # The split as it was: nothing changes.
+    assert adjusted(dealt, {SIDOROVA: {"deal": 2}, KOZLOV: {"deal": 2, "lead": 1}}) == {}

@@ -11,8 +11,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from portal_ext.portal.client import PortalClient
 from simulator import Simulator
-from tests.ext.confirm_support import confirmed
+from tests.ext.confirm_support import asked, confirmed, lines
 from tests.ext.test_api import bearer, create_token, json_of
 from tests.ext.transfers_support import (
     EQUIPMENT_HEAD,
@@ -142,16 +143,31 @@ def test_a_dismissed_user_waits_then_is_transferred_from_the_pages(
 
 
 def test_a_dismissed_user_with_nothing_to_transfer_is_taken_off_the_list(
-        app: Flask, client: FlaskClient, demo_sim: Simulator, login_as: Any) -> None:
+        app: Flask, client: FlaskClient, demo_sim: Simulator, login_as: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     demo_sim.call("user.update", {"ID": NIKITINA, "ACTIVE": "N"})
     login_as(client, ADMIN_EMAIL)
-    page = client.get("/transfers/").get_data(as_text=True)
-    found = re.search(r'action="(/transfers/dismissals/\d+/close)"',
-                      page.split(f'id="dismissal-{NIKITINA}"', 1)[1])
-    assert found is not None
     before = holdings(demo_sim, NIKITINA)
+    batches: list[int] = []
+    run_batch = PortalClient.run_batch
 
-    closed = client.post(found.group(1), follow_redirects=True).get_data(as_text=True)
+    def counted(self: PortalClient, commands: Any, *args: Any, **kwargs: Any) -> Any:
+        batches.append(len(commands))
+        return run_batch(self, commands, *args, **kwargs)
+
+    monkeypatch.setattr(PortalClient, "run_batch", counted)
+    page = client.get("/transfers/").get_data(as_text=True)
+    # What each dismissed person still holds, per kind, read in one batch for everyone.
+    row = page.split(f'id="dismissal-{NIKITINA}"', 1)[1].split("</tr>", 1)[0]
+    assert f'data-total="{sum(before.values())}"' in row and f"Deals {before['deal']}" in row
+    assert len(batches) == 1
+    found = re.search(r'action="(/transfers/dismissals/\d+/close)"', row)
+    assert found is not None
+
+    asked_page, _fields = asked(client, found.group(1))
+    assert (f"Ольга Никитина still holds {sum(before.values())} items; they stay with "
+            "Ольга Никитина." in lines(asked_page))
+    closed = confirmed(client, found.group(1), follow_redirects=True).get_data(as_text=True)
     assert "Taken off the list." in closed and f'id="dismissal-{NIKITINA}"' not in closed
     again = client.post(found.group(1), follow_redirects=True).get_data(as_text=True)
     assert "Taken off the list." not in again and f'id="dismissal-{NIKITINA}"' not in again
@@ -189,3 +205,53 @@ def test_transfer_pages_are_for_administrators(app: Flask, client: FlaskClient,
     login_as(client, HEAD_EMAIL)
     assert client.get("/transfers/").status_code == 403
     assert client.get("/transfers/settings").status_code == 403
+
+
+def test_a_spread_is_adjusted_in_the_preview_and_applied_exactly(
+        app: Flask, client: FlaskClient, demo_sim: Simulator, login_as: Any) -> None:
+    demo_sim.call("user.update", {"ID": NIKITINA, "ACTIVE": "N"})
+    login_as(client, ADMIN_EMAIL)
+    held = {t: n for t, n in holdings(demo_sim, NIKITINA).items() if t in ("deal", "company")}
+    people = [SMIRNOVA, FEDOROV, KUZNETSOV]
+    before = {uid: holdings(demo_sim, uid) for uid in people}
+    preview = client.post("/transfers/new", data={
+        "user_id": NIKITINA, "strategy": "spread", "successor_ids": people,
+        "types": ["deal", "company"], "include_closed": "y"})
+    assert preview.status_code == 302, preview.get_data(as_text=True)[-800:]
+    url = preview.headers["Location"]
+    page = client.get(url).get_data(as_text=True)
+    assert 'id="split-form"' in page and f'name="split-{SMIRNOVA}-deal"' in page
+
+    # Two bad numbers at once: both are shown under their inputs, what was typed is kept.
+    bad = client.post(url + "/split", data={
+        f"split-{SMIRNOVA}-deal": "-1", f"split-{FEDOROV}-deal": "0",
+        f"split-{KUZNETSOV}-deal": str(held["deal"]), f"split-{SMIRNOVA}-company": "abc",
+        f"split-{FEDOROV}-company": "0", f"split-{KUZNETSOV}-company": "0"})
+    text = bad.get_data(as_text=True)
+    assert bad.status_code == 422
+    assert text.count("Give a whole number from 0 to") == 2
+    assert f'id="split-{SMIRNOVA}-company" value="abc"' in text
+
+    # Columns that do not add up name the type.
+    short = client.post(url + "/split", data={
+        f"split-{SMIRNOVA}-deal": "0", f"split-{FEDOROV}-deal": "0",
+        f"split-{KUZNETSOV}-deal": "0", f"split-{SMIRNOVA}-company": str(held["company"]),
+        f"split-{FEDOROV}-company": "0", f"split-{KUZNETSOV}-company": "0"})
+    assert short.status_code == 422
+    assert f"Deals: 0 given out of {held['deal']}" in short.get_data(as_text=True)
+
+    # Every deal to Smirnova, every company to Fedorov, nothing to Kuznetsov.
+    split = {f"split-{SMIRNOVA}-deal": str(held["deal"]), f"split-{FEDOROV}-deal": "0",
+             f"split-{KUZNETSOV}-deal": "0", f"split-{SMIRNOVA}-company": "0",
+             f"split-{FEDOROV}-company": str(held["company"]),
+             f"split-{KUZNETSOV}-company": "0"}
+    assert client.post(url + "/split", data=split).status_code == 302
+    page, _fields = asked(client, url + "/apply")
+    said = lines(page)
+    assert f"Елена Смирнова: {held['deal']} items (Deals: {held['deal']})" in said, said
+    assert "to 2 people?" in said
+    confirmed(client, url + "/apply")
+    after = {uid: holdings(demo_sim, uid) for uid in people}
+    assert after[SMIRNOVA]["deal"] - before[SMIRNOVA]["deal"] == held["deal"]
+    assert after[FEDOROV]["company"] - before[FEDOROV]["company"] == held["company"]
+    assert after[KUZNETSOV] == before[KUZNETSOV]

@@ -77,6 +77,13 @@ SCHEMAS: dict[str, Any] = {
                 "code": {"type": "string", "examples": ["invalid_parameter"]},
                 "message": {"type": "string"},
                 "field": {"type": ["string", "null"]},
+                "errors": {"type": "array", "description": (
+                    "Present when several fields are bad at once: every one of them (the "
+                    "first is also given above)."),
+                    "items": {"type": "object", "required": ["code", "message", "field"],
+                              "properties": {"code": {"type": "string"},
+                                             "message": {"type": "string"},
+                                             "field": {"type": ["string", "null"]}}}},
             },
         }},
     },

@@ -3,7 +3,9 @@ English whatever the caller's page language; the request's changes are rolled ba
 
 A :class:`portal_ext.errors.Refusal` raised by a service and not caught by the view is
 answered here for every API route (registered on the API blueprint): its status by kind
-(422, 403, 404, 409), ``{"error": {"code", "message", "field"}}``."""
+(422, 403, 404, 409), ``{"error": {"code", "message", "field"}}``; several bad fields at once
+(portal_ext.errors.Refusals) add ``errors``, the list of every one, the first one also
+above."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from flask_babel import force_locale
 
 from portal_ext.auth.api_auth import ApiError
 from portal_ext.blueprints.errors import handle_api_error
-from portal_ext.errors import Refusal
+from portal_ext.errors import Refusal, Refusals
 from portal_ext.extensions import db
 from portal_ext.portal.errors import PortalError
 
@@ -27,7 +29,11 @@ def refused(error: Refusal) -> ApiError:
     """A service's refusal as the API's error: its status and code, the message in English,
     the field to blame."""
     db.session.rollback()
-    return ApiError(error.status, error.code, in_english(error.message), error.field)
+    errors = None
+    if isinstance(error, Refusals):
+        errors = [{"code": one.code, "message": in_english(one.message), "field": one.field}
+                  for one in error.refusals]
+    return ApiError(error.status, error.code, in_english(error.message), error.field, errors)
 
 
 def answer_refusal(error: Refusal) -> Any:

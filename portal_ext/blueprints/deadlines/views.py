@@ -224,7 +224,10 @@ def show_request(request_id: int) -> Any:
     assert h.actor is not None
     can_decide = services.is_open(found) and h.actor.portal_user_id != found.requester_id and (
         h.actor.is_admin or h.actor.portal_user_id in (found.approver_ids or []))
-    return render_template("deadlines/request.html", item=found, names=h.names(),
+    names = h.names()
+    title = _("New deadline for “%(task)s”, asked by %(name)s", task=found.task_title,
+              name=names.get(found.requester_id, f"#{found.requester_id}"))
+    return render_template("deadlines/request.html", item=found, names=names, title=title,
                            state_labels=STATE_LABELS, can_decide=can_decide,
                            form=DecisionForm())
 

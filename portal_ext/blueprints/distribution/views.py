@@ -159,7 +159,12 @@ def show_report(report_id: int) -> Any:
         rows.append({"line": line.name if line else "", "words": explain(decision, names),
                      "deal_id": (report.deals or {}).get(str(decision.get("line_id")))})
     main = names.get(int(report.main_manager_id or 0), "")
+    author = names.get(int(report.author_id or 0), "")
+    title = (_("Visit report on lead %(lead)s by %(author)s", lead=report.lead_id,
+               author=author) if author else
+             _("Visit report on lead %(lead)s", lead=report.lead_id))
     return render_template("distribution/show.html", report=report, rows=rows, main=main,
+                           title=title,
                            state_label=STATE_LABELS.get(report.state, report.state),
                            main_strategy=STRATEGY_LABELS.get(
                                (report.main_decision or {}).get("strategy", ""), ""),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
@@ -9,7 +10,9 @@ from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from portal_ext import moves
 from portal_ext.absences.services import absence_of
+from portal_ext.absences.validation import person
 from portal_ext.auth.roles import role_required
 from portal_ext.blueprints import confirmation, moves_view
 from portal_ext.blueprints.batch_grid import batch_grid, batch_query
@@ -25,11 +28,21 @@ from portal_ext.blueprints.refusals import refuse_on_page
 from portal_ext.context import Context, here
 from portal_ext.directory.access import visible_users
 from portal_ext.errors import CONFLICT, Refusal
+from portal_ext.extensions import db
 from portal_ext.handover import services
 from portal_ext.handover.failures import failed_counts
 from portal_ext.handover.policy import policy_for, save_policy
 from portal_ext.handover.report import COLUMNS, build_report, samples
-from portal_ext.moves.models import APPLIED, APPLYING, HANDOVER, SCHEDULED, MoveBatch
+from portal_ext.i18n import reader_language
+from portal_ext.moves.models import (
+    APPLIED,
+    APPLYING,
+    HANDOVER,
+    PREVIEW,
+    RESTORED,
+    SCHEDULED,
+    MoveBatch,
+)
 from portal_ext.moves.portal_text import clean, explained
 from portal_ext.moves.types import ENTITY_TYPES, TYPE_NAMES
 from portal_ext.portal.errors import PortalError
@@ -113,7 +126,7 @@ def new() -> Any:
                 if existing is not None:
                     flash(str(error.message), "warning")
                     return redirect(url_for("handover.show", batch_id=existing.id))
-            refuse_on_page(error)
+            refuse_on_page(error, form)
         except PortalError as exc:
             flash(_("The portal did not answer; nothing was changed: %(error)s",
                     error=_problem(str(exc))),
@@ -136,6 +149,8 @@ def show(batch_id: int) -> Any:
         report=build_report(batch, links, names=names), columns=COLUMNS,
         samples=samples(batch, links) if batch.state == "preview" else {},
         absence=absence, title=_title(h, batch, absence), last_problem=_problem(batch.error),
+        conflict_holders=_conflict_holders(h, batch) if batch.state == RESTORED else {},
+        owner_told_at=_told_at(batch),
         names=names, tz=h.tz, confirm_form=ConfirmForm(), action_form=ActionForm(),
         start_now_form=StartNowForm(), now=h.now, **_labels())
 
@@ -318,6 +333,10 @@ def retry(batch_id: int) -> Any:
     h = here()
     batch = _batch_or_404(h, batch_id)
     if ActionForm().validate_on_submit():
+        plan = moves_view.retry_plan(batch, action=f"handover.retry:{batch.id}",
+                                     cancel_url=url_for("handover.show", batch_id=batch.id))
+        if plan is not None and not confirmation.confirmed(plan):
+            return confirmation.ask(plan)
         try:
             count = services.retry_handover(batch=batch, actor=h.actor)
         except Refusal as error:
@@ -327,12 +346,116 @@ def retry(batch_id: int) -> Any:
     return redirect(url_for("handover.show", batch_id=batch_id))
 
 
+def _conflict_holders(h: Context, batch: MoveBatch) -> dict[str, int]:
+    """Who holds the give-back's conflicts now: name -> items."""
+    names = h.names()
+    out: dict[str, int] = {}
+    for item in moves.conflicts(batch):
+        holder = (item.note or "").rpartition(":")[2]
+        name = names.get(int(holder), f"#{holder}") if holder.isdigit() else "?"
+        out[name] = out.get(name, 0) + 1
+    return out
+
+
+def _told_at(batch: MoveBatch) -> datetime | None:
+    told = (batch.options or {}).get("owner_told_at")
+    return datetime.fromisoformat(told) if told else None
+
+
+def _anyway_plan(h: Context, batch: MoveBatch) -> confirmation.Plan:
+    holders = _conflict_holders(h, batch)
+    count = sum(holders.values())
+    owner, _deputy = _names(h, batch)
+    return confirmation.Plan(
+        action=f"handover.give_back_anyway:{batch.id}",
+        heading=_("Give %(items)s back to %(owner)s anyway?",
+                  items=moves_view.items_phrase(count), owner=owner),
+        lines=[*(_("From %(name)s: %(items)s", name=name, items=moves_view.items_phrase(n))
+                 for name, n in holders.items()),
+               _("They go back although someone else took them during the absence.")],
+        button=_("Confirm: give %(items)s back", items=moves_view.items_phrase(count)),
+        cancel_url=url_for("handover.show", batch_id=batch.id),
+        binding={"state": batch.state, "holders": holders},
+        title=_("Confirm giving back anyway"))
+
+
+def _tell_plan(h: Context, batch: MoveBatch) -> confirmation.Plan:
+    holders = _conflict_holders(h, batch)
+    count = sum(holders.values())
+    owner, _deputy = _names(h, batch)
+    code = reader_language(person(h.portal.id, batch.owner_id))
+    language = {"en": _("English"), "ru": _("Russian")}.get(code, code)
+    return confirmation.Plan(
+        action=f"handover.tell_owner:{batch.id}",
+        heading=_("Tell %(owner)s about %(items)s others hold?",
+                  items=moves_view.items_phrase(count), owner=owner),
+        lines=[_("One notification on the portal, in %(language)s, names the items' kinds and "
+                 "who holds them.", language=language),
+               _("Nothing moves.")],
+        button=_("Confirm: tell %(owner)s", owner=owner),
+        cancel_url=url_for("handover.show", batch_id=batch.id),
+        binding={"state": batch.state, "holders": holders}, title=_("Confirm the notice"))
+
+
+@bp.post("/<int:batch_id>/give-back-anyway")
+@role_required("admin", "head")
+def give_back_anyway(batch_id: int) -> Any:
+    """The items the give-back left with others go back to the owner all the same."""
+    h = here()
+    batch = _batch_or_404(h, batch_id)
+    if ActionForm().validate_on_submit():
+        plan = _anyway_plan(h, batch)
+        if sum(plan.binding["holders"].values()) and not confirmation.confirmed(plan):
+            return confirmation.ask(plan)
+        try:
+            done = services.give_back_anyway(batch=batch, actor=h.actor, client=h.client,
+                                             now=h.now)
+        except Refusal as error:
+            refuse_on_page(error)
+        except PortalError as exc:
+            db.session.rollback()
+            flash(_("The portal did not answer: %(error)s", error=_problem(str(exc))), "error")
+        else:
+            flash(_("Given back: %(back)s; deleted on the portal: %(gone)s; refused by the "
+                    "portal: %(failed)s.", back=done.returned + done.already,
+                    gone=done.missing, failed=done.failed),
+                  "success" if not done.failed else "warning")
+    return redirect(url_for("handover.show", batch_id=batch_id))
+
+
+@bp.post("/<int:batch_id>/tell-owner")
+@role_required("admin", "head")
+def tell_owner(batch_id: int) -> Any:
+    """A portal notice to the owner about the items others hold."""
+    h = here()
+    batch = _batch_or_404(h, batch_id)
+    if ActionForm().validate_on_submit():
+        plan = _tell_plan(h, batch)
+        if sum(plan.binding["holders"].values()) and not confirmation.confirmed(plan):
+            return confirmation.ask(plan)
+        try:
+            told = services.tell_owner(batch=batch, actor=h.actor, client=h.client, now=h.now)
+        except Refusal as error:
+            refuse_on_page(error)
+        except PortalError as exc:
+            db.session.rollback()
+            flash(_("The portal did not answer: %(error)s", error=_problem(str(exc))), "error")
+        else:
+            flash(_("The owner was told.") if told else
+                  _("The owner was already told about these items."), "success")
+    return redirect(url_for("handover.show", batch_id=batch_id))
+
+
 @bp.post("/<int:batch_id>/discard")
 @role_required("admin", "head")
 def discard(batch_id: int) -> Any:
     h = here()
     batch = _batch_or_404(h, batch_id)
     if ActionForm().validate_on_submit():
+        plan = moves_view.discard_plan(batch, action=f"handover.discard:{batch.id}",
+                                       cancel_url=url_for("handover.show", batch_id=batch.id))
+        if batch.state in (PREVIEW, SCHEDULED) and not confirmation.confirmed(plan):
+            return confirmation.ask(plan)
         try:
             services.discard_preview(batch=batch, actor=h.actor)
         except Refusal as error:

@@ -26,7 +26,7 @@ from portal_ext.blueprints.transfers.forms import (
 )
 from portal_ext.context import Context, here
 from portal_ext.directory.models import Department
-from portal_ext.errors import Refusal
+from portal_ext.errors import INVALID, Refusal, each_refusal
 from portal_ext.extensions import db
 from portal_ext.handover.failures import failed_counts
 from portal_ext.handover.report import COLUMNS, build_report
@@ -34,7 +34,7 @@ from portal_ext.moves.models import APPLIED, PREVIEW, TRANSFER, MoveBatch
 from portal_ext.moves.portal_text import clean, explained
 from portal_ext.moves.types import ENTITY_TYPES as KINDS
 from portal_ext.portal.errors import PortalError
-from portal_ext.transfers import auto_mode, report, services
+from portal_ext.transfers import auto_mode, report, services, successors
 from portal_ext.transfers.strategies import ENTITY_TYPES
 
 
@@ -92,8 +92,21 @@ def index() -> Any:
     pending, others = report.waiting(h.portal.id)
     return render_template(
         "transfers/index.html", pending=pending, others=others, grid=grid, page=page,
+        held=_still_held(h, [row.user_id for row in pending]
+                         + [user.portal_user_id for user in others]),
         failed_by_batch=failed_counts(page.items), names=names,
         policy=auto_mode.get_policy(h.portal.id), action_form=ActionForm(), **labels)
+
+
+def _still_held(h: Context, user_ids: list[int]) -> dict[int, dict[str, int]] | None:
+    """What each dismissed user still holds, per type, read in one batch (None: the portal
+    did not answer; the list shows without the numbers)."""
+    if not user_ids:
+        return {}
+    try:
+        return successors.holdings(h.client, user_ids, ENTITY_TYPES)
+    except PortalError:
+        return None
 
 
 def _fill_choices(form: TransferForm, h: Context) -> None:
@@ -169,8 +182,28 @@ def new() -> Any:
 @role_required("admin")
 def show(batch_id: int) -> Any:
     h = here()
-    batch = _batch_or_404(h, batch_id)
+    return _show_page(h, _batch_or_404(h, batch_id))
+
+
+def _split_form(batch: MoveBatch, rows: list[dict[str, Any]], values: dict[str, str] | None,
+                errors: dict[str, list[str]] | None) -> dict[str, Any] | None:
+    """The preview's adjustable split (a spread over several people): the inputs per
+    successor and type with their values (as typed, after a refusal) and errors."""
+    if batch.state != PREVIEW or (batch.options or {}).get("strategy") != "spread" \
+            or len(rows) < 2:
+        return None
+    planned = moves_view.planned_by_type(batch.id)
+    kinds = [name for name in batch.types if planned.get(name)]
+    cells = {services.split_field(row["user_id"], name): str(row["received"].get(name, 0))
+             for row in rows for name in kinds}
+    return {"kinds": kinds, "planned": planned, "field": services.split_field,
+            "values": {**cells, **(values or {})}, "errors": errors or {}}
+
+
+def _show_page(h: Context, batch: MoveBatch, *, split_values: dict[str, str] | None = None,
+               split_errors: dict[str, list[str]] | None = None) -> Any:
     names, days = h.names(), _undo_days()
+    rows = report.successor_rows(batch)
     return render_template(
         "transfers/show.html", batch=batch, status=moves_view.run_status(batch, "transfer"),
         title=_("Transfer of %(name)s's items",
@@ -178,11 +211,45 @@ def show(batch_id: int) -> Any:
         last_problem=_problem(batch.error) if batch.error else "",
         columns=COLUMNS,
         report=build_report(batch, h.links, names=names),
-        successor_rows=report.successor_rows(batch), names=names,
+        successor_rows=rows, names=names,
+        split=_split_form(batch, rows, split_values, split_errors),
         decision=(batch.options or {}).get("decision") or {},
         undo_until=services.undo_until(batch, days), undo_days=days,
         can_undo=report.can_undo(batch, now=h.now, days=days), action_form=ActionForm(),
         **_labels())
+
+
+@bp.post("/<int:batch_id>/split")
+@role_required("admin")
+def split(batch_id: int) -> Any:
+    """Adjust a previewed spread: how many items of each type each successor gets."""
+    h = here()
+    batch = _batch_or_404(h, batch_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    wanted: dict[int, dict[str, str]] = {}
+    values: dict[str, str] = {}
+    for key, value in request.form.items():
+        prefix, _sep, rest = key.partition("-")
+        user_id, _sep, name = rest.partition("-")
+        if prefix == "split" and user_id.isdigit() and name:
+            wanted.setdefault(int(user_id), {})[name] = value
+            values[key] = value
+    try:
+        changed = services.adjust_split(batch=batch, wanted=wanted, actor=h.actor, now=h.now)
+    except Refusal as error:
+        db.session.rollback()
+        if error.kind != INVALID:
+            refuse_on_page(error)
+            return redirect(url_for("transfers.show", batch_id=batch_id))
+        errors: dict[str, list[str]] = {}
+        for one in each_refusal(error):
+            errors.setdefault(one.field or "", []).append(str(one.message))
+        return _show_page(h, batch, split_values=values, split_errors=errors), 422
+    flash(ngettext("The split was saved: %(num)d item goes to someone else.",
+                   "The split was saved: %(num)d items go to someone else.", changed),
+          "success")
+    return redirect(url_for("transfers.show", batch_id=batch_id))
 
 
 @bp.get("/<int:batch_id>/progress")
@@ -218,7 +285,10 @@ def _apply_plan(h: Context, batch: MoveBatch) -> confirmation.Plan:
                   kinds=moves_view.kinds_phrase(len([n for n in planned if planned[n]])),
                   owner=owner, to=to),
         lines=[f"{names.get(row['user_id'], '#' + str(row['user_id']))}: "
-               f"{moves_view.items_phrase(row['total'])}" for row in rows],
+               f"{moves_view.items_phrase(row['total'])}"
+               + (" (" + ", ".join(f"{KINDS[name].label}: {row['received'][name]}"
+                                   for name in batch.types if row["received"].get(name)) + ")"
+                  if len(planned) > 1 else "") for row in rows],
         button=_("Confirm: move %(items)s", items=moves_view.items_phrase(count)),
         cancel_url=url_for("transfers.show", batch_id=batch.id),
         binding={"planned": planned, "state": batch.state,
@@ -249,8 +319,14 @@ def _act(batch_id: int, action: str) -> Any:
     batch = _batch_or_404(h, batch_id)
     if not ActionForm().validate_on_submit():
         abort(400)
+    here_url = url_for("transfers.show", batch_id=batch.id)
     plan = (_apply_plan(h, batch) if action == "apply" and batch.state == PREVIEW
-            else _undo_plan(h, batch) if action == "undo" and batch.state == APPLIED else None)
+            else _undo_plan(h, batch) if action == "undo" and batch.state == APPLIED
+            else moves_view.retry_plan(batch, action=f"transfers.retry:{batch.id}",
+                                       cancel_url=here_url) if action == "retry"
+            else moves_view.discard_plan(batch, action=f"transfers.discard:{batch.id}",
+                                         cancel_url=here_url)
+            if action == "discard" and batch.state == PREVIEW else None)
     if plan is not None and not confirmation.confirmed(plan):
         return confirmation.ask(plan)
     try:
@@ -309,8 +385,26 @@ def close_dismissal(dismissal_id: int) -> Any:
     row = services.dismissal_of(h.portal.id, dismissal_id)
     if row is None:
         abort(404)
-    if ActionForm().validate_on_submit() and services.close_dismissal(
-            dismissal=row, actor=h.actor, now=h.now):
+    if not ActionForm().validate_on_submit():
+        return redirect(url_for("transfers.index"))
+    if services.rules.may_close(row.state):
+        held = _still_held(h, [row.user_id])
+        count = sum((held or {}).get(row.user_id, {}).values())
+        name = h.names().get(row.user_id, f"#{row.user_id}")
+        plan = confirmation.Plan(
+            action=f"transfers.close_dismissal:{row.id}",
+            heading=_("Take %(name)s off the list without a transfer?", name=name),
+            lines=[_("%(name)s still holds %(items)s; they stay with %(name)s.", name=name,
+                     items=moves_view.items_phrase(count)) if held is not None else
+                   _("The portal did not answer: what %(name)s still holds is unknown.",
+                     name=name),
+                   _("A transfer can still be made later from “New transfer”.")],
+            button=_("Confirm: take off the list"),
+            cancel_url=url_for("transfers.index"), binding={"held": count},
+            title=_("Confirm taking off the list"))
+        if not confirmation.confirmed(plan):
+            return confirmation.ask(plan)
+    if services.close_dismissal(dismissal=row, actor=h.actor, now=h.now):
         flash(_("Taken off the list."), "success")
     return redirect(url_for("transfers.index"))
 
