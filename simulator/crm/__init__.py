@@ -5,6 +5,7 @@ schemas, input and row building (entity_types.py, fields.py, userfields.py, inpu
 activity_fields.py, categories.py) and who may read and change what (rights.py)."""
 
 from simulator.crm import access, activity, category, entities, item, statuses  # noqa: F401
+from simulator.crm.activity import activity_add, activity_update
 from simulator.crm.activity_fields import deadline_of
 
-__all__ = ["deadline_of"]
+__all__ = ["activity_add", "activity_update", "deadline_of"]

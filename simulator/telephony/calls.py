@@ -74,7 +74,7 @@ def _user(ctx: Ctx, params: Params) -> int:
 
 @method("telephony.externalcall.register")
 def externalcall_register(ctx: Ctx, params: Params) -> dict[str, Any]:
-    from simulator.crm.activity import activity_add
+    from simulator.crm import activity_add
 
     user_id = _user(ctx, params)
     call_type = params.int("TYPE", required=False) or 0
@@ -112,7 +112,7 @@ def externalcall_register(ctx: Ctx, params: Params) -> dict[str, Any]:
 
 @method("telephony.externalcall.finish")
 def externalcall_finish(ctx: Ctx, params: Params) -> dict[str, Any]:
-    from simulator.crm.activity import activity_update
+    from simulator.crm import activity_update
 
     call_id = str(params.get("CALL_ID") or "").strip()
     user_id = _user(ctx, params)

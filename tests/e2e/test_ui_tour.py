@@ -53,6 +53,7 @@ ADMIN_ID, HEAD_ID, AWAY_ID, DEPUTY_ID, EMPLOYEE_ID, DISMISSED_ID = 1, 4, 10, 9, 
 # Ольга Никитина dismissed too, her leads, deals and companies spread by load over Алексей
 # Фёдоров and the containers' head: the preview whose split the administrator may adjust.
 SPREAD_ID, SPREAD_OVER = 5, (6, 8)
+ASKER_ID = 6  # asks for a deadline change
 ROLES: dict[str, str] = {
     "admin": "admin@demo.portal",        # Дмитрий Соколов, the portal's administrator
     "head": "s.morozov@demo.portal",     # Сергей Морозов, head of «Торг-Комс»
@@ -206,7 +207,7 @@ def stage(server: LiveServer) -> dict[str, int]:
 
 
 def _stage_deadline_request(server: LiveServer, portal: Any, admin: Any, now: Any) -> int:
-    """Ольга Никитина asks her head, Сергей Морозов, to move a deadline (approval required):
+    """Алексей Фёдоров asks his head, Сергей Морозов, to move a deadline (approval required):
     the request waits for his decision."""
     from datetime import UTC
 
@@ -219,10 +220,10 @@ def _stage_deadline_request(server: LiveServer, portal: Any, admin: Any, now: An
                          {"mode": "approval_required"})
     due = now + timedelta(days=3)
     task = server.sim.call("tasks.task.add", {"fields": {
-        "TITLE": "Подготовить КП по тендеру", "RESPONSIBLE_ID": 5,
+        "TITLE": "Подготовить КП по тендеру", "RESPONSIBLE_ID": ASKER_ID,
         "DEADLINE": due.replace(tzinfo=UTC).isoformat()}}, user_id=HEAD_ID)
     asker = db.session.scalars(db.select(PortalUser).where(
-        PortalUser.portal_id == portal.id, PortalUser.portal_user_id == 5)).one()
+        PortalUser.portal_id == portal.id, PortalUser.portal_user_id == ASKER_ID)).one()
     request = deadlines.create_request(
         for_portal(portal, actor=asker, now=now), task_id=int(task["result"]["task"]["id"]),
         new_deadline=(due + timedelta(days=2)).replace(tzinfo=UTC).isoformat(),
