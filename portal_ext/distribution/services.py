@@ -559,8 +559,45 @@ def retry_report(report: VisitReport) -> None:
 
 
 # -- visit reports: the run ------------------------------------------------------------------
-def _task_title(report: VisitReport, lead_title: str) -> str:
-    return f"Visit report #{report.id}: {lead_title or f'lead {report.lead_id}'}"
+def _task_title(report: VisitReport, lead_title: str, language: str) -> str:
+    """The control task's title in ``language`` (its reader's: the main manager's)."""
+    from flask_babel import force_locale, gettext
+
+    with force_locale(language):
+        return gettext("Visit report #%(id)s: %(lead)s", id=report.id,
+                       lead=lead_title or gettext("lead %(id)s", id=report.lead_id))
+
+
+def _task_titles(report: VisitReport, lead_title: str) -> set[str]:
+    """The control task's title in every language: a run finds the task a stopped run made,
+    even when the main manager has switched language since."""
+    from portal_ext.i18n import LANGUAGES
+
+    return {_task_title(report, lead_title, language) for language in LANGUAGES}
+
+
+def _deal_texts(report: VisitReport, *, line_name: str, client_name: str, main_name: str,
+                language: str) -> tuple[str, str]:
+    """A deal's title and comment in ``language`` (its reader's: the deal's manager's)."""
+    from flask_babel import force_locale, gettext
+
+    with force_locale(language):
+        title = gettext("%(line)s: %(client)s (main manager %(main)s)", line=line_name,
+                        client=client_name, main=main_name)
+        return title, _report_text(report, main_name)
+
+
+def _report_text(report: VisitReport, main_name: str) -> str:
+    """What a deal's comment and the control task's description say, in the current locale:
+    the report and its main manager, then the representative's own words as written."""
+    from flask_babel import gettext
+
+    text = gettext("Visit report #%(id)s; the main manager is %(main)s.", id=report.id,
+                   main=main_name)
+    if report.comment:
+        text += "\n\n" + gettext("The representative's comment: %(comment)s",
+                                    comment=report.comment)
+    return text
 
 
 def _positive(value: Any) -> int | None:
@@ -667,6 +704,9 @@ def plan_run(report: VisitReport, *, read: Mapping[str, Any], now: datetime,
              names: Mapping[int, str]) -> RunPlan:
     """The writes left to do, given what :func:`_read` found (deals and task found on the
     portal are recorded on ``report``, not created again)."""
+    from flask_babel import force_locale
+
+    from portal_ext.i18n import reader_language
     from portal_ext.portal.clock import portal_zone
     from portal_ext.working_time import DEFAULT_SETTINGS, WorkCalendar
 
@@ -679,10 +719,10 @@ def plan_run(report: VisitReport, *, read: Mapping[str, Any], now: datetime,
             deals[str(line_id)] = int(found[0]["ID"])
     report.deals = deals
     lead_title = str(lead.get("TITLE") or "")
-    title = _task_title(report, lead_title)
     if report.control_task_id is None:
+        titles = _task_titles(report, lead_title)
         for task in _rows_of(results.get("task")):
-            if str(task.get("title") or task.get("TITLE") or "") == title:
+            if str(task.get("title") or task.get("TITLE") or "") in titles:
                 report.control_task_id = int(task.get("id") or task.get("ID") or 0)
     given = dict(report.client or {})
     changed = set(given.get("changed") or [])
@@ -730,16 +770,22 @@ def plan_run(report: VisitReport, *, read: Mapping[str, Any], now: datetime,
     managers = list(dict.fromkeys(int(d["chosen_id"]) for d in report.decisions))
     main_id = int(report.main_manager_id or managers[0])
     main_name = names.get(main_id, f"#{main_id}")
+    people = {u.portal_user_id: u for u in db.session.scalars(select(PortalUser).where(
+        PortalUser.portal_id == report.portal_id,
+        PortalUser.portal_user_id.in_([*managers, main_id])))}
     deal_keys: dict[int, str] = {}
     for line_id in remaining:
         line = line_rows[line_id]
         chosen = int(by_line[line_id]["chosen_id"])
+        deal_title, deal_comment = _deal_texts(
+            report, line_name=line.name, main_name=main_name,
+            client_name=str(company_name or lead_title or report.lead_id),
+            language=reader_language(people.get(chosen)))
         fields: dict[str, Any] = {
-            "title": f"{line.name}: {company_name or lead_title or report.lead_id} "
-                     f"(main manager {main_name})",
+            "title": deal_title,
             "categoryId": line.category_id, "stageId": line.stage_id, "assignedById": chosen,
             "observers": [m for m in managers if m != chosen], "leadId": report.lead_id,
-            "comments": report.comment, "originatorId": ORIGINATOR,
+            "comments": deal_comment, "originatorId": ORIGINATOR,
             "originId": origin_id(report.id, line_id), "ufCrmMainManager": main_id}
         if company_ref:
             fields["companyId"] = company_ref
@@ -758,17 +804,18 @@ def plan_run(report: VisitReport, *, read: Mapping[str, Any], now: datetime,
                                           else DEFAULT_SETTINGS, portal_zone())
         config = settings_of(report.portal_id)
         due = work.add_days(now, int(config["control_task_days"]))
+        main_language = reader_language(people.get(main_id))
+        with force_locale(main_language):
+            description = _report_text(report, main_name)
         commands["task"] = ("tasks.task.add", {"fields": {
-            "TITLE": title, "RESPONSIBLE_ID": main_id,
+            "TITLE": _task_title(report, lead_title, main_language), "RESPONSIBLE_ID": main_id,
             "AUDITORS": [m for m in managers if m != main_id],
             "UF_CRM_TASK": [f"D_{deal_ref(i)}" for i in report.line_ids],
             "DEADLINE": due.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
-            "DESCRIPTION": report.comment}})
+            "DESCRIPTION": description}})
     if not report.lead_converted:
         commands["lead"] = ("crm.lead.update", {"id": report.lead_id,
                                                 "fields": {"STATUS_ID": CONVERTED}})
-    people = {u.portal_user_id: u for u in db.session.scalars(select(PortalUser).where(
-        PortalUser.portal_id == report.portal_id, PortalUser.portal_user_id.in_(managers)))}
     for manager in managers:
         if manager in (report.notified or []):
             continue

@@ -31,8 +31,15 @@ FEDOROV, REPRESENTATIVE = 6, 7
 
 
 def test_a_visit_report_makes_one_deal_per_line_a_main_manager_and_a_control_task(
-        client: FlaskClient, admin: dict[str, str], demo_sim: Simulator) -> None:
+        app: Flask, client: FlaskClient, admin: dict[str, str], demo_sim: Simulator) -> None:
+    from portal_ext.directory.models import PortalUser
+
     lines = set_up_lines(client, admin)
+    with app.app_context():  # the equipment people read Russian, the marketing people English
+        for user in db.session.scalars(select(PortalUser).where(PortalUser.portal_user_id.in_(
+                EQUIPMENT_PEOPLE + MARKETING_PEOPLE))):
+            user.language = "ru" if user.portal_user_id in EQUIPMENT_PEOPLE else "en"
+        db.session.commit()
     assert [line["stage_id"] for line in lines] == ["NEW", "C1:NEW", "NEW"]
     assert client.put("/api/v1/distribution/settings", headers=admin, json={
         "default_strategy": "least_loaded", "main_strategy": "priority"}).status_code == 200
@@ -57,10 +64,20 @@ def test_a_visit_report_makes_one_deal_per_line_a_main_manager_and_a_control_tas
         assert sorted(deal["observers"]) == sorted(
             u for u in picked.values() if u != picked[line["id"]])
         assert deal["companyId"] > 0
+        if line is lines[0]:  # each deal speaks its manager's language
+            assert "(главный менеджер — " in deal["title"], deal["title"]
+            assert deal["comments"].startswith(f"Отчёт о визите №{report['id']}; главный")
+            assert "Комментарий представителя: Needs all three" in deal["comments"]
+        elif line is lines[2]:
+            assert "(main manager " in deal["title"], deal["title"]
+            assert "The representative's comment: Needs all three" in deal["comments"]
     task = demo_sim.call("tasks.task.get", {"taskId": report["control_task_id"],
-                                            "select": ["ID", "RESPONSIBLE_ID",
+                                            "select": ["ID", "RESPONSIBLE_ID", "TITLE",
+                                                       "DESCRIPTION",
                                                        "UF_CRM_TASK"]})["result"]["task"]
-    assert int(task["responsibleId"]) == report["main_manager_id"]
+    assert int(task["responsibleId"]) == report["main_manager_id"]  # reads Russian
+    assert task["title"].startswith(f"Отчёт о визите №{report['id']}: "), task["title"]
+    assert "Комментарий представителя: Needs all three" in task["description"]
     assert sorted(task["ufCrmTask"]) == sorted(f"D_{d}" for d in deals.values())
     assert demo_sim.call("crm.lead.get", {"id": lead})["result"]["STATUS_ID"] == "CONVERTED"
     # The same report again: the first one, nothing created twice.
