@@ -40,7 +40,7 @@ from portal_ext.context import Context
 from portal_ext.deadlines import rules as deadline_rules
 from portal_ext.deadlines import services as deadlines
 from portal_ext.directory.models import Department, PortalUser
-from portal_ext.errors import CONFLICT, FORBIDDEN, NOT_FOUND
+from portal_ext.errors import CONFLICT, FORBIDDEN, NOT_FOUND, FieldChecks
 from portal_ext.extensions import db
 from portal_ext.i18n import reader_language
 from portal_ext.portal.errors import PortalError
@@ -228,37 +228,38 @@ def _template(body: Mapping[str, Any], name: str, *, required: bool, limit: int)
     return text
 
 
-def validated(ctx: Context, body: Mapping[str, Any],
-              current: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The robot ``body`` describes (over ``current`` for a change), checked against the
-    portal: the stage exists (``crm.status.list``, pipelines ``crm.category.list``), every
-    placeholder is known, the responsible and auditors resolve to active users, the deadline is
-    positive and bounded, the policy exists. Else a refusal naming the field."""
-    unknown = [k for k in body if k not in FIELDS]
-    if unknown:
-        raise RobotError(unknown[0], _("Unknown field '%(field)s'.", field=unknown[0]))
-    merged: dict[str, Any] = {**(current or {}), **body}
+def _entity(merged: Mapping[str, Any]) -> str:
     entity = merged.get("entity")
     if entity not in ENTITIES:
         raise RobotError("entity", _("'entity' must be one of: %(values)s.",
                                      values=", ".join(ENTITIES)))
+    return str(entity)
+
+
+def _category(ctx: Context, merged: Mapping[str, Any], entity: str) -> int | None:
     category_id = _int_or_none(merged, "category_id")
     if entity == LEAD:
-        category_id = None
-    else:
-        category_id = category_id or 0
-        try:
-            known_pipelines = pipelines(ctx)
-        except PortalError as exc:
-            raise RobotError("category_id", _("The portal did not list its pipelines: "
-                                              "%(why)s", why=str(exc))) from exc
-        if category_id not in known_pipelines:
-            raise RobotError("category_id", _("There is no deal pipeline %(id)s on the "
-                                              "portal.", id=category_id))
+        return None
+    category_id = category_id or 0
+    try:
+        known_pipelines = pipelines(ctx)
+    except PortalError as exc:
+        raise RobotError("category_id", _("The portal did not list its pipelines: "
+                                          "%(why)s", why=str(exc))) from exc
+    if category_id not in known_pipelines:
+        raise RobotError("category_id", _("There is no deal pipeline %(id)s on the "
+                                          "portal.", id=category_id))
+    return category_id
+
+
+def _stage(ctx: Context, merged: Mapping[str, Any], entity: str | None,
+           category_id: int | None) -> str:
     status_id = merged.get("status_id")
     if not isinstance(status_id, str) or not status_id.strip():
         raise RobotError("status_id", _("'status_id' is required."))
     status_id = status_id.strip()
+    if entity is None:  # refused already: the stage cannot be looked up
+        return status_id
     try:
         known = stages(ctx, entity, category_id)
     except PortalError as exc:
@@ -267,11 +268,11 @@ def validated(ctx: Context, body: Mapping[str, Any],
     if status_id not in known:
         raise RobotError("status_id", _("There is no stage %(stage)s for %(entity)s on the "
                                         "portal.", stage=status_id, entity=entity))
-    title = _template(merged, "title", required=True, limit=255)
-    description = _template(merged, "description", required=False, limit=10_000)
-    people = _people(ctx.portal)
-    responsible = _user_ref(ctx, merged.get("responsible") or rules.RESPONSIBLE,
-                            "responsible", people, allowed=(rules.RESPONSIBLE, rules.HEAD))
+    return status_id
+
+
+def _deadline(body: Mapping[str, Any], merged: Mapping[str, Any]
+              ) -> tuple[int | None, int | None]:
     hours, days = _int_or_none(merged, "deadline_hours"), _int_or_none(merged, "deadline_days")
     if "deadline_hours" in body and body.get("deadline_hours") not in (None, ""):
         days = None if "deadline_days" not in body else days
@@ -289,31 +290,91 @@ def validated(ctx: Context, body: Mapping[str, Any],
     if days is not None and not 0 < days <= rules.MAX_DAYS:
         raise RobotError("deadline_days", _("'deadline_days' must be from 1 to %(n)s.",
                                             n=rules.MAX_DAYS))
+    return hours, days
+
+
+def _policy(merged: Mapping[str, Any]) -> str:
     policy = merged.get("policy") or ""
     if policy not in ("", *deadline_rules.MODES):
         raise RobotError("policy", _("'policy' must be empty (the robots' policy) or one of: "
                                      "%(modes)s.", modes=", ".join(deadline_rules.MODES)))
+    return str(policy)
+
+
+def _auditors(ctx: Context, merged: Mapping[str, Any], people: Mapping[int, PortalUser]
+              ) -> list[str]:
     auditors_in = merged.get("auditors") or []
     if not isinstance(auditors_in, list) or len(auditors_in) > 20:
         raise RobotError("auditors", _("'auditors' must be a list of user ids or 'head'."))
-    auditors = [_user_ref(ctx, a, "auditors", people, allowed=(rules.HEAD,))
-                for a in auditors_in]
+    return [_user_ref(ctx, a, "auditors", people, allowed=(rules.HEAD,)) for a in auditors_in]
+
+
+def _checklist(merged: Mapping[str, Any]) -> list[str]:
     checklist_in = merged.get("checklist") or []
     if not isinstance(checklist_in, list) or len(checklist_in) > rules.MAX_CHECKLIST or any(
             not isinstance(c, str) or not c.strip() or len(c) > 255 for c in checklist_in):
         raise RobotError("checklist", _("'checklist' must be a list of at most %(n)s "
                                         "non-empty lines.", n=rules.MAX_CHECKLIST))
+    return [c.strip() for c in checklist_in]
+
+
+def _on_leave(merged: Mapping[str, Any]) -> str:
     on_leave = merged.get("on_leave") or KEEP
     if on_leave not in ON_LEAVE:
         raise RobotError("on_leave", _("'on_leave' must be one of: %(values)s.",
                                        values=", ".join(ON_LEAVE)))
-    return {"entity": entity, "category_id": category_id, "status_id": status_id,
-            "title": title, "description": description, "responsible": responsible,
-            "deadline_hours": hours, "deadline_days": days, "policy": policy,
-            "auditors": [int(a) if a.isdigit() else a for a in auditors],
-            "task_control": _bool(merged, "task_control", False),
-            "checklist": [c.strip() for c in checklist_in], "on_leave": on_leave,
-            "enabled": _bool(merged, "enabled", True)}
+    return str(on_leave)
+
+
+def validated(ctx: Context, body: Mapping[str, Any],
+              current: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The robot ``body`` describes (over ``current`` for a change), checked against the
+    portal: the stage exists (``crm.status.list``, pipelines ``crm.category.list``), every
+    placeholder is known, the responsible and auditors resolve to active users, the deadline is
+    positive and bounded, the policy exists. Else a refusal naming the field, or a Refusals
+    group (portal_ext.errors) naming every bad field at once."""
+    checks = FieldChecks()
+    for name in body:
+        if name not in FIELDS:
+            checks.add(RobotError(name, _("Unknown field '%(field)s'.", field=name)))
+    merged: dict[str, Any] = {**(current or {}), **body}
+    people = _people(ctx.portal)
+    entity: str | None = None
+    category_id: int | None = None
+    clean: dict[str, Any] = {}
+    with checks:
+        entity = _entity(merged)
+    place_known = entity is not None  # the stage is looked up in a known entity and pipeline
+    with checks:
+        category_id = _category(ctx, merged, entity) if entity is not None else None
+    with checks:
+        place_known = place_known and all(r.field != "category_id" for r in checks.found)
+        clean["status_id"] = _stage(ctx, merged, entity if place_known else None, category_id)
+    with checks:
+        clean["title"] = _template(merged, "title", required=True, limit=255)
+    with checks:
+        clean["description"] = _template(merged, "description", required=False, limit=10_000)
+    with checks:
+        clean["responsible"] = _user_ref(ctx, merged.get("responsible") or rules.RESPONSIBLE,
+                                         "responsible", people,
+                                         allowed=(rules.RESPONSIBLE, rules.HEAD))
+    with checks:
+        clean["deadline_hours"], clean["deadline_days"] = _deadline(body, merged)
+    with checks:
+        clean["policy"] = _policy(merged)
+    with checks:
+        clean["auditors"] = [int(a) if a.isdigit() else a
+                             for a in _auditors(ctx, merged, people)]
+    with checks:
+        clean["checklist"] = _checklist(merged)
+    with checks:
+        clean["on_leave"] = _on_leave(merged)
+    with checks:
+        clean["task_control"] = _bool(merged, "task_control", False)
+    with checks:
+        clean["enabled"] = _bool(merged, "enabled", True)
+    checks.done()
+    return {"entity": entity, "category_id": category_id, **clean}
 
 
 # -- robots ----------------------------------------------------------------------------------------

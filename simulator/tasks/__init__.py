@@ -1,4 +1,4 @@
 """Tasks: ``tasks.task.*`` (task.py, its input in input.py), ``tasks.task.history.list`` and
 ``task.commentitem.*`` (log.py)."""
 
-from simulator.tasks import checklist, log, task  # noqa: F401  (registers the methods)
+from simulator.tasks import checklist, control, log, task  # noqa: F401  (registers the methods)

@@ -165,6 +165,15 @@ def test_bad_robots_are_refused_naming_the_field_and_a_deleted_stage_breaks_a_ro
         user.active = False
         db.session.commit()
     assert refused({"responsible": "7"})["field"] == "responsible"
+    # Several bad fields: one answer names every one of them.
+    several = refused({"status_id": "NO_SUCH", "title": "Call {TITLE} in {CITY}",
+                       "responsible": "somebody", "deadline_hours": 0, "policy": "strict",
+                       "auditors": ["head", 999999]})
+    named = {e["field"]: e["message"] for e in several["errors"]}
+    assert set(named) == {"status_id", "title", "responsible", "deadline_hours", "policy",
+                          "auditors"}
+    assert "{CITY}" in named["title"] and "NO_SUCH" in named["status_id"]
+    assert "999999" in named["auditors"]
     assert client.get("/api/v1/stage-robots", headers=admin).get_json()["total"] == 0
 
     made = client.post("/api/v1/stage-robots", headers=admin, json=ROBOT)

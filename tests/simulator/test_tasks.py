@@ -244,6 +244,40 @@ def test_task_control_sends_a_finished_task_to_the_creator(portal: Simulator) ->
     assert closed["closedBy"] == "2"
 
 
+def test_the_creator_accepts_or_returns_work_awaiting_control(portal: Simulator) -> None:
+    task = _add(portal, TASK_CONTROL="Y")
+
+    def decide(name: str, user_id: int) -> dict[str, Any]:
+        answer: dict[str, Any] = portal.call(f"tasks.task.{name}", {"taskId": task["id"]},
+                                             user_id=user_id)["result"]["task"]
+        return answer
+
+    def refused(name: str, user_id: int) -> None:
+        with pytest.raises(SimError) as error:
+            decide(name, user_id)
+        assert (error.value.code, error.value.description) == (
+            "1048582", "Action on the task is not allowed")
+
+    refused("approve", HEAD)  # nothing to accept yet
+    portal.call("tasks.task.update", {"taskId": task["id"], "fields": {"STATUS": 5}},
+                user_id=SELLER)
+    awaiting = portal.call("tasks.task.get", {"taskId": task["id"]}, user_id=HEAD)
+    assert awaiting["result"]["task"]["action"]["approve"] is True
+    refused("approve", SELLER)  # the responsible may not accept their own work
+    returned = decide("disapprove", HEAD)
+    assert returned["status"] == "2" and returned["closedDate"] is None
+    refused("disapprove", HEAD)
+    portal.call("tasks.task.update", {"taskId": task["id"], "fields": {"STATUS": 5}},
+                user_id=SELLER)
+    accepted = decide("approve", HEAD)
+    assert accepted["status"] == "5" and accepted["closedBy"] == str(HEAD)
+    assert [h["value"]["to"] for h in _history(portal, task["id"], filter={"FIELD": "STATUS"})
+            ] == ["5", "4", "2", "4"]
+    with pytest.raises(SimError) as missing:
+        portal.call("tasks.task.approve", {})
+    assert missing.value.code == "100"
+
+
 def test_tick_warns_once_before_the_deadline_and_once_after(portal: Simulator) -> None:
     task = _add(portal, DEADLINE="2026-03-02T10:45:00")  # 45 minutes from now
     later = _add(portal, TITLE="Next week", DEADLINE="2026-03-09T10:00:00")
