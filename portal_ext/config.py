@@ -89,9 +89,14 @@ class BaseConfig:
 
     # The deadline guard (portal_ext.deadlines): a pending request nobody answers within
     # DEADLINE_ESCALATION_HOURS is passed to the next head; on a cloud portal (PORTAL_MODE
-    # rest) the tasks are resynced against the snapshot every DEADLINE_RESYNC_MINUTES.
+    # rest) the tasks are resynced against the snapshot every DEADLINE_RESYNC_MINUTES. A sweep
+    # waits for a burst of task events to settle (no new one for DEADLINE_SWEEP_SETTLE_SECONDS,
+    # or a full batch of 50 pending) before reading, never longer than
+    # DEADLINE_SWEEP_MAX_WAIT_SECONDS after the oldest pending event; 0 reads at once.
     DEADLINE_ESCALATION_HOURS: float = 24.0
     DEADLINE_RESYNC_MINUTES: float = 60.0
+    DEADLINE_SWEEP_SETTLE_SECONDS: float = 0.5
+    DEADLINE_SWEEP_MAX_WAIT_SECONDS: float = 5.0
 
     # Handovers (portal_ext.handover): items per chunk (one re-check ``batch`` of 50 list calls
     # reads 2,500 items, so re-reading costs one request per 50 writes), how long a worker may

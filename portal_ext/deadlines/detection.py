@@ -10,16 +10,18 @@ carry only the task's id (reference 1.5). So:
   deadline change". The portal then refuses most direct changes by the responsible itself;
   not those of a responsible whose role may edit their tasks (reference 1.2).
 - **Detection.** The track's ``current_deadline`` is the snapshot of the task's deadline.
-  ``ONTASKADD``/``ONTASKUPDATE`` only mark the task's track pending (:func:`mark_pending`,
-  no portal call); :func:`sweep` then reads every pending task, 50 per ``batch`` request, and
-  compares with the snapshot. A change the policy lets through (or an approved request
-  covers) moves the snapshot and is audited. One that breaks the policy is put back to the
-  snapshot's deadline, audited ``reverted`` with the time from the event to the revert
-  (``latency_ms``), commented in the responsible's language, and the responsible and their
-  head are notified. The revert's own event finds the deadline equal to the snapshot and does
-  nothing; two quick changes end with the snapshot's deadline (the guard always puts back the
-  snapshot, never "the previous value"). A task the guard cannot read is recorded on its
-  track (``read_error``) and left: the next resync reads it again.
+  ``ONTASKADD``/``ONTASKUPDATE`` only mark the task's track pending (:func:`mark_pending`, no
+  portal call); :func:`sweep` then reads every pending task, 50 per ``batch`` request, and
+  compares with the snapshot. While a burst of events is still arriving it takes only whole
+  batches of 50 (:func:`claimable`, :class:`Settle`), so a burst costs few full requests. A
+  change the policy lets through (or an approved request covers) moves the snapshot and is
+  audited. One that breaks the policy is put back to the snapshot's deadline, audited
+  ``reverted`` with the time from the event to the revert (``latency_ms``), commented in the
+  responsible's language, and the responsible and their head are notified. The revert's own
+  event finds the deadline equal to the snapshot and does nothing; two quick changes end with
+  the snapshot's deadline (the guard always puts back the snapshot, never "the previous value").
+  A task the guard cannot read is recorded on its track (``read_error``) and left: the next
+  resync reads it again.
 - **Resync** (:func:`resync`, the periodic job): every open task is read (by id, 50 per page,
   2,500 per request) and compared with the snapshot, so a deadline moved while the extension
   was down is caught; who moved it comes from ``tasks.task.history.list``.
@@ -38,7 +40,7 @@ from typing import Any
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from portal_ext.context import Context
 from portal_ext.deadlines import rules, services
@@ -62,6 +64,7 @@ log = logging.getLogger(__name__)
 TASK_SELECT = ["ID", "TITLE", "CREATED_BY", "RESPONSIBLE_ID", "ACCOMPLICES", "DEADLINE",
                "ALLOW_CHANGE_DEADLINE", "CHANGED_BY", "STATUS"]
 SWEEP_CHUNK = 500  # tasks read and settled per round (10 batch requests of reads)
+BATCH = 50  # commands per ``batch`` request
 CLOSED = "5"  # tasks.task status "completed"
 
 
@@ -136,12 +139,46 @@ def _claim(portal: Portal, limit: int) -> dict[int, datetime]:
     return taken
 
 
-def sweep(ctx: Context) -> dict[str, int]:
-    """Read every pending task and settle it (see the module's docstring). Commits."""
+@dataclass(frozen=True)
+class Settle:
+    """How long a sweep lets a burst of events settle before it reads (seconds): until no
+    new task was marked for ``window``, never past ``most`` after the oldest pending event.
+    A window of 0 reads at once."""
+
+    window: float = 0.0
+    most: float = 0.0
+
+
+def claimable(portal: Portal, settle_: Settle, *, now: datetime) -> int:
+    """How many pending tasks a sweep should take now. At once: all of them (up to a round's
+    ``SWEEP_CHUNK``). While a burst is still arriving (a task marked less than the window ago,
+    the oldest not yet waiting ``most``): only whole batches of 50, 0 when fewer are pending,
+    so reads, reverts, comments and notices go in full ``batch`` requests."""
+    count, newest, oldest = db.session.execute(select(
+        func.count(DeadlineTrack.id), func.max(DeadlineTrack.pending_since),
+        func.min(DeadlineTrack.pending_since)).where(
+        DeadlineTrack.portal_id == portal.id, DeadlineTrack.pending_since.is_not(None))).one()
+    if not count:
+        return 0
+    if settle_.window <= 0 or newest is None or oldest is None \
+            or (now - newest).total_seconds() >= settle_.window \
+            or (now - oldest).total_seconds() >= max(settle_.most, settle_.window):
+        return int(min(count, SWEEP_CHUNK))
+    return int(min(count // BATCH * BATCH, SWEEP_CHUNK))
+
+
+def sweep(ctx: Context, settle_: Settle = Settle()) -> dict[str, int]:
+    """Read the pending tasks and settle them (see the module's docstring), in rounds, while
+    :func:`claimable` says some are ready. Counts ``waiting`` when it stopped with tasks
+    pending that a settling burst keeps back (the caller sweeps again shortly). Commits."""
     outcome = Outcome()
     while True:
-        taken = _claim(ctx.portal, SWEEP_CHUNK)
+        ready = claimable(ctx.portal, settle_, now=host_utcnow())
+        taken = _claim(ctx.portal, ready) if ready else {}
+        db.session.commit()
         if not taken:
+            if has_pending(ctx.portal):
+                outcome.add("waiting")
             return outcome.counts
         try:
             _sweep_round(ctx, taken, outcome)

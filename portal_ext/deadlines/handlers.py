@@ -61,4 +61,4 @@ def detect_deadline_change(event: PortalEvent, *, portal: Portal, client: Portal
     if event.entity_id is None or not detection.guards_over_rest(portal):
         return
     detection.mark_pending(portal, event.entity_id, at=host_utcnow())
-    jobs.enqueue_after_commit(tasks.sweep_portal, portal.id)
+    jobs.enqueue_after_commit(tasks.sweep_portal, portal.id, once=tasks.SWEEP_QUEUED)

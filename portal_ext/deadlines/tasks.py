@@ -1,7 +1,12 @@
 """The deadline guard's jobs:
 
 - ``sweep_portal``: over REST, read the tasks whose events came and settle them against the
-  snapshot (deadlines.detection); queued by the task events' handler;
+  snapshot (deadlines.detection); queued by the task events' handler, at most one waiting per
+  portal (``SWEEP_QUEUED``). While a burst of events is still arriving it takes only whole
+  batches of 50 and queues itself again after ``SWEEP_POLL_SECONDS``, behind the events queued
+  meanwhile, instead of holding the worker (the embedded worker runs the events' jobs too);
+  ``DEADLINE_SWEEP_SETTLE_SECONDS`` and ``DEADLINE_SWEEP_MAX_WAIT_SECONDS`` bound the wait.
+  With the inline runner (the events' jobs run in the caller) it sweeps at once;
 - ``resync_portal``: over REST, read every open task and settle it (catches what changed while
   the extension was down, keeps the flags);
 - ``record_veto``: the audit of an attempt the on-site veto refused (off the portal's path);
@@ -13,8 +18,9 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -25,18 +31,41 @@ from portal_ext.extensions import db
 from portal_ext.portal.errors import PortalError
 from portal_ext.portal.models import Portal
 
+if TYPE_CHECKING:
+    from portal_ext.deadlines.detection import Settle
+
 log = logging.getLogger(__name__)
+
+SWEEP_QUEUED = jobs.QueuedOnce("deadline_sweep")
+SWEEP_POLL_SECONDS = 0.1
+
+
+def _settle() -> Settle:
+    from portal_ext.deadlines import detection
+
+    if current_app.config.get("TASK_RUNNER") == "inline":
+        return detection.Settle()
+    window = float(current_app.config.get("DEADLINE_SWEEP_SETTLE_SECONDS") or 0)
+    return detection.Settle(window=window, most=float(
+        current_app.config.get("DEADLINE_SWEEP_MAX_WAIT_SECONDS") or window))
 
 
 @jobs.job(name="portal_ext.deadlines.tasks.sweep_portal")
 def sweep_portal(portal_id: int) -> dict[str, int]:
     from portal_ext.deadlines import detection
 
+    SWEEP_QUEUED.unmark(current_app, portal_id)
     ctx = for_job(portal_id)
     if ctx is None or not detection.guards_over_rest(ctx.portal):
         return {}
     try:
-        return detection.sweep(ctx)
+        done = detection.sweep(ctx, _settle())
+        if done.get("waiting"):  # a burst still settling: again shortly, behind its events
+            time.sleep(SWEEP_POLL_SECONDS)
+            if SWEEP_QUEUED.mark(current_app._get_current_object(),  # type: ignore[attr-defined]
+                                 portal_id):
+                jobs.enqueue(sweep_portal, portal_id)
+        return done
     except PortalError as exc:  # the tasks stay pending: the next event or resync reads them
         db.session.rollback()
         log.warning("deadline sweep of portal %s: %s", portal_id, exc)

@@ -138,6 +138,22 @@ def test_a_responsible_over_their_own_webhook_is_refused_or_reverted(
             DeadlineTrack.task_id == 999_999)).one()
         assert gone.read_error and gone.pending_since is None
 
+        # A burst still arriving is taken in whole batches of 50; the rest once it settled.
+        now = host_utcnow()
+        for offset in range(60):
+            detection.mark_pending(portal, 2_000_000 + offset, at=now)
+        db.session.commit()
+        settle = detection.Settle(window=0.5, most=5.0)
+        assert detection.claimable(portal, settle, now=now) == 50
+        assert detection.claimable(portal, settle, now=now + timedelta(seconds=1)) == 60
+        assert detection.claimable(portal, detection.Settle(), now=now) == 60
+        db.session.execute(update(DeadlineTrack).where(DeadlineTrack.task_id >= 2_000_000)
+                           .values(pending_since=None))
+        detection.mark_pending(portal, 2_000_000, at=now)
+        db.session.commit()
+        assert detection.claimable(portal, settle, now=now) == 0
+        assert tasks.sweep_portal(portal.id) == {"unreadable": 1}  # inline runner: at once
+
     # The policy is free again: the task gets its own flag back.
     assert api.put("/api/v1/deadline-policies/default", headers=admin,
                    json={"mode": "free"}).status_code == 200
