@@ -20,10 +20,13 @@ from werkzeug.serving import make_server
 
 from portal_ext.app import MIGRATIONS_DIR
 from portal_ext.directory.services import sync_directory
+from portal_ext.events.bindings import ensure_bindings
 from portal_ext.extensions import db
+from portal_ext.notifications.handlers import REST_EVENTS
 from portal_ext.portal.clock import host_utcnow
 from portal_ext.portal.registration import client_for, close_clients, current_portal
 from simulator import Simulator
+from tests.ext.rest_servers import served_apart
 from wsgi import wire_simulated
 
 
@@ -32,6 +35,13 @@ class LiveServer:
     url: str
     app: Flask
     sim: Simulator
+
+
+@dataclass
+class RestLiveServer(LiveServer):
+    """The extension at ``url`` in REST mode; the portal on its own server at ``portal_url``."""
+
+    portal_url: str
 
 
 class _Deferred:
@@ -69,3 +79,21 @@ def live_server(demo_sim: Simulator, tmp_path: Path) -> Iterator[LiveServer]:
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+@pytest.fixture
+def rest_live_server(demo_sim: Simulator, tmp_path: Path) -> Iterator[RestLiveServer]:
+    """The portal and the extension each on their own HTTP server (tests/ext/rest_servers.py),
+    production-like as above: the extension calls the portal through its incoming webhook,
+    hears its events on ``/events/webhook`` (bound over REST) and logs people in through the
+    portal's OAuth form."""
+    with served_apart(demo_sim, f"sqlite:///{tmp_path / 'ext.db'}", TESTING=False,
+                      SECRET_KEY="browser-test-secret") as served:
+        with served.app.app_context():
+            upgrade(directory=str(MIGRATIONS_DIR))
+            portal = current_portal()
+            client = client_for(portal)
+            sync_directory(portal=portal, client=client, now=host_utcnow())
+            ensure_bindings(client, f"{served.ext_url}/events/webhook", REST_EVENTS)
+        yield RestLiveServer(url=served.ext_url, app=served.app, sim=demo_sim,
+                             portal_url=served.portal_url)

@@ -4,9 +4,9 @@ opens the visit report from the task's link, finds the client prefilled, ticks t
 submits; the outcome page explains each pick; three deals stand in the lines' pipelines with
 the main manager's control task, and the lead is converted; submitting again changes nothing.
 
-The live server wires the extension to the simulated portal in-process (its events, its calls;
-the e2e fixtures have no REST-mode server with a portal login); the REST path of the same run
-is covered by tests/ext/test_distribution_rest.py."""
+The live server wires the extension to the simulated portal in-process (its events, its calls);
+the same flow in REST mode, portal and extension on their own HTTP servers, is
+tests/e2e/test_distribution_rest_browser.py."""
 
 from __future__ import annotations
 

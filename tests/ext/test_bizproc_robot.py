@@ -7,75 +7,31 @@ hears the task id through ``bizproc.event.send``."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 import requests
-from flask import Flask
 from sqlalchemy import func, select, update
-from werkzeug.serving import BaseWSGIServer, make_server
 
-from portal_ext import create_app
 from portal_ext.extensions import db
 from portal_ext.portal.application import AppInstallation, application_client
 from portal_ext.portal.clock import host_utcnow
 from portal_ext.portal.errors import PortalError
-from portal_ext.portal.registration import client_for, close_clients, current_portal
+from portal_ext.portal.registration import client_for, current_portal
 from portal_ext.robots.automation import ROBOT_CODE, RobotCall
 from portal_ext.working_time import read_calendar
 from simulator import Simulator, bizproc
 from simulator.core.bus import flatten_form
-from simulator.web import create_app as create_simulator_app
-
-CLIENT_ID, CLIENT_SECRET = "portal-ext", "app-secret-for-tests"
-
-
-@dataclass
-class Served:
-    app: Flask
-    sim: Simulator
-    portal_url: str
-    ext_url: str
-
-
-def _serve(app: Any) -> tuple[BaseWSGIServer, threading.Thread]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    return server, thread
+from tests.ext.rest_servers import CLIENT_ID, Served, served_apart
 
 
 @pytest.fixture
 def served(demo_sim: Simulator, ext_database_url: str) -> Iterator[Served]:
-    portal_server, portal_thread = _serve(create_simulator_app(demo_sim))
-    portal_url = f"http://127.0.0.1:{portal_server.server_port}"
-    demo_sim.portal_url = portal_url
-    app = create_app({
-        "TESTING": True, "DATABASE_URL": ext_database_url, "PORTAL_MODE": "rest",
-        "PORTAL_URL": portal_url, "PORTAL_WEBHOOK_URL": f"{portal_url}/rest/1/testtoken/",
-        "PORTAL_APPLICATION_TOKEN": demo_sim.application_token,
-        "PORTAL_MEMBER_ID": demo_sim.member_id, "TASK_RUNNER": "inline",
-        "OAUTH_CLIENT_ID": CLIENT_ID, "OAUTH_CLIENT_SECRET": CLIENT_SECRET,
-        "PORTAL_RATE_POOL": 10_000, "PORTAL_RATE_PER_SECOND": 10_000.0})
-    ext_server, ext_thread = _serve(app)
-    ext_url = f"http://127.0.0.1:{ext_server.server_port}"
-    demo_sim.register_app(CLIENT_ID, CLIENT_SECRET, f"{ext_url}/auth/callback", name="Cover")
-    try:
-        yield Served(app, demo_sim, portal_url, ext_url)
-    finally:
-        for server, thread in ((ext_server, ext_thread), (portal_server, portal_thread)):
-            server.shutdown()
-            thread.join(10)
-            server.server_close()
-        close_clients(app)
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+    with served_apart(demo_sim, ext_database_url) as setup:
+        yield setup
 
 
 def _tasks_of(client: Any, binding: str) -> list[dict[str, Any]]:
