@@ -86,18 +86,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def worker_database(url: str) -> str:
     """The PostgreSQL tier's database for this test process: with two processes (pytest-xdist),
     each has its own, ``<database>_<worker>`` (created when missing), so neither empties the
-    other's tables. An unreachable server is left for the tests to report."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if not url or not worker:
+    other's tables. Commits there do not wait for the disk (``synchronous_commit = off``): a
+    test never outlives a crash of the server, and the tests that kill a worker kill ours, not
+    PostgreSQL. An unreachable server is left for the tests to report."""
+    if not url:
         return url
     base = make_url(url)
-    own = base.set(database=f"{base.database}_{worker}")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    own = base.set(database=f"{base.database}_{worker}") if worker else base
     try:
         engine = create_engine(base, isolation_level="AUTOCOMMIT")
         with engine.connect() as conn:
             if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"),
                            {"name": own.database}) is None:
                 conn.execute(text(f'CREATE DATABASE "{own.database}"'))
+            conn.execute(text(f'ALTER DATABASE "{own.database}" SET synchronous_commit = off'))
         engine.dispose()
     except OperationalError:
         pass
